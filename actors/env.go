@@ -1,0 +1,159 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// DefaultInlineLimit is the encoded size from which a result is kept in the
+// object store instead of travelling inline to its owner (Ray's 100 KiB).
+const DefaultInlineLimit = 100 << 10
+
+// CallInfo describes the task or actor call a context belongs to.
+type CallInfo struct {
+	TaskID  []byte
+	ActorID []byte
+	NodeID  string
+	GPUIDs  []int32
+	// Raylet is where a blocked task reports that it waits (nil for actor calls).
+	Raylet *actor.PID
+}
+
+// Env is what executors and hosts on one node need from their node. It is
+// immutable once the node has started.
+type Env struct {
+	Registry    *Registry
+	NodeID      string
+	System      *actor.ActorSystem
+	Raylet      *actor.PID
+	Store       *actor.PID
+	Directory   *actor.PID
+	GCS         *actor.PID
+	InlineLimit int
+	// WrapContext gives user code a context carrying the runtime for nested calls.
+	WrapContext func(ctx context.Context, info CallInfo) context.Context
+	// FetchTimeout bounds a fetch of an argument from an object store.
+	FetchTimeout time.Duration
+	// RestartBackoff is the delay before an actor's first restart.
+	RestartBackoff time.Duration
+	Logger       *slog.Logger
+}
+
+// PID converts a wire PID to a protoactor PID.
+func PID(p *pb.Pid) *actor.PID {
+	if p == nil {
+		return nil
+	}
+	return actor.NewPID(p.Address, p.Id)
+}
+
+// WirePID converts a protoactor PID to its wire form.
+func WirePID(p *actor.PID) *pb.Pid {
+	if p == nil {
+		return nil
+	}
+	return &pb.Pid{Address: p.Address, Id: p.Id}
+}
+
+// FetchArgs returns the encoded value of every argument, reading store
+// objects from the local store.
+func (e *Env) FetchArgs(ctx context.Context, args []*pb.Arg) ([][]byte, error) {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		switch k := a.Kind.(type) {
+		case *pb.Arg_Inline:
+			out[i] = k.Inline
+		case *pb.Arg_ObjectId:
+			data, err := e.Fetch(ctx, k.ObjectId)
+			if err != nil {
+				return nil, fmt.Errorf("argument %d: %w", i, err)
+			}
+			out[i] = data
+		default:
+			return nil, fmt.Errorf("argument %d: %w", i, ErrMalformedArg)
+		}
+	}
+	return out, nil
+}
+
+// Fetch reads one object from the local store.
+func (e *Env) Fetch(ctx context.Context, id []byte) ([]byte, error) {
+	timeout := e.FetchTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	res, err := e.System.Root.RequestFuture(e.Store, &pb.GetObject{ObjectId: id}, timeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("fetch object %x: %w", id, err)
+	}
+	reply, ok := res.(*pb.GetObjectReply)
+	if !ok {
+		return nil, fmt.Errorf("fetch object %x: unexpected reply %T", id, res)
+	}
+	if reply.Error != nil {
+		return nil, &RemoteError{E: reply.Error}
+	}
+	return reply.Data, nil
+}
+
+// Deliver sends a call's outcome to its owner: inline when small, else the
+// value goes to the local store first and the owner learns where it is.
+func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
+	res := &pb.Result{ObjectId: returnID, Error: perr}
+	if perr == nil {
+		if len(data) >= e.InlineLimit {
+			// The store receives the object before the owner can ask for it:
+			// the owner's Get reaches the store's mailbox after this Put.
+			e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data})
+			res.StoreNode = e.NodeID
+			res.Size = int64(len(data))
+		} else {
+			res.Inline = data
+		}
+	}
+	e.System.Root.Send(PID(owner), res)
+}
+
+// RemoteError is an error that arrived as a message.
+type RemoteError struct{ E *pb.Error }
+
+func (r *RemoteError) Error() string { return r.E.Message }
+
+// ErrorOf converts a Go error into its wire form, keeping a RemoteError's
+// kind and stack as they are.
+func ErrorOf(kind pb.ErrorKind, err error, function, node string) *pb.Error {
+	if re, ok := err.(*RemoteError); ok {
+		return re.E
+	}
+	return &pb.Error{Kind: kind, Message: err.Error(), Function: function, NodeId: node}
+}
+
+// Invoke runs fn, turning a panic into a PANIC error with the stack.
+func Invoke(function, node string, fn func() ([]byte, error)) (data []byte, perr *pb.Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr = &pb.Error{
+				Kind:     pb.ErrorKind_ERROR_KIND_PANIC,
+				Message:  fmt.Sprintf("panic: %v", r),
+				Stack:    string(debug.Stack()),
+				Function: function,
+				NodeId:   node,
+			}
+		}
+	}()
+	data, err := fn()
+	if err != nil {
+		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_USER, err, function, node)
+	}
+	return data, nil
+}

@@ -1,0 +1,202 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Sentinel errors of the registry.
+var (
+	// ErrNotRegistered: no function, actor type or method has that name.
+	ErrNotRegistered = errors.New("not registered")
+	// ErrDuplicate: a name was registered twice.
+	ErrDuplicate = errors.New("registered twice")
+	// ErrArgCount: a call carried the wrong number of arguments.
+	ErrArgCount = errors.New("wrong number of arguments")
+)
+
+// Invoker runs a registered function on encoded arguments and returns its
+// encoded result.
+type Invoker func(ctx context.Context, args [][]byte) ([]byte, error)
+
+// Constructor builds an actor instance from encoded arguments.
+type Constructor func(ctx context.Context, args [][]byte) (any, error)
+
+// MethodInvoker runs one method on an actor instance.
+type MethodInvoker func(ctx context.Context, inst any, args [][]byte) ([]byte, error)
+
+// Func is a registered task function.
+type Func struct {
+	Name    string
+	NumArgs int
+	Invoke  Invoker
+}
+
+// Method is a registered actor method.
+type Method struct {
+	Name    string
+	NumArgs int
+	Invoke  MethodInvoker
+}
+
+// ActorType is a registered actor type: its constructor and methods.
+type ActorType struct {
+	Name    string
+	NumArgs int
+	New     Constructor
+
+	mu      sync.RWMutex
+	methods map[string]*Method
+}
+
+// Method returns the named method.
+func (t *ActorType) Method(name string) (*Method, error) {
+	t.mu.RLock()
+	m := t.methods[name]
+	t.mu.RUnlock()
+	if m == nil {
+		return nil, fmt.Errorf("method %q of actor type %q: %w", name, t.Name, ErrNotRegistered)
+	}
+	return m, nil
+}
+
+// Registry maps names to functions and actor types. Every process of a job
+// registers the same names at start-up, so a name identifies code across
+// processes. It is safe for concurrent use.
+type Registry struct {
+	mu     sync.RWMutex
+	funcs  map[string]*Func
+	actors map[string]*ActorType
+	errs   []error
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{funcs: map[string]*Func{}, actors: map[string]*ActorType{}}
+}
+
+// Default is the process-wide registry that package-level definitions fill.
+var Default = NewRegistry()
+
+func validName(kind, name string) error {
+	if name == "" {
+		return fmt.Errorf("%s name must not be empty", kind)
+	}
+	return nil
+}
+
+// RegisterFunc adds a task function. A failed registration is also kept in
+// Errors, so a runtime can refuse to start with a broken registry.
+func (r *Registry) RegisterFunc(f *Func) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := validName("function", f.Name)
+	if err == nil && r.funcs[f.Name] != nil {
+		err = fmt.Errorf("function %q: %w", f.Name, ErrDuplicate)
+	}
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return err
+	}
+	r.funcs[f.Name] = f
+	return nil
+}
+
+// RegisterActor adds an actor type.
+func (r *Registry) RegisterActor(t *ActorType) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := validName("actor type", t.Name)
+	if err == nil && r.actors[t.Name] != nil {
+		err = fmt.Errorf("actor type %q: %w", t.Name, ErrDuplicate)
+	}
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return err
+	}
+	if t.methods == nil {
+		t.methods = map[string]*Method{}
+	}
+	r.actors[t.Name] = t
+	return nil
+}
+
+// RegisterMethod adds a method to a registered actor type.
+func (r *Registry) RegisterMethod(actorType string, m *Method) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.actors[actorType]
+	err := validName("method", m.Name)
+	switch {
+	case err != nil:
+	case t == nil:
+		err = fmt.Errorf("method %q: actor type %q: %w", m.Name, actorType, ErrNotRegistered)
+	default:
+		t.mu.Lock()
+		if t.methods[m.Name] != nil {
+			err = fmt.Errorf("method %q of actor type %q: %w", m.Name, actorType, ErrDuplicate)
+		} else {
+			t.methods[m.Name] = m
+		}
+		t.mu.Unlock()
+	}
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return err
+}
+
+// Func returns the named task function.
+func (r *Registry) Func(name string) (*Func, error) {
+	r.mu.RLock()
+	f := r.funcs[name]
+	r.mu.RUnlock()
+	if f == nil {
+		return nil, fmt.Errorf("function %q: %w", name, ErrNotRegistered)
+	}
+	return f, nil
+}
+
+// Actor returns the named actor type.
+func (r *Registry) Actor(name string) (*ActorType, error) {
+	r.mu.RLock()
+	t := r.actors[name]
+	r.mu.RUnlock()
+	if t == nil {
+		return nil, fmt.Errorf("actor type %q: %w", name, ErrNotRegistered)
+	}
+	return t, nil
+}
+
+// Err joins every failed registration, or returns nil.
+func (r *Registry) Err() error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return errors.Join(r.errs...)
+}
+
+// Names lists registered functions and actor types, sorted.
+func (r *Registry) Names() (funcs, actorTypes []string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for n := range r.funcs {
+		funcs = append(funcs, n)
+	}
+	for n := range r.actors {
+		actorTypes = append(actorTypes, n)
+	}
+	sort.Strings(funcs)
+	sort.Strings(actorTypes)
+	return funcs, actorTypes
+}
+
+// CheckArgs reports ErrArgCount when got differs from want.
+func CheckArgs(what string, want, got int) error {
+	if want != got {
+		return fmt.Errorf("%s: %w: want %d, got %d", what, ErrArgCount, want, got)
+	}
+	return nil
+}

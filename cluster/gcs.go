@@ -1,0 +1,277 @@
+package cluster
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/goray-dev/goray/actors"
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// GCSProcessID is the well-known protoactor ID of the GCS actor.
+const GCSProcessID = "gcs"
+
+// retryPlacement is how long an actor that fits the cluster but not its free
+// resources waits before asking the placement actor again.
+const retryPlacement = 50 * time.Millisecond
+
+// GCS is the actor holding cluster metadata: nodes, jobs, actors and the
+// names they are registered under. It drives an actor's creation (placement,
+// then the chosen node's raylet) and records its lifecycle.
+type GCS struct {
+	placement *actor.PID
+	nodes     map[string]*pb.NodeInfo
+	actors    map[string]*actorRec
+	names     map[string]string // namespace/name -> actor ID
+	jobs      map[string]*pb.JobInfo
+}
+
+type actorRec struct {
+	info     *pb.ActorInfo
+	spec     *pb.ActorSpec
+	creators []*actor.PID // waiting for ALIVE or failure
+}
+
+type placeActor struct{ id string }
+
+// NewGCS returns the props of a GCS actor.
+func NewGCS(placementPID *actor.PID) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &GCS{
+			placement: placementPID,
+			nodes:     map[string]*pb.NodeInfo{},
+			actors:    map[string]*actorRec{},
+			names:     map[string]string{},
+			jobs:      map[string]*pb.JobInfo{},
+		}
+	})
+}
+
+func nameKey(namespace, name string) string { return namespace + "/" + name }
+
+// Receive implements actor.Actor.
+func (g *GCS) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *pb.NodeInfo:
+		g.nodes[m.NodeId] = m
+		c.Send(g.placement, m)
+	case *pb.RegisterJob:
+		g.jobs[m.Job.JobId] = m.Job
+		c.Respond(&pb.Ack{})
+	case *pb.FinishJob:
+		g.finishJob(c, m.JobId)
+		c.Respond(&pb.Ack{})
+	case *pb.CreateActor:
+		g.create(c, m.Spec)
+	case placeActor:
+		g.place(c, m.id)
+	case *pb.ActorStateChanged:
+		g.changed(c, m)
+	case *pb.LookupActor:
+		c.Respond(g.lookup(m))
+	case *pb.KillActor:
+		g.kill(c, m, c.Sender())
+	case *pb.ListActors:
+		reply := &pb.ListActorsReply{}
+		for _, r := range g.actors {
+			reply.Actors = append(reply.Actors, r.info)
+		}
+		c.Respond(reply)
+	}
+}
+
+func gcsError(kind pb.ErrorKind, format string, args ...any) *pb.Error {
+	return &pb.Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
+	id := string(spec.ActorId)
+	if _, dup := g.actors[id]; dup {
+		c.Respond(&pb.CreateActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_ALREADY_EXISTS, "actor ID %x already exists", spec.ActorId)})
+		return
+	}
+	if spec.Name != "" {
+		key := nameKey(spec.Namespace, spec.Name)
+		if other, taken := g.names[key]; taken {
+			c.Respond(&pb.CreateActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_ALREADY_EXISTS,
+				"an actor named %q already exists in namespace %q (%x)", spec.Name, spec.Namespace, other)})
+			return
+		}
+		g.names[key] = id
+	}
+	rec := &actorRec{
+		spec: spec,
+		info: &pb.ActorInfo{
+			ActorId: spec.ActorId, TypeName: spec.TypeName, Name: spec.Name, Namespace: spec.Namespace,
+			State: pb.ActorState_ACTOR_STATE_PENDING, Detached: spec.Detached, JobId: spec.JobId,
+		},
+	}
+	if s := c.Sender(); s != nil {
+		rec.creators = append(rec.creators, s)
+	}
+	g.actors[id] = rec
+	g.place(c, id)
+}
+
+func (g *GCS) place(c actor.Context, id string) {
+	rec := g.actors[id]
+	if rec == nil || rec.info.State != pb.ActorState_ACTOR_STATE_PENDING {
+		return
+	}
+	pick := &pb.PickNode{Resources: rec.spec.Resources}
+	if owner := rec.spec.Owner; owner != nil {
+		pick.LocalNode = g.nodeOfAddress(owner.Address)
+	}
+	f := c.RequestFuture(g.placement, pick, 10*time.Second)
+	c.ReenterAfter(f, func(res any, err error) {
+		reply, _ := res.(*pb.PickNodeReply)
+		switch {
+		case err != nil:
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "placing actor: %v", err))
+		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
+			self, sys := c.Self(), c.ActorSystem()
+			time.AfterFunc(retryPlacement, func() { sys.Root.Send(self, placeActor{id: id}) })
+		case reply.Error != nil:
+			perr := reply.Error
+			perr.Message = fmt.Sprintf("actor %s: %s", rec.spec.TypeName, perr.Message)
+			g.settle(c, rec, perr)
+		default:
+			rec.info.NodeId = reply.Node.NodeId
+			c.Send(actors.PID(reply.Node.Raylet), &pb.StartActor{Spec: rec.spec})
+		}
+	})
+}
+
+func (g *GCS) nodeOfAddress(addr string) string {
+	for id, n := range g.nodes {
+		if n.Address == addr {
+			return id
+		}
+	}
+	return ""
+}
+
+// settle ends a creation in failure: the actor is DEAD and its name free.
+func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
+	rec.info.State = pb.ActorState_ACTOR_STATE_DEAD
+	rec.info.DeathCause = perr.Message
+	g.releaseName(rec)
+	for _, s := range rec.creators {
+		c.Send(s, &pb.CreateActorReply{Info: rec.info, Error: perr})
+	}
+	rec.creators = nil
+}
+
+func (g *GCS) releaseName(rec *actorRec) {
+	if rec.info.Name == "" {
+		return
+	}
+	key := nameKey(rec.info.Namespace, rec.info.Name)
+	if g.names[key] == string(rec.info.ActorId) {
+		delete(g.names, key)
+	}
+}
+
+func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
+	rec := g.actors[string(m.ActorId)]
+	if rec == nil {
+		return
+	}
+	info := rec.info
+	if m.Pid != nil {
+		info.Pid = m.Pid
+	}
+	if m.NodeId != "" {
+		info.NodeId = m.NodeId
+	}
+	info.NumRestarts = m.NumRestarts
+	switch m.State {
+	case pb.ActorState_ACTOR_STATE_ALIVE:
+		info.State = m.State
+		for _, s := range rec.creators {
+			c.Send(s, &pb.CreateActorReply{Info: info})
+		}
+		rec.creators = nil
+	case pb.ActorState_ACTOR_STATE_RESTARTING:
+		info.State = m.State
+	case pb.ActorState_ACTOR_STATE_DEAD:
+		perr := m.Error
+		if perr == nil {
+			perr = gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "actor died")
+		}
+		g.settle(c, rec, perr)
+	}
+}
+
+func (g *GCS) find(m *pb.LookupActor) (*actorRec, *pb.Error) {
+	if len(m.ActorId) > 0 {
+		if rec := g.actors[string(m.ActorId)]; rec != nil {
+			return rec, nil
+		}
+		return nil, gcsError(pb.ErrorKind_ERROR_KIND_NOT_FOUND, "no actor with ID %x", m.ActorId)
+	}
+	id, ok := g.names[nameKey(m.Namespace, m.Name)]
+	if !ok {
+		return nil, gcsError(pb.ErrorKind_ERROR_KIND_NOT_FOUND, "no live actor named %q in namespace %q", m.Name, m.Namespace)
+	}
+	return g.actors[id], nil
+}
+
+func (g *GCS) lookup(m *pb.LookupActor) *pb.LookupActorReply {
+	rec, perr := g.find(m)
+	if perr != nil {
+		return &pb.LookupActorReply{Error: perr}
+	}
+	return &pb.LookupActorReply{Info: rec.info}
+}
+
+// kill forwards a kill to the actor's raylet; requester, when set, gets the
+// reply once the raylet has marked the actor dead.
+func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
+	reply := func(r *pb.KillActorReply) {
+		if requester != nil {
+			c.Send(requester, r)
+		}
+	}
+	rec, perr := g.find(&pb.LookupActor{ActorId: m.ActorId})
+	if perr != nil {
+		reply(&pb.KillActorReply{Error: perr})
+		return
+	}
+	if rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
+		reply(&pb.KillActorReply{})
+		return
+	}
+	node := g.nodes[rec.info.NodeId]
+	if node == nil {
+		reply(&pb.KillActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "actor %x is on unknown node %q", m.ActorId, rec.info.NodeId)})
+		return
+	}
+	raylet := actors.PID(node.Raylet)
+	if requester == nil {
+		c.Send(raylet, m)
+		return
+	}
+	c.ReenterAfter(c.RequestFuture(raylet, m, 10*time.Second), func(res any, err error) {
+		if err != nil {
+			reply(&pb.KillActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "killing actor %x: %v", m.ActorId, err)})
+			return
+		}
+		reply(&pb.KillActorReply{})
+	})
+}
+
+// finishJob kills the job's actors that are not detached: they share the
+// fate of the driver that created them.
+func (g *GCS) finishJob(c actor.Context, jobID string) {
+	if j := g.jobs[jobID]; j != nil {
+		j.EndUnixMs = time.Now().UnixMilli()
+	}
+	for _, rec := range g.actors {
+		if rec.info.JobId == jobID && !rec.info.Detached && rec.info.State != pb.ActorState_ACTOR_STATE_DEAD {
+			g.kill(c, &pb.KillActor{ActorId: rec.info.ActorId, NoRestart: true}, nil)
+		}
+	}
+}

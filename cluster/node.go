@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/objects"
+	"github.com/goray-dev/goray/placement"
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// ErrInvalidConfig reports a node configuration that cannot work.
+var ErrInvalidConfig = errors.New("invalid node config")
+
+// Config describes one node.
+type Config struct {
+	// Resources is the node's capacity by name (CPU, GPU, memory in bytes,
+	// custom names). CPU defaults to the machine's cores when absent.
+	Resources map[string]float64
+	// Labels are matched by label selectors.
+	Labels map[string]string
+	// ObjectStoreCapacity bounds the bytes the store holds in memory before
+	// spilling; SpillDir is where it spills (a fresh temporary directory
+	// when empty).
+	ObjectStoreCapacity int64
+	SpillDir            string
+	// InlineLimit is the encoded size from which values go to the store.
+	InlineLimit int
+	// RestartBackoff is the delay before an actor's first restart.
+	RestartBackoff time.Duration
+	Registry       *actors.Registry
+	// WrapContext gives user code its context (the runtime for nested calls).
+	WrapContext func(ctx context.Context, info actors.CallInfo) context.Context
+	Logger      *slog.Logger
+}
+
+// DefaultObjectStoreCapacity is the store's memory budget when unset: 30% of
+// the machine's memory in Ray; a fixed 2 GiB keeps an embedded node modest.
+const DefaultObjectStoreCapacity = 2 << 30
+
+// Node is one running node: its actor system and the PIDs of its system
+// actors. The embedded runtime is a cluster of one such node.
+type Node struct {
+	ID        string
+	System    *actor.ActorSystem
+	GCS       *actor.PID
+	Placement *actor.PID
+	Raylet    *actor.PID
+	Store     *actor.PID
+	Directory *actor.PID
+	OwnerPID  *actor.PID
+	Owner     *objects.Owner
+	Env       *actors.Env
+	Total     placement.Resources
+
+	spillDir  string
+	ownsSpill bool
+}
+
+// NewNodeID returns a fresh random node ID.
+func NewNodeID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Resources validates cfg.Resources and fills in the CPU default.
+func (cfg *Config) resources() (placement.Resources, error) {
+	m := map[string]float64{}
+	for k, v := range cfg.Resources {
+		m[k] = v
+	}
+	if _, ok := m[placement.CPU]; !ok {
+		m[placement.CPU] = float64(runtime.NumCPU())
+	}
+	r, err := placement.FromFloats(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: resources: %w", ErrInvalidConfig, err)
+	}
+	if g := r[placement.GPU]; g%placement.Unit != 0 {
+		return nil, fmt.Errorf("%w: a node has a whole number of GPUs, not %v", ErrInvalidConfig, g)
+	}
+	return r, nil
+}
+
+// quietLogger keeps protoactor's own logging to warnings and errors.
+func quietLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
+	return func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(levelFilter{h: l.Handler(), min: slog.LevelWarn}).With("component", "protoactor")
+	}
+}
+
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{h: f.h.WithAttrs(a), min: f.min}
+}
+func (f levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+}
+
+// StartEmbedded starts a node that runs every system actor in this process:
+// GCS, placement, raylet, object store and directory.
+func StartEmbedded(cfg Config) (*Node, error) {
+	if cfg.Registry == nil || cfg.WrapContext == nil {
+		return nil, fmt.Errorf("%w: Registry and WrapContext are required", ErrInvalidConfig)
+	}
+	total, err := cfg.resources()
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{ID: NewNodeID(), Total: total}
+	n.spillDir = cfg.SpillDir
+	if n.spillDir == "" {
+		n.spillDir = filepath.Join(os.TempDir(), "goray-spill-"+n.ID)
+		n.ownsSpill = true
+	}
+	capacity := cfg.ObjectStoreCapacity
+	if capacity <= 0 {
+		capacity = DefaultObjectStoreCapacity
+	}
+	store, err := objects.NewStore(objects.StoreConfig{Capacity: capacity, SpillDir: n.spillDir, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("%w: object store: %w", ErrInvalidConfig, err)
+	}
+	inline := cfg.InlineLimit
+	if inline <= 0 {
+		inline = actors.DefaultInlineLimit
+	}
+
+	n.System = actor.NewActorSystem(actor.WithLoggerFactory(quietLogger(logger)), actor.WithDeadLetterRequestLogging(false))
+	addr := n.System.Address()
+	n.GCS = actor.NewPID(addr, GCSProcessID)
+	n.Placement = actor.NewPID(addr, placement.ProcessID)
+	n.Raylet = actor.NewPID(addr, RayletProcessID)
+	n.Store = actor.NewPID(addr, objects.StoreProcessID)
+	n.Directory = actor.NewPID(addr, objects.DirectoryProcessID)
+	n.Env = &actors.Env{
+		Registry: cfg.Registry, NodeID: n.ID, System: n.System,
+		Raylet: n.Raylet, Store: n.Store, Directory: n.Directory, GCS: n.GCS,
+		InlineLimit: inline, WrapContext: cfg.WrapContext, FetchTimeout: time.Minute,
+		RestartBackoff: cfg.RestartBackoff, Logger: logger,
+	}
+	n.Owner = objects.NewOwner()
+	pid, ok := n.System.ProcessRegistry.Add(n.Owner, objects.OwnerProcessID)
+	if !ok {
+		return nil, fmt.Errorf("registering owner process %v", pid)
+	}
+	n.OwnerPID = pid
+
+	root := n.System.Root
+	spawns := []struct {
+		id    string
+		props *actor.Props
+	}{
+		{placement.ProcessID, placement.NewActor(uint64(time.Now().UnixNano()))},
+		{GCSProcessID, NewGCS(n.Placement)},
+		{objects.StoreProcessID, objects.NewStoreActor(store, n.ID)},
+		{objects.DirectoryProcessID, objects.NewDirectory(func(string) *actor.PID { return n.Store })},
+		{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS)},
+	}
+	for _, s := range spawns {
+		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
+			n.System.Shutdown()
+			return nil, fmt.Errorf("starting %s: %w", s.id, err)
+		}
+	}
+	root.Send(n.GCS, &pb.NodeInfo{
+		NodeId: n.ID, Address: addr, Total: placement.ToWire(total), Available: placement.ToWire(total),
+		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store), Alive: true,
+	})
+	return n, nil
+}
+
+// Stop stops every actor of the node and removes its spill files.
+func (n *Node) Stop(ctx context.Context) error {
+	root := n.System.Root
+	var errs []error
+	for _, pid := range []*actor.PID{n.Raylet, n.Directory, n.Store, n.GCS, n.Placement} {
+		d := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			d = time.Until(dl)
+		}
+		if err := root.StopFuture(pid).Wait(); err != nil && d > 0 {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", pid.Id, err))
+		}
+	}
+	n.System.Shutdown()
+	if n.ownsSpill {
+		if err := os.RemoveAll(n.spillDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

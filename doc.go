@@ -1,0 +1,48 @@
+// Package goray runs plain Go functions as remote tasks and plain Go structs
+// as stateful actors, passing results as typed futures (Ref) through an
+// object store. Init starts an embedded single-node cluster in the process;
+// every component — GCS, placement, raylet, object store and directory,
+// actor hosts, task executors — is a protoactor actor exchanging the
+// protobuf messages of package proto, so a program behaves the same on one
+// node and on many.
+//
+// Register tasks and actor types at package level; the name is their
+// identity in every process of a job:
+//
+//	var square = goray.Task("square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	type Counter struct{ n int }
+//
+//	func (c *Counter) Add(ctx context.Context, d int) (int, error) { c.n += d; return c.n, nil }
+//
+//	var counter = goray.Actor("counter", func(ctx context.Context, start int) (*Counter, error) {
+//		return &Counter{n: start}, nil
+//	})
+//	var add = goray.Method(counter, "add", (*Counter).Add)
+//
+// Then, with the context Init returns:
+//
+//	ctx, err := goray.Init(context.Background())
+//	defer goray.Shutdown(ctx)
+//	r := square.Remote(ctx, 7)                  // Ref[int], at once
+//	s := square.Submit(ctx, r)                  // a Ref as argument: no Get needed
+//	c, err := counter.New(ctx, 10, goray.Name("c1"), goray.MaxRestarts(3))
+//	total := add.Remote(ctx, c, 5)              // calls from one caller run in order
+//	v, err := goray.Get(ctx, total)             // 15
+//	ready, notReady, err := goray.Wait(ctx, []goray.AnyRef{r, s}, 1, time.Second)
+//
+// Tasks and methods receive a context that carries the runtime, so they can
+// call further tasks and actors. Errors wrap the sentinels of this package
+// (ErrActorDied, ErrTaskCancelled, ErrInfeasible, …) for errors.Is; a failed
+// task's error is a *TaskError with the user's message and, for a panic, the
+// remote stack.
+//
+// Values cross every call through package codec, even in one process:
+// []byte and numeric slices are copied as they are, proto.Message values are
+// marshalled as protobuf, anything else is CBOR. Results and Put values of
+// 100 KiB or more go to the node's object store (which spills to disk past
+// its capacity); smaller ones travel inline. An object is freed once no Ref
+// to it is reachable, or at once with Free.
+package goray

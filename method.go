@@ -1,0 +1,185 @@
+package goray
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/objects"
+	pb "github.com/goray-dev/goray/proto"
+)
+
+func registerMethod[S any](c class[S], name string, n int, inv func(ctx context.Context, s *S, args [][]byte) ([]byte, error)) error {
+	if err := c.regErr(); err != nil {
+		return fmt.Errorf("method %q: %w", name, err)
+	}
+	what := c.typeName() + "." + name
+	return actors.Default.RegisterMethod(c.typeName(), &actors.Method{Name: name, NumArgs: n,
+		Invoke: func(ctx context.Context, inst any, args [][]byte) ([]byte, error) {
+			s, ok := inst.(*S)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s called on a %T", ErrInvalidArgument, what, inst)
+			}
+			return inv(ctx, s, args)
+		}})
+}
+
+// MethodFunc0 is a registered actor method without arguments.
+type MethodFunc0[S, R any] struct {
+	name string
+	err  error
+}
+
+// Method0 registers fn, a method without arguments, of actor type c.
+func Method0[S, R any](c class[S], name string, fn func(*S, context.Context) (R, error)) *MethodFunc0[S, R] {
+	err := registerMethod(c, name, 0, func(ctx context.Context, s *S, _ [][]byte) ([]byte, error) {
+		r, err := fn(s, ctx)
+		return encodeResult(name, r, err)
+	})
+	return &MethodFunc0[S, R]{name: name, err: err}
+}
+
+// Remote calls the method on actor a and returns a Ref to its result.
+func (m *MethodFunc0[S, R]) Remote(ctx context.Context, a ActorRef[S]) Ref[R] {
+	return Ref[R]{callActor(ctx, a.a, m.name, nil, m.err)}
+}
+
+// MethodFunc is a registered actor method with one argument.
+type MethodFunc[S, A, R any] struct {
+	name string
+	err  error
+}
+
+// Method registers fn as method name of actor type c. A method expression
+// fits directly:
+//
+//	var add = goray.Method(counter, "add", (*Counter).Add)
+func Method[S, A, R any](c class[S], name string, fn func(*S, context.Context, A) (R, error)) *MethodFunc[S, A, R] {
+	err := registerMethod(c, name, 1, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+		a, err := decodeArg[A](name, args, 0)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(s, ctx, a)
+		return encodeResult(name, r, err)
+	})
+	return &MethodFunc[S, A, R]{name: name, err: err}
+}
+
+// Remote calls the method on actor a with a plain value.
+func (m *MethodFunc[S, A, R]) Remote(ctx context.Context, a ActorRef[S], x A) Ref[R] {
+	s, err := encodeArg(x)
+	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{s}, firstErr(m.err, err))}
+}
+
+// Submit calls the method with an Arg (a Ref, or Val).
+func (m *MethodFunc[S, A, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A]) Ref[R] {
+	specs, err := argSpecs(x)
+	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+}
+
+// MethodFunc2 is a registered actor method with two arguments.
+type MethodFunc2[S, A, B, R any] struct {
+	name string
+	err  error
+}
+
+// Method2 registers fn, a method with two arguments, of actor type c.
+func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Context, A, B) (R, error)) *MethodFunc2[S, A, B, R] {
+	err := registerMethod(c, name, 2, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+		a, err := decodeArg[A](name, args, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeArg[B](name, args, 1)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(s, ctx, a, b)
+		return encodeResult(name, r, err)
+	})
+	return &MethodFunc2[S, A, B, R]{name: name, err: err}
+}
+
+// Remote calls the method with plain values.
+func (m *MethodFunc2[S, A, B, R]) Remote(ctx context.Context, a ActorRef[S], x A, y B) Ref[R] {
+	sx, err1 := encodeArg(x)
+	sy, err2 := encodeArg(y)
+	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{sx, sy}, firstErr(m.err, err1, err2))}
+}
+
+// Submit calls the method with Args (Refs or Val values).
+func (m *MethodFunc2[S, A, B, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B]) Ref[R] {
+	specs, err := argSpecs(x, y)
+	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+}
+
+// callActor sends a method call straight to the actor's host. Calls whose
+// Ref arguments are not ready wait, and later calls through the same handle
+// wait behind them, so calls from one handle run in the order made.
+func callActor(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error) *handle {
+	if a == nil {
+		rt, _ := runtimeOf(ctx)
+		return failedHandle(rt, fmt.Errorf("%w: call %s on a zero ActorRef", ErrInvalidArgument, method))
+	}
+	rt := a.rt
+	if rt.closed.Load() {
+		return failedHandle(nil, ErrShutdown)
+	}
+	if argErr != nil {
+		return failedHandle(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, argErr))
+	}
+	id := rt.ids.Next()
+	slot := rt.owner.Pending(id)
+	h := newHandle(rt, slot)
+	h.task, h.actorID = true, a.id
+	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}
+	keepArgs(slot, args)
+	a.mu.Lock()
+	if len(a.backlog) == 0 && argsReady(args) {
+		a.send(call, args, slot)
+		a.mu.Unlock()
+		return h
+	}
+	a.backlog = append(a.backlog, &queuedCall{call: call, args: args, slot: slot})
+	a.mu.Unlock()
+	if whenReady(args, a.flush) {
+		a.flush()
+	}
+	return h
+}
+
+func argsReady(args []argSpec) bool {
+	for _, s := range args {
+		if s.ref != nil && !s.ref.slot.IsDone() {
+			return false
+		}
+	}
+	return true
+}
+
+// send resolves a call's arguments and sends it; a.mu is held.
+func (a *actorHandle) send(call *pb.ActorCall, args []argSpec, slot *objects.Slot) {
+	if slot.IsDone() { // cancelled while queued
+		return
+	}
+	wire, err := resolved(args)
+	if err != nil {
+		a.rt.owner.Fail(slot.ID, toWire(fmt.Errorf("%s.%s: %w", a.typeName, call.Method, err)))
+		return
+	}
+	call.Args = wire
+	a.rt.root.Send(a.pid, call)
+}
+
+// flush sends the queued calls at the head of the backlog that are ready.
+func (a *actorHandle) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for len(a.backlog) > 0 && argsReady(a.backlog[0].args) {
+		q := a.backlog[0]
+		a.backlog[0] = nil
+		a.backlog = a.backlog[1:]
+		a.send(q.call, q.args, q.slot)
+	}
+}

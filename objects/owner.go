@@ -1,0 +1,232 @@
+package objects
+
+import (
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// OwnerProcessID is the well-known protoactor ID of a process's owner.
+const OwnerProcessID = "owner"
+
+// Slot is one object a process owns, from the call that will produce it to
+// the moment no handle reaches it. It is completed exactly once.
+type Slot struct {
+	ID   ID
+	done chan struct{}
+
+	mu        sync.Mutex
+	completed bool
+	data      []byte // encoded value, when inline
+	storeNode string // node whose store holds the value, when not inline
+	size      int64
+	err       *pb.Error
+	released  bool
+	freed     bool
+	onDone    []func()
+}
+
+// Done is closed once the slot has a value or an error.
+func (s *Slot) Done() <-chan struct{} { return s.done }
+
+// IsDone reports whether the slot is complete, without blocking.
+func (s *Slot) IsDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Value returns the completed slot's outcome: inline bytes, or the node whose
+// store holds it, or an error. Call it after Done.
+func (s *Slot) Value() (data []byte, storeNode string, size int64, err *pb.Error, freed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data, s.storeNode, s.size, s.err, s.freed
+}
+
+// OnDone runs f once the slot completes (at once if it has).
+func (s *Slot) OnDone(f func()) {
+	s.mu.Lock()
+	if !s.completed {
+		s.onDone = append(s.onDone, f)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	f()
+}
+
+// Owner is the owner side of a process's objects: the slots of the objects it
+// created. It is registered as a protoactor process, so a Result reaches it
+// the same way from the same process or across the network, and completes the
+// slot on the sender's goroutine without a mailbox hop.
+type Owner struct {
+	shards [64]ownerShard
+	// Stored is called, before the slot is marked done, when a slot completes
+	// with a value in a store. Abandoned is called instead when nothing can
+	// reach that value: every handle was released, or the slot was already
+	// settled (a cancelled call that answered late).
+	Stored    func(s *Slot)
+	Abandoned func(id ID)
+}
+
+type ownerShard struct {
+	mu sync.Mutex
+	m  map[ID]*Slot
+}
+
+// NewOwner returns an owner with no slots.
+func NewOwner() *Owner {
+	o := &Owner{}
+	for i := range o.shards {
+		o.shards[i].m = map[ID]*Slot{}
+	}
+	return o
+}
+
+func (o *Owner) shard(id ID) *ownerShard {
+	return &o.shards[id[IDLen-1]&63]
+}
+
+// Pending returns a new slot waiting for the Result with its ID.
+func (o *Owner) Pending(id ID) *Slot {
+	s := &Slot{ID: id, done: make(chan struct{})}
+	sh := o.shard(id)
+	sh.mu.Lock()
+	sh.m[id] = s
+	sh.mu.Unlock()
+	return s
+}
+
+// Ready returns a slot already completed with an inline value or a store
+// location (Put).
+func (o *Owner) Ready(id ID, data []byte, storeNode string, size int64, perr *pb.Error) *Slot {
+	s := &Slot{ID: id, done: make(chan struct{})}
+	o.complete(s, &pb.Result{Inline: data, StoreNode: storeNode, Size: size, Error: perr})
+	return s
+}
+
+// Fail completes a pending slot with an error raised locally.
+func (o *Owner) Fail(id ID, perr *pb.Error) {
+	o.Complete(&pb.Result{ObjectId: id[:], Error: perr})
+}
+
+// Complete settles the slot a Result is for. Results for unknown slots (a
+// duplicate, or a cancelled call answering late) are dropped; it reports
+// whether a slot took the result.
+func (o *Owner) Complete(res *pb.Result) bool {
+	id, err := IDFromBytes(res.ObjectId)
+	if err != nil {
+		return false
+	}
+	sh := o.shard(id)
+	sh.mu.Lock()
+	s := sh.m[id]
+	delete(sh.m, id)
+	sh.mu.Unlock()
+	if s == nil {
+		if res.Error == nil && res.StoreNode != "" && o.Abandoned != nil {
+			o.Abandoned(id)
+		}
+		return false
+	}
+	o.complete(s, res)
+	return true
+}
+
+func (o *Owner) complete(s *Slot, res *pb.Result) {
+	s.mu.Lock()
+	s.completed = true
+	s.err = res.Error
+	if res.Error == nil {
+		s.data, s.storeNode, s.size = res.Inline, res.StoreNode, res.Size
+	}
+	released := s.released || s.freed
+	cbs := s.onDone
+	s.onDone = nil
+	s.mu.Unlock()
+	if res.Error == nil && res.StoreNode != "" {
+		if released {
+			if o.Abandoned != nil {
+				o.Abandoned(s.ID)
+			}
+		} else if o.Stored != nil {
+			o.Stored(s)
+		}
+	}
+	close(s.done)
+	for _, f := range cbs {
+		f()
+	}
+}
+
+// Release records that no handle reaches the slot any more. It reports true
+// when the slot holds a store object the directory counts, whose owner
+// reference must now be dropped.
+func (o *Owner) Release(s *Slot) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.released = true
+	if !s.completed {
+		return false
+	}
+	return s.err == nil && s.storeNode != "" && !s.freed
+}
+
+// Free drops a slot's value at once. It reports whether the value lived in a
+// store (and the directory must free it there).
+func (o *Owner) Free(s *Slot) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.freed {
+		return false
+	}
+	s.freed = true
+	inStore := s.completed && s.err == nil && s.storeNode != ""
+	s.data = nil
+	return inStore
+}
+
+// FailAll settles every pending slot with perr (shutdown).
+func (o *Owner) FailAll(perr *pb.Error) {
+	for i := range o.shards {
+		sh := &o.shards[i]
+		sh.mu.Lock()
+		pending := sh.m
+		sh.m = map[ID]*Slot{}
+		sh.mu.Unlock()
+		for _, s := range pending {
+			o.complete(s, &pb.Result{Error: perr})
+		}
+	}
+}
+
+// PendingCount returns how many slots wait for a result.
+func (o *Owner) PendingCount() int {
+	n := 0
+	for i := range o.shards {
+		sh := &o.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// SendUserMessage implements actor.Process: it completes slots from Results.
+func (o *Owner) SendUserMessage(_ *actor.PID, message any) {
+	if res, ok := actor.UnwrapEnvelopeMessage(message).(*pb.Result); ok {
+		o.Complete(res)
+	}
+}
+
+// SendSystemMessage implements actor.Process; the owner has no lifecycle.
+func (o *Owner) SendSystemMessage(*actor.PID, any) {}
+
+// Stop implements actor.Process.
+func (o *Owner) Stop(*actor.PID) {}

@@ -1,0 +1,97 @@
+package placement
+
+import (
+	"errors"
+	"math/rand/v2"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// ProcessID is the well-known protoactor ID of the placement actor.
+const ProcessID = "placement"
+
+// FromWire converts a wire resource map (fixed-point quantities).
+func FromWire(m map[string]int64) Resources {
+	r := make(Resources, len(m))
+	for k, v := range m {
+		r[k] = Quantity(v)
+	}
+	return r
+}
+
+// ToWire converts r to its wire form.
+func ToWire(r Resources) map[string]int64 {
+	m := make(map[string]int64, len(r))
+	for k, v := range r {
+		m[k] = int64(v)
+	}
+	return m
+}
+
+// Actor is the placement actor: it owns the cluster view, fed by node
+// registrations and the raylets' resource reports, and answers where a task
+// or actor should run.
+type Actor struct {
+	view  *View
+	infos map[string]*pb.NodeInfo
+	rnd   *rand.Rand
+}
+
+// NewActor returns the props of a placement actor.
+func NewActor(seed uint64) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	})
+}
+
+// Receive implements actor.Actor.
+func (a *Actor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *pb.NodeInfo:
+		if !m.Alive {
+			a.view.Remove(m.NodeId)
+			delete(a.infos, m.NodeId)
+			return
+		}
+		err := a.view.Upsert(Node{ID: m.NodeId, Total: FromWire(m.Total), Available: FromWire(m.Available), Labels: m.Labels, Alive: true})
+		if err != nil {
+			c.Logger().Warn("placement: refusing node", "node", m.NodeId, "error", err)
+			return
+		}
+		a.infos[m.NodeId] = m
+	case *pb.ResourceReport:
+		_ = a.view.SetAvailable(m.NodeId, FromWire(m.Available))
+	case *pb.PickNode:
+		c.Respond(a.pick(m))
+	}
+}
+
+func (a *Actor) pick(m *pb.PickNode) *pb.PickNodeReply {
+	req := Request{
+		Resources:    FromWire(m.Resources),
+		Strategy:     Strategy(m.Strategy),
+		Local:        m.LocalNode,
+		AffinityNode: m.AffinityNode,
+		AffinitySoft: m.AffinitySoft,
+		Labels:       m.Labels,
+	}
+	id, err := a.view.Pick(req, a.rnd)
+	if err != nil {
+		kind := pb.ErrorKind_ERROR_KIND_SYSTEM
+		switch {
+		case errors.Is(err, ErrInfeasible):
+			kind = pb.ErrorKind_ERROR_KIND_INFEASIBLE
+		case errors.Is(err, ErrInvalidResource), errors.Is(err, ErrInvalidRequest):
+			kind = pb.ErrorKind_ERROR_KIND_INVALID
+		case errors.Is(err, ErrNoCapacity):
+			kind = pb.ErrorKind_ERROR_KIND_NO_CAPACITY
+		}
+		return &pb.PickNodeReply{Error: &pb.Error{Kind: kind, Message: err.Error()}}
+	}
+	// Commit the choice until the node reports again, so a burst of picks
+	// does not pile onto one node.
+	_ = a.view.Allocate(id, req.Resources)
+	return &pb.PickNodeReply{Node: a.infos[id]}
+}

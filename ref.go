@@ -1,0 +1,325 @@
+package goray
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"time"
+
+	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/actors/codec"
+	"github.com/goray-dev/goray/objects"
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// ObjectID identifies an object across the cluster.
+type ObjectID = objects.ID
+
+// handle is the process-local reference to one object. When no Ref reaches
+// it any more, the runtime drops the owner's reference to the object, so a
+// value in the store is freed once nothing can read it.
+type handle struct {
+	rt   *runtime
+	slot *objects.Slot
+	// actorID is set when the object is an actor call's result (for Cancel).
+	actorID []byte
+	// submitted is set once the task or call has left this process.
+	task bool
+}
+
+func newHandle(rt *runtime, slot *objects.Slot) *handle {
+	h := &handle{rt: rt, slot: slot}
+	goruntime.AddCleanup(h, releaseSlot, cleanupArg{rt: rt, slot: slot})
+	return h
+}
+
+type cleanupArg struct {
+	rt   *runtime
+	slot *objects.Slot
+}
+
+func releaseSlot(a cleanupArg) {
+	if a.rt.owner.Release(a.slot) && !a.rt.closed.Load() {
+		a.rt.root.Send(a.rt.node.Directory, &pb.RefDelta{Decr: [][]byte{a.slot.ID[:]}})
+	}
+}
+
+// failedHandle is a Ref that failed before it was submitted: Get returns err.
+func failedHandle(rt *runtime, err error) *handle {
+	if rt == nil {
+		return &handle{slot: failedSlot(err)}
+	}
+	return &handle{rt: rt, slot: rt.owner.Ready(rt.ids.Next(), nil, "", 0, toWire(err))}
+}
+
+// failedSlot settles a slot outside any runtime (no Init).
+func failedSlot(err error) *objects.Slot {
+	return objects.NewOwner().Ready(objects.ID{}, nil, "", 0, toWire(err))
+}
+
+// Ref is a typed future: the result of a task or actor call, or a value
+// stored with Put. It is cheap to copy and may be passed as an argument to
+// other tasks and actor calls (see Arg), which then wait for it without the
+// caller waiting. The zero Ref is invalid.
+type Ref[T any] struct{ h *handle }
+
+// ID returns the object's ID.
+func (r Ref[T]) ID() ObjectID {
+	if r.h == nil {
+		return ObjectID{}
+	}
+	return r.h.slot.ID
+}
+
+// Ready reports, without blocking, whether the value (or its error) is there.
+func (r Ref[T]) Ready() bool { return r.h != nil && r.h.slot.IsDone() }
+
+func (r Ref[T]) String() string { return "Ref(" + r.ID().String() + ")" }
+
+func (r Ref[T]) handle() *handle { return r.h }
+
+// isArg makes Ref[T] an Arg[T].
+func (r Ref[T]) isArg(*T) {}
+
+func (r Ref[T]) argSpec() (argSpec, error) {
+	if r.h == nil {
+		return argSpec{}, fmt.Errorf("%w: zero Ref passed as argument", ErrInvalidArgument)
+	}
+	return argSpec{ref: r.h}, nil
+}
+
+// AnyRef is any Ref, whatever its type: what Wait, Cancel and Free take.
+type AnyRef interface {
+	ID() ObjectID
+	handle() *handle
+}
+
+// Arg is an argument of type T to a remote call: a Ref[T] or a plain value
+// wrapped with Val. The Submit methods take Args; Remote takes plain values.
+type Arg[T any] interface {
+	isArg(*T)
+	argSpec() (argSpec, error)
+}
+
+type value[T any] struct{ v T }
+
+func (v value[T]) isArg(*T) {}
+func (v value[T]) argSpec() (argSpec, error) {
+	b, err := codec.Encode(v.v)
+	if err != nil {
+		return argSpec{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	return argSpec{data: b}, nil
+}
+
+// Val wraps a plain value as an Arg, to mix values and Refs in Submit.
+func Val[T any](v T) Arg[T] { return value[T]{v} }
+
+// argSpec is one argument before submission: encoded data, or a Ref.
+type argSpec struct {
+	data []byte
+	ref  *handle
+}
+
+func encodeArg[T any](v T) (argSpec, error) { return value[T]{v}.argSpec() }
+
+// Get waits for the value of r and decodes it. It returns the task's error
+// if it failed, and honours ctx's deadline and cancellation. Inside a task,
+// waiting lends the task's CPUs to other work meanwhile.
+func Get[T any](ctx context.Context, r Ref[T]) (T, error) {
+	var zero T
+	data, err := fetch(ctx, r.h)
+	if err != nil {
+		return zero, err
+	}
+	v, err := codec.Decode[T](data)
+	if err != nil {
+		return zero, fmt.Errorf("goray: decoding %s: %w", r.ID(), err)
+	}
+	return v, nil
+}
+
+// GetAll waits for every Ref and returns their values in order.
+func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
+	out := make([]T, len(refs))
+	for i, r := range refs {
+		v, err := Get(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// fetch waits for h and returns its encoded value.
+func fetch(ctx context.Context, h *handle) ([]byte, error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w: zero Ref", ErrInvalidArgument)
+	}
+	if err := wait(ctx, h); err != nil {
+		return nil, err
+	}
+	data, storeNode, _, perr, freed := h.slot.Value()
+	switch {
+	case freed:
+		return nil, fmt.Errorf("%w: %s", ErrObjectFreed, h.slot.ID)
+	case perr != nil:
+		return nil, fromWire(perr)
+	case storeNode == "":
+		return data, nil
+	}
+	rt := h.rt
+	if rt.closed.Load() {
+		return nil, ErrShutdown
+	}
+	data, err := rt.node.Env.Fetch(ctx, h.slot.ID[:])
+	if err != nil {
+		if re, ok := err.(*actors.RemoteError); ok {
+			return nil, fromWire(re.E)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrObjectLost, err)
+	}
+	return data, nil
+}
+
+// wait blocks until h's slot settles, ctx ends, or the runtime shuts down.
+func wait(ctx context.Context, h *handle) error {
+	if h.slot.IsDone() {
+		return nil
+	}
+	if info := callOf(ctx); info != nil && info.Raylet != nil && h.rt != nil {
+		// A task waiting on another: lend its CPUs while it waits.
+		h.rt.root.Send(info.Raylet, &pb.TaskBlocked{TaskId: info.TaskID})
+		defer h.rt.root.Send(info.Raylet, &pb.TaskUnblocked{TaskId: info.TaskID})
+	}
+	select {
+	case <-h.slot.Done():
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx)
+	}
+}
+
+// Put stores v as an object owned by this process and returns its Ref. Small
+// values stay in this process; from the inline limit (100 KiB encoded) on
+// they go to the node's object store.
+func Put[T any](ctx context.Context, v T) (Ref[T], error) {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return Ref[T]{}, err
+	}
+	data, err := codec.Encode(v)
+	if err != nil {
+		return Ref[T]{}, fmt.Errorf("%w: Put: %w", ErrInvalidArgument, err)
+	}
+	id := rt.ids.Next()
+	var slot *objects.Slot
+	if len(data) >= rt.inline {
+		rt.root.Send(rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
+		slot = rt.owner.Ready(id, nil, rt.node.ID, int64(len(data)), nil)
+	} else {
+		slot = rt.owner.Ready(id, data, "", 0, nil)
+	}
+	return Ref[T]{h: newHandle(rt, slot)}, nil
+}
+
+// Wait waits until numReady of refs are ready, the timeout passes, or ctx
+// ends, and splits refs into ready and not ready, each in the given order.
+// A negative timeout waits without limit; zero only polls. It is not an
+// error for the timeout to pass: ready then holds fewer than numReady.
+func Wait(ctx context.Context, refs []AnyRef, numReady int, timeout time.Duration) (ready, notReady []AnyRef, err error) {
+	if numReady < 1 || numReady > len(refs) {
+		return nil, nil, fmt.Errorf("%w: Wait: numReady %d must be in [1, %d]", ErrInvalidArgument, numReady, len(refs))
+	}
+	for i, r := range refs {
+		if r == nil || r.handle() == nil {
+			return nil, nil, fmt.Errorf("%w: Wait: ref %d is a zero Ref", ErrInvalidArgument, i)
+		}
+	}
+	count := func() int {
+		n := 0
+		for _, r := range refs {
+			if r.handle().slot.IsDone() {
+				n++
+			}
+		}
+		return n
+	}
+	if count() < numReady && timeout != 0 {
+		notify := make(chan struct{}, len(refs))
+		for _, r := range refs {
+			r.handle().slot.OnDone(func() { notify <- struct{}{} })
+		}
+		var expired <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
+	loop:
+		for got := 0; got < numReady; {
+			select {
+			case <-notify:
+				got++
+			case <-expired:
+				break loop
+			case <-ctx.Done():
+				return nil, nil, ctxError(ctx)
+			}
+		}
+	}
+	for _, r := range refs {
+		if r.handle().slot.IsDone() && len(ready) < numReady {
+			ready = append(ready, r)
+		} else {
+			notReady = append(notReady, r)
+		}
+	}
+	return ready, notReady, nil
+}
+
+// Cancel cancels the task or actor call that produces r: a task that has not
+// started is dropped; a running one sees its context cancelled. Get on r
+// then fails with ErrTaskCancelled. Cancelling a finished task does nothing.
+func Cancel(ctx context.Context, r AnyRef) error {
+	if r == nil || r.handle() == nil {
+		return fmt.Errorf("%w: Cancel: zero Ref", ErrInvalidArgument)
+	}
+	h := r.handle()
+	if !h.task || h.slot.IsDone() {
+		return nil
+	}
+	rt := h.rt
+	if rt.closed.Load() {
+		return ErrShutdown
+	}
+	id := h.slot.ID
+	rt.owner.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: fmt.Sprintf("%s cancelled by its caller", id)})
+	rt.root.Send(rt.node.Raylet, &pb.CancelTask{TaskId: id[:], ReturnId: id[:], ActorId: h.actorID})
+	return nil
+}
+
+// Free releases the values of refs at once, before their Refs become
+// unreachable: Get on them fails with ErrObjectFreed afterwards.
+func Free(ctx context.Context, refs ...AnyRef) error {
+	var ids [][]byte
+	var rt *runtime
+	for i, r := range refs {
+		if r == nil || r.handle() == nil {
+			return fmt.Errorf("%w: Free: ref %d is a zero Ref", ErrInvalidArgument, i)
+		}
+		h := r.handle()
+		if h.rt == nil {
+			continue
+		}
+		rt = h.rt
+		if rt.owner.Free(h.slot) {
+			ids = append(ids, h.slot.ID[:])
+		}
+	}
+	if rt != nil && len(ids) > 0 && !rt.closed.Load() {
+		rt.root.Send(rt.node.Directory, &pb.FreeObjects{ObjectIds: ids})
+	}
+	return nil
+}

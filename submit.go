@@ -1,0 +1,120 @@
+package goray
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/goray-dev/goray/objects"
+	pb "github.com/goray-dev/goray/proto"
+)
+
+// resolved turns argument specs into wire arguments once every Ref among
+// them is ready. It reports the first dependency's error, if any.
+func resolved(args []argSpec) ([]*pb.Arg, error) {
+	out := make([]*pb.Arg, len(args))
+	for i, a := range args {
+		if a.ref == nil {
+			out[i] = &pb.Arg{Kind: &pb.Arg_Inline{Inline: a.data}}
+			continue
+		}
+		data, storeNode, _, perr, freed := a.ref.slot.Value()
+		switch {
+		case freed:
+			return nil, fmt.Errorf("%w: argument %d (%s)", ErrObjectFreed, i, a.ref.slot.ID)
+		case perr != nil:
+			return nil, fmt.Errorf("argument %d: %w", i, fromWire(perr))
+		case storeNode != "":
+			id := a.ref.slot.ID
+			out[i] = &pb.Arg{Kind: &pb.Arg_ObjectId{ObjectId: id[:]}}
+		default:
+			out[i] = &pb.Arg{Kind: &pb.Arg_Inline{Inline: data}}
+		}
+	}
+	return out, nil
+}
+
+// whenReady runs f once every Ref among args is ready: at once (returning
+// true) when they all are, else later on the goroutine that settles the last.
+func whenReady(args []argSpec, f func()) bool {
+	var pending []*objects.Slot
+	for _, a := range args {
+		if a.ref != nil && !a.ref.slot.IsDone() {
+			pending = append(pending, a.ref.slot)
+		}
+	}
+	if len(pending) == 0 {
+		return true
+	}
+	var mu sync.Mutex
+	left := len(pending)
+	for _, s := range pending {
+		s.OnDone(func() {
+			mu.Lock()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				f()
+			}
+		})
+	}
+	return false
+}
+
+// keepArgs keeps the Refs passed to a call reachable until the call's result
+// is settled, so that their values outlive the call that reads them.
+func keepArgs(result *objects.Slot, args []argSpec) {
+	for _, a := range args {
+		if a.ref != nil {
+			result.OnDone(func() { goruntime.KeepAlive(args) })
+			return
+		}
+	}
+}
+
+// submitTask sends a task to the local raylet once its arguments are ready.
+func submitTask(ctx context.Context, function string, args []argSpec, argErr error, opts []Option) *handle {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return failedHandle(nil, err)
+	}
+	if argErr != nil {
+		return failedHandle(rt, fmt.Errorf("task %s: %w", function, argErr))
+	}
+	o, err := buildOptions(forTask, opts)
+	if err != nil {
+		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
+	}
+	res, err := o.wireResources(forTask)
+	if err != nil {
+		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
+	}
+	id := rt.ids.Next()
+	slot := rt.owner.Pending(id)
+	h := newHandle(rt, slot)
+	h.task = true
+	spec := &pb.TaskSpec{
+		TaskId: id[:], ReturnId: id[:], Function: function, Resources: res,
+		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
+		Owner: rt.ownerPID, JobId: rt.jobID,
+	}
+	send := func() {
+		if slot.IsDone() { // cancelled while it waited for its arguments
+			return
+		}
+		wire, err := resolved(args)
+		if err != nil {
+			rt.owner.Fail(id, toWire(fmt.Errorf("task %s: %w", function, err)))
+			return
+		}
+		spec.Args = wire
+		rt.root.Send(rt.node.Raylet, spec)
+	}
+	keepArgs(slot, args)
+	if whenReady(args, send) {
+		send()
+	}
+	return h
+}

@@ -1,0 +1,211 @@
+package goray
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/actors/codec"
+)
+
+// decodeArg decodes argument i of a registered function.
+func decodeArg[T any](what string, args [][]byte, i int) (T, error) {
+	v, err := codec.Decode[T](args[i])
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%w: %s: argument %d: %w", ErrInvalidArgument, what, i, err)
+	}
+	return v, nil
+}
+
+// encodeResult encodes a function's result, or passes its error on.
+func encodeResult[R any](what string, r R, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	b, err := codec.Encode(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: result: %w", ErrInvalidArgument, what, err)
+	}
+	return b, nil
+}
+
+func registerFunc(name string, n int, inv actors.Invoker) error {
+	return actors.Default.RegisterFunc(&actors.Func{Name: name, NumArgs: n, Invoke: inv})
+}
+
+// TaskFunc0 is a registered task without arguments.
+type TaskFunc0[R any] struct {
+	name string
+	err  error
+}
+
+// Task0 registers fn as a task without arguments under name.
+func Task0[R any](name string, fn func(context.Context) (R, error)) *TaskFunc0[R] {
+	err := registerFunc(name, 0, func(ctx context.Context, _ [][]byte) ([]byte, error) {
+		r, err := fn(ctx)
+		return encodeResult(name, r, err)
+	})
+	return &TaskFunc0[R]{name: name, err: err}
+}
+
+// Remote runs the task and returns a Ref to its result at once.
+func (t *TaskFunc0[R]) Remote(ctx context.Context, opts ...Option) Ref[R] {
+	return Ref[R]{submitTask(ctx, t.name, nil, t.err, opts)}
+}
+
+// Name returns the name the task is registered under.
+func (t *TaskFunc0[R]) Name() string { return t.name }
+
+// TaskFunc is a registered task with one argument.
+type TaskFunc[A, R any] struct {
+	name string
+	err  error
+}
+
+// Task registers fn as a task under name. The name identifies the function
+// in every process of the job: register it at package level, e.g.
+//
+//	var square = goray.Task("square", func(ctx context.Context, x int) (int, error) { return x * x, nil })
+//
+// A duplicate name makes Init fail and every call of the task fail.
+func Task[A, R any](name string, fn func(context.Context, A) (R, error)) *TaskFunc[A, R] {
+	err := registerFunc(name, 1, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		a, err := decodeArg[A](name, args, 0)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(ctx, a)
+		return encodeResult(name, r, err)
+	})
+	return &TaskFunc[A, R]{name: name, err: err}
+}
+
+// Remote runs the task on a plain value and returns a Ref to its result at
+// once. Errors (bad options, unencodable argument, no runtime) come back
+// from Get on the Ref.
+func (t *TaskFunc[A, R]) Remote(ctx context.Context, a A, opts ...Option) Ref[R] {
+	s, err := encodeArg(a)
+	return Ref[R]{submitTask(ctx, t.name, []argSpec{s}, firstErr(t.err, err), opts)}
+}
+
+// Submit runs the task on an Arg: a Ref (the task starts once it is ready;
+// the caller does not wait) or Val(v).
+func (t *TaskFunc[A, R]) Submit(ctx context.Context, a Arg[A], opts ...Option) Ref[R] {
+	specs, err := argSpecs(a)
+	return Ref[R]{submitTask(ctx, t.name, specs, firstErr(t.err, err), opts)}
+}
+
+// Name returns the name the task is registered under.
+func (t *TaskFunc[A, R]) Name() string { return t.name }
+
+// TaskFunc2 is a registered task with two arguments.
+type TaskFunc2[A, B, R any] struct {
+	name string
+	err  error
+}
+
+// Task2 registers fn, a task with two arguments, under name.
+func Task2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) *TaskFunc2[A, B, R] {
+	err := registerFunc(name, 2, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		a, err := decodeArg[A](name, args, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeArg[B](name, args, 1)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(ctx, a, b)
+		return encodeResult(name, r, err)
+	})
+	return &TaskFunc2[A, B, R]{name: name, err: err}
+}
+
+// Remote runs the task on plain values.
+func (t *TaskFunc2[A, B, R]) Remote(ctx context.Context, a A, b B, opts ...Option) Ref[R] {
+	sa, err1 := encodeArg(a)
+	sb, err2 := encodeArg(b)
+	return Ref[R]{submitTask(ctx, t.name, []argSpec{sa, sb}, firstErr(t.err, err1, err2), opts)}
+}
+
+// Submit runs the task on Args (Refs or Val values).
+func (t *TaskFunc2[A, B, R]) Submit(ctx context.Context, a Arg[A], b Arg[B], opts ...Option) Ref[R] {
+	specs, err := argSpecs(a, b)
+	return Ref[R]{submitTask(ctx, t.name, specs, firstErr(t.err, err), opts)}
+}
+
+// Name returns the name the task is registered under.
+func (t *TaskFunc2[A, B, R]) Name() string { return t.name }
+
+// TaskFunc3 is a registered task with three arguments.
+type TaskFunc3[A, B, C, R any] struct {
+	name string
+	err  error
+}
+
+// Task3 registers fn, a task with three arguments, under name.
+func Task3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, error)) *TaskFunc3[A, B, C, R] {
+	err := registerFunc(name, 3, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		a, err := decodeArg[A](name, args, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeArg[B](name, args, 1)
+		if err != nil {
+			return nil, err
+		}
+		c, err := decodeArg[C](name, args, 2)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(ctx, a, b, c)
+		return encodeResult(name, r, err)
+	})
+	return &TaskFunc3[A, B, C, R]{name: name, err: err}
+}
+
+// Remote runs the task on plain values.
+func (t *TaskFunc3[A, B, C, R]) Remote(ctx context.Context, a A, b B, c C, opts ...Option) Ref[R] {
+	sa, err1 := encodeArg(a)
+	sb, err2 := encodeArg(b)
+	sc, err3 := encodeArg(c)
+	return Ref[R]{submitTask(ctx, t.name, []argSpec{sa, sb, sc}, firstErr(t.err, err1, err2, err3), opts)}
+}
+
+// Submit runs the task on Args (Refs or Val values).
+func (t *TaskFunc3[A, B, C, R]) Submit(ctx context.Context, a Arg[A], b Arg[B], c Arg[C], opts ...Option) Ref[R] {
+	specs, err := argSpecs(a, b, c)
+	return Ref[R]{submitTask(ctx, t.name, specs, firstErr(t.err, err), opts)}
+}
+
+// Name returns the name the task is registered under.
+func (t *TaskFunc3[A, B, C, R]) Name() string { return t.name }
+
+type argSource interface {
+	argSpec() (argSpec, error)
+}
+
+func argSpecs(args ...argSource) ([]argSpec, error) {
+	out := make([]argSpec, len(args))
+	for i, a := range args {
+		if a == nil {
+			return nil, fmt.Errorf("%w: argument %d is a nil Arg", ErrInvalidArgument, i)
+		}
+		s, err := a.argSpec()
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
