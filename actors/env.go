@@ -43,7 +43,15 @@ type Env struct {
 	FetchTimeout time.Duration
 	// RestartBackoff is the delay before an actor's first restart.
 	RestartBackoff time.Duration
-	Logger       *slog.Logger
+	// Pool runs tasks and actor mailboxes on reused goroutines.
+	Pool   *Pool
+	Logger *slog.Logger
+}
+
+// Props returns props for an actor of this node: its mailbox runs on the
+// node's goroutine pool.
+func (e *Env) Props(producer actor.Producer, opts ...actor.PropsOption) *actor.Props {
+	return actor.PropsFromProducer(producer, append(opts, actor.WithDispatcher(Dispatcher{Pool: e.Pool}))...)
 }
 
 // PID converts a wire PID to a protoactor PID.

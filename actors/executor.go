@@ -25,7 +25,7 @@ type Executor struct {
 
 // NewExecutor returns the props of an executor actor.
 func NewExecutor(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Executor{env: env} })
+	return env.Props(func() actor.Actor { return &Executor{env: env} })
 }
 
 // Receive implements actor.Actor.
@@ -34,7 +34,7 @@ func (x *Executor) Receive(c actor.Context) {
 	case *pb.TaskSpec:
 		ctx, cancel := context.WithCancel(context.Background())
 		x.current, x.cancel = string(m.TaskId), cancel
-		go x.env.RunTask(ctx, cancel, m)
+		x.env.Pool.Go(func() { x.env.RunTask(ctx, cancel, m) })
 	case *pb.CancelTask:
 		if x.cancel != nil && string(m.TaskId) == x.current {
 			x.cancel()

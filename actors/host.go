@@ -159,7 +159,7 @@ type hostPanicked struct{ reason string }
 
 // NewHost returns the props of a host for ctl's actor.
 func NewHost(env *Env, typ *ActorType, ctl *HostControl) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Host{env: env, typ: typ, ctl: ctl} })
+	return env.Props(func() actor.Actor { return &Host{env: env, typ: typ, ctl: ctl} })
 }
 
 // Receive implements actor.Actor.
@@ -278,12 +278,12 @@ func (h *Host) call(c actor.Context, call *pb.ActorCall) {
 	}
 	h.sem <- struct{}{}
 	self := c.Self()
-	go func() {
+	h.env.Pool.Go(func() {
 		defer func() { <-h.sem }()
 		if reason, failed := h.run(call); failed {
 			h.env.System.Root.Send(self, hostPanicked{reason: reason})
 		}
-	}()
+	})
 }
 
 // run executes one call and delivers its result. It reports failed when the

@@ -162,6 +162,7 @@ func StartEmbedded(cfg Config) (*Node, error) {
 		Raylet: n.Raylet, Store: n.Store, Directory: n.Directory, GCS: n.GCS,
 		InlineLimit: inline, WrapContext: cfg.WrapContext, FetchTimeout: time.Minute,
 		RestartBackoff: cfg.RestartBackoff, Logger: logger,
+		Pool: actors.NewPool(10 * time.Second),
 	}
 	n.Owner = objects.NewOwner()
 	pid, ok := n.System.ProcessRegistry.Add(n.Owner, objects.OwnerProcessID)
@@ -208,6 +209,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		}
 	}
 	n.System.Shutdown()
+	n.Env.Pool.Close()
 	if n.ownsSpill {
 		if err := os.RemoveAll(n.spillDir); err != nil {
 			errs = append(errs, err)

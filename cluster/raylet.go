@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,7 +31,7 @@ type Raylet struct {
 	used      placement.Resources
 	gpus      *gpu.Assigner
 
-	queue   []*pb.TaskSpec // FIFO; entries set to nil once dispatched
+	queue   []queued // FIFO; spec set to nil once dispatched
 	head    int
 	actorsQ []*hostRec // actors waiting for resources
 	idle    []*actor.PID
@@ -40,6 +41,22 @@ type Raylet struct {
 	hostByPID map[string]*hostRec // by host process ID
 
 	reportScheduled bool
+}
+
+type queued struct {
+	spec  *pb.TaskSpec
+	shape uint64 // hash of the resource request, to skip equal requests that do not fit
+}
+
+// shapeSeed keys the hash of resource requests; it is fixed for the process.
+var shapeSeed = maphash.MakeSeed()
+
+func shapeOf(req map[string]int64) uint64 {
+	var h uint64
+	for k, v := range req {
+		h += maphash.String(shapeSeed, k) ^ (uint64(v) * 0x9e3779b97f4a7c15)
+	}
+	return h
 }
 
 type runningTask struct {
@@ -62,7 +79,7 @@ type flushReport struct{}
 
 // NewRaylet returns the props of a raylet with the node's total resources.
 func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return env.Props(func() actor.Actor {
 		return &Raylet{
 			env:       env,
 			placement: placementPID,
@@ -168,7 +185,7 @@ func (r *Raylet) scheduleReport() {
 
 func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 	if r.fitsTotal(spec.Resources) {
-		r.queue = append(r.queue, spec)
+		r.queue = append(r.queue, queued{spec: spec, shape: shapeOf(spec.Resources)})
 		r.dispatch(c)
 		return
 	}
@@ -213,20 +230,33 @@ func (r *Raylet) dispatch(c actor.Context) {
 		r.actorsQ = r.actorsQ[1:]
 		r.spawnHost(c, h)
 	}
-	skipped := 0
-	for i := r.head; i < len(r.queue) && skipped < 64; i++ {
-		spec := r.queue[i]
-		if spec == nil {
+	// Requests of a shape that did not fit are skipped without a check;
+	// the scan stops once it has seen a few shapes that do not fit.
+	var blocked [8]uint64
+	nblocked := 0
+scan:
+	for i := r.head; i < len(r.queue); i++ {
+		q := r.queue[i]
+		if q.spec == nil {
 			continue
 		}
-		if !r.fits(spec.Resources) {
-			skipped++
+		for _, b := range blocked[:nblocked] {
+			if b == q.shape {
+				continue scan
+			}
+		}
+		if !r.fits(q.spec.Resources) {
+			if nblocked == len(blocked) {
+				break
+			}
+			blocked[nblocked] = q.shape
+			nblocked++
 			continue
 		}
-		r.queue[i] = nil
-		r.run(c, spec)
+		r.queue[i].spec = nil
+		r.run(c, q.spec)
 	}
-	for r.head < len(r.queue) && r.queue[r.head] == nil {
+	for r.head < len(r.queue) && r.queue[r.head].spec == nil {
 		r.head++
 	}
 	if r.head == len(r.queue) {
@@ -318,8 +348,8 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 		return
 	}
 	for i := r.head; i < len(r.queue); i++ {
-		if spec := r.queue[i]; spec != nil && string(spec.TaskId) == string(m.TaskId) {
-			r.queue[i] = nil
+		if spec := r.queue[i].spec; spec != nil && string(spec.TaskId) == string(m.TaskId) {
+			r.queue[i].spec = nil
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_CANCELLED, fmt.Sprintf("task %s cancelled before it ran", taskName(spec)))
 			return
 		}

@@ -1,0 +1,97 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// encMode is built once and never modified.
+var encMode = func() cbor.UserBufferEncMode {
+	em, err := cbor.EncOptions{
+		// Keep nanoseconds and the zone offset of time.Time values.
+		Time: cbor.TimeRFC3339Nano,
+	}.UserBufferEncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
+
+// newDecMode returns the CBOR decoding mode enforcing l.
+func newDecMode(l Limits) (cbor.DecMode, error) {
+	return cbor.DecOptions{
+		MaxNestedLevels:  l.MaxDepth,
+		MaxArrayElements: l.MaxElements,
+		MaxMapPairs:      l.MaxElements,
+		// Go strings may hold any bytes; the encoder does not validate them,
+		// so the decoder must not either or such values would not round-trip.
+		UTF8:              cbor.UTF8DecodeInvalid,
+		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
+	}.DecMode()
+}
+
+// appendCBOR writes tagCBOR and the CBOR encoding of x.
+func appendCBOR(dst []byte, x any, maxBytes int) (out []byte, err error) {
+	start := len(dst)
+	defer func() {
+		// Marshaler methods of user types may panic; report, don't crash.
+		if r := recover(); r != nil {
+			out, err = dst[:start], unencodable(reflect.TypeOf(x), fmt.Errorf("panic while encoding: %v", r))
+		}
+	}()
+	if err := checkNesting(x); err != nil {
+		return dst, err
+	}
+	buf := bytes.NewBuffer(dst)
+	buf.WriteByte(byte(tagCBOR))
+	if err := encMode.MarshalToBuffer(x, buf); err != nil {
+		return dst[:start], unencodable(reflect.TypeOf(x), err)
+	}
+	out = buf.Bytes()
+	if n := len(out) - start - 1; n > maxBytes {
+		return dst[:start], tooLarge(n, maxBytes)
+	}
+	return out, nil
+}
+
+// decodeCBOR decodes a CBOR payload into a T.
+func decodeCBOR[T any](d *Decoder, payload []byte) (v T, err error) {
+	var zero T
+	if _, ok := any(zero).(proto.Message); ok {
+		// Proto messages always travel as tagProto.
+		return zero, typeMismatch(tagCBOR.String(), reflect.TypeFor[T]())
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = zero, fmt.Errorf("%w: CBOR decoder panicked: %v", ErrMalformed, r)
+		}
+	}()
+	if err := d.dm.Unmarshal(payload, &v); err != nil {
+		return zero, cborError(err)
+	}
+	return v, nil
+}
+
+// cborError maps a CBOR decoding error onto the package sentinels.
+func cborError(err error) error {
+	var (
+		typeErr   *cbor.UnmarshalTypeError
+		keyErr    *cbor.InvalidMapKeyTypeError
+		unmarsErr *cbor.InvalidUnmarshalError
+		depthErr  *cbor.MaxNestedLevelError
+		arrayErr  *cbor.MaxArrayElementsError
+		mapErr    *cbor.MaxMapPairsError
+	)
+	switch {
+	case errors.As(err, &typeErr), errors.As(err, &keyErr), errors.As(err, &unmarsErr):
+		return fmt.Errorf("%w: %w", ErrTypeMismatch, err)
+	case errors.As(err, &depthErr), errors.As(err, &arrayErr), errors.As(err, &mapErr):
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
+}

@@ -1,0 +1,97 @@
+package gpu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Device describes one accelerator.
+type Device struct {
+	Index       int    // position in the driver's enumeration
+	UUID        string // stable identity, e.g. "GPU-…"
+	Name        string // product name
+	MemoryTotal uint64 // bytes
+}
+
+// Discoverer finds the accelerators of this machine and samples their use.
+type Discoverer interface {
+	// Devices lists the devices in index order. A machine without
+	// accelerators, or without the software to see them, has none.
+	Devices(ctx context.Context) ([]Device, error)
+	// Utilization returns the percentage of time the device was busy over
+	// the last sample period and the percentage of its memory in use.
+	Utilization(ctx context.Context, index int) (gpuPercent, memPercent uint32, err error)
+}
+
+// Sentinel errors.
+var (
+	// ErrNoDevice marks an index that names no device.
+	ErrNoDevice = errors.New("gpu: no such device")
+	// ErrNVML marks a failure reported by, or a panic inside, NVML.
+	ErrNVML = errors.New("gpu: nvml")
+	// ErrInsufficient marks a request for more than is free.
+	ErrInsufficient = errors.New("gpu: not enough free devices")
+	// ErrInvalid marks a malformed count, fraction or index.
+	ErrInvalid = errors.New("gpu: invalid request")
+)
+
+// Detect returns the number of devices d reports, or 0 if it fails.
+func Detect(ctx context.Context, d Discoverer) int {
+	devs, err := d.Devices(ctx)
+	if err != nil {
+		return 0
+	}
+	return len(devs)
+}
+
+// VisibleDevices formats ids for CUDA_VISIBLE_DEVICES, keeping their order:
+// []int{0, 2} gives "0,2".
+func VisibleDevices(ids []int) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.Itoa(id)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Fake is an in-memory Discoverer. Util maps a device index to its
+// {gpuPercent, memPercent}; a device missing from it reports zero use. A
+// non-nil Err makes every call fail with it. A Fake must not be modified
+// while in use.
+type Fake struct {
+	Devs []Device
+	Util map[int][2]uint32
+	Err  error
+}
+
+var _ Discoverer = (*Fake)(nil)
+
+// Devices returns a copy of f.Devs.
+func (f *Fake) Devices(ctx context.Context) ([]Device, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	return slices.Clone(f.Devs), nil
+}
+
+// Utilization returns f.Util[index] for a device listed in f.Devs.
+func (f *Fake) Utilization(ctx context.Context, index int) (uint32, uint32, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	if f.Err != nil {
+		return 0, 0, f.Err
+	}
+	if !slices.ContainsFunc(f.Devs, func(d Device) bool { return d.Index == index }) {
+		return 0, 0, fmt.Errorf("%w: index %d", ErrNoDevice, index)
+	}
+	u := f.Util[index]
+	return u[0], u[1], nil
+}

@@ -1,0 +1,67 @@
+package gpu
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestVisibleDevices(t *testing.T) {
+	tests := []struct {
+		ids  []int
+		want string
+	}{
+		{nil, ""}, {[]int{0}, "0"}, {[]int{0, 2}, "0,2"}, {[]int{3, 1, 10}, "3,1,10"},
+	}
+	for _, tt := range tests {
+		if got := VisibleDevices(tt.ids); got != tt.want {
+			t.Errorf("VisibleDevices(%v) = %q, want %q", tt.ids, got, tt.want)
+		}
+	}
+}
+
+func TestFakeAndDetect(t *testing.T) {
+	two := []Device{{Index: 0, UUID: "GPU-a", Name: "T4", MemoryTotal: 16 << 30}, {Index: 1, UUID: "GPU-b", Name: "T4"}}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		fake    *Fake
+		ctx     context.Context
+		want    int
+		wantErr error
+		index   int
+		util    [2]uint32
+		utilErr error
+	}{
+		{"two devices", &Fake{Devs: two, Util: map[int][2]uint32{1: {40, 75}}}, context.Background(), 2, nil, 1, [2]uint32{40, 75}, nil},
+		{"no util entry", &Fake{Devs: two}, context.Background(), 2, nil, 0, [2]uint32{}, nil},
+		{"unknown index", &Fake{Devs: two}, context.Background(), 2, nil, 5, [2]uint32{}, ErrNoDevice},
+		{"none", &Fake{}, context.Background(), 0, nil, 0, [2]uint32{}, ErrNoDevice},
+		{"error", &Fake{Devs: two, Err: boom}, context.Background(), 0, boom, 0, [2]uint32{}, boom},
+		{"cancelled", &Fake{Devs: two}, cancelled, 0, context.Canceled, 0, [2]uint32{}, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			devs, err := tt.fake.Devices(tt.ctx)
+			if !errors.Is(err, tt.wantErr) || (err == nil && len(devs) != tt.want) {
+				t.Fatalf("Devices = %v, %v; want %d devices, %v", devs, err, tt.want, tt.wantErr)
+			}
+			if got := Detect(tt.ctx, tt.fake); got != tt.want {
+				t.Fatalf("Detect = %d, want %d", got, tt.want)
+			}
+			g, m, err := tt.fake.Utilization(tt.ctx, tt.index)
+			if !errors.Is(err, tt.utilErr) || [2]uint32{g, m} != tt.util {
+				t.Fatalf("Utilization = %d, %d, %v; want %v, %v", g, m, err, tt.util, tt.utilErr)
+			}
+		})
+	}
+	// Devices returns a copy.
+	f := &Fake{Devs: two}
+	devs, _ := f.Devices(context.Background())
+	devs[0].UUID = "changed"
+	if f.Devs[0].UUID != "GPU-a" {
+		t.Fatal("Devices shares the fake's slice")
+	}
+}

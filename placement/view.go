@@ -1,0 +1,473 @@
+package placement
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Node is one node as the view sees it.
+type Node struct {
+	ID        string
+	Total     Resources // capacity when idle
+	Available Resources // what is free now
+	Labels    map[string]string
+	Alive     bool
+}
+
+func (n Node) clone() Node {
+	n.Total = n.Total.Clone()
+	n.Available = n.Available.Clone()
+	n.Labels = maps.Clone(n.Labels)
+	return n
+}
+
+// matches reports whether n carries every label in sel with the same value.
+func (n *Node) matches(sel map[string]string) bool {
+	for k, v := range sel {
+		if got, ok := n.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// utilization is the largest used/total fraction over the kinds r asks for,
+// clamped to [0, 1]; it is 0 when r asks for nothing.
+func (n *Node) utilization(r Resources) float64 {
+	u := 0.0
+	for name, q := range r {
+		total := n.Total[name]
+		if q <= 0 || total <= 0 {
+			continue
+		}
+		used := float64(total-n.Available[name]) / float64(total)
+		u = max(u, min(used, 1))
+	}
+	return u
+}
+
+// Config tunes the scheduling policies. The defaults follow Ray's.
+type Config struct {
+	// SpreadThreshold is the utilization below which the hybrid policy
+	// treats a node as idle (score 0) and keeps work on the local node.
+	SpreadThreshold float64
+	// TopKFraction sizes the hybrid policy's random choice: it picks among
+	// the max(1, TopKFraction × alive nodes) best-scoring nodes.
+	TopKFraction float64
+	// AvoidGPUNodes makes the hybrid policy place requests that ask for no
+	// GPU on nodes without GPUs whenever one of those can take them, keeping
+	// GPU nodes free for GPU work.
+	AvoidGPUNodes bool
+}
+
+// DefaultConfig returns Ray's defaults: threshold 0.5, top-k 20 %, GPU
+// nodes avoided for work that needs no GPU.
+func DefaultConfig() Config {
+	return Config{SpreadThreshold: 0.5, TopKFraction: 0.2, AvoidGPUNodes: true}
+}
+
+// View is the placement actor's picture of the cluster: each node's
+// capacity, current availability, labels and liveness. Its decisions are
+// deterministic given the same calls and the same random source.
+//
+// A View is not safe for concurrent use; it belongs to a single actor.
+type View struct {
+	cfg   Config
+	nodes map[string]*Node
+	ids   []string // sorted keys of nodes
+	// lastSpread is the node the Spread policy chose last, so that ties
+	// rotate through the cluster.
+	lastSpread string
+}
+
+// NewView returns an empty view with DefaultConfig.
+func NewView() *View { return NewViewWithConfig(DefaultConfig()) }
+
+// NewViewWithConfig returns an empty view using cfg.
+func NewViewWithConfig(cfg Config) *View {
+	return &View{cfg: cfg, nodes: make(map[string]*Node)}
+}
+
+// Upsert adds n or replaces the node with the same ID. The view keeps its
+// own copy. It fails with ErrInvalidRequest for an empty ID and with
+// ErrInvalidResource for invalid names or negative amounts.
+func (v *View) Upsert(n Node) error {
+	if n.ID == "" {
+		return fmt.Errorf("%w: node without ID", ErrInvalidRequest)
+	}
+	if err := checkAmounts(n.Total); err != nil {
+		return fmt.Errorf("node %s total: %w", n.ID, err)
+	}
+	if err := checkAmounts(n.Available); err != nil {
+		return fmt.Errorf("node %s available: %w", n.ID, err)
+	}
+	c := n.clone()
+	if _, ok := v.nodes[n.ID]; !ok {
+		i, _ := slices.BinarySearch(v.ids, n.ID)
+		v.ids = slices.Insert(v.ids, i, n.ID)
+	}
+	v.nodes[n.ID] = &c
+	return nil
+}
+
+// Remove forgets the node; unknown IDs are ignored.
+func (v *View) Remove(id string) {
+	if _, ok := v.nodes[id]; !ok {
+		return
+	}
+	delete(v.nodes, id)
+	if i, ok := slices.BinarySearch(v.ids, id); ok {
+		v.ids = slices.Delete(v.ids, i, i+1)
+	}
+}
+
+// SetAvailable records a node's current availability, as reported by its
+// raylet. It fails with ErrUnknownNode or ErrInvalidResource.
+func (v *View) SetAvailable(id string, avail Resources) error {
+	n, ok := v.nodes[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
+	}
+	if err := checkAmounts(avail); err != nil {
+		return fmt.Errorf("node %s available: %w", id, err)
+	}
+	n.Available = avail.Clone()
+	return nil
+}
+
+// Allocate subtracts r from the node's availability, so that decisions taken
+// before the node's next report account for it. It fails with ErrUnknownNode,
+// or ErrInsufficient leaving the node unchanged.
+func (v *View) Allocate(id string, r Resources) error {
+	n, ok := v.nodes[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
+	}
+	avail, err := n.Available.Sub(r)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", id, err)
+	}
+	n.Available = avail
+	return nil
+}
+
+// Free adds r back to the node's availability, never beyond its total.
+// Unknown nodes are ignored: a node that left has nothing to give back.
+func (v *View) Free(id string, r Resources) {
+	n, ok := v.nodes[id]
+	if !ok {
+		return
+	}
+	avail := n.Available.Add(r)
+	for name, q := range avail {
+		avail[name] = min(q, n.Total[name])
+	}
+	avail.dropZeros()
+	n.Available = avail
+}
+
+// Node returns a copy of the node with the given ID.
+func (v *View) Node(id string) (Node, bool) {
+	n, ok := v.nodes[id]
+	if !ok {
+		return Node{}, false
+	}
+	return n.clone(), true
+}
+
+// Nodes returns copies of all nodes, sorted by ID.
+func (v *View) Nodes() []Node {
+	out := make([]Node, 0, len(v.ids))
+	for _, id := range v.ids {
+		out = append(out, v.nodes[id].clone())
+	}
+	return out
+}
+
+// Strategy selects how Pick chooses among nodes.
+type Strategy int
+
+const (
+	// Default is Ray's hybrid policy: keep work on the caller's node while
+	// it is lightly used, otherwise pick among the least-used nodes.
+	Default Strategy = iota
+	// Spread places work on the least-used node, rotating among equals.
+	Spread
+	// NodeAffinity places work on Request.AffinityNode.
+	NodeAffinity
+)
+
+func (s Strategy) String() string {
+	switch s {
+	case Default:
+		return "DEFAULT"
+	case Spread:
+		return "SPREAD"
+	case NodeAffinity:
+		return "NODE_AFFINITY"
+	}
+	return fmt.Sprintf("Strategy(%d)", int(s))
+}
+
+// Request describes what a task or actor needs and how to place it.
+type Request struct {
+	Resources Resources
+	Strategy  Strategy
+	// Local is the caller's node, preferred by the Default strategy.
+	Local string
+	// AffinityNode is the target of the NodeAffinity strategy.
+	AffinityNode string
+	// AffinitySoft lets NodeAffinity fall back to Default when the target
+	// is unknown, dead, or could never fit the request. A target that could
+	// fit but is busy yields ErrNoCapacity even when soft, as in Ray: the
+	// work waits for its node.
+	AffinitySoft bool
+	// Labels restricts placement to nodes carrying all these labels with
+	// exactly these values.
+	Labels map[string]string
+}
+
+func (r Request) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{%s}", r.Resources)
+	if len(r.Labels) > 0 {
+		b.WriteString(" labels{")
+		for i, k := range slices.Sorted(maps.Keys(r.Labels)) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s=%s", k, r.Labels[k])
+		}
+		b.WriteByte('}')
+	}
+	return b.String()
+}
+
+// Pick chooses a node for req without changing the view; callers that
+// commit the choice before the node reports again use Allocate.
+//
+// It fails with ErrInvalidResource or ErrInvalidRequest for a malformed
+// request; with ErrInfeasible when no alive node matching the labels has the
+// total capacity the request needs (the message names the request and the
+// closest node); and with ErrNoCapacity when some node could fit the request
+// but none has it available now, in which case the caller queues it.
+//
+// Default (Ray's hybrid policy): the Local node is chosen if it is alive,
+// matches, has the resources available and its utilization is below
+// Config.SpreadThreshold. Otherwise each node with the resources available
+// is scored by its utilization (the largest used/total fraction over the
+// requested kinds; 0 below the threshold), and the choice is random among
+// the k lowest scores, k = max(1, Config.TopKFraction × alive nodes), ties
+// ordered by ID. With Config.AvoidGPUNodes, a request without GPUs first
+// considers only nodes without GPUs. A nil rnd takes the first of the k.
+//
+// Spread: the node with the lowest utilization, ties broken by rotating
+// through node IDs after the previous Spread choice.
+//
+// NodeAffinity: the target node if it has the resources available;
+// ErrNoCapacity if it could fit them but is busy; otherwise ErrInfeasible
+// for a hard affinity and the Default policy for a soft one.
+func (v *View) Pick(req Request, rnd *rand.Rand) (string, error) {
+	if err := ValidateRequest(req.Resources); err != nil {
+		return "", err
+	}
+	switch req.Strategy {
+	case Default:
+		return v.pickHybrid(req, rnd)
+	case Spread:
+		return v.pickSpread(req)
+	case NodeAffinity:
+		return v.pickAffinity(req, rnd)
+	}
+	return "", fmt.Errorf("%w: unknown strategy %v", ErrInvalidRequest, req.Strategy)
+}
+
+// feasible returns the alive nodes matching req's labels whose totals fit
+// its resources, in ID order, or an ErrInfeasible error.
+func (v *View) feasible(req Request) ([]*Node, error) {
+	var out []*Node
+	for _, id := range v.ids {
+		n := v.nodes[id]
+		if n.Alive && n.matches(req.Labels) && req.Resources.Fits(n.Total) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, v.infeasible(req)
+	}
+	return out, nil
+}
+
+// infeasible builds the ErrInfeasible error for req, naming the alive
+// matching node whose total comes closest to covering it.
+func (v *View) infeasible(req Request) error {
+	var best *Node
+	bestCover := -1.0
+	for _, id := range v.ids {
+		n := v.nodes[id]
+		if !n.Alive || !n.matches(req.Labels) {
+			continue
+		}
+		if c := coverage(req.Resources, n.Total); c > bestCover {
+			best, bestCover = n, c
+		}
+	}
+	if best == nil {
+		if len(req.Labels) > 0 {
+			return fmt.Errorf("%w: request %v: no alive node matches the labels", ErrInfeasible, req)
+		}
+		return fmt.Errorf("%w: request %v: no alive node", ErrInfeasible, req)
+	}
+	return fmt.Errorf("%w: request %v fits no alive node; largest is %s with {%v}",
+		ErrInfeasible, req, best.ID, best.Total)
+}
+
+// coverage sums, over the kinds r asks for, the fraction of the request that
+// total covers (each at most 1).
+func coverage(r, total Resources) float64 {
+	c := 0.0
+	for name, q := range r {
+		if q > 0 {
+			c += min(1, float64(total[name])/float64(q))
+		}
+	}
+	return c
+}
+
+func (v *View) alive() int {
+	n := 0
+	for _, node := range v.nodes {
+		if node.Alive {
+			n++
+		}
+	}
+	return n
+}
+
+func (v *View) pickHybrid(req Request, rnd *rand.Rand) (string, error) {
+	nodes, err := v.feasible(req)
+	if err != nil {
+		return "", err
+	}
+	var ready []*Node
+	for _, n := range nodes {
+		if req.Resources.Fits(n.Available) {
+			ready = append(ready, n)
+		}
+	}
+	if len(ready) == 0 {
+		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+			ErrNoCapacity, req, len(nodes))
+	}
+	if v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0 {
+		cpuOnly := slices.DeleteFunc(slices.Clone(ready), func(n *Node) bool { return n.Total[GPU] > 0 })
+		if len(cpuOnly) > 0 {
+			ready = cpuOnly
+		}
+	}
+	score := func(n *Node) float64 {
+		u := n.utilization(req.Resources)
+		if u < v.cfg.SpreadThreshold {
+			return 0
+		}
+		return u
+	}
+	for _, n := range ready {
+		if n.ID == req.Local && score(n) == 0 {
+			return n.ID, nil
+		}
+	}
+	type scored struct {
+		n *Node
+		s float64
+	}
+	cand := make([]scored, len(ready))
+	for i, n := range ready {
+		cand[i] = scored{n, score(n)}
+	}
+	slices.SortStableFunc(cand, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
+	k := max(1, int(v.cfg.TopKFraction*float64(v.alive())))
+	k = min(k, len(cand))
+	if rnd == nil {
+		return cand[0].n.ID, nil
+	}
+	return cand[rnd.IntN(k)].n.ID, nil
+}
+
+func (v *View) pickSpread(req Request) (string, error) {
+	nodes, err := v.feasible(req)
+	if err != nil {
+		return "", err
+	}
+	var best []*Node
+	bestU := 2.0
+	for _, n := range nodes {
+		if !req.Resources.Fits(n.Available) {
+			continue
+		}
+		switch u := n.utilization(req.Resources); {
+		case u < bestU:
+			best, bestU = []*Node{n}, u
+		case u == bestU:
+			best = append(best, n)
+		}
+	}
+	if len(best) == 0 {
+		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+			ErrNoCapacity, req, len(nodes))
+	}
+	// best is in ID order: take the first ID after the previous choice,
+	// wrapping around.
+	choice := best[0]
+	for _, n := range best {
+		if n.ID > v.lastSpread {
+			choice = n
+			break
+		}
+	}
+	v.lastSpread = choice.ID
+	return choice.ID, nil
+}
+
+func (v *View) pickAffinity(req Request, rnd *rand.Rand) (string, error) {
+	if req.AffinityNode == "" {
+		return "", fmt.Errorf("%w: node affinity without a node", ErrInvalidRequest)
+	}
+	n, ok := v.nodes[req.AffinityNode]
+	var why string
+	switch {
+	case !ok:
+		why = "is unknown"
+	case !n.Alive:
+		why = "is dead"
+	case !n.matches(req.Labels):
+		why = "does not match the labels"
+	case !req.Resources.Fits(n.Total):
+		why = fmt.Sprintf("has only {%v} in total", n.Total)
+	case !req.Resources.Fits(n.Available):
+		return "", fmt.Errorf("%w: request %v: node %s has {%v} available",
+			ErrNoCapacity, req, n.ID, n.Available)
+	default:
+		return n.ID, nil
+	}
+	if req.AffinitySoft {
+		return v.pickHybrid(req, rnd)
+	}
+	return "", fmt.Errorf("%w: request %v: affinity node %s %s", ErrInfeasible, req, req.AffinityNode, why)
+}
+
+func checkAmounts(r Resources) error {
+	for _, name := range r.names() {
+		if !ValidName(name) {
+			return fmt.Errorf("%w: invalid resource name %q", ErrInvalidResource, name)
+		}
+		if r[name] < 0 {
+			return fmt.Errorf("%w: resource %s: %v is negative", ErrInvalidResource, name, r[name])
+		}
+	}
+	return nil
+}
