@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,10 +14,19 @@ import (
 	pb "github.com/goray-dev/goray/proto"
 )
 
-// actorTypeNames maps a state type to the name it is registered under, so
-// GetActor can check a found actor is of the type asked for. It is part of
-// the registry: filled at package initialisation, read afterwards.
-var actorTypeNames sync.Map // reflect.Type -> string
+// actorTypeNames maps a state type to the names of the actor types built on
+// it, so GetActor can check a found actor has the state type asked for. It
+// is part of the registry: filled at package initialisation, read after.
+var actorTypeNames = struct {
+	sync.RWMutex
+	m map[reflect.Type][]string
+}{m: map[reflect.Type][]string{}}
+
+func stateTypeHas[S any](name string) bool {
+	actorTypeNames.RLock()
+	defer actorTypeNames.RUnlock()
+	return slices.Contains(actorTypeNames.m[reflect.TypeFor[S]()], name)
+}
 
 // class is what Method needs of an actor type.
 type class[S any] interface {
@@ -27,7 +37,10 @@ type class[S any] interface {
 func registerActor[S any](name string, n int, ctor actors.Constructor) error {
 	err := actors.Default.RegisterActor(&actors.ActorType{Name: name, NumArgs: n, New: ctor})
 	if err == nil {
-		actorTypeNames.Store(reflect.TypeFor[S](), name)
+		actorTypeNames.Lock()
+		t := reflect.TypeFor[S]()
+		actorTypeNames.m[t] = append(actorTypeNames.m[t], name)
+		actorTypeNames.Unlock()
 	}
 	return err
 }
@@ -202,7 +215,12 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		return ActorRef[S]{}, fmt.Errorf("%w: creating actor %s: unexpected reply %T", ErrSystem, typeName, reply)
 	}
 	if r.Error != nil {
-		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, fromWire(r.Error))
+		err := fromWire(r.Error)
+		if k := r.Error.Kind; k == pb.ErrorKind_ERROR_KIND_USER || k == pb.ErrorKind_ERROR_KIND_PANIC {
+			// The constructor failed: the actor is dead, for that reason.
+			return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w: %w", typeName, ErrActorDied, err)
+		}
+		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
 	return ActorRef[S]{a: rt.actorFromInfo(r.Info)}, nil
 }
@@ -235,8 +253,7 @@ func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef
 	if r.Error != nil {
 		return ActorRef[S]{}, fromWire(r.Error)
 	}
-	want, _ := actorTypeNames.Load(reflect.TypeFor[S]())
-	if want != r.Info.TypeName {
+	if !stateTypeHas[S](r.Info.TypeName) {
 		return ActorRef[S]{}, fmt.Errorf("%w: actor %q is of type %s, not %v", ErrInvalidArgument, name, r.Info.TypeName, reflect.TypeFor[S]())
 	}
 	if r.Info.State == pb.ActorState_ACTOR_STATE_DEAD {

@@ -23,8 +23,10 @@ type handle struct {
 	slot *objects.Slot
 	// actorID is set when the object is an actor call's result (for Cancel).
 	actorID []byte
-	// submitted is set once the task or call has left this process.
+	// task is set for the result of a task or actor call (it can be cancelled).
 	task bool
+	// err is set when the call failed before it was submitted.
+	err error
 }
 
 func newHandle(rt *runtime, slot *objects.Slot) *handle {
@@ -46,16 +48,12 @@ func releaseSlot(a cleanupArg) {
 
 // failedHandle is a Ref that failed before it was submitted: Get returns err.
 func failedHandle(rt *runtime, err error) *handle {
-	if rt == nil {
-		return &handle{slot: failedSlot(err)}
-	}
-	return &handle{rt: rt, slot: rt.owner.Ready(rt.ids.Next(), nil, "", 0, toWire(err))}
+	return &handle{rt: rt, slot: settled, err: err}
 }
 
-// failedSlot settles a slot outside any runtime (no Init).
-func failedSlot(err error) *objects.Slot {
-	return objects.NewOwner().Ready(objects.ID{}, nil, "", 0, toWire(err))
-}
+// settled is a slot that is complete, shared by all Refs that failed before
+// submission (their handle carries the error). It is never written again.
+var settled = objects.NewOwner().Ready(objects.ID{}, nil, "", 0, nil)
 
 // Ref is a typed future: the result of a task or actor call, or a value
 // stored with Put. It is cheap to copy and may be passed as an argument to
@@ -156,6 +154,9 @@ func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
 func fetch(ctx context.Context, h *handle) ([]byte, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: zero Ref", ErrInvalidArgument)
+	}
+	if h.err != nil {
+		return nil, h.err
 	}
 	if err := wait(ctx, h); err != nil {
 		return nil, err
@@ -310,7 +311,7 @@ func Free(ctx context.Context, refs ...AnyRef) error {
 			return fmt.Errorf("%w: Free: ref %d is a zero Ref", ErrInvalidArgument, i)
 		}
 		h := r.handle()
-		if h.rt == nil {
+		if h.rt == nil || h.err != nil {
 			continue
 		}
 		rt = h.rt

@@ -103,11 +103,9 @@ func WithRestartBackoff(d time.Duration) InitOption {
 // returns a context that carries the runtime: pass it (or contexts derived
 // from it) to every goray call. Call Shutdown when done.
 //
-// Init fails if a registration failed (for example a duplicate name).
+// A registration that failed (a duplicate name, say) is logged here as a
+// warning; every call of that definition fails with the registration error.
 func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
-	if err := actors.Default.Err(); err != nil {
-		return ctx, fmt.Errorf("goray: invalid registrations: %w", err)
-	}
 	cfg := config{namespace: "default"}
 	for _, o := range opts {
 		o(&cfg)
@@ -126,6 +124,9 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	rt.ownerPID = actors.WirePID(node.OwnerPID)
 	rt.logger = node.Env.Logger
 	rt.inline = node.Env.InlineLimit
+	if err := actors.Default.Err(); err != nil {
+		rt.logger.Warn("goray: some registrations failed; calling them fails", "error", err)
+	}
 	rt.owner.Stored = func(s *objects.Slot) {
 		_, storeNode, size, _, _ := s.Value()
 		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode})
@@ -208,6 +209,34 @@ func NodeID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return rt.node.ID, nil
+}
+
+// StoreStats describes the local node's object store.
+type StoreStats struct {
+	Objects, InMemory, Spilled        int64
+	UsedBytes, SpilledBytes, Capacity int64
+	SpillCount, RestoreCount          uint64
+}
+
+// ObjectStoreStats returns the local node's object store counters.
+func ObjectStoreStats(ctx context.Context) (StoreStats, error) {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return StoreStats{}, err
+	}
+	reply, err := rt.request(ctx, rt.node.Store, &pb.GetStoreStats{})
+	if err != nil {
+		return StoreStats{}, err
+	}
+	s, ok := reply.(*pb.StoreStats)
+	if !ok {
+		return StoreStats{}, fmt.Errorf("%w: unexpected reply %T", ErrSystem, reply)
+	}
+	return StoreStats{
+		Objects: s.Objects, InMemory: s.InMemory, Spilled: s.Spilled,
+		UsedBytes: s.UsedBytes, SpilledBytes: s.SpilledBytes, Capacity: s.Capacity,
+		SpillCount: s.SpillCount, RestoreCount: s.RestoreCount,
+	}, nil
 }
 
 // request sends a request to a system actor and waits for the reply, within

@@ -19,6 +19,9 @@ func resolved(args []argSpec) ([]*pb.Arg, error) {
 			out[i] = &pb.Arg{Kind: &pb.Arg_Inline{Inline: a.data}}
 			continue
 		}
+		if a.ref.err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, a.ref.err)
+		}
 		data, storeNode, _, perr, freed := a.ref.slot.Value()
 		switch {
 		case freed:

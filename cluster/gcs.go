@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	pb "github.com/goray-dev/goray/proto"
@@ -49,6 +50,10 @@ func NewGCS(placementPID *actor.PID) *actor.Props {
 	})
 }
 
+// snapshot copies a record the GCS keeps changing: in process, replies
+// travel as pointers.
+func snapshot(info *pb.ActorInfo) *pb.ActorInfo { return proto.Clone(info).(*pb.ActorInfo) }
+
 func nameKey(namespace, name string) string { return namespace + "/" + name }
 
 // Receive implements actor.Actor.
@@ -76,7 +81,7 @@ func (g *GCS) Receive(c actor.Context) {
 	case *pb.ListActors:
 		reply := &pb.ListActorsReply{}
 		for _, r := range g.actors {
-			reply.Actors = append(reply.Actors, r.info)
+			reply.Actors = append(reply.Actors, snapshot(r.info))
 		}
 		c.Respond(reply)
 	}
@@ -159,7 +164,7 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 	rec.info.DeathCause = perr.Message
 	g.releaseName(rec)
 	for _, s := range rec.creators {
-		c.Send(s, &pb.CreateActorReply{Info: rec.info, Error: perr})
+		c.Send(s, &pb.CreateActorReply{Info: snapshot(rec.info), Error: perr})
 	}
 	rec.creators = nil
 }
@@ -191,7 +196,7 @@ func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 	case pb.ActorState_ACTOR_STATE_ALIVE:
 		info.State = m.State
 		for _, s := range rec.creators {
-			c.Send(s, &pb.CreateActorReply{Info: info})
+			c.Send(s, &pb.CreateActorReply{Info: snapshot(info)})
 		}
 		rec.creators = nil
 	case pb.ActorState_ACTOR_STATE_RESTARTING:
@@ -224,7 +229,7 @@ func (g *GCS) lookup(m *pb.LookupActor) *pb.LookupActorReply {
 	if perr != nil {
 		return &pb.LookupActorReply{Error: perr}
 	}
-	return &pb.LookupActorReply{Info: rec.info}
+	return &pb.LookupActorReply{Info: snapshot(rec.info)}
 }
 
 // kill forwards a kill to the actor's raylet; requester, when set, gets the

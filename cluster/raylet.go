@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/gpu"
@@ -116,7 +117,8 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.CancelTask:
 		r.cancel(c, m)
 	case *pb.StartActor:
-		r.startActor(c, m.Spec)
+		// The raylet fills in GPU IDs: keep its own copy of the spec.
+		r.startActor(c, proto.Clone(m.Spec).(*pb.ActorSpec))
 	case *pb.ActorStateChanged:
 		r.actorChanged(c, m)
 	case *pb.KillActor:

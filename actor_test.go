@@ -1,0 +1,362 @@
+package goray_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goray-dev/goray"
+)
+
+// Recorder keeps the values it was sent, in order.
+type Recorder struct {
+	start int
+	seen  []int
+}
+
+func (r *Recorder) Record(ctx context.Context, v int) ([]int, error) {
+	r.seen = append(r.seen, v)
+	return r.seen, nil
+}
+
+func (r *Recorder) Start(ctx context.Context) (int, error) { return r.start, nil }
+
+func (r *Recorder) Panic(ctx context.Context, msg string) (int, error) { panic(msg) }
+
+// Double calls a task from inside an actor method.
+func (r *Recorder) Double(ctx context.Context, v int) (int, error) {
+	return goray.Get(ctx, double.Remote(ctx, v))
+}
+
+func (r *Recorder) Block(ctx context.Context, _ int) (int, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+var (
+	constructed atomic.Int64
+	recorder    = goray.Actor("test.recorder", func(ctx context.Context, start int) (*Recorder, error) {
+		if start < 0 {
+			return nil, fmt.Errorf("start %d is negative", start)
+		}
+		constructed.Add(1)
+		return &Recorder{start: start}, nil
+	})
+	record      = goray.Method(recorder, "record", (*Recorder).Record)
+	startOf     = goray.Method0(recorder, "start", (*Recorder).Start)
+	panicMethod = goray.Method(recorder, "panic", (*Recorder).Panic)
+	doubleIn    = goray.Method(recorder, "double", (*Recorder).Double)
+	blockIn     = goray.Method(recorder, "block", (*Recorder).Block)
+
+	// flakyActor panics on the first call of each key, then succeeds.
+	flakySeen  sync.Map
+	flakyActor = goray.Actor0("test.flaky-actor", func(ctx context.Context) (*Recorder, error) { return &Recorder{}, nil })
+	flakyCall  = goray.Method(flakyActor, "call", func(r *Recorder, ctx context.Context, key string) (string, error) {
+		if _, loaded := flakySeen.LoadOrStore(key, true); !loaded {
+			panic("first attempt of " + key)
+		}
+		return "ok " + key, nil
+	})
+
+	// gate lets concurrent calls meet: each call waits until n have arrived.
+	gateActor = goray.Actor0("test.gate", func(ctx context.Context) (*gate, error) { return &gate{}, nil })
+	gateWait  = goray.Method2(gateActor, "wait", (*gate).Wait)
+
+	// Two registrations under one name: the second fails on use.
+	dupA = goray.Task("test.dup", func(ctx context.Context, x int) (int, error) { return x, nil })
+	dupB = goray.Task("test.dup", func(ctx context.Context, x int) (int, error) { return -x, nil })
+)
+
+type gate struct {
+	mu      sync.Mutex
+	arrived map[string]int
+}
+
+func (g *gate) Wait(ctx context.Context, key string, n int) (int, error) {
+	g.mu.Lock()
+	if g.arrived == nil {
+		g.arrived = map[string]int{}
+	}
+	g.arrived[key]++
+	g.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		got := g.arrived[key]
+		g.mu.Unlock()
+		if got >= n {
+			return got, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return 0, errors.New("gate never filled")
+}
+
+func TestActorCallsInOrder(t *testing.T) {
+	ctx := start(t)
+	a, err := recorder.New(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last goray.Ref[[]int]
+	for i := range 200 {
+		last = record.Remote(ctx, a, i)
+	}
+	got := mustGet(t, ctx, last)
+	if len(got) != 200 {
+		t.Fatalf("got %d values", len(got))
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("call %d ran as %d: out of order", i, v)
+		}
+	}
+	if s := mustGet(t, ctx, startOf.Remote(ctx, a)); s != 5 {
+		t.Fatalf("start = %d", s)
+	}
+	// A Ref argument that is not ready yet keeps later calls behind it.
+	slow := sumN.Remote(ctx, 3) // 6
+	r1 := record.Submit(ctx, a, slow)
+	r2 := record.Remote(ctx, a, 1000)
+	mustGet(t, ctx, r1)
+	seen := mustGet(t, ctx, r2)
+	if n := len(seen); seen[n-2] != 6 || seen[n-1] != 1000 {
+		t.Fatalf("order with a pending Ref argument: %v", seen[n-2:])
+	}
+	// Methods can call tasks.
+	if v := mustGet(t, ctx, doubleIn.Remote(ctx, a, 21)); v != 42 {
+		t.Fatalf("nested call: %d", v)
+	}
+}
+
+func TestNamedActors(t *testing.T) {
+	ctx := start(t, goray.WithNamespace("ns1"))
+	a, err := recorder.New(ctx, 1, goray.Name("rec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name() != "rec" || a.ID() == "" {
+		t.Fatalf("handle: %q %q", a.Name(), a.ID())
+	}
+	found, err := goray.GetActor[Recorder](ctx, "rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found.ID() != a.ID() {
+		t.Fatal("lookup found another actor")
+	}
+	mustGet(t, ctx, record.Remote(ctx, a, 1))
+	if seen := mustGet(t, ctx, record.Remote(ctx, found, 2)); len(seen) != 2 {
+		t.Fatalf("state not shared through the found handle: %v", seen)
+	}
+	tests := []struct {
+		name     string
+		err      error
+		sentinel error
+	}{
+		{"duplicate name", func() error { _, err := recorder.New(ctx, 1, goray.Name("rec")); return err }(), goray.ErrAlreadyExists},
+		{"same name other namespace", func() error {
+			_, err := recorder.New(ctx, 1, goray.Name("rec"), goray.Namespace("ns2"))
+			return err
+		}(), nil},
+		{"unknown name", func() error { _, err := goray.GetActor[Recorder](ctx, "nobody"); return err }(), goray.ErrNotFound},
+		{"wrong namespace", func() error {
+			_, err := goray.GetActor[Recorder](ctx, "rec", goray.Namespace("ns3"))
+			return err
+		}(), goray.ErrNotFound},
+		{"wrong type", func() error { _, err := goray.GetActor[gate](ctx, "rec"); return err }(), goray.ErrInvalidArgument},
+		{"task option on actor", func() error { _, err := recorder.New(ctx, 1, goray.MaxRetries(2)); return err }(), goray.ErrInvalidArgument},
+		{"bad concurrency", func() error { _, err := recorder.New(ctx, 1, goray.MaxConcurrency(0)); return err }(), goray.ErrInvalidArgument},
+		{"infeasible actor", func() error { _, err := recorder.New(ctx, 1, goray.GPUs(4)); return err }(), goray.ErrInfeasible},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.sentinel == nil {
+				if tc.err != nil {
+					t.Fatal(tc.err)
+				}
+				return
+			}
+			if !errors.Is(tc.err, tc.sentinel) {
+				t.Fatalf("got %v, want %v", tc.err, tc.sentinel)
+			}
+		})
+	}
+	// A killed actor's name is free again.
+	if err := goray.Kill(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recorder.New(ctx, 2, goray.Name("rec")); err != nil {
+		t.Fatalf("reusing a dead actor's name: %v", err)
+	}
+}
+
+func TestConstructorFails(t *testing.T) {
+	ctx := start(t)
+	_, err := recorder.New(ctx, -1)
+	if !errors.Is(err, goray.ErrActorDied) || !strings.Contains(err.Error(), "start -1 is negative") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestActorRestarts(t *testing.T) {
+	ctx := start(t, goray.WithRestartBackoff(time.Millisecond))
+	a, err := recorder.New(ctx, 7, goray.MaxRestarts(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := constructed.Load()
+	for round := 1; round <= 2; round++ {
+		mustGet(t, ctx, record.Remote(ctx, a, 1))
+		_, err := goray.Get(ctx, panicMethod.Remote(ctx, a, fmt.Sprintf("boom %d", round)))
+		var te *goray.TaskError
+		if !errors.As(err, &te) || !te.Panicked || !strings.Contains(te.Message, fmt.Sprintf("boom %d", round)) {
+			t.Fatalf("round %d: panic error %v", round, err)
+		}
+		// The constructor ran again: the state is fresh.
+		seen := mustGet(t, ctx, record.Remote(ctx, a, 2))
+		if len(seen) != 1 || seen[0] != 2 {
+			t.Fatalf("round %d: state after restart %v", round, seen)
+		}
+	}
+	if n := constructed.Load() - before; n != 2 {
+		t.Fatalf("constructor ran %d more times, want 2", n)
+	}
+	// The third panic exhausts the budget.
+	if _, err := goray.Get(ctx, panicMethod.Remote(ctx, a, "last")); err == nil {
+		t.Fatal("panic did not fail the call")
+	}
+	if _, err := goray.Get(ctx, record.Remote(ctx, a, 3)); !errors.Is(err, goray.ErrActorDied) {
+		t.Fatalf("after restarts exhausted: %v", err)
+	}
+	var info goray.ActorInfo
+	pollUntil(t, "actor recorded dead", func() bool {
+		infos, err := goray.ListActors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range infos {
+			if i.ID == a.ID() {
+				info = i
+			}
+		}
+		return info.State == "ACTOR_STATE_DEAD"
+	})
+	if info.Restarts != 2 || !strings.Contains(info.DeathCause, "restarts") {
+		t.Fatalf("actor info: %+v", info)
+	}
+}
+
+func TestActorNoRestartByDefault(t *testing.T) {
+	ctx := start(t)
+	a, err := recorder.New(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = goray.Get(ctx, panicMethod.Remote(ctx, a, "x"))
+	if _, err := goray.Get(ctx, record.Remote(ctx, a, 1)); !errors.Is(err, goray.ErrActorDied) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMaxTaskRetries(t *testing.T) {
+	ctx := start(t, goray.WithRestartBackoff(time.Millisecond))
+	a, err := flakyActor.New(ctx, goray.MaxRestarts(1), goray.MaxTaskRetries(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := t.Name()
+	if got := mustGet(t, ctx, flakyCall.Remote(ctx, a, key)); got != "ok "+key {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestMaxConcurrency(t *testing.T) {
+	ctx := start(t)
+	g, err := gateActor.New(ctx, goray.MaxConcurrency(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []goray.Ref[int]
+	for range 4 {
+		refs = append(refs, gateWait.Remote(ctx, g, "k", 4))
+	}
+	for _, r := range refs {
+		if got := mustGet(t, ctx, r); got != 4 {
+			t.Fatalf("got %d", got)
+		}
+	}
+}
+
+func TestKill(t *testing.T) {
+	ctx := start(t, goray.WithRestartBackoff(time.Millisecond))
+	a, err := recorder.New(ctx, 0, goray.MaxRestarts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, ctx, record.Remote(ctx, a, 1))
+	// Kill with restart: state is re-initialised and calls go on.
+	if err := goray.Kill(ctx, a, goray.AllowRestart()); err != nil {
+		t.Fatal(err)
+	}
+	if seen := mustGet(t, ctx, record.Remote(ctx, a, 2)); len(seen) != 1 {
+		t.Fatalf("after kill with restart: %v", seen)
+	}
+	// A kill interrupts a running call and stays dead.
+	running := blockIn.Remote(ctx, a, 0)
+	if err := goray.Kill(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := goray.Get(ctx, running); err == nil {
+		t.Fatal("running call survived the kill")
+	}
+	if _, err := goray.Get(ctx, record.Remote(ctx, a, 3)); !errors.Is(err, goray.ErrActorDied) {
+		t.Fatalf("after kill: %v", err)
+	}
+	if err := goray.Kill(ctx, goray.ActorRef[Recorder]{}); !errors.Is(err, goray.ErrInvalidArgument) {
+		t.Fatalf("zero handle: %v", err)
+	}
+}
+
+func TestCancelActorCall(t *testing.T) {
+	ctx := start(t)
+	a, err := recorder.New(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := blockIn.Remote(ctx, a, 0)
+	queued := record.Remote(ctx, a, 1)
+	if err := goray.Cancel(ctx, queued); err != nil {
+		t.Fatal(err)
+	}
+	if err := goray.Cancel(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []goray.Ref[int]{running} {
+		if _, err := goray.Get(ctx, r); !errors.Is(err, goray.ErrTaskCancelled) {
+			t.Fatalf("running: %v", err)
+		}
+	}
+	if _, err := goray.Get(ctx, queued); !errors.Is(err, goray.ErrTaskCancelled) {
+		t.Fatalf("queued: %v", err)
+	}
+	// The actor is alive, and the cancelled call never ran.
+	if seen := mustGet(t, ctx, record.Remote(ctx, a, 2)); len(seen) != 1 || seen[0] != 2 {
+		t.Fatalf("after cancel: %v", seen)
+	}
+}
+
+func TestDuplicateRegistration(t *testing.T) {
+	ctx := start(t)
+	if got := mustGet(t, ctx, dupA.Remote(ctx, 3)); got != 3 {
+		t.Fatalf("first registration: %d", got)
+	}
+	if _, err := goray.Get(ctx, dupB.Remote(ctx, 3)); err == nil || !strings.Contains(err.Error(), "test.dup") {
+		t.Fatalf("second registration: %v", err)
+	}
+}
