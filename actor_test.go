@@ -270,7 +270,7 @@ func TestMaxTaskRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := t.Name()
+	key := fmt.Sprintf("%s/%d", t.Name(), time.Now().UnixNano())
 	if got := mustGet(t, ctx, flakyCall.Remote(ctx, a, key)); got != "ok "+key {
 		t.Fatalf("got %q", got)
 	}

@@ -202,7 +202,8 @@ func TestRetryExceptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := goray.Get(ctx, flaky.Remote(ctx, t.Name(), tc.failures, tc.opts...))
+			key := fmt.Sprintf("%s/%d", t.Name(), time.Now().UnixNano())
+			v, err := goray.Get(ctx, flaky.Remote(ctx, key, tc.failures, tc.opts...))
 			if (err != nil) != tc.wantErr || v != tc.want {
 				t.Fatalf("got (%d, %v), want (%d, err=%v)", v, err, tc.want, tc.wantErr)
 			}

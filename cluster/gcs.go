@@ -264,6 +264,10 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 			reply(&pb.KillActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "killing actor %x: %v", m.ActorId, err)})
 			return
 		}
+		if m.NoRestart {
+			// Dead from now on: its name is free for a new actor at once.
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "killed"))
+		}
 		reply(&pb.KillActorReply{})
 	})
 }
