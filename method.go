@@ -130,8 +130,8 @@ func callActor(ctx context.Context, a *actorHandle, method string, args []argSpe
 		return failedHandle(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, argErr))
 	}
 	id := rt.ids.Next()
-	slot := rt.owner.Pending(id)
-	h := newHandle(rt, slot)
+	h := pendingHandle(rt, id)
+	slot := h.slot
 	h.task, h.actorID = true, a.id
 	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}
 	keepArgs(slot, args)

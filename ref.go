@@ -29,10 +29,21 @@ type handle struct {
 	err error
 }
 
-func newHandle(rt *runtime, slot *objects.Slot) *handle {
-	h := &handle{rt: rt, slot: slot}
-	goruntime.AddCleanup(h, releaseSlot, cleanupArg{rt: rt, slot: slot})
+// pendingHandle returns a handle whose slot waits for a result.
+func pendingHandle(rt *runtime, id objects.ID) *handle {
+	h := &handle{rt: rt}
+	h.slot = rt.owner.Pending(id, h)
 	return h
+}
+
+// storedHandle ties a store object's lifetime to its handle: the owner's
+// reference is dropped when the handle becomes unreachable. Inline values
+// need no such hook; they go with the handle. It runs as the Owner's Stored
+// hook, while the slot still holds the handle.
+func (rt *runtime) storedHandle(s *objects.Slot) {
+	if h, ok := s.Holder().(*handle); ok {
+		goruntime.AddCleanup(h, releaseSlot, cleanupArg{rt: rt, slot: s})
+	}
 }
 
 type cleanupArg struct {
@@ -53,7 +64,7 @@ func failedHandle(rt *runtime, err error) *handle {
 
 // settled is a slot that is complete, shared by all Refs that failed before
 // submission (their handle carries the error). It is never written again.
-var settled = objects.NewOwner().Ready(objects.ID{}, nil, "", 0, nil)
+var settled = objects.NewOwner().Ready(objects.ID{}, nil, nil, "", 0, nil)
 
 // Ref is a typed future: the result of a task or actor call, or a value
 // stored with Put. It is cheap to copy and may be passed as an argument to
@@ -215,14 +226,14 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 		return Ref[T]{}, fmt.Errorf("%w: Put: %w", ErrInvalidArgument, err)
 	}
 	id := rt.ids.Next()
-	var slot *objects.Slot
+	h := &handle{rt: rt}
 	if len(data) >= rt.inline {
 		rt.root.Send(rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
-		slot = rt.owner.Ready(id, nil, rt.node.ID, int64(len(data)), nil)
+		h.slot = rt.owner.Ready(id, h, nil, rt.node.ID, int64(len(data)), nil)
 	} else {
-		slot = rt.owner.Ready(id, data, "", 0, nil)
+		h.slot = rt.owner.Ready(id, h, data, "", 0, nil)
 	}
-	return Ref[T]{h: newHandle(rt, slot)}, nil
+	return Ref[T]{h: h}, nil
 }
 
 // Wait waits until numReady of refs are ready, the timeout passes, or ctx

@@ -130,6 +130,7 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	rt.owner.Stored = func(s *objects.Slot) {
 		_, storeNode, size, _, _ := s.Value()
 		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode})
+		rt.storedHandle(s)
 	}
 	rt.owner.Abandoned = func(id objects.ID) {
 		rt.root.Send(node.Store, &pb.DeleteObjects{ObjectIds: [][]byte{id[:]}})

@@ -95,8 +95,8 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
 	}
 	id := rt.ids.Next()
-	slot := rt.owner.Pending(id)
-	h := newHandle(rt, slot)
+	h := pendingHandle(rt, id)
+	slot := h.slot
 	h.task = true
 	spec := &pb.TaskSpec{
 		TaskId: id[:], ReturnId: id[:], Function: function, Resources: res,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -27,7 +28,7 @@ type CallInfo struct {
 }
 
 // Env is what executors and hosts on one node need from their node. It is
-// immutable once the node has started.
+// immutable once the node has started, but for a cache of owner PIDs.
 type Env struct {
 	Registry    *Registry
 	NodeID      string
@@ -46,6 +47,25 @@ type Env struct {
 	// Pool runs tasks and actor mailboxes on reused goroutines.
 	Pool   *Pool
 	Logger *slog.Logger
+
+	lastOwner atomic.Pointer[ownerPID]
+}
+
+// ownerPID caches the conversion of the wire PID most recently delivered to:
+// in process every call of a driver shares one wire PID, and reusing one
+// actor.PID lets protoactor keep its resolved process.
+type ownerPID struct {
+	wire *pb.Pid
+	pid  *actor.PID
+}
+
+func (e *Env) ownerPID(p *pb.Pid) *actor.PID {
+	if c := e.lastOwner.Load(); c != nil && c.wire == p {
+		return c.pid
+	}
+	pid := PID(p)
+	e.lastOwner.Store(&ownerPID{wire: p, pid: pid})
+	return pid
 }
 
 // Props returns props for an actor of this node: its mailbox runs on the
@@ -129,7 +149,7 @@ func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
 			res.Inline = data
 		}
 	}
-	e.System.Root.Send(PID(owner), res)
+	e.System.Root.Send(e.ownerPID(owner), res)
 }
 
 // RemoteError is an error that arrived as a message.

@@ -151,6 +151,41 @@ type Host struct {
 	cancel context.CancelFunc
 	sem    chan struct{}
 	dead   bool
+	// Calls of a sequential host share one context until a call is
+	// cancelled, saving two allocations per call.
+	callCtx    context.Context
+	callCancel context.CancelFunc
+	callUctx   context.Context
+	names      map[string]string // method -> "Type.method", for errors
+}
+
+func (h *Host) methodName(method string) string {
+	if n, ok := h.names[method]; ok {
+		return n
+	}
+	if h.names == nil {
+		h.names = map[string]string{}
+	}
+	n := h.ctl.Spec.TypeName + "." + method
+	if len(h.names) < 1024 {
+		h.names[method] = n
+	}
+	return n
+}
+
+// callContext returns a context for the next call: the shared one for a
+// sequential host, or a fresh one per concurrent call.
+func (h *Host) callContext(call *pb.ActorCall) (ctx, uctx context.Context, cancel context.CancelFunc, shared bool) {
+	info := CallInfo{ActorID: call.ActorId, NodeID: h.env.NodeID, GPUIDs: h.ctl.Spec.GpuIds}
+	if h.sem != nil {
+		ctx, cancel = context.WithCancel(h.ctx)
+		return ctx, h.env.WrapContext(ctx, info), cancel, false
+	}
+	if h.callCtx == nil || h.callCtx.Err() != nil {
+		h.callCtx, h.callCancel = context.WithCancel(h.ctx)
+		h.callUctx = h.env.WrapContext(h.callCtx, info)
+	}
+	return h.callCtx, h.callUctx, h.callCancel, true
 }
 
 // hostPanicked is sent by a concurrent call's goroutine so that the host
@@ -270,8 +305,9 @@ func (h *Host) call(c actor.Context, call *pb.ActorCall) {
 		h.env.Deliver(call.Owner, call.ReturnId, nil, h.died(call))
 		return
 	}
+	name := h.methodName(call.Method)
 	if h.sem == nil {
-		if reason, failed := h.run(call); failed {
+		if reason, failed := h.run(call, name); failed {
 			panic(Failure{Reason: reason})
 		}
 		return
@@ -280,18 +316,20 @@ func (h *Host) call(c actor.Context, call *pb.ActorCall) {
 	self := c.Self()
 	h.env.Pool.Go(func() {
 		defer func() { <-h.sem }()
-		if reason, failed := h.run(call); failed {
+		if reason, failed := h.run(call, name); failed {
 			h.env.System.Root.Send(self, hostPanicked{reason: reason})
 		}
 	})
 }
 
 // run executes one call and delivers its result. It reports failed when the
-// method panicked and the host must restart.
-func (h *Host) run(call *pb.ActorCall) (reason string, failed bool) {
-	name := h.ctl.Spec.TypeName + "." + call.Method
-	ctx, cancel := context.WithCancel(h.ctx)
-	defer cancel()
+// method panicked and the host must restart. Concurrent calls run it on
+// their own goroutines: it must not touch the host's unsynchronised state.
+func (h *Host) run(call *pb.ActorCall, name string) (reason string, failed bool) {
+	ctx, uctx, cancel, shared := h.callContext(call)
+	if !shared {
+		defer cancel()
+	}
 	if !h.ctl.begin(call.ReturnId, cancel) {
 		h.env.Deliver(call.Owner, call.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "call cancelled before it ran", Function: name, NodeId: h.env.NodeID})
 		return "", false
@@ -309,7 +347,6 @@ func (h *Host) run(call *pb.ActorCall) (reason string, failed bool) {
 		if err := CheckArgs("method "+name, m.NumArgs, len(args)); err != nil {
 			return nil, err
 		}
-		uctx := h.env.WrapContext(ctx, CallInfo{ActorID: call.ActorId, NodeID: h.env.NodeID, GPUIDs: h.ctl.Spec.GpuIds})
 		return m.Invoke(uctx, h.inst, args)
 	})
 	if perr != nil && ctx.Err() != nil && h.ctx.Err() == nil {

@@ -32,8 +32,10 @@ type Raylet struct {
 	used      placement.Resources
 	gpus      *gpu.Assigner
 
-	queue   []queued // FIFO; spec set to nil once dispatched
-	head    int
+	// Queued tasks, one FIFO per resource shape (Ray's scheduling classes):
+	// a shape that does not fit is skipped as a whole.
+	queues  map[uint64]*fifo
+	shapes  []uint64 // shapes with queued tasks, oldest first
 	actorsQ []*hostRec // actors waiting for resources
 	idle    []*actor.PID
 	running map[string]*runningTask
@@ -44,9 +46,34 @@ type Raylet struct {
 	reportScheduled bool
 }
 
-type queued struct {
-	spec  *pb.TaskSpec
-	shape uint64 // hash of the resource request, to skip equal requests that do not fit
+// fifo is a queue of tasks with one resource shape.
+type fifo struct {
+	specs []*pb.TaskSpec // entries before head were taken; nil entries were cancelled
+	head  int
+}
+
+func (q *fifo) push(s *pb.TaskSpec) { q.specs = append(q.specs, s) }
+
+// peek returns the oldest task, skipping cancelled ones.
+func (q *fifo) peek() *pb.TaskSpec {
+	for q.head < len(q.specs) && q.specs[q.head] == nil {
+		q.head++
+	}
+	if q.head == len(q.specs) {
+		return nil
+	}
+	return q.specs[q.head]
+}
+
+func (q *fifo) pop() {
+	q.specs[q.head] = nil
+	q.head++
+	if q.head == len(q.specs) {
+		q.specs, q.head = q.specs[:0], 0
+	} else if q.head > 1024 && q.head > len(q.specs)/2 {
+		q.specs = append(q.specs[:0], q.specs[q.head:]...)
+		q.head = 0
+	}
 }
 
 // shapeSeed keys the hash of resource requests; it is fixed for the process.
@@ -62,7 +89,7 @@ func shapeOf(req map[string]int64) uint64 {
 
 type runningTask struct {
 	spec    *pb.TaskSpec
-	res     placement.Resources
+	res     map[string]int64 // the spec's request, read only
 	exec    *actor.PID
 	blocked bool
 }
@@ -72,7 +99,7 @@ type hostRec struct {
 	ctl      *actors.HostControl
 	typ      *actors.ActorType
 	pid      *actor.PID
-	res      placement.Resources
+	res      map[string]int64
 	released bool
 }
 
@@ -89,6 +116,7 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			used:      placement.Resources{},
 			gpus:      gpu.NewAssigner(int(total[placement.GPU] / placement.Unit)),
 			running:   map[string]*runningTask{},
+			queues:    map[uint64]*fifo{},
 			hosts:     map[string]*hostRec{},
 			hostByPID: map[string]*hostRec{},
 		}
@@ -105,14 +133,14 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.TaskBlocked:
 		if t := r.running[string(m.TaskId)]; t != nil && !t.blocked {
 			t.blocked = true
-			r.used[placement.CPU] -= t.res[placement.CPU]
+			r.used[placement.CPU] -= placement.Quantity(t.res[placement.CPU])
 			r.dispatch(c)
 		}
 	case *pb.TaskUnblocked:
 		if t := r.running[string(m.TaskId)]; t != nil && t.blocked {
 			// May over-commit the CPUs for a while, as Ray does.
 			t.blocked = false
-			r.used[placement.CPU] += t.res[placement.CPU]
+			r.used[placement.CPU] += placement.Quantity(t.res[placement.CPU])
 		}
 	case *pb.CancelTask:
 		r.cancel(c, m)
@@ -163,16 +191,16 @@ func (r *Raylet) fitsTotal(req map[string]int64) bool {
 	return true
 }
 
-func (r *Raylet) allocate(req placement.Resources) {
+func (r *Raylet) allocate(req map[string]int64) {
 	for k, v := range req {
-		r.used[k] += v
+		r.used[k] += placement.Quantity(v)
 	}
 	r.scheduleReport()
 }
 
-func (r *Raylet) release(req placement.Resources) {
+func (r *Raylet) release(req map[string]int64) {
 	for k, v := range req {
-		r.used[k] -= v
+		r.used[k] -= placement.Quantity(v)
 	}
 }
 
@@ -187,7 +215,14 @@ func (r *Raylet) scheduleReport() {
 
 func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 	if r.fitsTotal(spec.Resources) {
-		r.queue = append(r.queue, queued{spec: spec, shape: shapeOf(spec.Resources)})
+		shape := shapeOf(spec.Resources)
+		q := r.queues[shape]
+		if q == nil {
+			q = &fifo{}
+			r.queues[shape] = q
+			r.shapes = append(r.shapes, shape)
+		}
+		q.push(spec)
 		r.dispatch(c)
 		return
 	}
@@ -227,51 +262,30 @@ func (r *Raylet) fail(spec *pb.TaskSpec, kind pb.ErrorKind, msg string) {
 // dispatch starts queued actors and tasks whose resources are free, in
 // arrival order; a task that does not fit yet keeps its place.
 func (r *Raylet) dispatch(c actor.Context) {
-	for len(r.actorsQ) > 0 && r.fits(placement.ToWire(r.actorsQ[0].res)) {
+	for len(r.actorsQ) > 0 && r.fits(r.actorsQ[0].res) {
 		h := r.actorsQ[0]
 		r.actorsQ = r.actorsQ[1:]
 		r.spawnHost(c, h)
 	}
-	// Requests of a shape that did not fit are skipped without a check;
-	// the scan stops once it has seen a few shapes that do not fit.
-	var blocked [8]uint64
-	nblocked := 0
-scan:
-	for i := r.head; i < len(r.queue); i++ {
-		q := r.queue[i]
-		if q.spec == nil {
+	kept := r.shapes[:0]
+	for _, shape := range r.shapes {
+		q := r.queues[shape]
+		for spec := q.peek(); spec != nil && r.fits(spec.Resources); spec = q.peek() {
+			q.pop()
+			r.run(c, spec)
+		}
+		if q.peek() == nil {
+			delete(r.queues, shape)
 			continue
 		}
-		for _, b := range blocked[:nblocked] {
-			if b == q.shape {
-				continue scan
-			}
-		}
-		if !r.fits(q.spec.Resources) {
-			if nblocked == len(blocked) {
-				break
-			}
-			blocked[nblocked] = q.shape
-			nblocked++
-			continue
-		}
-		r.queue[i].spec = nil
-		r.run(c, q.spec)
+		kept = append(kept, shape)
 	}
-	for r.head < len(r.queue) && r.queue[r.head].spec == nil {
-		r.head++
-	}
-	if r.head == len(r.queue) {
-		r.queue, r.head = r.queue[:0], 0
-	} else if r.head > 1024 && r.head > len(r.queue)/2 {
-		r.queue = append(r.queue[:0], r.queue[r.head:]...)
-		r.head = 0
-	}
+	r.shapes = kept
 }
 
 func (r *Raylet) run(c actor.Context, spec *pb.TaskSpec) {
-	res := placement.FromWire(spec.Resources)
-	if g := res[placement.GPU]; g > 0 {
+	res := spec.Resources
+	if g := placement.Quantity(res[placement.GPU]); g > 0 {
 		ids, err := r.acquireGPUs(g)
 		if err != nil {
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, err.Error())
@@ -333,10 +347,10 @@ func (r *Raylet) finished(c actor.Context, m *pb.TaskFinished) {
 	}
 	delete(r.running, string(m.TaskId))
 	if t.blocked {
-		r.used[placement.CPU] += t.res[placement.CPU]
+		r.used[placement.CPU] += placement.Quantity(t.res[placement.CPU])
 	}
 	r.release(t.res)
-	r.releaseGPUs(t.res[placement.GPU], t.spec.GpuIds)
+	r.releaseGPUs(placement.Quantity(t.res[placement.GPU]), t.spec.GpuIds)
 	r.idle = append(r.idle, t.exec)
 	r.scheduleReport()
 	r.dispatch(c)
@@ -349,9 +363,13 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 		}
 		return
 	}
-	for i := r.head; i < len(r.queue); i++ {
-		if spec := r.queue[i].spec; spec != nil && string(spec.TaskId) == string(m.TaskId) {
-			r.queue[i].spec = nil
+	for _, q := range r.queues {
+		for i := q.head; i < len(q.specs); i++ {
+			spec := q.specs[i]
+			if spec == nil || string(spec.TaskId) != string(m.TaskId) {
+				continue
+			}
+			q.specs[i] = nil
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_CANCELLED, fmt.Sprintf("task %s cancelled before it ran", taskName(spec)))
 			return
 		}
@@ -362,7 +380,7 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 }
 
 func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
-	h := &hostRec{spec: spec, ctl: actors.NewHostControl(spec), res: placement.FromWire(spec.Resources)}
+	h := &hostRec{spec: spec, ctl: actors.NewHostControl(spec), res: spec.Resources}
 	h.ctl.Policy.InitialBackoff = r.env.RestartBackoff
 	typ, err := r.env.Registry.Actor(spec.TypeName)
 	if err != nil {
@@ -380,7 +398,7 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 }
 
 func (r *Raylet) spawnHost(c actor.Context, h *hostRec) {
-	if g := h.res[placement.GPU]; g > 0 {
+	if g := placement.Quantity(h.res[placement.GPU]); g > 0 {
 		ids, err := r.acquireGPUs(g)
 		if err == nil {
 			h.spec.GpuIds = ids
@@ -396,7 +414,7 @@ func (r *Raylet) actorChanged(c actor.Context, m *pb.ActorStateChanged) {
 	if h != nil && m.State == pb.ActorState_ACTOR_STATE_DEAD && !h.released {
 		h.released = true
 		r.release(h.res)
-		r.releaseGPUs(h.res[placement.GPU], h.spec.GpuIds)
+		r.releaseGPUs(placement.Quantity(h.res[placement.GPU]), h.spec.GpuIds)
 		delete(r.hosts, string(m.ActorId))
 		r.scheduleReport()
 		r.dispatch(c)

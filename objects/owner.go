@@ -26,6 +26,17 @@ type Slot struct {
 	released  bool
 	freed     bool
 	onDone    []func()
+	// holder is what reaches the slot from user code (a Ref's handle). The
+	// slot keeps it alive until it completes, when the Stored hook may tie
+	// the object's lifetime to it; then the slot lets go of it.
+	holder any
+}
+
+// Holder returns the holder the slot was created with, until it completes.
+func (s *Slot) Holder() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holder
 }
 
 // Done is closed once the slot has a value or an error.
@@ -94,8 +105,8 @@ func (o *Owner) shard(id ID) *ownerShard {
 }
 
 // Pending returns a new slot waiting for the Result with its ID.
-func (o *Owner) Pending(id ID) *Slot {
-	s := &Slot{ID: id, done: make(chan struct{})}
+func (o *Owner) Pending(id ID, holder any) *Slot {
+	s := &Slot{ID: id, done: make(chan struct{}), holder: holder}
 	sh := o.shard(id)
 	sh.mu.Lock()
 	sh.m[id] = s
@@ -105,8 +116,8 @@ func (o *Owner) Pending(id ID) *Slot {
 
 // Ready returns a slot already completed with an inline value or a store
 // location (Put).
-func (o *Owner) Ready(id ID, data []byte, storeNode string, size int64, perr *pb.Error) *Slot {
-	s := &Slot{ID: id, done: make(chan struct{})}
+func (o *Owner) Ready(id ID, holder any, data []byte, storeNode string, size int64, perr *pb.Error) *Slot {
+	s := &Slot{ID: id, done: make(chan struct{}), holder: holder}
 	o.complete(s, &pb.Result{Inline: data, StoreNode: storeNode, Size: size, Error: perr})
 	return s
 }
@@ -159,6 +170,9 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 			o.Stored(s)
 		}
 	}
+	s.mu.Lock()
+	s.holder = nil
+	s.mu.Unlock()
 	close(s.done)
 	for _, f := range cbs {
 		f()

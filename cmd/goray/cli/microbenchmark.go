@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"regexp"
 	goruntime "runtime"
 	"runtime/pprof"
 	"sync"
@@ -43,7 +45,7 @@ type Result struct {
 func newMicrobenchmark() *cobra.Command {
 	var asJSON bool
 	var seconds float64
-	var cpuProfile string
+	var cpuProfile, only string
 	cmd := &cobra.Command{
 		Use:   "microbenchmark",
 		Short: "Measure per-call overheads in one process (names follow ray microbenchmark)",
@@ -60,7 +62,14 @@ func newMicrobenchmark() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
-			results, err := Microbenchmark(cmd.Context(), d, func(r Result) {
+			var filter *regexp.Regexp
+			if only != "" {
+				var err error
+				if filter, err = regexp.Compile(only); err != nil {
+					return fmt.Errorf("--only: %w", err)
+				}
+			}
+			results, err := Microbenchmark(cmd.Context(), d, filter, func(r Result) {
 				if !asJSON {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %.2f %s\n", r.Name, r.Value, r.Unit)
 				}
@@ -75,6 +84,7 @@ func newMicrobenchmark() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON array of {name, value, unit}")
+	cmd.Flags().StringVar(&only, "only", "", "run only the benchmarks whose names match this regular expression")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().Float64Var(&seconds, "seconds", 1.5, "how long each benchmark runs")
 	return cmd
@@ -86,9 +96,77 @@ func writeJSON(w io.Writer, rs []Result) error {
 	return enc.Encode(rs)
 }
 
-// Microbenchmark runs every benchmark for about d each, reporting each
-// result as it is measured.
-func Microbenchmark(ctx context.Context, d time.Duration, report func(Result)) ([]Result, error) {
+// bench is one benchmark: it measures for about d and returns its value.
+type bench struct {
+	name string
+	unit string
+	run  func(ctx context.Context, d time.Duration) (float64, error)
+}
+
+// rate measures how many operations f does per second.
+func rate(f func(ctx context.Context) (int, error)) func(context.Context, time.Duration) (float64, error) {
+	return func(ctx context.Context, d time.Duration) (float64, error) {
+		n, el, err := timed(ctx, d, f)
+		if err != nil {
+			return 0, err
+		}
+		return float64(n) / el.Seconds(), nil
+	}
+}
+
+func benchmarks() []bench {
+	return []bench{
+		{"single_client_tasks_sync", "calls/s", rate(func(ctx context.Context) (int, error) {
+			_, err := goray.Get(ctx, benchNoop.Remote(ctx, 1))
+			return 1, err
+		})},
+		{"single_client_tasks_async", "calls/s", rate(func(ctx context.Context) (int, error) {
+			return batch(ctx, 1000, func(i int) goray.Ref[int] { return benchNoop.Remote(ctx, i) })
+		})},
+		{"1_1_actor_calls_sync", "calls/s", withActor(func(ctx context.Context, a goray.ActorRef[benchState]) (int, error) {
+			_, err := goray.Get(ctx, benchCall.Remote(ctx, a, 1))
+			return 1, err
+		})},
+		{"1_1_actor_calls_async", "calls/s", withActor(func(ctx context.Context, a goray.ActorRef[benchState]) (int, error) {
+			return batch(ctx, 1000, func(i int) goray.Ref[int] { return benchCall.Remote(ctx, a, i) })
+		})},
+		{"n_n_actor_calls_async", "calls/s", nnActorCalls},
+		{"single_client_put_calls", "calls/s", rate(func(ctx context.Context) (int, error) {
+			_, err := goray.Put(ctx, 0)
+			return 1, err
+		})},
+		{"single_client_get_calls", "calls/s", func(ctx context.Context, d time.Duration) (float64, error) {
+			small, err := goray.Put(ctx, 0)
+			if err != nil {
+				return 0, err
+			}
+			return rate(func(ctx context.Context) (int, error) {
+				_, err := goray.Get(ctx, small)
+				return 1, err
+			})(ctx, d)
+		}},
+		{"single_client_put_gigabytes", "GB/s", putGigabytes},
+		{"actors_created", "actors/s", actorsCreated},
+		{"protoactor_request_future_round_trip", "calls/s", func(_ context.Context, d time.Duration) (float64, error) {
+			return requestFutureBaseline(d)
+		}},
+	}
+}
+
+func withActor(f func(ctx context.Context, a goray.ActorRef[benchState]) (int, error)) func(context.Context, time.Duration) (float64, error) {
+	return func(ctx context.Context, d time.Duration) (float64, error) {
+		a, err := benchActor.New(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return rate(func(ctx context.Context) (int, error) { return f(ctx, a) })(ctx, d)
+	}
+}
+
+// Microbenchmark runs every benchmark whose name matches filter (all when
+// nil) for about d each, reporting each result as it is measured. When both
+// 1_1_actor_calls_sync and the protoactor baseline ran, it adds their ratio.
+func Microbenchmark(ctx context.Context, d time.Duration, filter *regexp.Regexp, report func(Result)) ([]Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -99,83 +177,30 @@ func Microbenchmark(ctx context.Context, d time.Duration, report func(Result)) (
 	defer func() { _ = goray.Shutdown(ctx) }()
 
 	var results []Result
+	byName := map[string]float64{}
 	add := func(name string, value float64, unit string) {
 		r := Result{Name: name, Value: value, Unit: unit}
 		results = append(results, r)
+		byName[name] = value
 		if report != nil {
 			report(r)
 		}
 	}
-	rate := func(name string, f func(ctx context.Context) (int, error)) (float64, error) {
-		n, el, err := timed(ctx, d, f)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", name, err)
+	for _, b := range benchmarks() {
+		if filter != nil && !filter.MatchString(b.name) {
+			continue
 		}
-		v := float64(n) / el.Seconds()
-		add(name, v, "calls/s")
-		return v, nil
+		v, err := b.run(ctx, d)
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", b.name, err)
+		}
+		add(b.name, v, b.unit)
 	}
-
-	if _, err := rate("single_client_tasks_sync", func(ctx context.Context) (int, error) {
-		_, err := goray.Get(ctx, benchNoop.Remote(ctx, 1))
-		return 1, err
-	}); err != nil {
-		return results, err
+	sync1, ok1 := byName["1_1_actor_calls_sync"]
+	base, ok2 := byName["protoactor_request_future_round_trip"]
+	if ok1 && ok2 && base > 0 {
+		add("actor_call_overhead_ratio", sync1/base, "ratio")
 	}
-	if _, err := rate("single_client_tasks_async", func(ctx context.Context) (int, error) {
-		return batch(ctx, 1000, func(i int) goray.Ref[int] { return benchNoop.Remote(ctx, i) })
-	}); err != nil {
-		return results, err
-	}
-
-	a, err := benchActor.New(ctx)
-	if err != nil {
-		return results, err
-	}
-	sync1, err := rate("1_1_actor_calls_sync", func(ctx context.Context) (int, error) {
-		_, err := goray.Get(ctx, benchCall.Remote(ctx, a, 1))
-		return 1, err
-	})
-	if err != nil {
-		return results, err
-	}
-	if _, err := rate("1_1_actor_calls_async", func(ctx context.Context) (int, error) {
-		return batch(ctx, 1000, func(i int) goray.Ref[int] { return benchCall.Remote(ctx, a, i) })
-	}); err != nil {
-		return results, err
-	}
-	if err := nnActorCalls(ctx, d, add); err != nil {
-		return results, err
-	}
-
-	if _, err := rate("single_client_put_calls", func(ctx context.Context) (int, error) {
-		_, err := goray.Put(ctx, 0)
-		return 1, err
-	}); err != nil {
-		return results, err
-	}
-	small, err := goray.Put(ctx, 0)
-	if err != nil {
-		return results, err
-	}
-	if _, err := rate("single_client_get_calls", func(ctx context.Context) (int, error) {
-		_, err := goray.Get(ctx, small)
-		return 1, err
-	}); err != nil {
-		return results, err
-	}
-	if err := putGigabytes(ctx, d, add); err != nil {
-		return results, err
-	}
-	if err := actorsCreated(ctx, d, add); err != nil {
-		return results, err
-	}
-	base, err := requestFutureBaseline(d)
-	if err != nil {
-		return results, err
-	}
-	add("protoactor_request_future_round_trip", base, "calls/s")
-	add("actor_call_overhead_ratio", sync1/base, "ratio")
 	return results, nil
 }
 
@@ -212,13 +237,13 @@ func batch(ctx context.Context, n int, submit func(i int) goray.Ref[int]) (int, 
 	return n, nil
 }
 
-func nnActorCalls(ctx context.Context, d time.Duration, add func(string, float64, string)) error {
+func nnActorCalls(ctx context.Context, d time.Duration) (float64, error) {
 	n := goruntime.NumCPU()
 	handles := make([]goray.ActorRef[benchState], n)
 	for i := range handles {
 		h, err := benchActor.New(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		handles[i] = h
 	}
@@ -238,40 +263,33 @@ func nnActorCalls(ctx context.Context, d time.Duration, add func(string, float64
 	total := 0
 	for i := range counts {
 		if errs[i] != nil {
-			return fmt.Errorf("n_n_actor_calls_async: %w", errs[i])
+			return 0, errs[i]
 		}
 		total += counts[i]
 	}
-	add("n_n_actor_calls_async", float64(total)/el.Seconds(), "calls/s")
-	return nil
+	return float64(total) / el.Seconds(), nil
 }
 
-func putGigabytes(ctx context.Context, d time.Duration, add func(string, float64, string)) error {
+func putGigabytes(ctx context.Context, d time.Duration) (float64, error) {
 	const elems = 10 << 20 // 80 MiB of float64
 	data := make([]float64, elems)
 	for i := range data {
 		data[i] = float64(i)
 	}
-	bytes := 0
 	n, el, err := timed(ctx, d, func(ctx context.Context) (int, error) {
 		r, err := goray.Put(ctx, data)
 		if err != nil {
 			return 0, err
 		}
-		bytes += elems * 8
 		return 1, goray.Free(ctx, r)
 	})
 	if err != nil {
-		return fmt.Errorf("single_client_put_gigabytes: %w", err)
+		return 0, err
 	}
-	_ = n
-	// The warm-up's bytes are not in el; count only the measured ones.
-	measured := float64(bytes - 100*elems*8)
-	add("single_client_put_gigabytes", measured/el.Seconds()/1e9, "GB/s")
-	return nil
+	return float64(n) * elems * 8 / el.Seconds() / 1e9, nil
 }
 
-func actorsCreated(ctx context.Context, d time.Duration, add func(string, float64, string)) error {
+func actorsCreated(ctx context.Context, d time.Duration) (float64, error) {
 	workers := 4 * goruntime.NumCPU()
 	var wg sync.WaitGroup
 	counts := make([]int, workers)
@@ -294,18 +312,19 @@ func actorsCreated(ctx context.Context, d time.Duration, add func(string, float6
 	total := 0
 	for w := range counts {
 		if errs[w] != nil {
-			return fmt.Errorf("actors_created: %w", errs[w])
+			return 0, errs[w]
 		}
 		total += counts[w]
 	}
-	add("actors_created", float64(total)/el.Seconds(), "actors/s")
-	return nil
+	return float64(total) / el.Seconds(), nil
 }
 
 // requestFutureBaseline measures a bare protoactor RequestFuture round trip
 // to an actor that answers at once, in its own actor system.
 func requestFutureBaseline(d time.Duration) (float64, error) {
-	sys := actor.NewActorSystem()
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
 	defer sys.Shutdown()
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if m, ok := c.Message().(int); ok {
