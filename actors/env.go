@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -160,8 +162,14 @@ func (r *RemoteError) Error() string { return r.E.Message }
 // ErrorOf converts a Go error into its wire form, keeping a RemoteError's
 // kind and stack as they are.
 func ErrorOf(kind pb.ErrorKind, err error, function, node string) *pb.Error {
-	if re, ok := err.(*RemoteError); ok {
-		return re.E
+	var re *RemoteError
+	if errors.As(err, &re) {
+		if re == err {
+			return re.E
+		}
+		e := proto.Clone(re.E).(*pb.Error)
+		e.Message, e.Function, e.NodeId = err.Error(), function, node
+		return e
 	}
 	return &pb.Error{Kind: kind, Message: err.Error(), Function: function, NodeId: node}
 }

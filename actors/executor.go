@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -13,32 +14,65 @@ import (
 // ErrMalformedArg: an argument carried neither a value nor an object ID.
 var ErrMalformedArg = errors.New("malformed argument")
 
-// Executor is the actor that runs tasks a raylet hands it, one at a time.
-// The user function runs on its own goroutine so the executor stays able to
-// receive a CancelTask for it; when the function returns, the result goes
-// straight to the task's owner and TaskFinished to the raylet.
-type Executor struct {
-	env     *Env
-	current string
-	cancel  context.CancelFunc
+// ExecControl is the part of an executor its raylet reaches while the
+// executor is busy: the cancel function of the task it runs.
+type ExecControl struct {
+	mu     sync.Mutex
+	task   string
+	cancel context.CancelFunc
+	// early is a task cancelled after it was sent here but before it began.
+	early string
 }
 
-// NewExecutor returns the props of an executor actor.
-func NewExecutor(env *Env) *actor.Props {
-	return env.Props(func() actor.Actor { return &Executor{env: env} })
+func (c *ExecControl) begin(task string, cancel context.CancelFunc) {
+	c.mu.Lock()
+	c.task, c.cancel = task, cancel
+	if c.early == task {
+		c.early = ""
+		cancel()
+	}
+	c.mu.Unlock()
+}
+
+func (c *ExecControl) end() {
+	c.mu.Lock()
+	c.task, c.cancel = "", nil
+	c.mu.Unlock()
+}
+
+// Cancel cancels taskID: at once if it runs, or as soon as it begins.
+func (c *ExecControl) Cancel(taskID []byte) {
+	c.mu.Lock()
+	if c.cancel != nil && c.task == string(taskID) {
+		c.cancel()
+	} else {
+		c.early = string(taskID)
+	}
+	c.mu.Unlock()
+}
+
+// Executor is the actor that runs the tasks a raylet hands it, one at a
+// time, on its own goroutine: the result goes straight to the task's owner
+// and TaskFinished to the raylet. A cancel reaches the running task through
+// the executor's control, since the mailbox is busy while the task runs.
+type Executor struct {
+	env *Env
+	ctl *ExecControl
+}
+
+// NewExecutor returns the props of an executor actor and its control.
+func NewExecutor(env *Env) (*actor.Props, *ExecControl) {
+	ctl := &ExecControl{}
+	return env.Props(func() actor.Actor { return &Executor{env: env, ctl: ctl} }), ctl
 }
 
 // Receive implements actor.Actor.
 func (x *Executor) Receive(c actor.Context) {
-	switch m := c.Message().(type) {
-	case *pb.TaskSpec:
+	if m, ok := c.Message().(*pb.TaskSpec); ok {
 		ctx, cancel := context.WithCancel(context.Background())
-		x.current, x.cancel = string(m.TaskId), cancel
-		x.env.Pool.Go(func() { x.env.RunTask(ctx, cancel, m) })
-	case *pb.CancelTask:
-		if x.cancel != nil && string(m.TaskId) == x.current {
-			x.cancel()
-		}
+		x.ctl.begin(string(m.TaskId), cancel)
+		x.env.RunTask(ctx, cancel, m)
+		x.ctl.end()
 	}
 }
 
@@ -81,12 +115,16 @@ func (e *Env) runOnce(ctx context.Context, spec *pb.TaskSpec) ([]byte, *pb.Error
 	if err != nil {
 		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, spec.Function, e.NodeID)
 	}
+	if err := CheckArgs("function "+spec.Function, fn.NumArgs, len(spec.Args)); err != nil {
+		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, spec.Function, e.NodeID)
+	}
 	args, err := e.FetchArgs(ctx, spec.Args)
 	if err != nil {
-		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_OBJECT_LOST, fmt.Errorf("task %s: %w", spec.Function, err), spec.Function, e.NodeID)
-	}
-	if err := CheckArgs("function "+spec.Function, fn.NumArgs, len(args)); err != nil {
-		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, spec.Function, e.NodeID)
+		kind := pb.ErrorKind_ERROR_KIND_OBJECT_LOST
+		if errors.Is(err, ErrMalformedArg) {
+			kind = pb.ErrorKind_ERROR_KIND_INVALID
+		}
+		return nil, ErrorOf(kind, fmt.Errorf("task %s: %w", spec.Function, err), spec.Function, e.NodeID)
 	}
 	return Invoke(spec.Function, e.NodeID, func() ([]byte, error) { return fn.Invoke(ctx, args) })
 }

@@ -335,20 +335,21 @@ func (h *Host) run(call *pb.ActorCall, name string) (reason string, failed bool)
 		return "", false
 	}
 	defer h.ctl.end(call.ReturnId)
-	data, perr := Invoke(name, h.env.NodeID, func() ([]byte, error) {
-		m, err := h.typ.Method(call.Method)
-		if err != nil {
-			return nil, err
-		}
-		args, err := h.env.FetchArgs(ctx, call.Args)
-		if err != nil {
-			return nil, err
-		}
-		if err := CheckArgs("method "+name, m.NumArgs, len(args)); err != nil {
-			return nil, err
-		}
-		return m.Invoke(uctx, h.inst, args)
-	})
+	m, err := h.typ.Method(call.Method)
+	if err != nil {
+		h.env.Deliver(call.Owner, call.ReturnId, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID))
+		return "", false
+	}
+	if err := CheckArgs("method "+name, m.NumArgs, len(call.Args)); err != nil {
+		h.env.Deliver(call.Owner, call.ReturnId, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID))
+		return "", false
+	}
+	args, err := h.env.FetchArgs(ctx, call.Args)
+	if err != nil {
+		h.env.Deliver(call.Owner, call.ReturnId, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_OBJECT_LOST, err, name, h.env.NodeID))
+		return "", false
+	}
+	data, perr := Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(uctx, h.inst, args) })
 	if perr != nil && ctx.Err() != nil && h.ctx.Err() == nil {
 		perr.Kind = pb.ErrorKind_ERROR_KIND_CANCELLED
 	}

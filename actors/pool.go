@@ -2,7 +2,7 @@ package actors
 
 import (
 	"sync"
-	"time"
+	"sync/atomic"
 )
 
 // DefaultThroughput is how many messages an actor processes before its
@@ -12,17 +12,19 @@ const DefaultThroughput = 300
 // Pool runs functions on reused goroutines. Go starts a fresh goroutine with
 // a small stack, and every task or mailbox run that goes deeper than it grows
 // the stack by copying; a goroutine from the pool keeps the stack it grew.
-// Idle goroutines exit after IdleTimeout, or when the pool is closed.
+// At most MaxIdle goroutines wait for work; more exit when they finish, and
+// all exit when the pool is closed.
 type Pool struct {
-	work        chan func()
-	done        chan struct{}
-	closeOnce   sync.Once
-	idleTimeout time.Duration
+	work      chan func()
+	done      chan struct{}
+	closeOnce sync.Once
+	idle      atomic.Int32
+	maxIdle   int32
 }
 
-// NewPool returns a pool whose idle goroutines exit after idleTimeout.
-func NewPool(idleTimeout time.Duration) *Pool {
-	return &Pool{work: make(chan func()), done: make(chan struct{}), idleTimeout: idleTimeout}
+// NewPool returns a pool that keeps up to maxIdle goroutines waiting.
+func NewPool(maxIdle int) *Pool {
+	return &Pool{work: make(chan func()), done: make(chan struct{}), maxIdle: int32(maxIdle)}
 }
 
 // Go runs fn on an idle pooled goroutine, or on a new one that then joins
@@ -36,27 +38,24 @@ func (p *Pool) Go(fn func()) {
 }
 
 func (p *Pool) worker(fn func()) {
-	t := time.NewTimer(p.idleTimeout)
-	defer t.Stop()
 	for {
 		fn()
-		fn = nil
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
+		if p.idle.Add(1) > p.maxIdle {
+			p.idle.Add(-1)
+			return
 		}
-		t.Reset(p.idleTimeout)
 		select {
 		case fn = <-p.work:
-		case <-t.C:
-			return
+			p.idle.Add(-1)
 		case <-p.done:
+			p.idle.Add(-1)
 			return
 		}
 	}
 }
+
+// Idle returns how many goroutines wait for work.
+func (p *Pool) Idle() int { return int(p.idle.Load()) }
 
 // Close makes idle goroutines exit; running functions finish first.
 func (p *Pool) Close() { p.closeOnce.Do(func() { close(p.done) }) }

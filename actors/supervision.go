@@ -36,6 +36,10 @@ func (p RestartPolicy) Next(restarts int32) (bool, time.Duration) {
 		maxd = DefaultMaxRestartBackoff
 	}
 	for i := int32(0); i < restarts && d < maxd; i++ {
+		if d > maxd/2 {
+			d = maxd
+			break
+		}
 		d *= 2
 	}
 	return true, min(d, maxd)

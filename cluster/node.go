@@ -162,7 +162,7 @@ func StartEmbedded(cfg Config) (*Node, error) {
 		Raylet: n.Raylet, Store: n.Store, Directory: n.Directory, GCS: n.GCS,
 		InlineLimit: inline, WrapContext: cfg.WrapContext, FetchTimeout: time.Minute,
 		RestartBackoff: cfg.RestartBackoff, Logger: logger,
-		Pool: actors.NewPool(10 * time.Second),
+		Pool: actors.NewPool(256),
 	}
 	n.Owner = objects.NewOwner()
 	pid, ok := n.System.ProcessRegistry.Add(n.Owner, objects.OwnerProcessID)
@@ -195,16 +195,13 @@ func StartEmbedded(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// Stop stops every actor of the node and removes its spill files.
+// Stop stops every actor of the node and removes its spill files. The GCS
+// stops first, so no new actor is placed while the raylet stops.
 func (n *Node) Stop(ctx context.Context) error {
 	root := n.System.Root
 	var errs []error
-	for _, pid := range []*actor.PID{n.Raylet, n.Directory, n.Store, n.GCS, n.Placement} {
-		d := 5 * time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			d = time.Until(dl)
-		}
-		if err := root.StopFuture(pid).Wait(); err != nil && d > 0 {
+	for _, pid := range []*actor.PID{n.GCS, n.Placement, n.Raylet, n.Directory, n.Store} {
+		if err := waitFuture(ctx, root.StopFuture(pid)); err != nil {
 			errs = append(errs, fmt.Errorf("stopping %s: %w", pid.Id, err))
 		}
 	}
@@ -216,4 +213,16 @@ func (n *Node) Stop(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// waitFuture waits for f within ctx (f has its own 10 s limit too).
+func waitFuture(ctx context.Context, f *actor.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -75,7 +75,7 @@ func (n *testNode) submit(spec *pb.TaskSpec) *objects.Slot {
 	id := n.ids.Next()
 	spec.TaskId, spec.ReturnId = n.ids.Next().Bytes(), id.Bytes()
 	spec.Owner = actors.WirePID(n.OwnerPID)
-	slot := n.Owner.Pending(id)
+	slot := n.Owner.Pending(id, nil)
 	n.System.Root.Send(n.Raylet, spec)
 	return slot
 }
@@ -130,17 +130,9 @@ type gate struct {
 	once sync.Once
 }
 
-func newGate() *gate   { return &gate{ch: make(chan struct{})} }
-func (g *gate) open()  { g.once.Do(func() { close(g.ch) }) }
-func (g *gate) wait()  { <-g.ch }
-func (g *gate) isOpen() bool {
-	select {
-	case <-g.ch:
-		return true
-	default:
-		return false
-	}
-}
+func newGate() *gate  { return &gate{ch: make(chan struct{})} }
+func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
+func (g *gate) wait() { <-g.ch }
 
 // waitUntil polls cond until it holds or testWait passes.
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -248,7 +240,11 @@ func TestNodeStopRemovesOwnedSpillDir(t *testing.T) {
 				ObjectStoreCapacity: 64,
 			}
 			if tt.ownDir {
+				// A directory that exists before the node is the caller's.
 				cfg.SpillDir = filepath.Join(t.TempDir(), "spill")
+				if err := os.Mkdir(cfg.SpillDir, 0o700); err != nil {
+					t.Fatal(err)
+				}
 			}
 			n, err := StartEmbedded(cfg)
 			if err != nil {

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"hash/maphash"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,69 +27,34 @@ type Raylet struct {
 	env       *actors.Env
 	placement *actor.PID
 	gcs       *actor.PID
-	total     placement.Resources
-	used      placement.Resources
+	ledger    *ledger
 	gpus      *gpu.Assigner
 
-	// Queued tasks, one FIFO per resource shape (Ray's scheduling classes):
-	// a shape that does not fit is skipped as a whole.
-	queues  map[uint64]*fifo
-	shapes  []uint64 // shapes with queued tasks, oldest first
+	// Queued tasks wait in their shape's FIFO: a shape that does not fit
+	// is skipped as a whole.
+	queued  []*shape   // shapes with queued tasks, oldest first
 	actorsQ []*hostRec // actors waiting for resources
-	idle    []*actor.PID
+	idle    []executor
 	running map[string]*runningTask
 
 	hosts     map[string]*hostRec // by actor ID
 	hostByPID map[string]*hostRec // by host process ID
 
 	reportScheduled bool
+	// stopping refuses new work: a child spawned while the raylet stops
+	// would never be stopped, and the raylet would wait for it forever.
+	stopping bool
 }
 
-// fifo is a queue of tasks with one resource shape.
-type fifo struct {
-	specs []*pb.TaskSpec // entries before head were taken; nil entries were cancelled
-	head  int
-}
-
-func (q *fifo) push(s *pb.TaskSpec) { q.specs = append(q.specs, s) }
-
-// peek returns the oldest task, skipping cancelled ones.
-func (q *fifo) peek() *pb.TaskSpec {
-	for q.head < len(q.specs) && q.specs[q.head] == nil {
-		q.head++
-	}
-	if q.head == len(q.specs) {
-		return nil
-	}
-	return q.specs[q.head]
-}
-
-func (q *fifo) pop() {
-	q.specs[q.head] = nil
-	q.head++
-	if q.head == len(q.specs) {
-		q.specs, q.head = q.specs[:0], 0
-	} else if q.head > 1024 && q.head > len(q.specs)/2 {
-		q.specs = append(q.specs[:0], q.specs[q.head:]...)
-		q.head = 0
-	}
-}
-
-// shapeSeed keys the hash of resource requests; it is fixed for the process.
-var shapeSeed = maphash.MakeSeed()
-
-func shapeOf(req map[string]int64) uint64 {
-	var h uint64
-	for k, v := range req {
-		h += maphash.String(shapeSeed, k) ^ (uint64(v) * 0x9e3779b97f4a7c15)
-	}
-	return h
+type executor struct {
+	pid *actor.PID
+	ctl *actors.ExecControl
 }
 
 type runningTask struct {
 	spec    *pb.TaskSpec
-	res     map[string]int64 // the spec's request, read only
-	exec    *actor.PID
+	shape   *shape
+	exec    executor
 	blocked bool
 }
 
@@ -99,7 +63,7 @@ type hostRec struct {
 	ctl      *actors.HostControl
 	typ      *actors.ActorType
 	pid      *actor.PID
-	res      map[string]int64
+	shape    *shape
 	released bool
 }
 
@@ -112,11 +76,9 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			env:       env,
 			placement: placementPID,
 			gcs:       gcs,
-			total:     total.Clone(),
-			used:      placement.Resources{},
+			ledger:    newLedger(total),
 			gpus:      gpu.NewAssigner(int(total[placement.GPU] / placement.Unit)),
 			running:   map[string]*runningTask{},
-			queues:    map[uint64]*fifo{},
 			hosts:     map[string]*hostRec{},
 			hostByPID: map[string]*hostRec{},
 		}
@@ -133,14 +95,14 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.TaskBlocked:
 		if t := r.running[string(m.TaskId)]; t != nil && !t.blocked {
 			t.blocked = true
-			r.used[placement.CPU] -= placement.Quantity(t.res[placement.CPU])
+			r.ledger.lendCPU(t.shape.cpu)
 			r.dispatch(c)
 		}
 	case *pb.TaskUnblocked:
 		if t := r.running[string(m.TaskId)]; t != nil && t.blocked {
 			// May over-commit the CPUs for a while, as Ray does.
 			t.blocked = false
-			r.used[placement.CPU] += placement.Quantity(t.res[placement.CPU])
+			r.ledger.lendCPU(-t.shape.cpu)
 		}
 	case *pb.CancelTask:
 		r.cancel(c, m)
@@ -159,48 +121,18 @@ func (r *Raylet) Receive(c actor.Context) {
 		if c.Sender() != nil {
 			c.Respond(&pb.KillActorReply{})
 		}
+	case *actor.Stopping:
+		r.stopping = true
+		// Children stop once their running code returns: cancel it.
+		for _, t := range r.running {
+			t.exec.ctl.Cancel(t.spec.TaskId)
+		}
+		for _, h := range r.hosts {
+			h.ctl.Kill(true, "node stopping")
+		}
 	case flushReport:
 		r.reportScheduled = false
-		c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.available())})
-	}
-}
-
-func (r *Raylet) available() placement.Resources {
-	a := make(placement.Resources, len(r.total))
-	for k, v := range r.total {
-		a[k] = max(v-r.used[k], 0)
-	}
-	return a
-}
-
-func (r *Raylet) fits(req map[string]int64) bool {
-	for k, v := range req {
-		if r.used[k]+placement.Quantity(v) > r.total[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *Raylet) fitsTotal(req map[string]int64) bool {
-	for k, v := range req {
-		if placement.Quantity(v) > r.total[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *Raylet) allocate(req map[string]int64) {
-	for k, v := range req {
-		r.used[k] += placement.Quantity(v)
-	}
-	r.scheduleReport()
-}
-
-func (r *Raylet) release(req map[string]int64) {
-	for k, v := range req {
-		r.used[k] -= placement.Quantity(v)
+		c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
 	}
 }
 
@@ -214,15 +146,20 @@ func (r *Raylet) scheduleReport() {
 }
 
 func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
-	if r.fitsTotal(spec.Resources) {
-		shape := shapeOf(spec.Resources)
-		q := r.queues[shape]
-		if q == nil {
-			q = &fifo{}
-			r.queues[shape] = q
-			r.shapes = append(r.shapes, shape)
+	if r.stopping {
+		r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, "node is stopping")
+		return
+	}
+	s := r.ledger.shapeOf(spec.Resources)
+	if s.err != nil {
+		r.fail(spec, pb.ErrorKind_ERROR_KIND_INVALID, fmt.Sprintf("task %s: %v", taskName(spec), s.err))
+		return
+	}
+	if s.feasible {
+		if s.tasks.peek() == nil {
+			r.queued = append(r.queued, s)
 		}
-		q.push(spec)
+		s.tasks.push(spec)
 		r.dispatch(c)
 		return
 	}
@@ -262,30 +199,27 @@ func (r *Raylet) fail(spec *pb.TaskSpec, kind pb.ErrorKind, msg string) {
 // dispatch starts queued actors and tasks whose resources are free, in
 // arrival order; a task that does not fit yet keeps its place.
 func (r *Raylet) dispatch(c actor.Context) {
-	for len(r.actorsQ) > 0 && r.fits(r.actorsQ[0].res) {
+	for len(r.actorsQ) > 0 && r.ledger.fits(r.actorsQ[0].shape) {
 		h := r.actorsQ[0]
 		r.actorsQ = r.actorsQ[1:]
 		r.spawnHost(c, h)
 	}
-	kept := r.shapes[:0]
-	for _, shape := range r.shapes {
-		q := r.queues[shape]
-		for spec := q.peek(); spec != nil && r.fits(spec.Resources); spec = q.peek() {
-			q.pop()
-			r.run(c, spec)
+	kept := r.queued[:0]
+	for _, s := range r.queued {
+		for spec := s.tasks.peek(); spec != nil && r.ledger.fits(s); spec = s.tasks.peek() {
+			s.tasks.pop()
+			r.run(c, s, spec)
 		}
-		if q.peek() == nil {
-			delete(r.queues, shape)
-			continue
+		if s.tasks.peek() != nil {
+			kept = append(kept, s)
 		}
-		kept = append(kept, shape)
 	}
-	r.shapes = kept
+	clear(r.queued[len(kept):])
+	r.queued = kept
 }
 
-func (r *Raylet) run(c actor.Context, spec *pb.TaskSpec) {
-	res := spec.Resources
-	if g := placement.Quantity(res[placement.GPU]); g > 0 {
+func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
+	if g := s.gpu; g > 0 {
 		ids, err := r.acquireGPUs(g)
 		if err != nil {
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, err.Error())
@@ -293,15 +227,17 @@ func (r *Raylet) run(c actor.Context, spec *pb.TaskSpec) {
 		}
 		spec.GpuIds = ids
 	}
-	r.allocate(res)
-	var exec *actor.PID
+	r.ledger.allocate(s)
+	r.scheduleReport()
+	var exec executor
 	if n := len(r.idle); n > 0 {
 		exec, r.idle = r.idle[n-1], r.idle[:n-1]
 	} else {
-		exec = c.Spawn(actors.NewExecutor(r.env))
+		props, ctl := actors.NewExecutor(r.env)
+		exec = executor{pid: c.Spawn(props), ctl: ctl}
 	}
-	r.running[string(spec.TaskId)] = &runningTask{spec: spec, res: res, exec: exec}
-	c.Send(exec, spec)
+	r.running[string(spec.TaskId)] = &runningTask{spec: spec, shape: s, exec: exec}
+	c.Send(exec.pid, spec)
 }
 
 func (r *Raylet) acquireGPUs(q placement.Quantity) ([]int32, error) {
@@ -347,10 +283,10 @@ func (r *Raylet) finished(c actor.Context, m *pb.TaskFinished) {
 	}
 	delete(r.running, string(m.TaskId))
 	if t.blocked {
-		r.used[placement.CPU] += placement.Quantity(t.res[placement.CPU])
+		r.ledger.lendCPU(-t.shape.cpu)
 	}
-	r.release(t.res)
-	r.releaseGPUs(placement.Quantity(t.res[placement.GPU]), t.spec.GpuIds)
+	r.ledger.release(t.shape)
+	r.releaseGPUs(t.shape.gpu, t.spec.GpuIds)
 	r.idle = append(r.idle, t.exec)
 	r.scheduleReport()
 	r.dispatch(c)
@@ -363,7 +299,8 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 		}
 		return
 	}
-	for _, q := range r.queues {
+	for _, s := range r.queued {
+		q := &s.tasks
 		for i := q.head; i < len(q.specs); i++ {
 			spec := q.specs[i]
 			if spec == nil || string(spec.TaskId) != string(m.TaskId) {
@@ -375,12 +312,17 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 		}
 	}
 	if t := r.running[string(m.TaskId)]; t != nil {
-		c.Send(t.exec, m)
+		t.exec.ctl.Cancel(m.TaskId)
 	}
 }
 
 func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
-	h := &hostRec{spec: spec, ctl: actors.NewHostControl(spec), res: spec.Resources}
+	if r.stopping {
+		c.Send(r.gcs, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_DEAD, NodeId: r.env.NodeID,
+			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "node is stopping", NodeId: r.env.NodeID}})
+		return
+	}
+	h := &hostRec{spec: spec, ctl: actors.NewHostControl(spec), shape: r.ledger.shapeOf(spec.Resources)}
 	h.ctl.Policy.InitialBackoff = r.env.RestartBackoff
 	typ, err := r.env.Registry.Actor(spec.TypeName)
 	if err != nil {
@@ -390,7 +332,12 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 	}
 	h.typ = typ
 	r.hosts[string(spec.ActorId)] = h
-	if !r.fits(spec.Resources) {
+	if !h.shape.feasible {
+		r.actorChanged(c, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_DEAD, NodeId: r.env.NodeID,
+			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_INFEASIBLE, Message: fmt.Sprintf("node %s cannot fit %v", r.env.NodeID, placement.FromWire(spec.Resources)), NodeId: r.env.NodeID}})
+		return
+	}
+	if !r.ledger.fits(h.shape) {
 		r.actorsQ = append(r.actorsQ, h)
 		return
 	}
@@ -398,13 +345,14 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 }
 
 func (r *Raylet) spawnHost(c actor.Context, h *hostRec) {
-	if g := placement.Quantity(h.res[placement.GPU]); g > 0 {
+	if g := h.shape.gpu; g > 0 {
 		ids, err := r.acquireGPUs(g)
 		if err == nil {
 			h.spec.GpuIds = ids
 		}
 	}
-	r.allocate(h.res)
+	r.ledger.allocate(h.shape)
+	r.scheduleReport()
 	h.pid = c.Spawn(actors.NewHost(r.env, h.typ, h.ctl))
 	r.hostByPID[h.pid.Id] = h
 }
@@ -413,8 +361,8 @@ func (r *Raylet) actorChanged(c actor.Context, m *pb.ActorStateChanged) {
 	h := r.hosts[string(m.ActorId)]
 	if h != nil && m.State == pb.ActorState_ACTOR_STATE_DEAD && !h.released {
 		h.released = true
-		r.release(h.res)
-		r.releaseGPUs(placement.Quantity(h.res[placement.GPU]), h.spec.GpuIds)
+		r.ledger.release(h.shape)
+		r.releaseGPUs(h.shape.gpu, h.spec.GpuIds)
 		delete(r.hosts, string(m.ActorId))
 		r.scheduleReport()
 		r.dispatch(c)

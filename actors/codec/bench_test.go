@@ -59,3 +59,21 @@ func BenchmarkDecodeInt(b *testing.B) {
 		}
 	}
 }
+
+type benchLevel int
+
+func BenchmarkRoundTripNamedInt(b *testing.B) {
+	benchRoundTrip(b, benchLevel(123456), 0)
+}
+
+func BenchmarkRoundTripFloat64(b *testing.B) {
+	benchRoundTrip(b, 3.25, 0)
+}
+
+func BenchmarkRoundTripBool(b *testing.B) {
+	benchRoundTrip(b, true, 0)
+}
+
+func BenchmarkRoundTripIntAsAny(b *testing.B) {
+	benchRoundTrip[any](b, 123456, 0)
+}

@@ -124,6 +124,9 @@ func Encode[T any](v T) ([]byte, error) {
 // AppendEncode appends the encoding of v to dst and returns the extended
 // slice. On error it returns dst with its original length.
 func AppendEncode[T any](dst []byte, v T) ([]byte, error) {
+	if out, ok := appendScalar(dst, any(v)); ok {
+		return out, nil
+	}
 	return appendValue(dst, any(v), defaultDecoder.limits.MaxBytes)
 }
 
@@ -201,11 +204,38 @@ func decode[T any](d *Decoder, data []byte) (T, error) {
 		return decodeNumbers[T, float32](tg, payload)
 	case tagFloat64:
 		return decodeNumbers[T, float64](tg, payload)
+	case tagScalarBool:
+		return decodeScalarBool[T](payload)
+	case tagScalarInt:
+		return decodeScalarInt[T](payload)
+	case tagScalarInt8:
+		return decodeScalar[T, int8](tg, payload)
+	case tagScalarInt16:
+		return decodeScalar[T, int16](tg, payload)
+	case tagScalarInt32:
+		return decodeScalar[T, int32](tg, payload)
+	case tagScalarInt64:
+		return decodeScalar[T, int64](tg, payload)
+	case tagScalarUint:
+		return decodeScalarUint[T](payload)
+	case tagScalarUint8:
+		return decodeScalar[T, uint8](tg, payload)
+	case tagScalarUint16:
+		return decodeScalar[T, uint16](tg, payload)
+	case tagScalarUint32:
+		return decodeScalar[T, uint32](tg, payload)
+	case tagScalarUint64:
+		return decodeScalar[T, uint64](tg, payload)
+	case tagScalarFloat32:
+		return decodeScalar[T, float32](tg, payload)
+	case tagScalarFloat64:
+		return decodeScalar[T, float64](tg, payload)
 	}
 	return zero, fmt.Errorf("%w: unknown tag %d", ErrMalformed, tg)
 }
 
-// appendValue dispatches on the dynamic type of x.
+// appendValue dispatches on the dynamic type of x. Predeclared scalar
+// types are appendScalar's, which AppendEncode tries first.
 func appendValue(dst []byte, x any, maxBytes int) ([]byte, error) {
 	switch x := x.(type) {
 	case nil:
@@ -257,6 +287,10 @@ func appendReflect(dst []byte, x any, maxBytes int) ([]byte, error) {
 	case reflect.Slice:
 		if tg := sliceTag(t); tg != tagInvalid {
 			return appendRawSlice(dst, tg, rv, maxBytes)
+		}
+	default:
+		if out, ok := appendNamedScalar(dst, rv); ok {
+			return out, nil
 		}
 	}
 	return appendCBOR(dst, x, maxBytes)

@@ -21,14 +21,34 @@
 //	12   []int          8 bytes per element, little-endian, on every platform
 //	13   []float32      IEEE 754 bits, 4 bytes per element, little-endian
 //	14   []float64      IEEE 754 bits, 8 bytes per element, little-endian
+//	15   bool           1 byte, 0 or 1
+//	16   int            8 bytes, little-endian, on every platform
+//	17   int8           1 byte
+//	18   int16          2 bytes, little-endian
+//	19   int32          4 bytes, little-endian
+//	20   int64          8 bytes, little-endian
+//	21   uint           8 bytes, little-endian, on every platform
+//	22   uint8          1 byte
+//	23   uint16         2 bytes, little-endian
+//	24   uint32         4 bytes, little-endian
+//	25   uint64         8 bytes, little-endian
+//	26   float32        IEEE 754 bits, 4 bytes, little-endian
+//	27   float64        IEEE 754 bits, 8 bytes, little-endian
 //
-// Tags 3 to 14 are the fast paths: on little-endian hosts encoding and
-// decoding are one memory copy each. They also serve named types whose
-// underlying type is one of these (type Vec []float32); the name is not on
-// the wire. Slices of named element types ([]MyFloat) go through CBOR.
-// A fast-path payload decodes only into its own slice type (or a named type
-// with that underlying type, or an interface such as any that the slice
-// satisfies); anything else is ErrTypeMismatch. The wire does not tell nil
+// Tags 3 to 27 are the fast paths: on little-endian hosts encoding and
+// decoding a slice are one memory copy each, and a single scalar encodes
+// into a buffer with room and decodes into its own type without allocating.
+// Floats keep their exact bits (NaN payloads, the sign of zero), except
+// that a signalling NaN of a named float32 type arrives quiet.
+//
+// The fast paths also serve named types whose underlying type is one of
+// these (type Vec []float32, type Celsius float64); the name is not on the
+// wire. Slices of named element types ([]MyFloat) go through CBOR, and so
+// do named scalar types with a MarshalCBOR or MarshalBinary method. A
+// fast-path payload decodes only into its own type (or a named type with
+// that underlying type, or an interface such as any that the type
+// satisfies; any receives the unnamed type): anything else, another
+// numeric type included, is ErrTypeMismatch. The wire does not tell nil
 // from empty: a zero-length slice always decodes as nil.
 //
 // A proto.Message travels as protobuf. Decoding into a generated message
@@ -37,10 +57,10 @@
 // global protobuf registry.
 //
 // Everything else is CBOR: structs by their exported fields (named by a
-// `cbor` or `json` tag, else the field name), maps, slices, arrays, scalars,
-// time.Time (RFC 3339 with nanoseconds; the zone offset survives, the zone
-// name does not). Decoding into an interface type yields CBOR's generic
-// shapes: uint64 or int64 for integers, []any, map[any]any.
+// `cbor` or `json` tag, else the field name), maps, slices, arrays,
+// pointers, time.Time (RFC 3339 with nanoseconds; the zone offset survives, the zone
+// name does not). Decoding CBOR into an interface type yields CBOR's
+// generic shapes: uint64 or int64 for integers, []any, map[any]any.
 //
 // Chan, func, unsafe.Pointer and complex values cannot be encoded
 // (ErrUnencodable), nor can cyclic values: a value whose type can form a
@@ -63,7 +83,9 @@
 //     claims a huge container fails without allocating for it.
 //
 // Exceeding a limit is ErrTooLarge. Empty input, an unknown tag, a truncated
-// payload or a fast-path payload whose length is not a multiple of the
-// element size is ErrMalformed. Decode uses DefaultLimits; DecodeWithLimits
+// payload, a fast-path slice payload whose length is not a multiple of the
+// element size, a scalar payload of the wrong length, a bool byte other
+// than 0 or 1, or an int or uint beyond the range of this platform's int or
+// uint is ErrMalformed. Decode uses DefaultLimits; DecodeWithLimits
 // and DecodeWith (with a Decoder from NewDecoder) apply others.
 package codec

@@ -29,6 +29,20 @@ const (
 	tagInt // Go int, always 8 bytes on the wire
 	tagFloat32
 	tagFloat64
+	// Single scalars: fixed-width little-endian payloads.
+	tagScalarBool
+	tagScalarInt // Go int, always 8 bytes on the wire
+	tagScalarInt8
+	tagScalarInt16
+	tagScalarInt32
+	tagScalarInt64
+	tagScalarUint // Go uint, always 8 bytes on the wire
+	tagScalarUint8
+	tagScalarUint16
+	tagScalarUint32
+	tagScalarUint64
+	tagScalarFloat32
+	tagScalarFloat64
 )
 
 // String returns the Go type the tag stands for, for error messages.
@@ -62,6 +76,32 @@ func (t tag) String() string {
 		return "[]float32"
 	case tagFloat64:
 		return "[]float64"
+	case tagScalarBool:
+		return "bool"
+	case tagScalarInt:
+		return "int"
+	case tagScalarInt8:
+		return "int8"
+	case tagScalarInt16:
+		return "int16"
+	case tagScalarInt32:
+		return "int32"
+	case tagScalarInt64:
+		return "int64"
+	case tagScalarUint:
+		return "uint"
+	case tagScalarUint8:
+		return "uint8"
+	case tagScalarUint16:
+		return "uint16"
+	case tagScalarUint32:
+		return "uint32"
+	case tagScalarUint64:
+		return "uint64"
+	case tagScalarFloat32:
+		return "float32"
+	case tagScalarFloat64:
+		return "float64"
 	}
 	return "tag " + strconv.Itoa(int(t))
 }

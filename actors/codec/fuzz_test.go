@@ -2,6 +2,8 @@ package codec
 
 import (
 	"bytes"
+	"math"
+	"reflect"
 	"testing"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -21,6 +23,9 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		map[string]any{"a": []any{1, "b", map[string]any{}}},
 		nested{ID: 1, Inner: &nested{ID: 2}, Points: []point{{}}},
 		wrapperspb.String("w"), st,
+		false, int8(-8), int16(-16), int32(-32), int64(-64), uint(1), uint8(8), uint16(16),
+		uint32(32), uint64(64), float32(-0.5), math.Float64frombits(0x7ff8000000000123),
+		math.Copysign(0, -1), level(3), celsius(1.5), selfCoded(9),
 	}
 	var seeds [][]byte
 	for _, v := range values {
@@ -36,6 +41,9 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		[]byte("\x01\xbb\x00\x00\x00\x00\x80\x00\x00\x00"),
 		nestedArrays(200),
 		[]byte("\x02\x19google.protobuf.ListValue\x0a\xff\xff\xff\xff\x07"),
+		[]byte{byte(tagScalarBool), 2},
+		[]byte{byte(tagScalarInt), 1, 2, 3},
+		[]byte{byte(tagScalarFloat32), 0, 0, 0, 0, 0},
 	)
 }
 
@@ -45,6 +53,28 @@ func fastPathStable[T any](t *testing.T, data []byte, want tag) {
 	v, err := Decode[T](data)
 	if err != nil || len(data) == 0 || tag(data[0]) != want {
 		return
+	}
+	b, err := Encode(v)
+	if err != nil {
+		t.Fatalf("re-encoding decoded %T: %v", v, err)
+	}
+	if !bytes.Equal(b, data) {
+		t.Fatalf("re-encoding %T: got %x, want %x", v, b, data)
+	}
+}
+
+// scalarStable checks that a single-scalar payload decodes into any as
+// its natural type and re-encodes to the same bytes.
+func scalarStable(t *testing.T, data []byte) {
+	if len(data) == 0 || tag(data[0]) < tagScalarBool || tag(data[0]) > tagScalarFloat64 {
+		return
+	}
+	v, err := Decode[any](data)
+	if err != nil {
+		return
+	}
+	if got := tag(data[0]).String(); reflect.TypeOf(v).String() != got {
+		t.Fatalf("%x decoded as %T, want %s", data, v, got)
 	}
 	b, err := Encode(v)
 	if err != nil {
@@ -80,6 +110,14 @@ func FuzzDecode(f *testing.F) {
 		fastPathStable[[]float32](t, data, tagFloat32)
 		fastPathStable[[]int](t, data, tagInt)
 		fastPathStable[[]uint16](t, data, tagUint16)
+		fastPathStable[int](t, data, tagScalarInt)
+		fastPathStable[float32](t, data, tagScalarFloat32)
+		fastPathStable[float64](t, data, tagScalarFloat64)
+		fastPathStable[bool](t, data, tagScalarBool)
+		fastPathStable[celsius](t, data, tagScalarFloat64)
+		scalarStable(t, data)
+		reencodes[level](t, data)
+		reencodes[selfCoded](t, data)
 		reencodes[int](t, data)
 		reencodes[point](t, data)
 		reencodes[nested](t, data)
