@@ -18,6 +18,9 @@ import (
 type HostControl struct {
 	Spec   *pb.ActorSpec
 	Policy RestartPolicy
+	// GPUIDs are the devices the raylet assigned (the spec is shared and
+	// read only).
+	GPUIDs []int32
 
 	mu        sync.Mutex
 	restarts  int32
@@ -31,7 +34,7 @@ type HostControl struct {
 
 // NewHostControl returns the control of a new actor.
 func NewHostControl(spec *pb.ActorSpec) *HostControl {
-	return &HostControl{Spec: spec, Policy: RestartPolicy{MaxRestarts: spec.MaxRestarts}}
+	return &HostControl{Spec: spec, Policy: RestartPolicy{MaxRestarts: spec.MaxRestarts}, GPUIDs: spec.GpuIds}
 }
 
 // Kill marks the actor dead (when noRestart) and cancels its running call.
@@ -176,7 +179,7 @@ func (h *Host) methodName(method string) string {
 // callContext returns a context for the next call: the shared one for a
 // sequential host, or a fresh one per concurrent call.
 func (h *Host) callContext(call *pb.ActorCall) (ctx, uctx context.Context, cancel context.CancelFunc, shared bool) {
-	info := CallInfo{ActorID: call.ActorId, NodeID: h.env.NodeID, GPUIDs: h.ctl.Spec.GpuIds}
+	info := CallInfo{ActorID: call.ActorId, NodeID: h.env.NodeID, GPUIDs: h.ctl.GPUIDs}
 	if h.sem != nil {
 		ctx, cancel = context.WithCancel(h.ctx)
 		return ctx, h.env.WrapContext(ctx, info), cancel, false
@@ -238,7 +241,7 @@ func (h *Host) start(c actor.Context) {
 	}
 	spec := h.ctl.Spec
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	uctx := h.env.WrapContext(h.ctx, CallInfo{ActorID: spec.ActorId, NodeID: h.env.NodeID, GPUIDs: spec.GpuIds})
+	uctx := h.env.WrapContext(h.ctx, CallInfo{ActorID: spec.ActorId, NodeID: h.env.NodeID, GPUIDs: h.ctl.GPUIDs})
 	if n := spec.MaxConcurrency; n > 1 {
 		h.sem = make(chan struct{}, n)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	pb "github.com/goray-dev/goray/proto"
@@ -52,7 +51,13 @@ func NewGCS(placementPID *actor.PID) *actor.Props {
 
 // snapshot copies a record the GCS keeps changing: in process, replies
 // travel as pointers.
-func snapshot(info *pb.ActorInfo) *pb.ActorInfo { return proto.Clone(info).(*pb.ActorInfo) }
+func snapshot(i *pb.ActorInfo) *pb.ActorInfo {
+	return &pb.ActorInfo{
+		ActorId: i.ActorId, TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace, State: i.State,
+		Pid: i.Pid, NodeId: i.NodeId, NumRestarts: i.NumRestarts, DeathCause: i.DeathCause,
+		Detached: i.Detached, JobId: i.JobId,
+	}
+}
 
 func nameKey(namespace, name string) string { return namespace + "/" + name }
 

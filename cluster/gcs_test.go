@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
@@ -538,5 +540,35 @@ func TestGCSJobs(t *testing.T) {
 		if l := k.lookup(&pb.LookupActor{ActorId: s.ActorId}); l.Info.State != pb.ActorState_ACTOR_STATE_ALIVE {
 			t.Errorf("actor %x is %v after another job finished", s.ActorId, l.Info.State)
 		}
+	}
+}
+
+// snapshot copies field by field for speed; this catches a field added to
+// ActorInfo but not to snapshot.
+func TestSnapshotCopiesEveryField(t *testing.T) {
+	info := &pb.ActorInfo{}
+	m := info.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		switch f.Kind() {
+		case protoreflect.BytesKind:
+			m.Set(f, protoreflect.ValueOfBytes([]byte{1}))
+		case protoreflect.StringKind:
+			m.Set(f, protoreflect.ValueOfString("x"))
+		case protoreflect.BoolKind:
+			m.Set(f, protoreflect.ValueOfBool(true))
+		case protoreflect.Int32Kind:
+			m.Set(f, protoreflect.ValueOfInt32(3))
+		case protoreflect.EnumKind:
+			m.Set(f, protoreflect.ValueOfEnum(1))
+		case protoreflect.MessageKind:
+			m.Set(f, protoreflect.ValueOfMessage((&pb.Pid{Id: "p"}).ProtoReflect()))
+		default:
+			t.Fatalf("field %s has kind %v: extend this test", f.Name(), f.Kind())
+		}
+	}
+	if got := snapshot(info); !proto.Equal(got, info) {
+		t.Fatalf("snapshot lost fields:\n got %v\nwant %v", got, info)
 	}
 }

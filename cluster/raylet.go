@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/gpu"
@@ -107,8 +106,7 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.CancelTask:
 		r.cancel(c, m)
 	case *pb.StartActor:
-		// The raylet fills in GPU IDs: keep its own copy of the spec.
-		r.startActor(c, proto.Clone(m.Spec).(*pb.ActorSpec))
+		r.startActor(c, m.Spec)
 	case *pb.ActorStateChanged:
 		r.actorChanged(c, m)
 	case *pb.KillActor:
@@ -348,7 +346,7 @@ func (r *Raylet) spawnHost(c actor.Context, h *hostRec) {
 	if g := h.shape.gpu; g > 0 {
 		ids, err := r.acquireGPUs(g)
 		if err == nil {
-			h.spec.GpuIds = ids
+			h.ctl.GPUIDs = ids
 		}
 	}
 	r.ledger.allocate(h.shape)
@@ -362,7 +360,7 @@ func (r *Raylet) actorChanged(c actor.Context, m *pb.ActorStateChanged) {
 	if h != nil && m.State == pb.ActorState_ACTOR_STATE_DEAD && !h.released {
 		h.released = true
 		r.ledger.release(h.shape)
-		r.releaseGPUs(h.shape.gpu, h.spec.GpuIds)
+		r.releaseGPUs(h.shape.gpu, h.ctl.GPUIDs)
 		delete(r.hosts, string(m.ActorId))
 		r.scheduleReport()
 		r.dispatch(c)
