@@ -23,6 +23,7 @@ const retryPlacement = 50 * time.Millisecond
 type GCS struct {
 	placement *actor.PID
 	nodes     map[string]*pb.NodeInfo
+	byAddress map[string]string // node address -> node ID
 	actors    map[string]*actorRec
 	names     map[string]string // namespace/name -> actor ID
 	jobs      map[string]*pb.JobInfo
@@ -42,6 +43,7 @@ func NewGCS(placementPID *actor.PID) *actor.Props {
 		return &GCS{
 			placement: placementPID,
 			nodes:     map[string]*pb.NodeInfo{},
+			byAddress: map[string]string{},
 			actors:    map[string]*actorRec{},
 			names:     map[string]string{},
 			jobs:      map[string]*pb.JobInfo{},
@@ -66,6 +68,7 @@ func (g *GCS) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *pb.NodeInfo:
 		g.nodes[m.NodeId] = m
+		g.byAddress[m.Address] = m.NodeId
 		c.Send(g.placement, m)
 	case *pb.RegisterJob:
 		g.jobs[m.Job.JobId] = m.Job
@@ -134,6 +137,12 @@ func (g *GCS) place(c actor.Context, id string) {
 	if owner := rec.spec.Owner; owner != nil {
 		pick.LocalNode = g.nodeOfAddress(owner.Address)
 	}
+	if node := g.nodes[pick.LocalNode]; node != nil && node.Alive && len(pick.Resources) == 0 {
+		// An actor that holds no resources goes to its owner's node: the
+		// placement policy's answer for an empty request, without asking.
+		g.start(c, rec, node)
+		return
+	}
 	f := c.RequestFuture(g.placement, pick, 10*time.Second)
 	c.ReenterAfter(f, func(res any, err error) {
 		reply, _ := res.(*pb.PickNodeReply)
@@ -148,17 +157,19 @@ func (g *GCS) place(c actor.Context, id string) {
 			perr.Message = fmt.Sprintf("actor %s: %s", rec.spec.TypeName, perr.Message)
 			g.settle(c, rec, perr)
 		default:
-			rec.info.NodeId = reply.Node.NodeId
-			c.Send(actors.PID(reply.Node.Raylet), &pb.StartActor{Spec: rec.spec})
+			g.start(c, rec, reply.Node)
 		}
 	})
 }
 
+func (g *GCS) start(c actor.Context, rec *actorRec, node *pb.NodeInfo) {
+	rec.info.NodeId = node.NodeId
+	c.Send(actors.PID(node.Raylet), &pb.StartActor{Spec: rec.spec})
+}
+
 func (g *GCS) nodeOfAddress(addr string) string {
-	for id, n := range g.nodes {
-		if n.Address == addr {
-			return id
-		}
+	if id, ok := g.byAddress[addr]; ok {
+		return id
 	}
 	return ""
 }

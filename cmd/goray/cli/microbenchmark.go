@@ -290,7 +290,9 @@ func putGigabytes(ctx context.Context, d time.Duration) (float64, error) {
 }
 
 func actorsCreated(ctx context.Context, d time.Duration) (float64, error) {
-	workers := 4 * goruntime.NumCPU()
+	// Ray's benchmark submits all creations at once and then waits; here
+	// creators keep this many creations in flight.
+	workers := 32 * goruntime.NumCPU()
 	var wg sync.WaitGroup
 	counts := make([]int, workers)
 	errs := make([]error, workers)
