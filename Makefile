@@ -1,13 +1,23 @@
 GO ?= go
 PROTOC_GEN_GO_VERSION := v1.36.12
 
-.PHONY: build test proto bench lint demo
+.PHONY: build test deps proto bench lint demo
+
+FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 build:
 	$(GO) build ./...
 
-test:
+test: deps
 	$(GO) test -race -timeout 15m ./...
+
+# deps installs what the tests and examples need beyond Go modules: the
+# Fashion-MNIST data set (Debian's dataset-fashion-mnist) for the
+# parameter-server example.
+deps:
+	@test -d $(FASHION_DIR) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; fi; }
 
 demo:
 	$(GO) run ./examples/hello

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"time"
 
 	"github.com/goray-dev/goray"
@@ -60,12 +62,12 @@ var (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, w io.Writer) error {
 	ctx, err := goray.Init(ctx)
 	if err != nil {
 		return err
@@ -78,7 +80,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("square(7) =", v)
+	fmt.Fprintln(w, "square(7) =", v)
 
 	// A Ref passed as an argument: square runs once r is ready, and the
 	// caller never waits in between.
@@ -87,7 +89,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("square(square(7)) =", v)
+	fmt.Fprintln(w, "square(square(7)) =", v)
 
 	// Put stores a value; its Ref goes to a task like any other.
 	xs, err := goray.Put(ctx, []int{1, 2, 3, 4})
@@ -98,13 +100,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("sum([1 2 3 4]) =", s)
+	fmt.Fprintln(w, "sum([1 2 3 4]) =", s)
 
 	n, err := goray.Get(ctx, sumOfSquares.Remote(ctx, 10))
 	if err != nil {
 		return err
 	}
-	fmt.Println("sum of squares 1..10 (nested tasks) =", n)
+	fmt.Fprintln(w, "sum of squares 1..10 (nested tasks) =", n)
 
 	// An actor keeps state between calls; calls from one caller run in order.
 	c, err := counter.New(ctx, 10, goray.Name("hello-counter"))
@@ -119,7 +121,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("counter after adding 1..5 to 10 =", total)
+	fmt.Fprintln(w, "counter after adding 1..5 to 10 =", total)
 
 	// Named actors can be looked up.
 	same, err := goray.GetActor[Counter](ctx, "hello-counter")
@@ -130,7 +132,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("counter found by name, after adding 100 =", total)
+	fmt.Fprintln(w, "counter found by name, after adding 100 =", total)
 
 	// Wait splits Refs into ready and not ready.
 	refs := []goray.AnyRef{square.Remote(ctx, 3), square.Remote(ctx, 4), square.Remote(ctx, 5)}
@@ -138,13 +140,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wait: %d ready, %d not ready\n", len(ready), len(notReady))
+	fmt.Fprintf(w, "wait: %d ready, %d not ready\n", len(ready), len(notReady))
 
 	// Errors keep their kind: a killed actor fails calls with ErrActorDied.
 	if err := goray.Kill(ctx, c); err != nil {
 		return err
 	}
 	_, err = goray.Get(ctx, add.Remote(ctx, c, 1))
-	fmt.Println("call after kill fails with ErrActorDied:", errors.Is(err, goray.ErrActorDied))
+	fmt.Fprintln(w, "call after kill fails with ErrActorDied:", errors.Is(err, goray.ErrActorDied))
 	return nil
 }
