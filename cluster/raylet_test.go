@@ -24,9 +24,8 @@ func TestRayletTaskOutcomes(t *testing.T) {
 		return nil, errors.New("user says no")
 	})
 	n.register("crash", 0, func(context.Context, [][]byte) ([]byte, error) {
-		var m map[string]int
-		m["x"] = 1 // nil map write
-		return nil, nil
+		var s []int
+		return nil, fmt.Errorf("unreachable: %d", s[len(s)]) // index out of range
 	})
 	stored := n.ids.Next()
 	n.System.Root.Send(n.Store, &pb.PutObject{ObjectId: stored.Bytes(), Data: []byte("from-store")})
@@ -49,7 +48,7 @@ func TestRayletTaskOutcomes(t *testing.T) {
 		{name: "malformed arg", spec: &pb.TaskSpec{Function: "concat", Args: []*pb.Arg{{}, inline("a")}}, anyKind: true, wantMsg: "malformed"},
 		{name: "missing object", spec: &pb.TaskSpec{Function: "concat", Args: []*pb.Arg{byID(n.ids.Next().Bytes()), inline("a")}}, wantKind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST},
 		{name: "user error", spec: &pb.TaskSpec{Function: "fail"}, wantKind: pb.ErrorKind_ERROR_KIND_USER, wantMsg: "user says no"},
-		{name: "panic", spec: &pb.TaskSpec{Function: "crash"}, wantKind: pb.ErrorKind_ERROR_KIND_PANIC, wantMsg: "assignment to entry in nil map"},
+		{name: "panic", spec: &pb.TaskSpec{Function: "crash"}, wantKind: pb.ErrorKind_ERROR_KIND_PANIC, wantMsg: "index out of range"},
 		{name: "infeasible", spec: &pb.TaskSpec{Function: "fail", Resources: cpuReq(100)}, wantKind: pb.ErrorKind_ERROR_KIND_INFEASIBLE},
 		{name: "unknown resource", spec: &pb.TaskSpec{Function: "fail", Resources: map[string]int64{"TPU": int64(placement.Unit)}}, wantKind: pb.ErrorKind_ERROR_KIND_INFEASIBLE, wantMsg: "TPU"},
 	}

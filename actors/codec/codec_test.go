@@ -72,7 +72,7 @@ func TestFastPathRoundTrip(t *testing.T) {
 		}},
 		{"float32 nil", func(t *testing.T) { roundTrip(t, []float32(nil), tagFloat32, nil) }},
 		{"float64", func(t *testing.T) {
-			roundTrip(t, []float64{math.Pi, -0.0, math.MaxFloat64}, tagFloat64, []float64{math.Pi, -0.0, math.MaxFloat64})
+			roundTrip(t, []float64{math.Pi, math.Copysign(0, -1), math.MaxFloat64}, tagFloat64, []float64{math.Pi, math.Copysign(0, -1), math.MaxFloat64})
 		}},
 		{"float64 empty", func(t *testing.T) { roundTrip(t, []float64{}, tagFloat64, nil) }},
 		{"int64", func(t *testing.T) {
