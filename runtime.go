@@ -178,10 +178,27 @@ func runtimeOf(ctx context.Context) (*runtime, error) {
 	return rt, nil
 }
 
+// callContext is the context user code runs with: its parent plus the
+// runtime and the call, in one allocation.
+type callContext struct {
+	context.Context
+	rt   *runtime
+	info actors.CallInfo
+}
+
+func (c *callContext) Value(key any) any {
+	switch key.(type) {
+	case runtimeKey:
+		return c.rt
+	case callKey:
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
 // wrapContext gives user code a context with the runtime and its call.
 func (rt *runtime) wrapContext(ctx context.Context, info actors.CallInfo) context.Context {
-	ctx = context.WithValue(ctx, runtimeKey{}, rt)
-	return context.WithValue(ctx, callKey{}, &info)
+	return &callContext{Context: ctx, rt: rt, info: info}
 }
 
 func callOf(ctx context.Context) *actors.CallInfo {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/gpu"
+	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -34,7 +35,7 @@ type Raylet struct {
 	queued  []*shape   // shapes with queued tasks, oldest first
 	actorsQ []*hostRec // actors waiting for resources
 	idle    []executor
-	running map[string]*runningTask
+	running map[objects.ID]*runningTask
 
 	hosts     map[string]*hostRec // by actor ID
 	hostByPID map[string]*hostRec // by host process ID
@@ -43,6 +44,13 @@ type Raylet struct {
 	// stopping refuses new work: a child spawned while the raylet stops
 	// would never be stopped, and the raylet would wait for it forever.
 	stopping bool
+}
+
+// taskKey keys running tasks by their 16-byte ID without allocating.
+func taskKey(id []byte) objects.ID {
+	var k objects.ID
+	copy(k[:], id)
+	return k
 }
 
 type executor struct {
@@ -77,7 +85,7 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			gcs:       gcs,
 			ledger:    newLedger(total),
 			gpus:      gpu.NewAssigner(int(total[placement.GPU] / placement.Unit)),
-			running:   map[string]*runningTask{},
+			running:   map[objects.ID]*runningTask{},
 			hosts:     map[string]*hostRec{},
 			hostByPID: map[string]*hostRec{},
 		}
@@ -92,13 +100,13 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.TaskFinished:
 		r.finished(c, m)
 	case *pb.TaskBlocked:
-		if t := r.running[string(m.TaskId)]; t != nil && !t.blocked {
+		if t := r.running[taskKey(m.TaskId)]; t != nil && !t.blocked {
 			t.blocked = true
 			r.ledger.lendCPU(t.shape.cpu)
 			r.dispatch(c)
 		}
 	case *pb.TaskUnblocked:
-		if t := r.running[string(m.TaskId)]; t != nil && t.blocked {
+		if t := r.running[taskKey(m.TaskId)]; t != nil && t.blocked {
 			// May over-commit the CPUs for a while, as Ray does.
 			t.blocked = false
 			r.ledger.lendCPU(-t.shape.cpu)
@@ -234,7 +242,7 @@ func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
 		props, ctl := actors.NewExecutor(r.env)
 		exec = executor{pid: c.Spawn(props), ctl: ctl}
 	}
-	r.running[string(spec.TaskId)] = &runningTask{spec: spec, shape: s, exec: exec}
+	r.running[taskKey(spec.TaskId)] = &runningTask{spec: spec, shape: s, exec: exec}
 	c.Send(exec.pid, spec)
 }
 
@@ -275,11 +283,11 @@ func (r *Raylet) releaseGPUs(q placement.Quantity, ids []int32) {
 }
 
 func (r *Raylet) finished(c actor.Context, m *pb.TaskFinished) {
-	t := r.running[string(m.TaskId)]
+	t := r.running[taskKey(m.TaskId)]
 	if t == nil {
 		return
 	}
-	delete(r.running, string(m.TaskId))
+	delete(r.running, taskKey(m.TaskId))
 	if t.blocked {
 		r.ledger.lendCPU(-t.shape.cpu)
 	}
@@ -309,7 +317,7 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 			return
 		}
 	}
-	if t := r.running[string(m.TaskId)]; t != nil {
+	if t := r.running[taskKey(m.TaskId)]; t != nil {
 		t.exec.ctl.Cancel(m.TaskId)
 	}
 }
