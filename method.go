@@ -87,11 +87,7 @@ type MethodFunc2[S, A, B, R any] struct {
 // Method2 registers fn, a method with two arguments, of actor type c.
 func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Context, A, B) (R, error)) *MethodFunc2[S, A, B, R] {
 	err := registerMethod(c, name, 2, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
-		a, err := decodeArg[A](name, args, 0)
-		if err != nil {
-			return nil, err
-		}
-		b, err := decodeArg[B](name, args, 1)
+		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err
 		}

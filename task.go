@@ -18,6 +18,15 @@ func decodeArg[T any](what string, args [][]byte, i int) (T, error) {
 	return v, nil
 }
 
+// decode2 decodes the first two arguments of a registered function.
+func decode2[A, B any](what string, args [][]byte) (a A, b B, err error) {
+	if a, err = decodeArg[A](what, args, 0); err != nil {
+		return a, b, err
+	}
+	b, err = decodeArg[B](what, args, 1)
+	return a, b, err
+}
+
 // encodeResult encodes a function's result, or passes its error on.
 func encodeResult[R any](what string, r R, err error) ([]byte, error) {
 	if err != nil {
@@ -108,11 +117,7 @@ type TaskFunc2[A, B, R any] struct {
 // Task2 registers fn, a task with two arguments, under name.
 func Task2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) *TaskFunc2[A, B, R] {
 	err := registerFunc(name, 2, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, err := decodeArg[A](name, args, 0)
-		if err != nil {
-			return nil, err
-		}
-		b, err := decodeArg[B](name, args, 1)
+		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err
 		}
@@ -147,11 +152,7 @@ type TaskFunc3[A, B, C, R any] struct {
 // Task3 registers fn, a task with three arguments, under name.
 func Task3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, error)) *TaskFunc3[A, B, C, R] {
 	err := registerFunc(name, 3, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, err := decodeArg[A](name, args, 0)
-		if err != nil {
-			return nil, err
-		}
-		b, err := decodeArg[B](name, args, 1)
+		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err
 		}

@@ -239,25 +239,16 @@ func batch(ctx context.Context, n int, submit func(i int) goray.Ref[int]) (int, 
 	return n, nil
 }
 
-func nnActorCalls(ctx context.Context, d time.Duration) (float64, error) {
-	n := goruntime.NumCPU()
-	handles := make([]goray.ActorRef[benchState], n)
-	for i := range handles {
-		h, err := benchActor.New(ctx)
-		if err != nil {
-			return 0, err
-		}
-		handles[i] = h
-	}
+// parallel runs n clients, client i doing f(ctx, i) repeatedly for about
+// d, and returns their operations per second in total.
+func parallel(ctx context.Context, d time.Duration, n int, f func(ctx context.Context, i int) (int, error)) (float64, error) {
 	var wg sync.WaitGroup
 	counts := make([]int, n)
 	errs := make([]error, n)
 	start := time.Now()
-	for i := range handles {
+	for i := range n {
 		wg.Go(func() {
-			counts[i], _, errs[i] = timed(ctx, d, func(ctx context.Context) (int, error) {
-				return batch(ctx, 1000, func(j int) goray.Ref[int] { return benchCall.Remote(ctx, handles[i], j) })
-			})
+			counts[i], _, errs[i] = timed(ctx, d, func(ctx context.Context) (int, error) { return f(ctx, i) })
 		})
 	}
 	wg.Wait()
@@ -270,6 +261,20 @@ func nnActorCalls(ctx context.Context, d time.Duration) (float64, error) {
 		total += counts[i]
 	}
 	return float64(total) / el.Seconds(), nil
+}
+
+func nnActorCalls(ctx context.Context, d time.Duration) (float64, error) {
+	handles := make([]goray.ActorRef[benchState], goruntime.NumCPU())
+	for i := range handles {
+		h, err := benchActor.New(ctx)
+		if err != nil {
+			return 0, err
+		}
+		handles[i] = h
+	}
+	return parallel(ctx, d, len(handles), func(ctx context.Context, i int) (int, error) {
+		return batch(ctx, 1000, func(j int) goray.Ref[int] { return benchCall.Remote(ctx, handles[i], j) })
+	})
 }
 
 func putGigabytes(ctx context.Context, d time.Duration) (float64, error) {
@@ -293,34 +298,11 @@ func putGigabytes(ctx context.Context, d time.Duration) (float64, error) {
 
 func actorsCreated(ctx context.Context, d time.Duration) (float64, error) {
 	// Ray's benchmark submits all creations at once and then waits; here
-	// creators keep this many creations in flight.
-	workers := 32 * goruntime.NumCPU()
-	var wg sync.WaitGroup
-	counts := make([]int, workers)
-	errs := make([]error, workers)
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for w := range workers {
-		wg.Go(func() {
-			for time.Now().Before(stop) {
-				if _, err := benchActor.New(ctx); err != nil {
-					errs[w] = err
-					return
-				}
-				counts[w]++
-			}
-		})
-	}
-	wg.Wait()
-	el := time.Since(start)
-	total := 0
-	for w := range counts {
-		if errs[w] != nil {
-			return 0, errs[w]
-		}
-		total += counts[w]
-	}
-	return float64(total) / el.Seconds(), nil
+	// this many creators keep creations in flight.
+	return parallel(ctx, d, 32*goruntime.NumCPU(), func(ctx context.Context, _ int) (int, error) {
+		_, err := benchActor.New(ctx)
+		return 1, err
+	})
 }
 
 // requestFutureBaseline measures a bare protoactor RequestFuture round trip
