@@ -496,3 +496,38 @@ func TestShutdownFailsPending(t *testing.T) {
 		t.Fatalf("call after shutdown: %v", err)
 	}
 }
+
+var gpuTask = goray.Task("test.gpu-ids", func(ctx context.Context, _ int) ([]int, error) { return goray.GPUIDs(ctx), nil })
+
+func TestGPUAssignment(t *testing.T) {
+	ctx := start(t, goray.WithGPUs(2), goray.WithCPUs(4))
+	tests := []struct {
+		name string
+		opts []goray.Option
+		n    int
+	}{
+		{"no gpu", nil, 0},
+		{"one gpu", []goray.Option{goray.GPUs(1)}, 1},
+		{"two gpus", []goray.Option{goray.GPUs(2)}, 2},
+		{"half a gpu", []goray.Option{goray.GPUs(0.5)}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ids := mustGet(t, ctx, gpuTask.Remote(ctx, 0, tc.opts...))
+			if len(ids) != tc.n {
+				t.Fatalf("GPU IDs %v, want %d of them", ids, tc.n)
+			}
+			for _, id := range ids {
+				if id < 0 || id > 1 {
+					t.Fatalf("GPU ID %d out of range", id)
+				}
+			}
+		})
+	}
+	if _, err := goray.Get(ctx, gpuTask.Remote(ctx, 0, goray.GPUs(1.5))); !errors.Is(err, goray.ErrInvalidArgument) {
+		t.Fatalf("1.5 GPUs: %v", err)
+	}
+	if _, err := goray.Get(ctx, gpuTask.Remote(ctx, 0, goray.GPUs(3))); !errors.Is(err, goray.ErrInfeasible) {
+		t.Fatalf("3 GPUs on a 2-GPU node: %v", err)
+	}
+}

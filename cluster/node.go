@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
@@ -26,10 +27,13 @@ var ErrInvalidConfig = errors.New("invalid node config")
 // Config describes one node.
 type Config struct {
 	// Resources is the node's capacity by name (CPU, GPU, memory in bytes,
-	// custom names). CPU defaults to the machine's cores when absent.
+	// custom names). CPU defaults to the machine's cores and GPU to the
+	// devices GPUs discovers when absent.
 	Resources map[string]float64
 	// Labels are matched by label selectors.
 	Labels map[string]string
+	// GPUs discovers accelerators (NVML when nil: 0 GPUs without a driver).
+	GPUs gpu.Discoverer
 	// ObjectStoreCapacity bounds the bytes the store holds in memory before
 	// spilling; SpillDir is where it spills (a fresh temporary directory
 	// when empty).
@@ -83,6 +87,15 @@ func (cfg *Config) resources() (placement.Resources, error) {
 	}
 	if _, ok := m[placement.CPU]; !ok {
 		m[placement.CPU] = float64(runtime.NumCPU())
+	}
+	if _, ok := m[placement.GPU]; !ok {
+		disc := cfg.GPUs
+		if disc == nil {
+			disc = gpu.NewNVML(cfg.Logger)
+		}
+		if n := gpu.Detect(context.Background(), disc); n > 0 {
+			m[placement.GPU] = float64(n)
+		}
 	}
 	r, err := placement.FromFloats(m)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
@@ -271,6 +272,27 @@ func TestNodeStopRemovesOwnedSpillDir(t *testing.T) {
 			_, err = os.Stat(dir)
 			if gone := errors.Is(err, os.ErrNotExist); gone != tt.wantGone {
 				t.Errorf("spill dir removed = %v, want %v (stat: %v)", gone, tt.wantGone, err)
+			}
+		})
+	}
+}
+
+func TestNodeDiscoversGPUs(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want placement.Quantity
+	}{
+		{"discovered", Config{GPUs: &gpu.Fake{Devs: []gpu.Device{{Index: 0}, {Index: 1}}}}, 2 * placement.Unit},
+		{"none", Config{GPUs: &gpu.Fake{}}, 0},
+		{"discovery fails", Config{GPUs: &gpu.Fake{Err: errors.New("no driver")}}, 0},
+		{"configured wins", Config{Resources: map[string]float64{"GPU": 1}, GPUs: &gpu.Fake{Devs: []gpu.Device{{}, {}, {}}}}, placement.Unit},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := startTestNode(t, tc.cfg)
+			if got := n.Total[placement.GPU]; got != tc.want {
+				t.Fatalf("GPU total %v, want %v", got, tc.want)
 			}
 		})
 	}
