@@ -52,6 +52,10 @@ var (
 	panicMethod = goray.Method(recorder, "panic", (*Recorder).Panic)
 	doubleIn    = goray.Method(recorder, "double", (*Recorder).Double)
 	blockIn     = goray.Method(recorder, "block", (*Recorder).Block)
+	record3     = goray.Method3(recorder, "record3", func(r *Recorder, ctx context.Context, a, b, c int) ([]int, error) {
+		r.seen = append(r.seen, a, b, c)
+		return r.seen, nil
+	})
 
 	// flakyActor panics on the first call of each key, then succeeds.
 	flakySeen  sync.Map
@@ -127,6 +131,11 @@ func TestActorCallsInOrder(t *testing.T) {
 	seen := mustGet(t, ctx, r2)
 	if n := len(seen); seen[n-2] != 6 || seen[n-1] != 1000 {
 		t.Fatalf("order with a pending Ref argument: %v", seen[n-2:])
+	}
+	// Three arguments, one of them a Ref.
+	seen = mustGet(t, ctx, record3.Submit(ctx, a, goray.Val(7), double.Remote(ctx, 4), goray.Val(9)))
+	if n := len(seen); seen[n-3] != 7 || seen[n-2] != 8 || seen[n-1] != 9 {
+		t.Fatalf("record3: %v", seen[n-3:])
 	}
 	// Methods can call tasks.
 	if v := mustGet(t, ctx, doubleIn.Remote(ctx, a, 21)); v != 42 {

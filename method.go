@@ -179,3 +179,40 @@ func (a *actorHandle) flush() {
 		a.send(q.call, q.args, q.slot)
 	}
 }
+
+// MethodFunc3 is a registered actor method with three arguments.
+type MethodFunc3[S, A, B, C, R any] struct {
+	name string
+	err  error
+}
+
+// Method3 registers fn, a method with three arguments, of actor type c.
+func Method3[S, A, B, C, R any](c class[S], name string, fn func(*S, context.Context, A, B, C) (R, error)) *MethodFunc3[S, A, B, C, R] {
+	err := registerMethod(c, name, 3, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+		a, b, err := decode2[A, B](name, args)
+		if err != nil {
+			return nil, err
+		}
+		z, err := decodeArg[C](name, args, 2)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(s, ctx, a, b, z)
+		return encodeResult(name, r, err)
+	})
+	return &MethodFunc3[S, A, B, C, R]{name: name, err: err}
+}
+
+// Remote calls the method with plain values.
+func (m *MethodFunc3[S, A, B, C, R]) Remote(ctx context.Context, a ActorRef[S], x A, y B, z C) Ref[R] {
+	sx, err1 := encodeArg(x)
+	sy, err2 := encodeArg(y)
+	sz, err3 := encodeArg(z)
+	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{sx, sy, sz}, firstErr(m.err, err1, err2, err3))}
+}
+
+// Submit calls the method with Args (Refs or Val values).
+func (m *MethodFunc3[S, A, B, C, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B], z Arg[C]) Ref[R] {
+	specs, err := argSpecs(x, y, z)
+	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+}

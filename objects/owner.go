@@ -152,15 +152,14 @@ func (o *Owner) Complete(res *pb.Result) bool {
 
 func (o *Owner) complete(s *Slot, res *pb.Result) {
 	s.mu.Lock()
-	s.completed = true
 	s.err = res.Error
 	if res.Error == nil {
 		s.data, s.storeNode, s.size = res.Inline, res.StoreNode, res.Size
 	}
 	released := s.released || s.freed
-	cbs := s.onDone
-	s.onDone = nil
 	s.mu.Unlock()
+	// The hooks run before the slot is observably done, so nobody reads a
+	// store object its directory does not know yet.
 	if res.Error == nil && res.StoreNode != "" {
 		if released {
 			if o.Abandoned != nil {
@@ -171,9 +170,12 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 		}
 	}
 	s.mu.Lock()
+	s.completed = true
 	s.holder = nil
-	s.mu.Unlock()
+	cbs := s.onDone
+	s.onDone = nil
 	close(s.done)
+	s.mu.Unlock()
 	for _, f := range cbs {
 		f()
 	}

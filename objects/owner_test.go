@@ -291,3 +291,32 @@ func TestOwnerAsProcess(t *testing.T) {
 		}
 	}
 }
+
+// A callback registered while the Stored hook runs must not run before the
+// slot is done: Wait and queued actor calls rely on IsDone agreeing with it.
+func TestOwnerOnDoneWaitsForStoredHook(t *testing.T) {
+	o := NewOwner()
+	inHook, release := make(chan struct{}), make(chan struct{})
+	o.Stored = func(*Slot) {
+		close(inHook)
+		<-release
+	}
+	id := NewIDGen().Next()
+	s := o.Pending(id, nil)
+	go o.Complete(&pb.Result{ObjectId: id[:], StoreNode: "n1", Size: 1 << 20})
+	<-inHook
+	ran := make(chan bool, 1)
+	s.OnDone(func() { ran <- s.IsDone() })
+	select {
+	case <-ran:
+		t.Fatal("callback ran while the Stored hook was still running")
+	default:
+	}
+	if s.IsDone() {
+		t.Fatal("slot done before its Stored hook finished")
+	}
+	close(release)
+	if done := <-ran; !done {
+		t.Fatal("callback ran but IsDone was false")
+	}
+}
