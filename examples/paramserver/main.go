@@ -36,7 +36,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Mode, "mode", ModeSync, "sync, async or sharded")
 	fs.IntVar(&c.Workers, "workers", 2, "data workers")
 	fs.IntVar(&c.Shards, "shards", 2, "parameter servers holding a part of the weights each (sharded mode)")
-	fs.IntVar(&c.Epochs, "epochs", 12, "passes over the training set")
+	fs.IntVar(&c.Epochs, "epochs", 0, "passes over the training set (0: 12, or 15 in async mode, whose stale gradients need more updates)")
 	fs.IntVar(&c.Batch, "batch", 128, "samples per update: split across the workers in sync and sharded mode, per worker in async mode")
 	fs.Float64Var(&c.LR, "lr", 2e-3, "Adam learning rate")
 	fs.Float64Var(&c.Decay, "decay", 0.75, "learning-rate factor applied after every epoch")
@@ -59,6 +59,12 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 			return Config{}, fmt.Errorf("%w: -hidden %q: %w", ErrConfig, *hidden, err)
 		}
 		c.Hidden = append(c.Hidden, n)
+	}
+	if c.Epochs == 0 {
+		c.Epochs = 12
+		if c.Mode == ModeAsync {
+			c.Epochs = 15
+		}
 	}
 	if c.WorkerCPUs == -1 {
 		c.WorkerCPUs = min(1, float64(goruntime.NumCPU())/float64(max(c.Workers, 1)))
