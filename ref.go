@@ -261,7 +261,9 @@ func Wait(ctx context.Context, refs []AnyRef, numReady int, timeout time.Duratio
 	if count() < numReady && timeout != 0 {
 		notify := make(chan struct{}, len(refs))
 		for _, r := range refs {
-			r.handle().slot.OnDone(func() { notify <- struct{}{} })
+			// Drop the callbacks when Wait returns, so that polling a slot
+			// that stays pending does not pile them up.
+			defer r.handle().slot.OnDone(func() { notify <- struct{}{} })()
 		}
 		var expired <-chan time.Time
 		if timeout > 0 {

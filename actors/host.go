@@ -32,6 +32,9 @@ type HostControl struct {
 	retry     []*pb.ActorCall
 }
 
+// maxCancelled bounds the cancels a host remembers for calls not yet begun.
+const maxCancelled = 4096
+
 // NewHostControl returns the control of a new actor.
 func NewHostControl(spec *pb.ActorSpec) *HostControl {
 	return &HostControl{Spec: spec, Policy: RestartPolicy{MaxRestarts: spec.MaxRestarts}, GPUIDs: spec.GpuIds}
@@ -58,7 +61,8 @@ func (c *HostControl) Cancel(returnID []byte) {
 		c.cancelRun()
 		return
 	}
-	if c.cancelled == nil {
+	// A cancel may arrive after its call ran; bound what such leftovers keep.
+	if c.cancelled == nil || len(c.cancelled) >= maxCancelled {
 		c.cancelled = map[string]struct{}{}
 	}
 	c.cancelled[string(returnID)] = struct{}{}

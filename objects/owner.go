@@ -60,16 +60,25 @@ func (s *Slot) Value() (data []byte, storeNode string, size int64, err *pb.Error
 	return s.data, s.storeNode, s.size, s.err, s.freed
 }
 
-// OnDone runs f once the slot completes (at once if it has).
-func (s *Slot) OnDone(f func()) {
+// OnDone runs f once the slot completes (at once if it has). The returned
+// function drops f if it has not run yet.
+func (s *Slot) OnDone(f func()) (remove func()) {
 	s.mu.Lock()
 	if !s.completed {
+		i := len(s.onDone)
 		s.onDone = append(s.onDone, f)
 		s.mu.Unlock()
-		return
+		return func() {
+			s.mu.Lock()
+			if i < len(s.onDone) {
+				s.onDone[i] = nil
+			}
+			s.mu.Unlock()
+		}
 	}
 	s.mu.Unlock()
 	f()
+	return func() {}
 }
 
 // Owner is the owner side of a process's objects: the slots of the objects it
@@ -177,7 +186,9 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 	close(s.done)
 	s.mu.Unlock()
 	for _, f := range cbs {
-		f()
+		if f != nil {
+			f()
+		}
 	}
 }
 

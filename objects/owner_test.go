@@ -320,3 +320,22 @@ func TestOwnerOnDoneWaitsForStoredHook(t *testing.T) {
 		t.Fatal("callback ran but IsDone was false")
 	}
 }
+
+func TestOwnerOnDoneRemove(t *testing.T) {
+	o := NewOwner()
+	id := NewIDGen().Next()
+	s := o.Pending(id, nil)
+	var kept, dropped atomic.Int32
+	remove := s.OnDone(func() { dropped.Add(1) })
+	s.OnDone(func() { kept.Add(1) })
+	remove()
+	o.Complete(&pb.Result{ObjectId: id[:], Inline: []byte{1}})
+	if kept.Load() != 1 || dropped.Load() != 0 {
+		t.Fatalf("kept ran %d times, removed ran %d times", kept.Load(), dropped.Load())
+	}
+	ran := false
+	s.OnDone(func() { ran = true })() // on a done slot: runs at once
+	if !ran {
+		t.Fatal("callback on a done slot did not run")
+	}
+}
