@@ -146,9 +146,16 @@ func RetryExceptions() Option { return opt(forTask, func(o *options) { o.retryOn
 
 var kindNames = map[optKind]string{forTask: "task", forActor: "actor creation", forMethod: "actor method call"}
 
+// noOptions is what a call without options gets; it is never modified.
+var noOptions = options{used: forTask | forActor | forMethod, maxRetries: 3, concurrency: 1}
+
 // buildOptions applies opts for a call of kind k.
 func buildOptions(k optKind, opts []Option) (*options, error) {
-	o := &options{used: forTask | forActor | forMethod, maxRetries: 3, concurrency: 1}
+	if len(opts) == 0 {
+		return &noOptions, nil
+	}
+	o := new(options)
+	*o = noOptions
 	for _, f := range opts {
 		if f == nil {
 			continue

@@ -103,21 +103,26 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
 		Owner: rt.ownerPID, JobId: rt.jobID,
 	}
-	send := func() {
-		if slot.IsDone() { // cancelled while it waited for its arguments
-			return
-		}
-		wire, err := resolved(args)
-		if err != nil {
-			rt.owner.Fail(id, toWire(fmt.Errorf("task %s: %w", function, err)))
-			return
-		}
-		spec.Args = wire
-		rt.root.Send(rt.node.Raylet, spec)
-	}
 	keepArgs(slot, args)
-	if whenReady(args, send) {
-		send()
+	if argsReady(args) {
+		rt.sendTask(slot, spec, args)
+	} else if whenReady(args, func() { rt.sendTask(slot, spec, args) }) {
+		rt.sendTask(slot, spec, args)
 	}
 	return h
+}
+
+// sendTask resolves a task's arguments, all ready, and sends it to the
+// local raylet.
+func (rt *runtime) sendTask(slot *objects.Slot, spec *pb.TaskSpec, args []argSpec) {
+	if slot.IsDone() { // cancelled while it waited for its arguments
+		return
+	}
+	wire, err := resolved(args)
+	if err != nil {
+		rt.owner.Fail(slot.ID, toWire(fmt.Errorf("task %s: %w", spec.Function, err)))
+		return
+	}
+	spec.Args = wire
+	rt.root.Send(rt.node.Raylet, spec)
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,17 +19,17 @@ var ErrMalformedArg = errors.New("malformed argument")
 // executor is busy: the cancel function of the task it runs.
 type ExecControl struct {
 	mu     sync.Mutex
-	task   string
+	task   []byte // the spec's ID, read only
 	cancel context.CancelFunc
 	// early is a task cancelled after it was sent here but before it began.
-	early string
+	early []byte
 }
 
-func (c *ExecControl) begin(task string, cancel context.CancelFunc) {
+func (c *ExecControl) begin(task []byte, cancel context.CancelFunc) {
 	c.mu.Lock()
 	c.task, c.cancel = task, cancel
-	if c.early == task {
-		c.early = ""
+	if c.early != nil && bytes.Equal(c.early, task) {
+		c.early = nil
 		cancel()
 	}
 	c.mu.Unlock()
@@ -36,17 +37,17 @@ func (c *ExecControl) begin(task string, cancel context.CancelFunc) {
 
 func (c *ExecControl) end() {
 	c.mu.Lock()
-	c.task, c.cancel = "", nil
+	c.task, c.cancel = nil, nil
 	c.mu.Unlock()
 }
 
 // Cancel cancels taskID: at once if it runs, or as soon as it begins.
 func (c *ExecControl) Cancel(taskID []byte) {
 	c.mu.Lock()
-	if c.cancel != nil && c.task == string(taskID) {
+	if c.cancel != nil && bytes.Equal(c.task, taskID) {
 		c.cancel()
 	} else {
-		c.early = string(taskID)
+		c.early = bytes.Clone(taskID)
 	}
 	c.mu.Unlock()
 }
@@ -58,6 +59,9 @@ func (c *ExecControl) Cancel(taskID []byte) {
 type Executor struct {
 	env *Env
 	ctl *ExecControl
+	// Tasks share one context until one is cancelled.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewExecutor returns the props of an executor actor and its control.
@@ -69,17 +73,18 @@ func NewExecutor(env *Env) (*actor.Props, *ExecControl) {
 // Receive implements actor.Actor.
 func (x *Executor) Receive(c actor.Context) {
 	if m, ok := c.Message().(*pb.TaskSpec); ok {
-		ctx, cancel := context.WithCancel(context.Background())
-		x.ctl.begin(string(m.TaskId), cancel)
-		x.env.RunTask(ctx, cancel, m)
+		if x.ctx == nil || x.ctx.Err() != nil {
+			x.ctx, x.cancel = context.WithCancel(context.Background())
+		}
+		x.ctl.begin(m.TaskId, x.cancel)
+		x.env.RunTask(x.ctx, m)
 		x.ctl.end()
 	}
 }
 
 // RunTask runs one task to completion, retrying user failures when the spec
 // asks for it, and reports the outcome.
-func (e *Env) RunTask(ctx context.Context, cancel context.CancelFunc, spec *pb.TaskSpec) {
-	defer cancel()
+func (e *Env) RunTask(ctx context.Context, spec *pb.TaskSpec) {
 	info := CallInfo{TaskID: spec.TaskId, NodeID: e.NodeID, GPUIDs: spec.GpuIds, Raylet: e.Raylet}
 	uctx := e.WrapContext(ctx, info)
 	var data []byte

@@ -36,6 +36,7 @@ type Raylet struct {
 	actorsQ []*hostRec // actors waiting for resources
 	idle    []executor
 	running map[objects.ID]*runningTask
+	spare   *runningTask // a finished task's record, reused by the next
 
 	hosts     map[string]*hostRec // by actor ID
 	hostByPID map[string]*hostRec // by host process ID
@@ -242,7 +243,14 @@ func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
 		props, ctl := actors.NewExecutor(r.env)
 		exec = executor{pid: c.Spawn(props), ctl: ctl}
 	}
-	r.running[taskKey(spec.TaskId)] = &runningTask{spec: spec, shape: s, exec: exec}
+	t := r.spare
+	if t != nil {
+		r.spare = nil
+	} else {
+		t = new(runningTask)
+	}
+	*t = runningTask{spec: spec, shape: s, exec: exec}
+	r.running[taskKey(spec.TaskId)] = t
 	c.Send(exec.pid, spec)
 }
 
@@ -294,6 +302,8 @@ func (r *Raylet) finished(c actor.Context, m *pb.TaskFinished) {
 	r.ledger.release(t.shape)
 	r.releaseGPUs(t.shape.gpu, t.spec.GpuIds)
 	r.idle = append(r.idle, t.exec)
+	*t = runningTask{}
+	r.spare = t
 	r.scheduleReport()
 	r.dispatch(c)
 }
