@@ -27,7 +27,12 @@ type GCS struct {
 	actors    map[string]*actorRec
 	names     map[string]string // namespace/name -> actor ID
 	jobs      map[string]*pb.JobInfo
+	dead      []string // IDs of dead actors, oldest first
+	maxDead   int
 }
+
+// MaxDeadActors is how many dead actors' records the GCS keeps.
+const MaxDeadActors = 100_000
 
 type actorRec struct {
 	info     *pb.ActorInfo
@@ -47,6 +52,7 @@ func NewGCS(placementPID *actor.PID) *actor.Props {
 			actors:    map[string]*actorRec{},
 			names:     map[string]string{},
 			jobs:      map[string]*pb.JobInfo{},
+			maxDead:   MaxDeadActors,
 		}
 	})
 }
@@ -176,6 +182,9 @@ func (g *GCS) nodeOfAddress(addr string) string {
 
 // settle ends a creation in failure: the actor is DEAD and its name free.
 func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
+	if rec.info.State != pb.ActorState_ACTOR_STATE_DEAD {
+		g.forgetOldDead(string(rec.info.ActorId))
+	}
 	rec.info.State = pb.ActorState_ACTOR_STATE_DEAD
 	rec.info.DeathCause = perr.Message
 	g.releaseName(rec)
@@ -183,6 +192,21 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 		c.Send(s, &pb.CreateActorReply{Info: snapshot(rec.info), Error: perr})
 	}
 	rec.creators = nil
+}
+
+// forgetOldDead remembers id as dead and, past MaxDeadActors, forgets the
+// oldest dead actor's record (Ray bounds its destroyed-actor cache alike).
+func (g *GCS) forgetOldDead(id string) {
+	g.dead = append(g.dead, id)
+	if len(g.dead) <= g.maxDead {
+		return
+	}
+	oldest := g.dead[0]
+	g.dead[0] = ""
+	g.dead = g.dead[1:]
+	if rec := g.actors[oldest]; rec != nil && rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
+		delete(g.actors, oldest)
+	}
 }
 
 func (g *GCS) releaseName(rec *actorRec) {

@@ -572,3 +572,20 @@ func TestSnapshotCopiesEveryField(t *testing.T) {
 		t.Fatalf("snapshot lost fields:\n got %v\nwant %v", got, info)
 	}
 }
+
+func TestGCSForgetsOldestDeadActors(t *testing.T) {
+	g := &GCS{actors: map[string]*actorRec{}, maxDead: 2}
+	for _, id := range []string{"a", "b", "c"} {
+		g.actors[id] = &actorRec{info: &pb.ActorInfo{ActorId: []byte(id), State: pb.ActorState_ACTOR_STATE_DEAD}}
+		g.forgetOldDead(id)
+	}
+	g.actors["d"] = &actorRec{info: &pb.ActorInfo{ActorId: []byte("d"), State: pb.ActorState_ACTOR_STATE_ALIVE}}
+	if _, ok := g.actors["a"]; ok {
+		t.Fatal("the oldest dead actor was kept past the bound")
+	}
+	for _, id := range []string{"b", "c", "d"} {
+		if _, ok := g.actors[id]; !ok {
+			t.Fatalf("actor %s was forgotten", id)
+		}
+	}
+}
