@@ -270,14 +270,18 @@ func TestProtoRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTypeMismatch(t *testing.T) {
-	enc := func(v any) []byte {
-		b, err := Encode(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+// mustEncode encodes v or fails the test.
+func mustEncode(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := Encode(v)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return b
+}
+
+func TestTypeMismatch(t *testing.T) {
+	enc := func(v any) []byte { return mustEncode(t, v) }
 	tests := []struct {
 		name  string
 		data  []byte

@@ -256,13 +256,7 @@ func named[T comparable](t *testing.T, v T) (any, error) {
 }
 
 func TestScalarTypeMismatch(t *testing.T) {
-	enc := func(v any) []byte {
-		b, err := Encode(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	enc := func(v any) []byte { return mustEncode(t, v) }
 	tests := []struct {
 		name   string
 		data   []byte
