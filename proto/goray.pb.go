@@ -1514,6 +1514,107 @@ func (x *LookupActorReply) GetError() *Error {
 	return nil
 }
 
+// ResolveActor asks the GCS where an actor runs. The reply, a
+// LookupActorReply, comes once the actor is ALIVE (with its host's PID) or
+// DEAD; while it is pending or restarting the GCS holds the request.
+type ResolveActor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveActor) Reset() {
+	*x = ResolveActor{}
+	mi := &file_goray_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveActor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveActor) ProtoMessage() {}
+
+func (x *ResolveActor) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
+func (*ResolveActor) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ResolveActor) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+// ActorDied tells every core that an actor is dead, so it fails the calls
+// still waiting on it and refuses new ones without sending them.
+type ActorDied struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorDied) Reset() {
+	*x = ActorDied{}
+	mi := &file_goray_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorDied) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorDied) ProtoMessage() {}
+
+func (x *ActorDied) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
+func (*ActorDied) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ActorDied) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *ActorDied) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type KillActor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
@@ -1524,7 +1625,7 @@ type KillActor struct {
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1637,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1650,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{18}
+	return file_goray_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -1575,7 +1676,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1688,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1701,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{19}
+	return file_goray_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -1618,7 +1719,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1731,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1744,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{20}
+	return file_goray_proto_rawDescGZIP(), []int{22}
 }
 
 type ListActorsReply struct {
@@ -1655,7 +1756,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1768,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1781,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{21}
+	return file_goray_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -1691,18 +1792,21 @@ func (x *ListActorsReply) GetActors() []*ActorInfo {
 }
 
 type JobInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	DriverNode    string                 `protobuf:"bytes,2,opt,name=driver_node,json=driverNode,proto3" json:"driver_node,omitempty"`
-	StartUnixMs   int64                  `protobuf:"varint,3,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
-	EndUnixMs     int64                  `protobuf:"varint,4,opt,name=end_unix_ms,json=endUnixMs,proto3" json:"end_unix_ms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	JobId       string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	DriverNode  string                 `protobuf:"bytes,2,opt,name=driver_node,json=driverNode,proto3" json:"driver_node,omitempty"`
+	StartUnixMs int64                  `protobuf:"varint,3,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	EndUnixMs   int64                  `protobuf:"varint,4,opt,name=end_unix_ms,json=endUnixMs,proto3" json:"end_unix_ms,omitempty"`
+	// core is the driver's core (its owner process): the GCS tells it when an
+	// actor dies.
+	Core          *Pid `protobuf:"bytes,5,opt,name=core,proto3" json:"core,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +1818,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +1831,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{22}
+	return file_goray_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -1758,6 +1862,13 @@ func (x *JobInfo) GetEndUnixMs() int64 {
 	return 0
 }
 
+func (x *JobInfo) GetCore() *Pid {
+	if x != nil {
+		return x.Core
+	}
+	return nil
+}
+
 type RegisterJob struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *JobInfo               `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -1767,7 +1878,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1890,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1903,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{23}
+	return file_goray_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -1811,7 +1922,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1934,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1947,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -1856,7 +1967,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1979,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1992,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Ack) GetError() *Error {
@@ -1901,13 +2012,14 @@ type NodeInfo struct {
 	Raylet        *Pid                   `protobuf:"bytes,6,opt,name=raylet,proto3" json:"raylet,omitempty"`
 	Store         *Pid                   `protobuf:"bytes,7,opt,name=store,proto3" json:"store,omitempty"`
 	Alive         bool                   `protobuf:"varint,8,opt,name=alive,proto3" json:"alive,omitempty"`
+	Directory     *Pid                   `protobuf:"bytes,9,opt,name=directory,proto3" json:"directory,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2031,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2044,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -1991,6 +2103,13 @@ func (x *NodeInfo) GetAlive() bool {
 	return false
 }
 
+func (x *NodeInfo) GetDirectory() *Pid {
+	if x != nil {
+		return x.Directory
+	}
+	return nil
+}
+
 // ResourceReport carries a raylet's available resources to the placement actor.
 type ResourceReport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2002,7 +2121,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2133,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2146,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -2058,7 +2177,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2189,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2202,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -2138,7 +2257,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2269,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2282,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -2180,18 +2299,21 @@ func (x *PickNodeReply) GetError() *Error {
 	return nil
 }
 
-// Object store and directory.
+// PutObject stores an object in a node's store. With owner set, the store
+// reports the outcome to the owner as the Result for object_id (the store
+// node and size, or the error); without, it answers the sender with an Ack.
 type PutObject struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
 	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Owner         *Pid                   `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2325,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2338,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -2233,6 +2355,13 @@ func (x *PutObject) GetData() []byte {
 	return nil
 }
 
+func (x *PutObject) GetOwner() *Pid {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
 type GetObject struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
@@ -2242,7 +2371,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2383,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2396,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -2287,7 +2416,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2428,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2441,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -2338,7 +2467,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2479,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2492,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -2389,7 +2518,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2530,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2543,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -2481,7 +2610,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2622,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2635,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -2521,7 +2650,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2662,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2675,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -2581,7 +2710,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2593,7 +2722,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2606,7 +2735,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -2632,7 +2761,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +2773,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +2786,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -2676,7 +2805,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2817,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2830,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -2723,7 +2852,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2864,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2877,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -2901,6 +3030,11 @@ const file_goray_proto_rawDesc = "" +
 	"\bactor_id\x18\x03 \x01(\fR\aactorId\"\\\n" +
 	"\x10LookupActorReply\x12$\n" +
 	"\x04info\x18\x01 \x01(\v2\x10.goray.ActorInfoR\x04info\x12\"\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\")\n" +
+	"\fResolveActor\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\fR\aactorId\"J\n" +
+	"\tActorDied\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\"\n" +
 	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"E\n" +
 	"\tKillActor\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1d\n" +
@@ -2911,19 +3045,21 @@ const file_goray_proto_rawDesc = "" +
 	"\n" +
 	"ListActors\";\n" +
 	"\x0fListActorsReply\x12(\n" +
-	"\x06actors\x18\x01 \x03(\v2\x10.goray.ActorInfoR\x06actors\"\x85\x01\n" +
+	"\x06actors\x18\x01 \x03(\v2\x10.goray.ActorInfoR\x06actors\"\xa5\x01\n" +
 	"\aJobInfo\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
 	"\vdriver_node\x18\x02 \x01(\tR\n" +
 	"driverNode\x12\"\n" +
 	"\rstart_unix_ms\x18\x03 \x01(\x03R\vstartUnixMs\x12\x1e\n" +
-	"\vend_unix_ms\x18\x04 \x01(\x03R\tendUnixMs\"/\n" +
+	"\vend_unix_ms\x18\x04 \x01(\x03R\tendUnixMs\x12\x1e\n" +
+	"\x04core\x18\x05 \x01(\v2\n" +
+	".goray.PidR\x04core\"/\n" +
 	"\vRegisterJob\x12 \n" +
 	"\x03job\x18\x01 \x01(\v2\x0e.goray.JobInfoR\x03job\"\"\n" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
-	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xf1\x03\n" +
+	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\x9b\x04\n" +
 	"\bNodeInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x120\n" +
@@ -2934,7 +3070,9 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x06raylet\x12 \n" +
 	"\x05store\x18\a \x01(\v2\n" +
 	".goray.PidR\x05store\x12\x14\n" +
-	"\x05alive\x18\b \x01(\bR\x05alive\x1a8\n" +
+	"\x05alive\x18\b \x01(\bR\x05alive\x12(\n" +
+	"\tdirectory\x18\t \x01(\v2\n" +
+	".goray.PidR\tdirectory\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -2967,10 +3105,12 @@ const file_goray_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
 	"\rPickNodeReply\x12#\n" +
 	"\x04node\x18\x01 \x01(\v2\x0f.goray.NodeInfoR\x04node\x12\"\n" +
-	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"<\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"^\n" +
 	"\tPutObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"(\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12 \n" +
+	"\x05owner\x18\x03 \x01(\v2\n" +
+	".goray.PidR\x05owner\"(\n" +
 	"\tGetObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\"H\n" +
 	"\x0eGetObjectReply\x12\x12\n" +
@@ -3047,7 +3187,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
@@ -3070,46 +3210,48 @@ var file_goray_proto_goTypes = []any{
 	(*ActorCall)(nil),         // 18: goray.ActorCall
 	(*LookupActor)(nil),       // 19: goray.LookupActor
 	(*LookupActorReply)(nil),  // 20: goray.LookupActorReply
-	(*KillActor)(nil),         // 21: goray.KillActor
-	(*KillActorReply)(nil),    // 22: goray.KillActorReply
-	(*ListActors)(nil),        // 23: goray.ListActors
-	(*ListActorsReply)(nil),   // 24: goray.ListActorsReply
-	(*JobInfo)(nil),           // 25: goray.JobInfo
-	(*RegisterJob)(nil),       // 26: goray.RegisterJob
-	(*FinishJob)(nil),         // 27: goray.FinishJob
-	(*Ack)(nil),               // 28: goray.Ack
-	(*NodeInfo)(nil),          // 29: goray.NodeInfo
-	(*ResourceReport)(nil),    // 30: goray.ResourceReport
-	(*PickNode)(nil),          // 31: goray.PickNode
-	(*PickNodeReply)(nil),     // 32: goray.PickNodeReply
-	(*PutObject)(nil),         // 33: goray.PutObject
-	(*GetObject)(nil),         // 34: goray.GetObject
-	(*GetObjectReply)(nil),    // 35: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 36: goray.DeleteObjects
-	(*StoreStats)(nil),        // 37: goray.StoreStats
-	(*GetStoreStats)(nil),     // 38: goray.GetStoreStats
-	(*AddObject)(nil),         // 39: goray.AddObject
-	(*RefDelta)(nil),          // 40: goray.RefDelta
-	(*FreeObjects)(nil),       // 41: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 42: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 43: goray.ObjectStatusReply
-	nil,                       // 44: goray.TaskSpec.ResourcesEntry
-	nil,                       // 45: goray.ActorSpec.ResourcesEntry
-	nil,                       // 46: goray.NodeInfo.TotalEntry
-	nil,                       // 47: goray.NodeInfo.AvailableEntry
-	nil,                       // 48: goray.NodeInfo.LabelsEntry
-	nil,                       // 49: goray.ResourceReport.AvailableEntry
-	nil,                       // 50: goray.PickNode.ResourcesEntry
-	nil,                       // 51: goray.PickNode.LabelsEntry
+	(*ResolveActor)(nil),      // 21: goray.ResolveActor
+	(*ActorDied)(nil),         // 22: goray.ActorDied
+	(*KillActor)(nil),         // 23: goray.KillActor
+	(*KillActorReply)(nil),    // 24: goray.KillActorReply
+	(*ListActors)(nil),        // 25: goray.ListActors
+	(*ListActorsReply)(nil),   // 26: goray.ListActorsReply
+	(*JobInfo)(nil),           // 27: goray.JobInfo
+	(*RegisterJob)(nil),       // 28: goray.RegisterJob
+	(*FinishJob)(nil),         // 29: goray.FinishJob
+	(*Ack)(nil),               // 30: goray.Ack
+	(*NodeInfo)(nil),          // 31: goray.NodeInfo
+	(*ResourceReport)(nil),    // 32: goray.ResourceReport
+	(*PickNode)(nil),          // 33: goray.PickNode
+	(*PickNodeReply)(nil),     // 34: goray.PickNodeReply
+	(*PutObject)(nil),         // 35: goray.PutObject
+	(*GetObject)(nil),         // 36: goray.GetObject
+	(*GetObjectReply)(nil),    // 37: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 38: goray.DeleteObjects
+	(*StoreStats)(nil),        // 39: goray.StoreStats
+	(*GetStoreStats)(nil),     // 40: goray.GetStoreStats
+	(*AddObject)(nil),         // 41: goray.AddObject
+	(*RefDelta)(nil),          // 42: goray.RefDelta
+	(*FreeObjects)(nil),       // 43: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 44: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 45: goray.ObjectStatusReply
+	nil,                       // 46: goray.TaskSpec.ResourcesEntry
+	nil,                       // 47: goray.ActorSpec.ResourcesEntry
+	nil,                       // 48: goray.NodeInfo.TotalEntry
+	nil,                       // 49: goray.NodeInfo.AvailableEntry
+	nil,                       // 50: goray.NodeInfo.LabelsEntry
+	nil,                       // 51: goray.ResourceReport.AvailableEntry
+	nil,                       // 52: goray.PickNode.ResourcesEntry
+	nil,                       // 53: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	0,  // 0: goray.Error.kind:type_name -> goray.ErrorKind
 	4,  // 1: goray.TaskSpec.args:type_name -> goray.Arg
-	44, // 2: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	46, // 2: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	3,  // 3: goray.TaskSpec.owner:type_name -> goray.Pid
 	5,  // 4: goray.Result.error:type_name -> goray.Error
 	4,  // 5: goray.ActorSpec.args:type_name -> goray.Arg
-	45, // 6: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	47, // 6: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
 	3,  // 7: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 8: goray.ActorInfo.state:type_name -> goray.ActorState
 	3,  // 9: goray.ActorInfo.pid:type_name -> goray.Pid
@@ -3124,27 +3266,31 @@ var file_goray_proto_depIdxs = []int32{
 	3,  // 18: goray.ActorCall.owner:type_name -> goray.Pid
 	13, // 19: goray.LookupActorReply.info:type_name -> goray.ActorInfo
 	5,  // 20: goray.LookupActorReply.error:type_name -> goray.Error
-	5,  // 21: goray.KillActorReply.error:type_name -> goray.Error
-	13, // 22: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	25, // 23: goray.RegisterJob.job:type_name -> goray.JobInfo
-	5,  // 24: goray.Ack.error:type_name -> goray.Error
-	46, // 25: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	47, // 26: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	48, // 27: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	3,  // 28: goray.NodeInfo.raylet:type_name -> goray.Pid
-	3,  // 29: goray.NodeInfo.store:type_name -> goray.Pid
-	49, // 30: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	50, // 31: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	2,  // 32: goray.PickNode.strategy:type_name -> goray.Strategy
-	51, // 33: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	29, // 34: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	5,  // 35: goray.PickNodeReply.error:type_name -> goray.Error
-	5,  // 36: goray.GetObjectReply.error:type_name -> goray.Error
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	5,  // 21: goray.ActorDied.error:type_name -> goray.Error
+	5,  // 22: goray.KillActorReply.error:type_name -> goray.Error
+	13, // 23: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	3,  // 24: goray.JobInfo.core:type_name -> goray.Pid
+	27, // 25: goray.RegisterJob.job:type_name -> goray.JobInfo
+	5,  // 26: goray.Ack.error:type_name -> goray.Error
+	48, // 27: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	49, // 28: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	50, // 29: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	3,  // 30: goray.NodeInfo.raylet:type_name -> goray.Pid
+	3,  // 31: goray.NodeInfo.store:type_name -> goray.Pid
+	3,  // 32: goray.NodeInfo.directory:type_name -> goray.Pid
+	51, // 33: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	52, // 34: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	2,  // 35: goray.PickNode.strategy:type_name -> goray.Strategy
+	53, // 36: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	31, // 37: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	5,  // 38: goray.PickNodeReply.error:type_name -> goray.Error
+	3,  // 39: goray.PutObject.owner:type_name -> goray.Pid
+	5,  // 40: goray.GetObjectReply.error:type_name -> goray.Error
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -3162,7 +3308,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   49,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
