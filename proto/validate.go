@@ -69,7 +69,7 @@ type FieldError struct {
 	Type string
 	// Field is the path of the offending field within Type, in proto
 	// field names, e.g. "args[1].object_id"; empty when the message itself
-	// is missing.
+	// is a nil pointer.
 	Field string
 	// Reason says what is wrong.
 	Reason string
@@ -201,6 +201,14 @@ func checkName(typ, field, s string) error {
 		return invalid(typ, field, "empty")
 	}
 	return checkLen(typ, field, s, MaxNameLen)
+}
+
+// checkAddress checks a protoactor address.
+func checkAddress(typ, field, s string) error {
+	if s == "" {
+		return invalid(typ, field, "empty")
+	}
+	return checkLen(typ, field, s, MaxAddressLen)
 }
 
 func checkPid(typ, field string, p *Pid, required bool) error {
@@ -343,11 +351,8 @@ func (p *Pid) Validate() error {
 	if p == nil {
 		return nilMessage(t)
 	}
-	if p.Address == "" {
-		return invalid(t, "address", "empty")
-	}
 	return firstError(
-		checkLen(t, "address", p.Address, MaxAddressLen),
+		checkAddress(t, "address", p.Address),
 		checkName(t, "id", p.Id),
 	)
 }
@@ -480,9 +485,6 @@ func (s *ActorSpec) Validate() error {
 	if s == nil {
 		return nilMessage(t)
 	}
-	if s.MaxConcurrency < 0 {
-		return invalid(t, "max_concurrency", "%d, want 0 (default) or more", s.MaxConcurrency)
-	}
 	return firstError(
 		checkID(t, "actor_id", s.ActorId),
 		checkName(t, "type_name", s.TypeName),
@@ -491,6 +493,7 @@ func (s *ActorSpec) Validate() error {
 		checkLen(t, "namespace", s.Namespace, MaxNameLen),
 		checkRetries(t, "max_restarts", s.MaxRestarts),
 		checkRetries(t, "max_task_retries", s.MaxTaskRetries),
+		checkNonNegative(t, "max_concurrency", int64(s.MaxConcurrency)), // 0: the default
 		checkResources(t, "resources", s.Resources),
 		checkOptionalHexID(t, "job_id", s.JobId),
 		checkPid(t, "owner", s.Owner, false),
@@ -749,12 +752,9 @@ func (n *NodeInfo) Validate() error {
 	if n == nil {
 		return nilMessage(t)
 	}
-	if n.Address == "" {
-		return invalid(t, "address", "empty")
-	}
 	return firstError(
 		checkHexID(t, "node_id", n.NodeId),
-		checkLen(t, "address", n.Address, MaxAddressLen),
+		checkAddress(t, "address", n.Address),
 		checkResources(t, "total", n.Total),
 		checkResources(t, "available", n.Available),
 		checkLabels(t, "labels", n.Labels),
