@@ -42,8 +42,6 @@ type Env struct {
 	InlineLimit int
 	// WrapContext gives user code a context carrying the runtime for nested calls.
 	WrapContext func(ctx context.Context, info CallInfo) context.Context
-	// FetchTimeout bounds a fetch of an argument from an object store.
-	FetchTimeout time.Duration
 	// RestartBackoff is the delay before an actor's first restart.
 	RestartBackoff time.Duration
 	// Pool runs tasks and actor mailboxes on reused goroutines.
@@ -74,6 +72,13 @@ func (e *Env) ownerPID(p *pb.Pid) *actor.PID {
 // node's goroutine pool.
 func (e *Env) Props(producer actor.Producer, opts ...actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(producer, append(opts, actor.WithDispatcher(Dispatcher{Pool: e.Pool}))...)
+}
+
+// Guard returns the props option that puts an actor behind a Guard logging
+// to the node's logger.
+func (e *Env) Guard(component string, onPanic func(actor.Context, any)) actor.PropsOption {
+	g := &Guard{Component: component, Logger: e.Logger, OnPanic: onPanic}
+	return actor.WithReceiverMiddleware(g.Middleware())
 }
 
 // PID converts a wire PID to a protoactor PID.
@@ -113,16 +118,9 @@ func (e *Env) FetchArgs(ctx context.Context, args []*pb.Arg) ([][]byte, error) {
 	return out, nil
 }
 
-// Fetch reads one object from the local store.
+// Fetch reads one object from the local store, until ctx ends.
 func (e *Env) Fetch(ctx context.Context, id []byte) ([]byte, error) {
-	timeout := e.FetchTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	res, err := e.System.Root.RequestFuture(e.Store, &pb.GetObject{ObjectId: id}, timeout).Result()
+	res, err := Request(ctx, e.System, e.Store, &pb.GetObject{ObjectId: id})
 	if err != nil {
 		return nil, fmt.Errorf("fetch object %x: %w", id, err)
 	}
@@ -137,19 +135,16 @@ func (e *Env) Fetch(ctx context.Context, id []byte) ([]byte, error) {
 }
 
 // Deliver sends a call's outcome to its owner: inline when small, else the
-// value goes to the local store first and the owner learns where it is.
+// value goes to the local store, which tells the owner where it is once it
+// can be read (or that storing it failed).
 func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
+	if perr == nil && len(data) >= e.InlineLimit {
+		e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data, Owner: owner})
+		return
+	}
 	res := &pb.Result{ObjectId: returnID, Error: perr}
 	if perr == nil {
-		if len(data) >= e.InlineLimit {
-			// The store receives the object before the owner can ask for it:
-			// the owner's Get reaches the store's mailbox after this Put.
-			e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data})
-			res.StoreNode = e.NodeID
-			res.Size = int64(len(data))
-		} else {
-			res.Inline = data
-		}
+		res.Inline = data
 	}
 	e.System.Root.Send(e.ownerPID(owner), res)
 }

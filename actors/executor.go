@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -15,75 +15,78 @@ import (
 // ErrMalformedArg: an argument carried neither a value nor an object ID.
 var ErrMalformedArg = errors.New("malformed argument")
 
-// ExecControl is the part of an executor its raylet reaches while the
-// executor is busy: the cancel function of the task it runs.
-type ExecControl struct {
-	mu     sync.Mutex
-	task   []byte // the spec's ID, read only
-	cancel context.CancelFunc
-	// early is a task cancelled after it was sent here but before it began.
-	early []byte
-}
+// taskExited is what an executor hears when a task's goroutine exited
+// through runtime.Goexit instead of returning.
+type taskExited struct{ spec *pb.TaskSpec }
 
-func (c *ExecControl) begin(task []byte, cancel context.CancelFunc) {
-	c.mu.Lock()
-	c.task, c.cancel = task, cancel
-	if c.early != nil && bytes.Equal(c.early, task) {
-		c.early = nil
-		cancel()
-	}
-	c.mu.Unlock()
-}
-
-func (c *ExecControl) end() {
-	c.mu.Lock()
-	c.task, c.cancel = nil, nil
-	c.mu.Unlock()
-}
-
-// Cancel cancels taskID: at once if it runs, or as soon as it begins.
-func (c *ExecControl) Cancel(taskID []byte) {
-	c.mu.Lock()
-	if c.cancel != nil && bytes.Equal(c.task, taskID) {
-		c.cancel()
-	} else {
-		c.early = bytes.Clone(taskID)
-	}
-	c.mu.Unlock()
-}
-
-// Executor is the actor that runs the tasks a raylet hands it, one at a
-// time, on its own goroutine: the result goes straight to the task's owner
-// and TaskFinished to the raylet. A cancel reaches the running task through
-// the executor's control, since the mailbox is busy while the task runs.
+// Executor is the actor that runs the tasks a raylet hands it, one at a time,
+// each on a goroutine the executor owns: the result goes straight to the
+// task's owner and TaskFinished to the raylet. The mailbox stays free while
+// a task runs, so a cancel reaches the task as a message that cancels a
+// context only the executor holds. A task whose goroutine exits through
+// runtime.Goexit is a worker failure, retried per max_retries.
 type Executor struct {
-	env *Env
-	ctl *ExecControl
-	// Tasks share one context until one is cancelled.
-	ctx    context.Context
-	cancel context.CancelFunc
+	env    *Env
+	self   *actor.PID
+	task   []byte // ID of the task handed out last
+	cancel context.CancelCauseFunc
 }
 
-// NewExecutor returns the props of an executor actor and its control.
-func NewExecutor(env *Env) (*actor.Props, *ExecControl) {
-	ctl := &ExecControl{}
-	return env.Props(func() actor.Actor { return &Executor{env: env, ctl: ctl} }), ctl
+// NewExecutor returns the props of an executor actor.
+func NewExecutor(env *Env) *actor.Props {
+	return env.Props(func() actor.Actor { return &Executor{env: env} }, env.Guard("executor", nil))
 }
 
 // Receive implements actor.Actor.
 func (x *Executor) Receive(c actor.Context) {
-	if m, ok := c.Message().(*pb.TaskSpec); ok {
-		if x.ctx == nil || x.ctx.Err() != nil {
-			x.ctx, x.cancel = context.WithCancel(context.Background())
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		x.self = c.Self()
+	case *pb.TaskSpec:
+		x.start(m)
+	case *pb.CancelTask:
+		if x.cancel != nil && bytes.Equal(x.task, m.TaskId) {
+			x.cancel(errCallCancelled)
 		}
-		x.ctl.begin(m.TaskId, x.cancel)
-		x.env.RunTask(x.ctx, m)
-		x.ctl.end()
+	case taskExited:
+		spec := m.spec
+		if r := spec.MaxRetries; r < 0 || spec.Attempt < r {
+			again := proto.Clone(spec).(*pb.TaskSpec)
+			again.Attempt++
+			x.start(again)
+			return
+		}
+		x.env.finishTask(spec, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM,
+			Message:  fmt.Sprintf("task %s exited its goroutine (runtime.Goexit) on each of its %d attempts", spec.Function, spec.Attempt+1),
+			Function: spec.Function, NodeId: x.env.NodeID})
+	case *actor.Stopping:
+		if x.cancel != nil {
+			x.cancel(errTakenBack)
+		}
 	}
 }
 
+func (x *Executor) start(spec *pb.TaskSpec) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	x.task, x.cancel = spec.TaskId, cancel
+	self, sys := x.self, x.env.System
+	x.env.Pool.Go(func() {
+		exited := true
+		defer func() {
+			cancel(nil)
+			if exited {
+				sys.Root.Send(self, taskExited{spec: spec})
+			}
+		}()
+		x.env.RunTask(ctx, spec)
+		exited = false
+	})
+}
+
 // RunTask runs one task to completion, retrying user failures when the spec
-// asks for it, and reports the outcome.
+// asks for it, and reports the outcome: TaskFinished to the raylet, the
+// result to the owner. A task cancelled by its caller is answered
+// CANCELLED; one its executor took back (the node stops) is not answered.
 func (e *Env) RunTask(ctx context.Context, spec *pb.TaskSpec) {
 	info := CallInfo{TaskID: spec.TaskId, NodeID: e.NodeID, GPUIDs: spec.GpuIds, Raylet: e.Raylet}
 	uctx := e.WrapContext(ctx, info)
@@ -96,11 +99,22 @@ func (e *Env) RunTask(ctx context.Context, spec *pb.TaskSpec) {
 		}
 		e.Logger.Debug("retrying task", "function", spec.Function, "attempt", attempt+1, "error", perr.Message)
 	}
-	if perr != nil && ctx.Err() != nil {
-		perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "task cancelled: " + perr.Message, Function: spec.Function, NodeId: e.NodeID}
+	switch context.Cause(ctx) {
+	case errTakenBack:
+		return
+	case errCallCancelled:
+		msg := "task cancelled by its caller"
+		if perr != nil {
+			msg += ": " + perr.Message
+		}
+		data, perr = nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: msg, Function: spec.Function, NodeId: e.NodeID}
 	}
-	// Free the executor before waking the owner, so a caller that submits
-	// its next task on wake-up finds resources already released.
+	e.finishTask(spec, data, perr)
+}
+
+// finishTask frees the task's executor, then wakes its owner: a caller that
+// submits its next task on wake-up finds the resources already released.
+func (e *Env) finishTask(spec *pb.TaskSpec, data []byte, perr *pb.Error) {
 	e.System.Root.Send(e.Raylet, &pb.TaskFinished{TaskId: spec.TaskId})
 	e.Deliver(spec.Owner, spec.ReturnId, data, perr)
 }
@@ -125,11 +139,15 @@ func (e *Env) runOnce(ctx context.Context, spec *pb.TaskSpec) ([]byte, *pb.Error
 	}
 	args, err := e.FetchArgs(ctx, spec.Args)
 	if err != nil {
-		kind := pb.ErrorKind_ERROR_KIND_OBJECT_LOST
-		if errors.Is(err, ErrMalformedArg) {
-			kind = pb.ErrorKind_ERROR_KIND_INVALID
-		}
-		return nil, ErrorOf(kind, fmt.Errorf("task %s: %w", spec.Function, err), spec.Function, e.NodeID)
+		return nil, ErrorOf(argErrorKind(err), fmt.Errorf("task %s: %w", spec.Function, err), spec.Function, e.NodeID)
 	}
 	return Invoke(spec.Function, e.NodeID, func() ([]byte, error) { return fn.Invoke(ctx, args) })
+}
+
+// argErrorKind classifies a failure to fetch arguments.
+func argErrorKind(err error) pb.ErrorKind {
+	if errors.Is(err, ErrMalformedArg) {
+		return pb.ErrorKind_ERROR_KIND_INVALID
+	}
+	return pb.ErrorKind_ERROR_KIND_OBJECT_LOST
 }

@@ -28,6 +28,8 @@ type testEnv struct {
 	ownerPID *actor.PID
 	finished chan []byte // TaskFinished task IDs
 	infos    chan CallInfo
+	// deadCalls are actor calls that reached no process.
+	deadCalls chan *pb.ActorCall
 }
 
 // fakeRaylet records TaskFinished messages.
@@ -44,7 +46,15 @@ func newTestEnv(t *testing.T, inlineLimit int) *testEnv {
 	quiet := slog.New(slog.DiscardHandler)
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	pool := NewPool(16)
-	te := &testEnv{t: t, ids: objects.NewIDGen(), owner: objects.NewOwner(), finished: make(chan []byte, 64), infos: make(chan CallInfo, 64)}
+	te := &testEnv{t: t, ids: objects.NewIDGen(), owner: objects.NewOwner(), finished: make(chan []byte, 64), infos: make(chan CallInfo, 64),
+		deadCalls: make(chan *pb.ActorCall, 64)}
+	sys.EventStream.Subscribe(func(evt any) {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+			if call, ok := dl.Message.(*pb.ActorCall); ok {
+				te.deadCalls <- call
+			}
+		}
+	})
 	store, err := objects.NewStore(objects.StoreConfig{Capacity: 1 << 20, SpillDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +68,7 @@ func newTestEnv(t *testing.T, inlineLimit int) *testEnv {
 	te.ownerPID = pid
 	te.Env = &Env{
 		Registry: NewRegistry(), NodeID: "n1", System: sys, Raylet: raylet, Store: storePID,
-		InlineLimit: inlineLimit, FetchTimeout: testWait, Pool: pool, RestartBackoff: time.Millisecond,
+		InlineLimit: inlineLimit, Pool: pool, RestartBackoff: time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 		WrapContext: func(ctx context.Context, info CallInfo) context.Context {
 			select {
@@ -85,7 +95,7 @@ func (te *testEnv) register(name string, nargs int, fn Invoker) {
 // pending prepares a fresh return ID and the slot it completes.
 func (te *testEnv) pending() ([]byte, *objects.Slot) {
 	id := te.ids.Next()
-	return id.Bytes(), te.owner.Pending(id, nil)
+	return id.Bytes(), te.owner.Pending(id, nil, "")
 }
 
 func (te *testEnv) spec(function string, args ...*pb.Arg) (*pb.TaskSpec, *objects.Slot) {
@@ -153,8 +163,7 @@ func TestExecutorRunsTasks(t *testing.T) {
 		{name: "arg count", function: "upper", wantKind: pb.ErrorKind_ERROR_KIND_INVALID, wantMsg: "want 1, got 0", wantFunc: "upper"},
 		{name: "missing object", function: "upper", args: []*pb.Arg{objectArg(te.ids.Next().Bytes())}, wantKind: pb.ErrorKind_ERROR_KIND_OBJECT_LOST, wantFunc: "upper"},
 	}
-	props, _ := NewExecutor(te.Env)
-	exec := te.System.Root.Spawn(props)
+	exec := te.System.Root.Spawn(NewExecutor(te.Env))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec, slot := te.spec(tt.function, tt.args...)
@@ -205,8 +214,7 @@ func TestExecutorCallInfo(t *testing.T) {
 	te.register("f", 0, func(context.Context, [][]byte) ([]byte, error) { return nil, nil })
 	spec, slot := te.spec("f")
 	spec.GpuIds = []int32{1, 3}
-	props, _ := NewExecutor(te.Env)
-	te.System.Root.Send(te.System.Root.Spawn(props), spec)
+	te.System.Root.Send(te.System.Root.Spawn(NewExecutor(te.Env)), spec)
 	te.await(slot)
 	info := <-te.infos
 	if !bytes.Equal(info.TaskID, spec.TaskId) || info.NodeID != "n1" || info.Raylet != te.Raylet || len(info.GPUIDs) != 2 || info.GPUIDs[1] != 3 || info.ActorID != nil {
@@ -240,17 +248,20 @@ func TestExecutorCancel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			props, ctl := NewExecutor(te.Env)
-			exec := te.System.Root.Spawn(props)
+			exec := te.System.Root.Spawn(NewExecutor(te.Env))
 			spec, slot := te.spec(tt.function)
 			spec.RetryExceptions, spec.MaxRetries = tt.retry, -1
 			te.System.Root.Send(exec, spec)
 			<-started
-			ctl.Cancel([]byte("another task"))
+			te.System.Root.Send(exec, &pb.CancelTask{TaskId: te.ids.Next().Bytes()})
+			// Once the executor answers a touch, it has handled the cancel.
+			if _, err := Request(context.Background(), te.System, exec, &actor.Touch{}); err != nil {
+				t.Fatal(err)
+			}
 			if slot.IsDone() {
 				t.Fatal("cancelling another task ended this one")
 			}
-			ctl.Cancel(spec.TaskId)
+			te.System.Root.Send(exec, &pb.CancelTask{TaskId: spec.TaskId})
 			r := te.await(slot)
 			if r.err == nil || r.err.Kind != pb.ErrorKind_ERROR_KIND_CANCELLED || !strings.HasPrefix(r.err.Message, "task cancelled") {
 				t.Fatalf("result %+v, want CANCELLED", r)
@@ -357,7 +368,7 @@ func TestFetchHonoursDeadline(t *testing.T) {
 	te := newTestEnv(t, 1024)
 	// An actor that never answers stands in for an unreachable store.
 	silent := te.System.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
-	env := &Env{System: te.System, Store: silent, FetchTimeout: testWait}
+	env := &Env{System: te.System, Store: silent}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -365,7 +376,7 @@ func TestFetchHonoursDeadline(t *testing.T) {
 	if err == nil {
 		t.Fatal("fetch from a silent store succeeded")
 	}
-	if !errors.Is(err, actor.ErrTimeout) {
+	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a timeout", err)
 	}
 	if d := time.Since(start); d > testWait/2 {

@@ -15,12 +15,13 @@ import (
 	pb "github.com/goray-dev/goray/proto"
 )
 
-// hostParent spawns one host and supervises it the way a raylet does: the
-// host's control decides on restarts and their delay.
+// hostParent spawns one host and stops it once it reports its actor dead,
+// as a raylet does, and passes on its reports.
 type hostParent struct {
 	env    *Env
 	typ    *ActorType
-	ctl    *HostControl
+	spec   *pb.ActorSpec
+	gpus   []int32
 	host   chan *actor.PID
 	states chan *pb.ActorStateChanged
 }
@@ -28,19 +29,13 @@ type hostParent struct {
 func (p *hostParent) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
-		p.host <- c.Spawn(NewHost(p.env, p.typ, p.ctl))
+		p.host <- c.Spawn(NewHost(p.env, p.typ, p.spec, p.gpus))
 	case *pb.ActorStateChanged:
+		if m.State == pb.ActorState_ACTOR_STATE_DEAD {
+			c.Poison(actor.NewPID(m.Pid.Address, m.Pid.Id))
+		}
 		p.states <- m
 	}
-}
-
-func (p *hostParent) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
-	restart, _, delay := p.ctl.Failed(FailureReason(reason))
-	if !restart {
-		sup.RestartChildren(child)
-		return
-	}
-	time.AfterFunc(time.Duration(delay), func() { sup.RestartChildren(child) })
 }
 
 // box is the user actor of these tests.
@@ -49,7 +44,7 @@ type box struct{ v string }
 // hostKit hosts one "box" actor under a hostParent.
 type hostKit struct {
 	*testEnv
-	ctl           *HostControl
+	spec          *pb.ActorSpec
 	host          *actor.PID
 	states        chan *pb.ActorStateChanged
 	constructions atomic.Int32
@@ -57,13 +52,13 @@ type hostKit struct {
 	gate          chan struct{}
 }
 
-func newHostKit(t *testing.T, spec *pb.ActorSpec) *hostKit {
+func newHostKit(t *testing.T, spec *pb.ActorSpec, gpus ...int32) *hostKit {
 	t.Helper()
-	return newHostKitOn(t, newTestEnv(t, 1024), spec)
+	return newHostKitOn(t, newTestEnv(t, 1024), spec, gpus...)
 }
 
 // newHostKitOn hosts the actor in te's environment.
-func newHostKitOn(t *testing.T, te *testEnv, spec *pb.ActorSpec) *hostKit {
+func newHostKitOn(t *testing.T, te *testEnv, spec *pb.ActorSpec, gpus ...int32) *hostKit {
 	t.Helper()
 	k := &hostKit{testEnv: te, states: make(chan *pb.ActorStateChanged, 16), started: make(chan string, 16), gate: make(chan struct{})}
 	t.Cleanup(func() {
@@ -111,11 +106,10 @@ func newHostKitOn(t *testing.T, te *testEnv, spec *pb.ActorSpec) *hostKit {
 		spec.ActorId = k.ids.Next().Bytes()
 	}
 	spec.TypeName = "box"
-	k.ctl = NewHostControl(spec)
-	k.ctl.Policy.InitialBackoff = time.Millisecond
+	k.spec = spec
 	hosts := make(chan *actor.PID, 1)
 	k.System.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &hostParent{env: k.Env, typ: typ, ctl: k.ctl, host: hosts, states: k.states}
+		return &hostParent{env: k.Env, typ: typ, spec: spec, gpus: gpus, host: hosts, states: k.states}
 	}))
 	k.host = <-hosts
 	return k
@@ -128,20 +122,56 @@ func errString(err error) string {
 	return err.Error()
 }
 
+// state returns the host's next report that is not RESTARTING.
 func (k *hostKit) state() *pb.ActorStateChanged {
 	k.t.Helper()
-	select {
-	case s := <-k.states:
-		return s
-	case <-time.After(testWait):
-		k.t.Fatal("no state report from the host")
-		return nil
+	for {
+		select {
+		case s := <-k.states:
+			if s.State == pb.ActorState_ACTOR_STATE_RESTARTING {
+				continue
+			}
+			return s
+		case <-time.After(testWait):
+			k.t.Fatal("no state report from the host")
+			return nil
+		}
 	}
+}
+
+// callAfterDeath checks that the host has stopped once its actor died: a
+// call to it reaches no process (the node's raylet answers such calls).
+func (k *hostKit) callAfterDeath() {
+	k.t.Helper()
+	deadline := time.Now().Add(testWait)
+	for {
+		if _, ok := k.System.ProcessRegistry.GetLocal(k.host.Id); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatal("the host of a dead actor is still running")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, ret := k.call("get")
+	select {
+	case call := <-k.deadCalls:
+		if string(call.ReturnId) != string(ret) {
+			k.t.Fatalf("dead letter for %x, want %x", call.ReturnId, ret)
+		}
+	case <-time.After(testWait):
+		k.t.Fatal("a call to a stopped host did not become a dead letter")
+	}
+}
+
+// cancel asks the host to cancel the call that returns ret.
+func (k *hostKit) cancel(ret []byte) {
+	k.System.Root.Send(k.host, &pb.CancelTask{ActorId: k.spec.ActorId, ReturnId: ret})
 }
 
 func (k *hostKit) call(method string, args ...string) (*objects.Slot, []byte) {
 	ret, slot := k.pending()
-	c := &pb.ActorCall{ActorId: k.ctl.Spec.ActorId, Method: method, ReturnId: ret, Owner: WirePID(k.ownerPID)}
+	c := &pb.ActorCall{ActorId: k.spec.ActorId, Method: method, ReturnId: ret, Owner: WirePID(k.ownerPID)}
 	for _, a := range args {
 		c.Args = append(c.Args, inline(a))
 	}
@@ -190,10 +220,7 @@ func TestHostLifecycleReports(t *testing.T) {
 			t.Fatalf("panic call: %+v", r)
 		}
 	}
-	s, _ := k.call("get")
-	if r := k.await(s); r.err == nil || r.err.Kind != pb.ErrorKind_ERROR_KIND_ACTOR_DIED || r.err.Function != "box.get" {
-		t.Errorf("call on a dead actor: %+v", r)
-	}
+	k.callAfterDeath()
 	if n := k.constructions.Load(); n != 3 {
 		t.Errorf("%d constructor runs, want 3", n)
 	}
@@ -235,10 +262,7 @@ func TestHostConstructor(t *testing.T) {
 				t.Fatalf("report %v %+v, want DEAD with %v %q", s.State, s.Error, tt.wantKind, tt.wantMsg)
 			}
 			// A constructor failure is final: no restart despite the budget.
-			slot, _ := k.call("get")
-			if r := k.await(slot); r.err == nil || r.err.Kind != pb.ErrorKind_ERROR_KIND_ACTOR_DIED {
-				t.Errorf("call on an actor that never started: %+v", r)
-			}
+			k.callAfterDeath()
 			if n := k.constructions.Load(); n > 1 {
 				t.Errorf("%d constructor runs, want at most 1", n)
 			}
@@ -251,7 +275,7 @@ func TestHostCancelledCallDoesNotLeakIntoNext(t *testing.T) {
 	k.state()
 	slot, ret := k.call("block", "first")
 	<-k.started
-	k.ctl.Cancel(ret)
+	k.cancel(ret)
 	if r := k.await(slot); r.err == nil || r.err.Kind != pb.ErrorKind_ERROR_KIND_CANCELLED {
 		t.Fatalf("cancelled call: %+v", r)
 	}
@@ -262,7 +286,7 @@ func TestHostCancelledCallDoesNotLeakIntoNext(t *testing.T) {
 	blocked, _ := k.call("block", "second")
 	<-k.started
 	queued, qret := k.call("set", "never")
-	k.ctl.Cancel(qret)
+	k.cancel(qret)
 	close(k.gate)
 	if r := k.await(blocked); r.err != nil || string(r.data) != "released" {
 		t.Errorf("blocked call: %+v", r)
@@ -288,18 +312,16 @@ func TestHostKill(t *testing.T) {
 			k := newHostKit(t, &pb.ActorSpec{Args: []*pb.Arg{inline("v")}, MaxRestarts: 1})
 			k.state()
 			k.value("set", "changed")
-			// As the raylet does: mark the control, then tell the host.
-			k.ctl.Kill(tt.noRestart, "killed")
-			k.System.Root.Send(k.host, &pb.KillActor{ActorId: k.ctl.Spec.ActorId, NoRestart: tt.noRestart})
+			k.System.Root.Send(k.host, &pb.KillActor{ActorId: k.spec.ActorId, NoRestart: tt.noRestart})
 			s := k.state()
 			if tt.noRestart {
 				if s.State != pb.ActorState_ACTOR_STATE_DEAD {
 					t.Fatalf("state after kill %v", s.State)
 				}
-				slot, _ := k.call("get")
-				if r := k.await(slot); r.err == nil || r.err.Kind != pb.ErrorKind_ERROR_KIND_ACTOR_DIED || !strings.Contains(r.err.Message, "killed") {
-					t.Errorf("call after kill: %+v", r)
+				if s.Error == nil || s.Error.Kind != pb.ErrorKind_ERROR_KIND_ACTOR_DIED || !strings.Contains(s.Error.Message, "killed") {
+					t.Errorf("death report after kill: %+v", s.Error)
 				}
+				k.callAfterDeath()
 				return
 			}
 			if s.State != pb.ActorState_ACTOR_STATE_ALIVE || s.NumRestarts != 1 {
@@ -313,14 +335,14 @@ func TestHostKill(t *testing.T) {
 }
 
 func TestHostCallInfo(t *testing.T) {
-	k := newHostKit(t, &pb.ActorSpec{Args: []*pb.Arg{inline("v")}, GpuIds: []int32{2}})
+	k := newHostKit(t, &pb.ActorSpec{Args: []*pb.Arg{inline("v")}}, 2)
 	k.state()
 	for len(k.infos) > 0 { // the constructor's
 		<-k.infos
 	}
 	k.value("get")
 	info := <-k.infos
-	if string(info.ActorID) != string(k.ctl.Spec.ActorId) || info.NodeID != "n1" || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || info.TaskID != nil {
+	if string(info.ActorID) != string(k.spec.ActorId) || info.NodeID != "n1" || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || info.TaskID != nil {
 		t.Errorf("call info %+v", info)
 	}
 }

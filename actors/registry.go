@@ -16,6 +16,8 @@ var (
 	ErrDuplicate = errors.New("registered twice")
 	// ErrArgCount: a call carried the wrong number of arguments.
 	ErrArgCount = errors.New("wrong number of arguments")
+	// ErrNilFunc: a nil function, constructor or method was registered.
+	ErrNilFunc = errors.New("nil function")
 )
 
 // Invoker runs a registered function on encoded arguments and returns its
@@ -94,7 +96,11 @@ func (r *Registry) RegisterFunc(f *Func) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := validName("function", f.Name)
-	if err == nil && r.funcs[f.Name] != nil {
+	switch {
+	case err != nil:
+	case f.Invoke == nil:
+		err = fmt.Errorf("function %q: %w", f.Name, ErrNilFunc)
+	case r.funcs[f.Name] != nil:
 		err = fmt.Errorf("function %q: %w", f.Name, ErrDuplicate)
 	}
 	if err != nil {
@@ -110,7 +116,11 @@ func (r *Registry) RegisterActor(t *ActorType) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := validName("actor type", t.Name)
-	if err == nil && r.actors[t.Name] != nil {
+	switch {
+	case err != nil:
+	case t.New == nil:
+		err = fmt.Errorf("actor type %q: %w", t.Name, ErrNilFunc)
+	case r.actors[t.Name] != nil:
 		err = fmt.Errorf("actor type %q: %w", t.Name, ErrDuplicate)
 	}
 	if err != nil {
@@ -132,6 +142,8 @@ func (r *Registry) RegisterMethod(actorType string, m *Method) error {
 	err := validName("method", m.Name)
 	switch {
 	case err != nil:
+	case m.Invoke == nil:
+		err = fmt.Errorf("method %q of actor type %q: %w", m.Name, actorType, ErrNilFunc)
 	case t == nil:
 		err = fmt.Errorf("method %q: actor type %q: %w", m.Name, actorType, ErrNotRegistered)
 	default:

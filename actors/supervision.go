@@ -1,9 +1,6 @@
 package actors
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // RestartPolicy decides whether a failed actor restarts and after how long.
 type RestartPolicy struct {
@@ -45,20 +42,3 @@ func (p RestartPolicy) Next(restarts int32) (bool, time.Duration) {
 	return true, min(d, maxd)
 }
 
-// Failure is the reason a host panicked on purpose to have its supervisor
-// restart it: a user method panicked, or a kill asked for a restart.
-type Failure struct{ Reason string }
-
-func (f Failure) String() string { return f.Reason }
-
-// FailureReason renders whatever a panicking actor left as its reason.
-func FailureReason(reason any) string {
-	switch r := reason.(type) {
-	case Failure:
-		return r.Reason
-	case error:
-		return r.Error()
-	default:
-		return fmt.Sprint(r)
-	}
-}
