@@ -25,11 +25,20 @@ type Slot struct {
 	err       *pb.Error
 	released  bool
 	freed     bool
-	onDone    []func()
+	onDone    []callback
+	nextCB    uint64
 	// holder is what reaches the slot from user code (a Ref's handle). The
 	// slot keeps it alive until it completes, when the Stored hook may tie
 	// the object's lifetime to it; then the slot lets go of it.
 	holder any
+	// actor is the actor whose call completes the slot ("" for a task or
+	// Put): the slot fails when that actor dies.
+	actor string
+}
+
+type callback struct {
+	id uint64
+	f  func()
 }
 
 // Holder returns the holder the slot was created with, until it completes.
@@ -60,18 +69,26 @@ func (s *Slot) Value() (data []byte, storeNode string, size int64, err *pb.Error
 	return s.data, s.storeNode, s.size, s.err, s.freed
 }
 
-// OnDone runs f once the slot completes (at once if it has). The returned
-// function drops f if it has not run yet.
+// OnDone runs f once the slot completes (at once if it has), on the
+// goroutine that completes it: f must be quick and must not complete other
+// slots itself. The returned function drops f if it has not run yet.
 func (s *Slot) OnDone(f func()) (remove func()) {
 	s.mu.Lock()
 	if !s.completed {
-		i := len(s.onDone)
-		s.onDone = append(s.onDone, f)
+		s.nextCB++
+		id := s.nextCB
+		s.onDone = append(s.onDone, callback{id: id, f: f})
 		s.mu.Unlock()
 		return func() {
 			s.mu.Lock()
-			if i < len(s.onDone) {
-				s.onDone[i] = nil
+			for i, cb := range s.onDone {
+				if cb.id == id {
+					s.onDone = append(s.onDone[:i], s.onDone[i+1:]...)
+					break
+				}
+			}
+			if len(s.onDone) == 0 {
+				s.onDone = nil
 			}
 			s.mu.Unlock()
 		}
@@ -79,6 +96,13 @@ func (s *Slot) OnDone(f func()) (remove func()) {
 	s.mu.Unlock()
 	f()
 	return func() {}
+}
+
+// callbacks returns how many OnDone callbacks wait.
+func (s *Slot) callbacks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.onDone)
 }
 
 // Owner is the owner side of a process's objects: the slots of the objects it
@@ -93,11 +117,17 @@ type Owner struct {
 	// settled (a cancelled call that answered late).
 	Stored    func(s *Slot)
 	Abandoned func(id ID)
+	// Notify receives every other message sent to the owner's process
+	// (notices from the GCS, replies to the core's requests).
+	Notify func(msg any)
 }
 
 type ownerShard struct {
 	mu sync.Mutex
 	m  map[ID]*Slot
+	// closed makes new slots fail at once with closedErr.
+	closed    bool
+	closedErr *pb.Error
 }
 
 // NewOwner returns an owner with no slots.
@@ -113,11 +143,19 @@ func (o *Owner) shard(id ID) *ownerShard {
 	return &o.shards[id[IDLen-1]&63]
 }
 
-// Pending returns a new slot waiting for the Result with its ID.
-func (o *Owner) Pending(id ID, holder any) *Slot {
-	s := &Slot{ID: id, done: make(chan struct{}), holder: holder}
+// Pending returns a new slot waiting for the Result with its ID; actor
+// names the actor whose call will complete it, if any. After Close, the
+// slot fails at once with Close's error.
+func (o *Owner) Pending(id ID, holder any, actor string) *Slot {
+	s := &Slot{ID: id, done: make(chan struct{}), holder: holder, actor: actor}
 	sh := o.shard(id)
 	sh.mu.Lock()
+	if sh.closed {
+		perr := sh.closedErr
+		sh.mu.Unlock()
+		o.complete(s, &pb.Result{Error: perr})
+		return s
+	}
 	sh.m[id] = s
 	sh.mu.Unlock()
 	return s
@@ -185,10 +223,8 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 	s.onDone = nil
 	close(s.done)
 	s.mu.Unlock()
-	for _, f := range cbs {
-		if f != nil {
-			f()
-		}
+	for _, cb := range cbs {
+		cb.f()
 	}
 }
 
@@ -219,17 +255,36 @@ func (o *Owner) Free(s *Slot) bool {
 	return inStore
 }
 
-// FailAll settles every pending slot with perr (shutdown).
-func (o *Owner) FailAll(perr *pb.Error) {
+// Close settles every pending slot with perr, and every slot created later
+// too (shutdown).
+func (o *Owner) Close(perr *pb.Error) {
+	o.failWhere(func(*Slot) bool { return true }, perr, true)
+}
+
+// FailActor settles with perr every pending slot that a call of actor was
+// to complete (the actor died).
+func (o *Owner) FailActor(actor string, perr *pb.Error) {
+	o.failWhere(func(s *Slot) bool { return s.actor == actor }, perr, false)
+}
+
+func (o *Owner) failWhere(match func(*Slot) bool, perr *pb.Error, close bool) {
+	var failed []*Slot
 	for i := range o.shards {
 		sh := &o.shards[i]
 		sh.mu.Lock()
-		pending := sh.m
-		sh.m = map[ID]*Slot{}
-		sh.mu.Unlock()
-		for _, s := range pending {
-			o.complete(s, &pb.Result{Error: perr})
+		if close {
+			sh.closed, sh.closedErr = true, perr
 		}
+		for id, s := range sh.m {
+			if match(s) {
+				failed = append(failed, s)
+				delete(sh.m, id)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for _, s := range failed {
+		o.complete(s, &pb.Result{Error: perr})
 	}
 }
 
@@ -245,10 +300,16 @@ func (o *Owner) PendingCount() int {
 	return n
 }
 
-// SendUserMessage implements actor.Process: it completes slots from Results.
+// SendUserMessage implements actor.Process: it completes slots from
+// Results and passes other messages to Notify.
 func (o *Owner) SendUserMessage(_ *actor.PID, message any) {
-	if res, ok := actor.UnwrapEnvelopeMessage(message).(*pb.Result); ok {
-		o.Complete(res)
+	switch m := actor.UnwrapEnvelopeMessage(message).(type) {
+	case *pb.Result:
+		o.Complete(m)
+	default:
+		if o.Notify != nil {
+			o.Notify(m)
+		}
 	}
 }
 

@@ -62,7 +62,7 @@ func TestOwnerComplete(t *testing.T) {
 			o, h := newHookedOwner()
 			id := NewIDGen().Next()
 			holder := new(int)
-			s := o.Pending(id, holder)
+			s := o.Pending(id, holder, "")
 			if s.IsDone() || o.PendingCount() != 1 || s.Holder() != holder {
 				t.Fatalf("fresh slot: done %v, pending %d, holder %v", s.IsDone(), o.PendingCount(), s.Holder())
 			}
@@ -157,7 +157,7 @@ func TestOwnerReleaseAndFree(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o, h := newHookedOwner()
 			id := NewIDGen().Next()
-			s := o.Pending(id, nil)
+			s := o.Pending(id, nil, "")
 			if tt.before != nil {
 				if got := tt.before(o, s); got != tt.wantBefore {
 					t.Errorf("on the pending slot: %v, want %v", got, tt.wantBefore)
@@ -186,7 +186,7 @@ func TestOwnerReleaseAndFree(t *testing.T) {
 	t.Run("free twice", func(t *testing.T) {
 		o := NewOwner()
 		id := NewIDGen().Next()
-		s := o.Pending(id, nil)
+		s := o.Pending(id, nil, "")
 		o.Complete(&pb.Result{ObjectId: id.Bytes(), StoreNode: "n1"})
 		if !o.Free(s) || o.Free(s) {
 			t.Error("only the first Free of a store object reports it")
@@ -219,38 +219,55 @@ func TestOwnerReadyAndFail(t *testing.T) {
 	}
 
 	id := gen.Next()
-	p := o.Pending(id, nil)
+	p := o.Pending(id, nil, "")
 	o.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "stop"})
 	if _, _, _, perr, _ := p.Value(); !p.IsDone() || perr == nil || perr.Kind != pb.ErrorKind_ERROR_KIND_CANCELLED {
 		t.Errorf("Fail: done %v, error %v", p.IsDone(), perr)
 	}
 }
 
-func TestOwnerFailAll(t *testing.T) {
+func TestOwnerClose(t *testing.T) {
 	o := NewOwner()
 	gen := NewIDGen()
 	var slots []*Slot
 	for range 200 {
-		slots = append(slots, o.Pending(gen.Next(), nil))
+		slots = append(slots, o.Pending(gen.Next(), nil, ""))
 	}
-	done := o.Pending(gen.Next(), nil)
+	done := o.Pending(gen.Next(), nil, "")
 	o.Complete(&pb.Result{ObjectId: done.ID.Bytes(), Inline: []byte("kept")})
-	o.FailAll(&pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "shutdown"})
+	o.Close(&pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "shutdown"})
 	if n := o.PendingCount(); n != 0 {
-		t.Fatalf("%d slots pending after FailAll", n)
+		t.Fatalf("%d slots pending after Close", n)
 	}
 	for _, s := range slots {
 		if _, _, _, perr, _ := s.Value(); !s.IsDone() || perr == nil || perr.Message != "shutdown" {
-			t.Fatalf("slot after FailAll: done %v, error %v", s.IsDone(), perr)
+			t.Fatalf("slot after Close: done %v, error %v", s.IsDone(), perr)
 		}
 	}
 	if data, _, _, perr, _ := done.Value(); string(data) != "kept" || perr != nil {
-		t.Errorf("FailAll changed a completed slot: %q, %v", data, perr)
+		t.Errorf("Close changed a completed slot: %q, %v", data, perr)
 	}
-	// Slots created after FailAll work as before.
-	later := o.Pending(gen.Next(), nil)
-	if !o.Complete(&pb.Result{ObjectId: later.ID.Bytes()}) {
-		t.Error("a slot created after FailAll took no result")
+	// A slot created after Close (a call racing the shutdown) fails at once
+	// instead of waiting for a result that will never come.
+	later := o.Pending(gen.Next(), nil, "")
+	if _, _, _, perr, _ := later.Value(); !later.IsDone() || perr == nil || perr.Message != "shutdown" {
+		t.Fatalf("slot created after Close: done %v, error %v", later.IsDone(), perr)
+	}
+}
+
+func TestOwnerFailActor(t *testing.T) {
+	o := NewOwner()
+	gen := NewIDGen()
+	a1, a2, task := o.Pending(gen.Next(), nil, "actor-1"), o.Pending(gen.Next(), nil, "actor-2"), o.Pending(gen.Next(), nil, "")
+	o.FailActor("actor-1", &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "gone"})
+	if _, _, _, perr, _ := a1.Value(); !a1.IsDone() || perr == nil || perr.Message != "gone" {
+		t.Fatalf("call of the dead actor: done %v, error %v", a1.IsDone(), perr)
+	}
+	if a2.IsDone() || task.IsDone() {
+		t.Fatal("FailActor settled slots of another actor or a task")
+	}
+	if n := o.PendingCount(); n != 2 {
+		t.Fatalf("%d slots pending, want 2", n)
 	}
 }
 
@@ -265,7 +282,7 @@ func TestOwnerAsProcess(t *testing.T) {
 	const n = 500
 	slots := make([]*Slot, n)
 	for i := range slots {
-		slots[i] = o.Pending(gen.Next(), nil)
+		slots[i] = o.Pending(gen.Next(), nil, "")
 	}
 	// Results arrive from many senders at once.
 	var wg sync.WaitGroup
@@ -302,7 +319,7 @@ func TestOwnerOnDoneWaitsForStoredHook(t *testing.T) {
 		<-release
 	}
 	id := NewIDGen().Next()
-	s := o.Pending(id, nil)
+	s := o.Pending(id, nil, "")
 	go o.Complete(&pb.Result{ObjectId: id[:], StoreNode: "n1", Size: 1 << 20})
 	<-inHook
 	ran := make(chan bool, 1)
@@ -324,7 +341,7 @@ func TestOwnerOnDoneWaitsForStoredHook(t *testing.T) {
 func TestOwnerOnDoneRemove(t *testing.T) {
 	o := NewOwner()
 	id := NewIDGen().Next()
-	s := o.Pending(id, nil)
+	s := o.Pending(id, nil, "")
 	var kept, dropped atomic.Int32
 	remove := s.OnDone(func() { dropped.Add(1) })
 	s.OnDone(func() { kept.Add(1) })
@@ -337,5 +354,19 @@ func TestOwnerOnDoneRemove(t *testing.T) {
 	s.OnDone(func() { ran = true })() // on a done slot: runs at once
 	if !ran {
 		t.Fatal("callback on a done slot did not run")
+	}
+}
+
+// Registering and removing callbacks on a slot that stays pending, as Wait
+// does when it polls, must not grow the slot.
+func TestOwnerOnDoneRemoveDoesNotGrow(t *testing.T) {
+	o := NewOwner()
+	s := o.Pending(NewIDGen().Next(), nil, "")
+	s.OnDone(func() {})
+	for range 10_000 {
+		s.OnDone(func() {})()
+	}
+	if n := s.callbacks(); n != 1 {
+		t.Fatalf("%d callbacks held after 10000 removals, want 1", n)
 	}
 }

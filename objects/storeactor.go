@@ -31,8 +31,20 @@ func (a *StoreActor) Receive(c actor.Context) {
 		if err != nil {
 			return
 		}
-		if err := a.store.Put(id, m.Data); err != nil {
-			c.Logger().Error("store put failed", "object", id, "error", err)
+		err = a.store.Put(id, m.Data)
+		var perr *pb.Error
+		if err != nil {
+			perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("storing object %s on node %s: %v", id, a.nodeID, err), NodeId: a.nodeID}
+		}
+		switch {
+		case m.Owner != nil:
+			res := &pb.Result{ObjectId: m.ObjectId, Error: perr}
+			if perr == nil {
+				res.StoreNode, res.Size = a.nodeID, int64(len(m.Data))
+			}
+			c.Send(actor.NewPID(m.Owner.Address, m.Owner.Id), res)
+		case c.Sender() != nil:
+			c.Respond(&pb.Ack{Error: perr})
 		}
 	case *pb.GetObject:
 		c.Respond(a.get(m.ObjectId))
