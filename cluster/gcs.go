@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/goray-dev/goray/actors"
 	pb "github.com/goray-dev/goray/proto"
@@ -13,15 +14,23 @@ import (
 // GCSProcessID is the well-known protoactor ID of the GCS actor.
 const GCSProcessID = "gcs"
 
-// retryPlacement is how long an actor that fits the cluster but not its free
-// resources waits before asking the placement actor again.
-const retryPlacement = 50 * time.Millisecond
+// Backoff of an actor that fits the cluster but not its free resources.
+const (
+	placeRetryFirst = 10 * time.Millisecond
+	placeRetryMax   = time.Second
+)
+
+// systemRequestTimeout bounds a request from one system actor to another,
+// which in one process only a defect could leave unanswered.
+const systemRequestTimeout = 30 * time.Second
 
 // GCS is the actor holding cluster metadata: nodes, jobs, actors and the
 // names they are registered under. It drives an actor's creation (placement,
-// then the chosen node's raylet) and records its lifecycle.
+// then the chosen node's raylet), records its lifecycle, answers those
+// waiting on it, and tells every core when an actor dies.
 type GCS struct {
 	placement *actor.PID
+	timers    *scheduler.TimerScheduler
 	nodes     map[string]*pb.NodeInfo
 	byAddress map[string]string // node address -> node ID
 	actors    map[string]*actorRec
@@ -35,15 +44,21 @@ type GCS struct {
 const MaxDeadActors = 100_000
 
 type actorRec struct {
-	info     *pb.ActorInfo
-	spec     *pb.ActorSpec
-	creators []*actor.PID // waiting for ALIVE or failure
+	info *pb.ActorInfo
+	// spec is dropped when the actor dies: its arguments are not needed.
+	spec      *pb.ActorSpec
+	creators  []*actor.PID // waiting for ALIVE or DEAD (CreateActorReply)
+	resolvers []*actor.PID // waiting for a host or DEAD (LookupActorReply)
 }
 
-type placeActor struct{ id string }
+// placeActor asks the placement actor again for a pending actor.
+type placeActor struct {
+	id    string
+	delay time.Duration
+}
 
-// NewGCS returns the props of a GCS actor.
-func NewGCS(placementPID *actor.PID) *actor.Props {
+// NewGCS returns the props of a GCS actor behind guard.
+func NewGCS(placementPID *actor.PID, guard actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &GCS{
 			placement: placementPID,
@@ -54,7 +69,7 @@ func NewGCS(placementPID *actor.PID) *actor.Props {
 			jobs:      map[string]*pb.JobInfo{},
 			maxDead:   MaxDeadActors,
 		}
-	})
+	}, guard)
 }
 
 // snapshot copies a record the GCS keeps changing: in process, replies
@@ -72,6 +87,8 @@ func nameKey(namespace, name string) string { return namespace + "/" + name }
 // Receive implements actor.Actor.
 func (g *GCS) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case *actor.Started:
+		g.timers = scheduler.NewTimerScheduler(c)
 	case *pb.NodeInfo:
 		g.nodes[m.NodeId] = m
 		g.byAddress[m.Address] = m.NodeId
@@ -85,11 +102,13 @@ func (g *GCS) Receive(c actor.Context) {
 	case *pb.CreateActor:
 		g.create(c, m.Spec)
 	case placeActor:
-		g.place(c, m.id)
+		g.place(c, m.id, m.delay)
 	case *pb.ActorStateChanged:
 		g.changed(c, m)
 	case *pb.LookupActor:
 		c.Respond(g.lookup(m))
+	case *pb.ResolveActor:
+		g.resolve(c, m)
 	case *pb.KillActor:
 		g.kill(c, m, c.Sender())
 	case *pb.ListActors:
@@ -131,17 +150,22 @@ func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
 		rec.creators = append(rec.creators, s)
 	}
 	g.actors[id] = rec
-	g.place(c, id)
+	g.place(c, id, placeRetryFirst)
 }
 
-func (g *GCS) place(c actor.Context, id string) {
+// unplaced reports whether rec still waits for a node.
+func unplaced(rec *actorRec) bool {
+	return rec != nil && rec.info.State == pb.ActorState_ACTOR_STATE_PENDING && rec.info.NodeId == ""
+}
+
+func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
 	rec := g.actors[id]
-	if rec == nil || rec.info.State != pb.ActorState_ACTOR_STATE_PENDING {
+	if !unplaced(rec) {
 		return
 	}
 	pick := &pb.PickNode{Resources: rec.spec.Resources}
 	if owner := rec.spec.Owner; owner != nil {
-		pick.LocalNode = g.nodeOfAddress(owner.Address)
+		pick.LocalNode = g.byAddress[owner.Address]
 	}
 	if node := g.nodes[pick.LocalNode]; node != nil && node.Alive && len(pick.Resources) == 0 {
 		// An actor that holds no resources goes to its owner's node: the
@@ -149,15 +173,17 @@ func (g *GCS) place(c actor.Context, id string) {
 		g.start(c, rec, node)
 		return
 	}
-	f := c.RequestFuture(g.placement, pick, 10*time.Second)
+	f := c.RequestFuture(g.placement, pick, systemRequestTimeout)
 	c.ReenterAfter(f, func(res any, err error) {
+		if g.actors[id] != rec || !unplaced(rec) {
+			return // killed or placed meanwhile
+		}
 		reply, _ := res.(*pb.PickNodeReply)
 		switch {
-		case err != nil:
+		case err != nil || reply == nil:
 			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "placing actor: %v", err))
 		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
-			self, sys := c.Self(), c.ActorSystem()
-			time.AfterFunc(retryPlacement, func() { sys.Root.Send(self, placeActor{id: id}) })
+			g.timers.SendOnce(delay, c.Self(), placeActor{id: id, delay: min(2*delay, placeRetryMax)})
 		case reply.Error != nil:
 			perr := reply.Error
 			perr.Message = fmt.Sprintf("actor %s: %s", rec.spec.TypeName, perr.Message)
@@ -173,17 +199,11 @@ func (g *GCS) start(c actor.Context, rec *actorRec, node *pb.NodeInfo) {
 	c.Send(actors.PID(node.Raylet), &pb.StartActor{Spec: rec.spec})
 }
 
-func (g *GCS) nodeOfAddress(addr string) string {
-	if id, ok := g.byAddress[addr]; ok {
-		return id
-	}
-	return ""
-}
-
-// settle ends a creation in failure: the actor is DEAD and its name free.
+// settle records that an actor is dead: its name is free, those waiting on
+// it hear why, every core learns of it, and what it pinned is released.
 func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
-	if rec.info.State != pb.ActorState_ACTOR_STATE_DEAD {
-		g.forgetOldDead(string(rec.info.ActorId))
+	if rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
+		return
 	}
 	rec.info.State = pb.ActorState_ACTOR_STATE_DEAD
 	rec.info.DeathCause = perr.Message
@@ -192,6 +212,33 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 		c.Send(s, &pb.CreateActorReply{Info: snapshot(rec.info), Error: perr})
 	}
 	rec.creators = nil
+	g.answerResolvers(c, rec)
+	died := &pb.ActorDied{ActorId: rec.info.ActorId, Error: perr}
+	for _, j := range g.jobs {
+		if j.Core != nil && j.EndUnixMs == 0 {
+			c.Send(actors.PID(j.Core), died)
+		}
+	}
+	g.unpin(c, rec.spec)
+	rec.spec = nil
+	g.forgetOldDead(string(rec.info.ActorId))
+}
+
+// unpin drops the references the actor held on its constructor's store
+// arguments, at the directory of its owner's node.
+func (g *GCS) unpin(c actor.Context, spec *pb.ActorSpec) {
+	var ids [][]byte
+	for _, a := range spec.Args {
+		if id := a.GetObjectId(); id != nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 || spec.Owner == nil {
+		return
+	}
+	if node := g.nodes[g.byAddress[spec.Owner.Address]]; node != nil && node.Directory != nil {
+		c.Send(actors.PID(node.Directory), &pb.RefDelta{Decr: ids})
+	}
 }
 
 // forgetOldDead remembers id as dead and, past MaxDeadActors, forgets the
@@ -221,7 +268,7 @@ func (g *GCS) releaseName(rec *actorRec) {
 
 func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 	rec := g.actors[string(m.ActorId)]
-	if rec == nil {
+	if rec == nil || rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
 		return
 	}
 	info := rec.info
@@ -239,6 +286,7 @@ func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 			c.Send(s, &pb.CreateActorReply{Info: snapshot(info)})
 		}
 		rec.creators = nil
+		g.answerResolvers(c, rec)
 	case pb.ActorState_ACTOR_STATE_RESTARTING:
 		info.State = m.State
 	case pb.ActorState_ACTOR_STATE_DEAD:
@@ -248,6 +296,13 @@ func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 		}
 		g.settle(c, rec, perr)
 	}
+}
+
+func (g *GCS) answerResolvers(c actor.Context, rec *actorRec) {
+	for _, s := range rec.resolvers {
+		c.Send(s, &pb.LookupActorReply{Info: snapshot(rec.info)})
+	}
+	rec.resolvers = nil
 }
 
 func (g *GCS) find(m *pb.LookupActor) (*actorRec, *pb.Error) {
@@ -272,8 +327,22 @@ func (g *GCS) lookup(m *pb.LookupActor) *pb.LookupActorReply {
 	return &pb.LookupActorReply{Info: snapshot(rec.info)}
 }
 
-// kill forwards a kill to the actor's raylet; requester, when set, gets the
-// reply once the raylet has marked the actor dead.
+// resolve answers once the actor has a host to send calls to, or is dead.
+func (g *GCS) resolve(c actor.Context, m *pb.ResolveActor) {
+	rec, perr := g.find(&pb.LookupActor{ActorId: m.ActorId})
+	switch {
+	case perr != nil:
+		c.Respond(&pb.LookupActorReply{Error: perr})
+	case rec.info.State == pb.ActorState_ACTOR_STATE_DEAD || (rec.info.Pid != nil && rec.info.State != pb.ActorState_ACTOR_STATE_PENDING):
+		c.Respond(&pb.LookupActorReply{Info: snapshot(rec.info)})
+	case c.Sender() != nil:
+		rec.resolvers = append(rec.resolvers, c.Sender())
+	}
+}
+
+// kill stops an actor in any state. One not yet on a node dies here; one on
+// a node is killed by its raylet and host. requester, when set, gets the
+// reply once no call can reach a live instance.
 func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 	reply := func(r *pb.KillActorReply) {
 		if requester != nil {
@@ -291,15 +360,14 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 	}
 	node := g.nodes[rec.info.NodeId]
 	if node == nil {
-		reply(&pb.KillActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "actor %x is on unknown node %q", m.ActorId, rec.info.NodeId)})
+		if m.NoRestart {
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "killed before it was placed"))
+		}
+		reply(&pb.KillActorReply{})
 		return
 	}
-	raylet := actors.PID(node.Raylet)
-	if requester == nil {
-		c.Send(raylet, m)
-		return
-	}
-	c.ReenterAfter(c.RequestFuture(raylet, m, 10*time.Second), func(res any, err error) {
+	f := c.RequestFuture(actors.PID(node.Raylet), m, systemRequestTimeout)
+	c.ReenterAfter(f, func(res any, err error) {
 		if err != nil {
 			reply(&pb.KillActorReply{Error: gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "killing actor %x: %v", m.ActorId, err)})
 			return
@@ -312,8 +380,8 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 	})
 }
 
-// finishJob kills the job's actors that are not detached: they share the
-// fate of the driver that created them.
+// finishJob kills the job's actors that are not detached, in whatever state:
+// they share the fate of the driver that created them.
 func (g *GCS) finishJob(c actor.Context, jobID string) {
 	if j := g.jobs[jobID]; j != nil {
 		j.EndUnixMs = time.Now().UnixMilli()

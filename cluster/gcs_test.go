@@ -93,7 +93,15 @@ func (k *counterKit) spec(mod func(*pb.ActorSpec)) *pb.ActorSpec {
 
 func (k *counterKit) create(spec *pb.ActorSpec) *pb.CreateActorReply {
 	k.t.Helper()
-	return k.request(k.GCS, &pb.CreateActor{Spec: spec}).(*pb.CreateActorReply)
+	switch r := k.request(k.GCS, &pb.CreateActor{Spec: spec}).(type) {
+	case *pb.CreateActorReply:
+		return r
+	case *pb.Error: // the GCS refused a malformed request
+		return &pb.CreateActorReply{Error: r}
+	default:
+		k.t.Fatalf("CreateActor answered %T", r)
+		return nil
+	}
 }
 
 // mustCreate creates an actor and returns its host's PID.
@@ -113,7 +121,7 @@ func (k *counterKit) call(host *actor.PID, actorID []byte, method string, args .
 	for _, a := range args {
 		c.Args = append(c.Args, inlineArg(a))
 	}
-	slot := k.Owner.Pending(id, nil)
+	slot := k.Owner.Pending(id, nil, "")
 	k.System.Root.Send(host, c)
 	return slot, c.ReturnId
 }
@@ -232,13 +240,14 @@ func TestGCSCreateFailures(t *testing.T) {
 		mod      func(*pb.ActorSpec)
 		wantKind pb.ErrorKind
 		wantMsg  string
+		refused  bool // refused as malformed: never recorded
 	}{
-		{"constructor error", func(s *pb.ActorSpec) { s.Args = []*pb.Arg{inlineArg("bad")} }, pb.ErrorKind_ERROR_KIND_USER, "bad start value"},
-		{"constructor panic", func(s *pb.ActorSpec) { s.Args = []*pb.Arg{inlineArg("panic")} }, pb.ErrorKind_ERROR_KIND_PANIC, "constructor panicked"},
-		{"wrong arg count", func(s *pb.ActorSpec) { s.Args = nil }, pb.ErrorKind_ERROR_KIND_USER, "want 1, got 0"},
-		{"unknown type", func(s *pb.ActorSpec) { s.TypeName = "gauge" }, pb.ErrorKind_ERROR_KIND_NOT_FOUND, `"gauge"`},
-		{"infeasible", func(s *pb.ActorSpec) { s.Resources = cpuReq(100) }, pb.ErrorKind_ERROR_KIND_INFEASIBLE, "counter"},
-		{"negative resources", func(s *pb.ActorSpec) { s.Resources = cpuReq(-1) }, pb.ErrorKind_ERROR_KIND_INVALID, ""},
+		{"constructor error", func(s *pb.ActorSpec) { s.Args = []*pb.Arg{inlineArg("bad")} }, pb.ErrorKind_ERROR_KIND_USER, "bad start value", false},
+		{"constructor panic", func(s *pb.ActorSpec) { s.Args = []*pb.Arg{inlineArg("panic")} }, pb.ErrorKind_ERROR_KIND_PANIC, "constructor panicked", false},
+		{"wrong arg count", func(s *pb.ActorSpec) { s.Args = nil }, pb.ErrorKind_ERROR_KIND_USER, "want 1, got 0", false},
+		{"unknown type", func(s *pb.ActorSpec) { s.TypeName = "gauge" }, pb.ErrorKind_ERROR_KIND_NOT_FOUND, `"gauge"`, false},
+		{"infeasible", func(s *pb.ActorSpec) { s.Resources = cpuReq(100) }, pb.ErrorKind_ERROR_KIND_INFEASIBLE, "counter", false},
+		{"negative resources", func(s *pb.ActorSpec) { s.Resources = cpuReq(-1) }, pb.ErrorKind_ERROR_KIND_INVALID, "resources", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,6 +258,12 @@ func TestGCSCreateFailures(t *testing.T) {
 			}
 			if r.Error.Kind != tt.wantKind || !strings.Contains(r.Error.Message, tt.wantMsg) {
 				t.Errorf("error %v %q, want %v containing %q", r.Error.Kind, r.Error.Message, tt.wantKind, tt.wantMsg)
+			}
+			if tt.refused {
+				if l := k.lookup(&pb.LookupActor{ActorId: spec.ActorId}); l.Error == nil || l.Error.Kind != pb.ErrorKind_ERROR_KIND_NOT_FOUND {
+					t.Errorf("a refused creation was recorded: %+v", l)
+				}
+				return
 			}
 			if r.Info == nil || r.Info.State != pb.ActorState_ACTOR_STATE_DEAD || r.Info.DeathCause == "" {
 				t.Errorf("info %+v, want DEAD with a cause", r.Info)
@@ -472,7 +487,7 @@ func TestActorCallCancel(t *testing.T) {
 		name string
 		slot *objects.Slot
 		msg  string
-	}{{"running", running, "context canceled"}, {"queued", queued, "before it ran"}} {
+	}{{"running", running, "cancelled by its caller"}, {"queued", queued, "before it ran"}} {
 		o := k.await(c.slot)
 		if o.err == nil || o.err.Kind != pb.ErrorKind_ERROR_KIND_CANCELLED || !strings.Contains(o.err.Message, c.msg) {
 			t.Errorf("%s call after cancel: %+v", c.name, o)
@@ -523,16 +538,17 @@ func TestActorMaxConcurrency(t *testing.T) {
 
 func TestGCSJobs(t *testing.T) {
 	k := newCounterKit(t, Config{Resources: map[string]float64{"CPU": 1}})
-	if r := k.request(k.GCS, &pb.RegisterJob{Job: &pb.JobInfo{JobId: "j1"}}).(*pb.Ack); r.Error != nil {
+	j1, j2 := NewNodeID(), NewNodeID()
+	if r := k.request(k.GCS, &pb.RegisterJob{Job: &pb.JobInfo{JobId: j1}}).(*pb.Ack); r.Error != nil {
 		t.Fatal(r.Error)
 	}
-	attached := k.spec(func(s *pb.ActorSpec) { s.JobId = "j1" })
-	detached := k.spec(func(s *pb.ActorSpec) { s.JobId = "j1"; s.Detached = true })
-	other := k.spec(func(s *pb.ActorSpec) { s.JobId = "j2" })
+	attached := k.spec(func(s *pb.ActorSpec) { s.JobId = j1 })
+	detached := k.spec(func(s *pb.ActorSpec) { s.JobId = j1; s.Detached = true })
+	other := k.spec(func(s *pb.ActorSpec) { s.JobId = j2 })
 	for _, s := range []*pb.ActorSpec{attached, detached, other} {
 		k.mustCreate(s)
 	}
-	if r := k.request(k.GCS, &pb.FinishJob{JobId: "j1"}).(*pb.Ack); r.Error != nil {
+	if r := k.request(k.GCS, &pb.FinishJob{JobId: j1}).(*pb.Ack); r.Error != nil {
 		t.Fatal(r.Error)
 	}
 	k.awaitState(attached.ActorId, pb.ActorState_ACTOR_STATE_DEAD)

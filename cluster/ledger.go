@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"hash/maphash"
+	"maps"
 	"reflect"
 
+	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -11,13 +13,17 @@ import (
 // ledger accounts a node's resources for its raylet. Every distinct request
 // (a shape, Ray's scheduling class) is turned once into a vector over the
 // node's resource names, so fitting, allocating and releasing a task touch
-// small slices instead of maps. It belongs to the raylet's goroutine.
+// small slices instead of maps. GPUs are the exception: the assigner, which
+// hands out device indices, is their one source of truth, so a request that
+// fits is one the assigner can serve. It belongs to the raylet's goroutine.
 type ledger struct {
 	names  map[string]int
 	total  []placement.Quantity
 	used   []placement.Quantity
 	cpu    int // index of CPU, -1 when the node has none
-	shapes map[uint64]*shape
+	gpus   *gpu.Assigner
+	shapes map[uint64][]*shape // by hash of the request; equal requests share a shape
+	nshape int
 
 	// last caches the shape of the request map seen last: in process, all
 	// calls without resource options share one map. Holding the map keeps
@@ -28,8 +34,8 @@ type ledger struct {
 
 // shape is one distinct resource request and the tasks queued with it.
 type shape struct {
-	key      uint64
-	idx      []int
+	req      map[string]int64 // the request, for exact matching
+	idx      []int            // vector entries, GPU excluded
 	q        []placement.Quantity
 	cpu, gpu placement.Quantity
 	// feasible is false when the node could never fit the request.
@@ -40,7 +46,7 @@ type shape struct {
 }
 
 func newLedger(total placement.Resources) *ledger {
-	l := &ledger{names: map[string]int{}, cpu: -1, shapes: map[uint64]*shape{}}
+	l := &ledger{names: map[string]int{}, cpu: -1, shapes: map[uint64][]*shape{}}
 	for name, q := range total {
 		l.names[name] = len(l.total)
 		l.total = append(l.total, q)
@@ -49,6 +55,7 @@ func newLedger(total placement.Resources) *ledger {
 	if i, ok := l.names[placement.CPU]; ok {
 		l.cpu = i
 	}
+	l.gpus = gpu.NewAssigner(int(total[placement.GPU] / placement.Unit))
 	return l
 }
 
@@ -62,66 +69,132 @@ func sameMap(a, b map[string]int64) bool {
 	return a != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
+// requestHash is order-independent: a sum over the entries.
+func requestHash(req map[string]int64) uint64 {
+	var h uint64
+	for k, v := range req {
+		if v != 0 {
+			h += maphash.String(shapeSeed, k) ^ (uint64(v) * 0x9e3779b97f4a7c15)
+		}
+	}
+	return h
+}
+
+// sameRequest compares requests, a missing name and a zero amount alike.
+func sameRequest(a, b map[string]int64) bool {
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
 // shapeOf returns the shape of a request, creating it on first sight.
 func (l *ledger) shapeOf(req map[string]int64) *shape {
 	if sameMap(req, l.lastReq) {
 		return l.lastShape
 	}
-	var key uint64
-	for k, v := range req {
-		key += maphash.String(shapeSeed, k) ^ (uint64(v) * 0x9e3779b97f4a7c15)
+	key := requestHash(req)
+	var s *shape
+	for _, c := range l.shapes[key] {
+		if sameRequest(c.req, req) {
+			s = c
+			break
+		}
 	}
-	s := l.shapes[key]
 	if s == nil {
-		if len(l.shapes) >= maxShapes {
+		if l.nshape >= maxShapes {
 			// Forget old shapes; queued and running tasks keep theirs.
 			clear(l.shapes)
+			l.nshape = 0
 		}
-		s = &shape{key: key, feasible: true, err: placement.ValidateRequest(placement.FromWire(req))}
-		for k, v := range req {
-			q := placement.Quantity(v)
-			if q == 0 {
-				continue
-			}
-			i, ok := l.names[k]
-			if !ok || q > l.total[i] {
-				s.feasible = false
-			}
-			if ok {
-				s.idx = append(s.idx, i)
-				s.q = append(s.q, q)
-			}
-			switch k {
-			case placement.CPU:
-				s.cpu = q
-			case placement.GPU:
-				s.gpu = q
-			}
-		}
-		l.shapes[key] = s
+		s = l.newShape(req)
+		l.shapes[key] = append(l.shapes[key], s)
+		l.nshape++
 	}
 	l.lastReq, l.lastShape = req, s
 	return s
 }
 
+func (l *ledger) newShape(req map[string]int64) *shape {
+	s := &shape{req: maps.Clone(req), feasible: true, err: placement.ValidateRequest(placement.FromWire(req))}
+	for k, v := range req {
+		q := placement.Quantity(v)
+		if q == 0 {
+			continue
+		}
+		i, ok := l.names[k]
+		if !ok || q > l.total[i] {
+			s.feasible = false
+		}
+		switch k {
+		case placement.CPU:
+			s.cpu = q
+		case placement.GPU:
+			s.gpu = q
+			continue
+		}
+		if ok {
+			s.idx = append(s.idx, i)
+			s.q = append(s.q, q)
+		}
+	}
+	return s
+}
+
 func (l *ledger) fits(s *shape) bool {
+	if !s.feasible || s.err != nil {
+		return false
+	}
 	for j, i := range s.idx {
 		if l.used[i]+s.q[j] > l.total[i] {
 			return false
 		}
 	}
-	return s.feasible
+	return s.gpu == 0 || l.gpus.Fits(s.gpu.Float())
 }
 
-func (l *ledger) allocate(s *shape) {
+// allocate takes s's resources, which must fit, and returns the GPU devices
+// assigned to it (none when it asks for no GPU).
+func (l *ledger) allocate(s *shape) []int32 {
 	for j, i := range s.idx {
 		l.used[i] += s.q[j]
 	}
+	if s.gpu == 0 {
+		return nil
+	}
+	ids, err := l.gpus.Take(s.gpu.Float())
+	if err != nil {
+		// fits said yes on this goroutine: the assigner cannot refuse.
+		panic("ledger: GPU assignment refused a request that fit: " + err.Error())
+	}
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
 }
 
-func (l *ledger) release(s *shape) {
+// release gives back what allocate took.
+func (l *ledger) release(s *shape, gpuIDs []int32) {
 	for j, i := range s.idx {
 		l.used[i] -= s.q[j]
+	}
+	if s.gpu == 0 {
+		return
+	}
+	ids := make([]int, len(gpuIDs))
+	for i, id := range gpuIDs {
+		ids[i] = int(id)
+	}
+	if err := l.gpus.Give(s.gpu.Float(), ids); err != nil {
+		panic("ledger: releasing GPUs that were not assigned: " + err.Error())
 	}
 }
 
@@ -136,6 +209,9 @@ func (l *ledger) available() placement.Resources {
 	a := make(placement.Resources, len(l.names))
 	for name, i := range l.names {
 		a[name] = max(l.total[i]-l.used[i], 0)
+	}
+	if _, ok := l.names[placement.GPU]; ok {
+		a[placement.GPU] = placement.Quantity(l.gpus.Available()*float64(placement.Unit) + 0.5)
 	}
 	return a
 }
@@ -168,4 +244,15 @@ func (q *fifo) pop() {
 		q.specs = append(q.specs[:0], q.specs[q.head:]...)
 		q.head = 0
 	}
+}
+
+// remove drops the queued task with id and returns it, or nil.
+func (q *fifo) remove(id []byte) *pb.TaskSpec {
+	for i := q.head; i < len(q.specs); i++ {
+		if spec := q.specs[i]; spec != nil && string(spec.TaskId) == string(id) {
+			q.specs[i] = nil
+			return spec
+		}
+	}
+	return nil
 }

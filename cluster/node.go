@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -70,6 +71,49 @@ type Node struct {
 
 	spillDir  string
 	ownsSpill bool
+	logger    *slog.Logger
+
+	failOnce sync.Once
+	failed   chan struct{}
+	failErr  error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// ErrNodeFailed reports that a system actor of the node failed and the node
+// stopped.
+var ErrNodeFailed = errors.New("node failed")
+
+// Failed is closed when a system actor failed and the node is stopping;
+// Err then says why.
+func (n *Node) Failed() <-chan struct{} { return n.failed }
+
+// Err returns why the node failed, or nil.
+func (n *Node) Err() error {
+	select {
+	case <-n.failed:
+		return n.failErr
+	default:
+		return nil
+	}
+}
+
+// fatal stops the node loudly: a system actor panicked, so its state can no
+// longer be trusted. Work in flight fails with the reason.
+func (n *Node) fatal(component string, reason any) {
+	n.failOnce.Do(func() {
+		n.failErr = fmt.Errorf("%w: %s panicked: %v", ErrNodeFailed, component, reason)
+		n.logger.Error("goray: a system actor failed; the node stops", "node", n.ID, "component", component, "panic", fmt.Sprint(reason))
+		close(n.failed)
+		go func() { _ = n.Stop(context.Background()) }()
+	})
+}
+
+// guard returns the props option of a system actor of this node.
+func (n *Node) guard(component string) actor.PropsOption {
+	g := &actors.Guard{Component: component, Logger: n.logger,
+		OnPanic: func(_ actor.Context, reason any) { n.fatal(component, reason) }}
+	return actor.WithReceiverMiddleware(g.Middleware())
 }
 
 // NewNodeID returns a fresh random node ID.
@@ -144,7 +188,7 @@ func StartEmbedded(cfg Config) (*Node, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{ID: NewNodeID(), Total: total}
+	n := &Node{ID: NewNodeID(), Total: total, logger: logger, failed: make(chan struct{})}
 	n.spillDir = cfg.SpillDir
 	if n.spillDir == "" {
 		n.spillDir = filepath.Join(os.TempDir(), "goray-spill-"+n.ID)
@@ -173,7 +217,7 @@ func StartEmbedded(cfg Config) (*Node, error) {
 	n.Env = &actors.Env{
 		Registry: cfg.Registry, NodeID: n.ID, System: n.System,
 		Raylet: n.Raylet, Store: n.Store, Directory: n.Directory, GCS: n.GCS,
-		InlineLimit: inline, WrapContext: cfg.WrapContext, FetchTimeout: time.Minute,
+		InlineLimit: inline, WrapContext: cfg.WrapContext,
 		RestartBackoff: cfg.RestartBackoff, Logger: logger,
 		Pool: actors.NewPool(256),
 	}
@@ -189,11 +233,11 @@ func StartEmbedded(cfg Config) (*Node, error) {
 		id    string
 		props *actor.Props
 	}{
-		{placement.ProcessID, placement.NewActor(uint64(time.Now().UnixNano()))},
-		{GCSProcessID, NewGCS(n.Placement)},
-		{objects.StoreProcessID, objects.NewStoreActor(store, n.ID)},
-		{objects.DirectoryProcessID, objects.NewDirectory(func(string) *actor.PID { return n.Store })},
-		{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS)},
+		{placement.ProcessID, placement.NewActor(uint64(time.Now().UnixNano())).Configure(n.guard("placement"))},
+		{GCSProcessID, NewGCS(n.Placement, n.guard("gcs"))},
+		{objects.StoreProcessID, objects.NewStoreActor(store, n.ID).Configure(n.guard("store"))},
+		{objects.DirectoryProcessID, objects.NewDirectory(func(string) *actor.PID { return n.Store }).Configure(n.guard("directory"))},
+		{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))},
 	}
 	for _, s := range spawns {
 		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
@@ -201,16 +245,32 @@ func StartEmbedded(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("starting %s: %w", s.id, err)
 		}
 	}
+	// A call sent to a host that has stopped reaches no process: the raylet
+	// answers it, so its caller is never left waiting.
+	n.System.EventStream.Subscribe(func(evt any) {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+			if call, ok := dl.Message.(*pb.ActorCall); ok {
+				root.Send(n.Raylet, call)
+			}
+		}
+	})
 	root.Send(n.GCS, &pb.NodeInfo{
 		NodeId: n.ID, Address: addr, Total: placement.ToWire(total), Available: placement.ToWire(total),
-		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store), Alive: true,
+		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store),
+		Directory: actors.WirePID(n.Directory), Alive: true,
 	})
 	return n, nil
 }
 
 // Stop stops every actor of the node and removes its spill files. The GCS
-// stops first, so no new actor is placed while the raylet stops.
+// stops first, so no new actor is placed while the raylet stops. Stopping
+// again returns the first stop's outcome.
 func (n *Node) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() { n.stopErr = n.stop(ctx) })
+	return n.stopErr
+}
+
+func (n *Node) stop(ctx context.Context) error {
 	root := n.System.Root
 	var errs []error
 	for _, pid := range []*actor.PID{n.GCS, n.Placement, n.Raylet, n.Directory, n.Store} {

@@ -76,7 +76,7 @@ func (n *testNode) submit(spec *pb.TaskSpec) *objects.Slot {
 	id := n.ids.Next()
 	spec.TaskId, spec.ReturnId = n.ids.Next().Bytes(), id.Bytes()
 	spec.Owner = actors.WirePID(n.OwnerPID)
-	slot := n.Owner.Pending(id, nil)
+	slot := n.Owner.Pending(id, nil, "")
 	n.System.Root.Send(n.Raylet, spec)
 	return slot
 }

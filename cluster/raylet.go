@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/goray-dev/goray/actors"
-	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
@@ -19,27 +19,41 @@ const RayletProcessID = "raylet"
 // reportDelay batches resource reports to the placement actor.
 const reportDelay = 20 * time.Millisecond
 
+// Backoff of a task that waits for another node to have room.
+const (
+	spillRetryFirst = 10 * time.Millisecond
+	spillRetryMax   = time.Second
+)
+
+// maxDeadCauses bounds how many dead actors' causes a raylet remembers to
+// answer late calls with.
+const maxDeadCauses = 10_000
+
 // Raylet is the actor that schedules work on one node: it holds the node's
 // resources, queues tasks until they fit, runs them on a pool of executor
-// actors, hosts actors as supervised children, and sends work no local
-// capacity could ever fit to the node the placement actor names.
+// actors, hosts actors as children, and sends work no local capacity could
+// ever fit to the node the placement actor names.
 type Raylet struct {
 	env       *actors.Env
 	placement *actor.PID
 	gcs       *actor.PID
 	ledger    *ledger
-	gpus      *gpu.Assigner
+	timers    *scheduler.TimerScheduler
 
 	// Queued tasks wait in their shape's FIFO: a shape that does not fit
 	// is skipped as a whole.
 	queued  []*shape   // shapes with queued tasks, oldest first
-	actorsQ []*hostRec // actors waiting for resources
-	idle    []executor
+	actorsQ []*hostRec // actors waiting for resources, oldest first
+	idle    []*actor.PID
 	running map[objects.ID]*runningTask
-	spare   *runningTask // a finished task's record, reused by the next
+	byExec  map[string]*runningTask // by executor process ID
+	spare   *runningTask            // a finished task's record, reused by the next
+	// spilling holds tasks waiting for another node to have room.
+	spilling map[objects.ID]*pb.TaskSpec
 
-	hosts     map[string]*hostRec // by actor ID
-	hostByPID map[string]*hostRec // by host process ID
+	hosts  map[string]*hostRec // by actor ID
+	byHost map[string]*hostRec // by host process ID
+	dead   causeCache          // why recently dead actors died
 
 	reportScheduled bool
 	// stopping refuses new work: a child spawned while the raylet stops
@@ -47,59 +61,59 @@ type Raylet struct {
 	stopping bool
 }
 
-// taskKey keys running tasks by their 16-byte ID without allocating.
-func taskKey(id []byte) objects.ID {
-	var k objects.ID
-	copy(k[:], id)
-	return k
-}
-
-type executor struct {
-	pid *actor.PID
-	ctl *actors.ExecControl
-}
-
 type runningTask struct {
 	spec    *pb.TaskSpec
 	shape   *shape
-	exec    executor
+	exec    *actor.PID
+	gpus    []int32
 	blocked bool
 }
 
 type hostRec struct {
-	spec     *pb.ActorSpec
-	ctl      *actors.HostControl
-	typ      *actors.ActorType
-	pid      *actor.PID
-	shape    *shape
-	released bool
+	spec  *pb.ActorSpec
+	typ   *actors.ActorType
+	pid   *actor.PID // nil while the actor waits for resources
+	shape *shape
+	gpus  []int32
 }
 
-type flushReport struct{}
+type (
+	flushReport struct{}
+	// retrySpill asks the placement actor again for a task waiting for room.
+	retrySpill struct {
+		id    objects.ID
+		delay time.Duration
+	}
+)
 
 // NewRaylet returns the props of a raylet with the node's total resources.
-func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID) *actor.Props {
+// guard is the middleware every system actor of the node runs behind.
+func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard actor.PropsOption) *actor.Props {
 	return env.Props(func() actor.Actor {
 		return &Raylet{
 			env:       env,
 			placement: placementPID,
 			gcs:       gcs,
 			ledger:    newLedger(total),
-			gpus:      gpu.NewAssigner(int(total[placement.GPU] / placement.Unit)),
 			running:   map[objects.ID]*runningTask{},
+			byExec:    map[string]*runningTask{},
+			spilling:  map[objects.ID]*pb.TaskSpec{},
 			hosts:     map[string]*hostRec{},
-			hostByPID: map[string]*hostRec{},
+			byHost:    map[string]*hostRec{},
+			dead:      newCauseCache(maxDeadCauses),
 		}
-	})
+	}, guard, actor.WithSupervisor(stopChildren{logger: env}))
 }
 
 // Receive implements actor.Actor.
 func (r *Raylet) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case *actor.Started:
+		r.timers = scheduler.NewTimerScheduler(c)
 	case *pb.TaskSpec:
 		r.submit(c, m)
 	case *pb.TaskFinished:
-		r.finished(c, m)
+		r.finished(c, m.TaskId)
 	case *pb.TaskBlocked:
 		if t := r.running[taskKey(m.TaskId)]; t != nil && !t.blocked {
 			t.blocked = true
@@ -119,28 +133,29 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.ActorStateChanged:
 		r.actorChanged(c, m)
 	case *pb.KillActor:
-		// The control marks the actor dead before the reply, so once Kill
-		// returns no call can reach a live instance.
-		if h := r.hosts[string(m.ActorId)]; h != nil {
-			h.ctl.Kill(m.NoRestart, "killed")
-			c.Send(h.pid, m)
-		}
-		if c.Sender() != nil {
-			c.Respond(&pb.KillActorReply{})
+		r.kill(c, m)
+	case *pb.ActorCall:
+		// A call that reached no host (it stopped): the actor is dead.
+		r.answerDead(m)
+	case *actor.Terminated:
+		r.childStopped(c, m.Who)
+	case retrySpill:
+		if spec := r.spilling[m.id]; spec != nil {
+			r.spill(c, spec, m.delay)
 		}
 	case *actor.Stopping:
+		// Children stop with the raylet and answer what they hold.
 		r.stopping = true
-		// Children stop once their running code returns: cancel it.
-		for _, t := range r.running {
-			t.exec.ctl.Cancel(t.spec.TaskId)
-		}
-		for _, h := range r.hosts {
-			h.ctl.Kill(true, "node stopping")
-		}
 	case flushReport:
 		r.reportScheduled = false
 		c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
 	}
+}
+
+// taskKey keys tasks by their ID; validation guarantees its length.
+func taskKey(id []byte) objects.ID {
+	k, _ := objects.IDFromBytes(id)
+	return k
 }
 
 func (r *Raylet) scheduleReport() {
@@ -148,8 +163,7 @@ func (r *Raylet) scheduleReport() {
 		return
 	}
 	r.reportScheduled = true
-	sys, self := r.env.System, actor.NewPID(r.env.System.Address(), RayletProcessID)
-	time.AfterFunc(reportDelay, func() { sys.Root.Send(self, flushReport{}) })
+	r.timers.SendOnce(reportDelay, actor.NewPID(r.env.System.Address(), RayletProcessID), flushReport{})
 }
 
 func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
@@ -171,22 +185,36 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 		return
 	}
 	// No local capacity could ever fit: ask where else it could run.
+	r.spilling[taskKey(spec.TaskId)] = spec
+	r.spill(c, spec, spillRetryFirst)
+}
+
+// spill asks the placement actor for a node that fits spec and sends it
+// there; while no node has room, it asks again with a growing delay.
+func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) {
+	id := taskKey(spec.TaskId)
 	pick := &pb.PickNode{Resources: spec.Resources, LocalNode: r.env.NodeID}
 	f := c.RequestFuture(r.placement, pick, 10*time.Second)
 	c.ReenterAfter(f, func(res any, err error) {
+		if r.spilling[id] != spec {
+			return // cancelled meanwhile
+		}
 		reply, _ := res.(*pb.PickNodeReply)
 		switch {
-		case err != nil:
+		case err != nil || reply == nil:
+			delete(r.spilling, id)
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, fmt.Sprintf("placement unavailable: %v", err))
 		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
-			// Another node could fit it once it frees up: ask again soon.
-			sys, self := r.env.System, c.Self()
-			time.AfterFunc(100*time.Millisecond, func() { sys.Root.Send(self, spec) })
+			// Another node could fit it once it frees up: ask again later.
+			r.timers.SendOnce(delay, c.Self(), retrySpill{id: id, delay: min(2*delay, spillRetryMax)})
 		case reply.Error != nil:
+			delete(r.spilling, id)
 			r.fail(spec, reply.Error.Kind, fmt.Sprintf("task %s: %s", taskName(spec), reply.Error.Message))
 		case reply.Node.NodeId == r.env.NodeID:
+			delete(r.spilling, id)
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_INFEASIBLE, fmt.Sprintf("task %s: node %s cannot fit %v", taskName(spec), r.env.NodeID, placement.FromWire(spec.Resources)))
 		default:
+			delete(r.spilling, id)
 			c.Send(actors.PID(reply.Node.Raylet), spec)
 		}
 	})
@@ -208,6 +236,7 @@ func (r *Raylet) fail(spec *pb.TaskSpec, kind pb.ErrorKind, msg string) {
 func (r *Raylet) dispatch(c actor.Context) {
 	for len(r.actorsQ) > 0 && r.ledger.fits(r.actorsQ[0].shape) {
 		h := r.actorsQ[0]
+		r.actorsQ[0] = nil
 		r.actorsQ = r.actorsQ[1:]
 		r.spawnHost(c, h)
 	}
@@ -226,22 +255,16 @@ func (r *Raylet) dispatch(c actor.Context) {
 }
 
 func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
-	if g := s.gpu; g > 0 {
-		ids, err := r.acquireGPUs(g)
-		if err != nil {
-			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, err.Error())
-			return
-		}
-		spec.GpuIds = ids
+	gpus := r.ledger.allocate(s)
+	if gpus != nil {
+		spec.GpuIds = gpus
 	}
-	r.ledger.allocate(s)
 	r.scheduleReport()
-	var exec executor
+	var exec *actor.PID
 	if n := len(r.idle); n > 0 {
 		exec, r.idle = r.idle[n-1], r.idle[:n-1]
 	} else {
-		props, ctl := actors.NewExecutor(r.env)
-		exec = executor{pid: c.Spawn(props), ctl: ctl}
+		exec = c.Spawn(actors.NewExecutor(r.env))
 	}
 	t := r.spare
 	if t != nil {
@@ -249,157 +272,220 @@ func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
 	} else {
 		t = new(runningTask)
 	}
-	*t = runningTask{spec: spec, shape: s, exec: exec}
+	*t = runningTask{spec: spec, shape: s, exec: exec, gpus: gpus}
 	r.running[taskKey(spec.TaskId)] = t
-	c.Send(exec.pid, spec)
+	r.byExec[exec.Id] = t
+	c.Send(exec, spec)
 }
 
-func (r *Raylet) acquireGPUs(q placement.Quantity) ([]int32, error) {
-	var ids []int
-	if q < placement.Unit {
-		id, err := r.gpus.AcquireFraction(q.Float())
-		if err != nil {
-			return nil, err
-		}
-		ids = []int{id}
-	} else {
-		var err error
-		if ids, err = r.gpus.Acquire(int(q / placement.Unit)); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out, nil
-}
-
-func (r *Raylet) releaseGPUs(q placement.Quantity, ids []int32) {
-	if len(ids) == 0 {
-		return
-	}
-	if q < placement.Unit {
-		r.gpus.ReleaseFraction(int(ids[0]), q.Float())
-		return
-	}
-	ints := make([]int, len(ids))
-	for i, id := range ids {
-		ints[i] = int(id)
-	}
-	r.gpus.Release(ints)
-}
-
-func (r *Raylet) finished(c actor.Context, m *pb.TaskFinished) {
-	t := r.running[taskKey(m.TaskId)]
+func (r *Raylet) finished(c actor.Context, id []byte) {
+	k := taskKey(id)
+	t := r.running[k]
 	if t == nil {
 		return
 	}
-	delete(r.running, taskKey(m.TaskId))
-	if t.blocked {
-		r.ledger.lendCPU(-t.shape.cpu)
-	}
-	r.ledger.release(t.shape)
-	r.releaseGPUs(t.shape.gpu, t.spec.GpuIds)
+	delete(r.running, k)
+	delete(r.byExec, t.exec.Id)
+	r.releaseTask(t)
 	r.idle = append(r.idle, t.exec)
 	*t = runningTask{}
 	r.spare = t
-	r.scheduleReport()
 	r.dispatch(c)
 }
 
+func (r *Raylet) releaseTask(t *runningTask) {
+	if t.blocked {
+		r.ledger.lendCPU(-t.shape.cpu)
+	}
+	r.ledger.release(t.shape, t.gpus)
+	r.scheduleReport()
+}
+
+// cancel drops a queued or spilling task, or cancels a running one through
+// its executor. Actor calls are cancelled by their host, which the caller
+// tells directly; one addressed here is forwarded.
 func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 	if len(m.ActorId) > 0 {
-		if h := r.hosts[string(m.ActorId)]; h != nil {
-			h.ctl.Cancel(m.ReturnId)
+		if h := r.hosts[string(m.ActorId)]; h != nil && h.pid != nil {
+			c.Send(h.pid, m)
 		}
 		return
 	}
+	k := taskKey(m.TaskId)
 	for _, s := range r.queued {
-		q := &s.tasks
-		for i := q.head; i < len(q.specs); i++ {
-			spec := q.specs[i]
-			if spec == nil || string(spec.TaskId) != string(m.TaskId) {
-				continue
-			}
-			q.specs[i] = nil
+		if spec := s.tasks.remove(m.TaskId); spec != nil {
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_CANCELLED, fmt.Sprintf("task %s cancelled before it ran", taskName(spec)))
 			return
 		}
 	}
-	if t := r.running[taskKey(m.TaskId)]; t != nil {
-		t.exec.ctl.Cancel(m.TaskId)
+	if spec := r.spilling[k]; spec != nil {
+		delete(r.spilling, k)
+		r.fail(spec, pb.ErrorKind_ERROR_KIND_CANCELLED, fmt.Sprintf("task %s cancelled while it waited for a node", taskName(spec)))
+		return
+	}
+	if t := r.running[k]; t != nil {
+		c.Send(t.exec, m)
 	}
 }
 
 func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
+	died := func(kind pb.ErrorKind, msg string) {
+		r.reportDead(c, spec.ActorId, &pb.Error{Kind: kind, Message: msg, Function: spec.TypeName, NodeId: r.env.NodeID})
+	}
 	if r.stopping {
-		c.Send(r.gcs, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_DEAD, NodeId: r.env.NodeID,
-			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "node is stopping", NodeId: r.env.NodeID}})
+		died(pb.ErrorKind_ERROR_KIND_SYSTEM, "node is stopping")
 		return
 	}
-	h := &hostRec{spec: spec, ctl: actors.NewHostControl(spec), shape: r.ledger.shapeOf(spec.Resources)}
-	h.ctl.Policy.InitialBackoff = r.env.RestartBackoff
+	if r.hosts[string(spec.ActorId)] != nil {
+		return // a duplicate start
+	}
 	typ, err := r.env.Registry.Actor(spec.TypeName)
 	if err != nil {
-		c.Send(r.gcs, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_DEAD, NodeId: r.env.NodeID,
-			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_NOT_FOUND, Message: err.Error(), NodeId: r.env.NodeID}})
+		died(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err.Error())
 		return
 	}
-	h.typ = typ
-	r.hosts[string(spec.ActorId)] = h
-	if !h.shape.feasible {
-		r.actorChanged(c, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_DEAD, NodeId: r.env.NodeID,
-			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_INFEASIBLE, Message: fmt.Sprintf("node %s cannot fit %v", r.env.NodeID, placement.FromWire(spec.Resources)), NodeId: r.env.NodeID}})
-		return
-	}
-	if !r.ledger.fits(h.shape) {
+	h := &hostRec{spec: spec, typ: typ, shape: r.ledger.shapeOf(spec.Resources)}
+	switch {
+	case h.shape.err != nil:
+		died(pb.ErrorKind_ERROR_KIND_INVALID, h.shape.err.Error())
+	case !h.shape.feasible:
+		died(pb.ErrorKind_ERROR_KIND_INFEASIBLE, fmt.Sprintf("node %s cannot fit %v", r.env.NodeID, placement.FromWire(spec.Resources)))
+	case r.ledger.fits(h.shape) && len(r.actorsQ) == 0:
+		r.hosts[string(spec.ActorId)] = h
+		r.spawnHost(c, h)
+	default:
+		r.hosts[string(spec.ActorId)] = h
 		r.actorsQ = append(r.actorsQ, h)
-		return
 	}
-	r.spawnHost(c, h)
 }
 
 func (r *Raylet) spawnHost(c actor.Context, h *hostRec) {
-	if g := h.shape.gpu; g > 0 {
-		ids, err := r.acquireGPUs(g)
-		if err == nil {
-			h.ctl.GPUIDs = ids
-		}
-	}
-	r.ledger.allocate(h.shape)
+	h.gpus = r.ledger.allocate(h.shape)
 	r.scheduleReport()
-	h.pid = c.Spawn(actors.NewHost(r.env, h.typ, h.ctl))
-	r.hostByPID[h.pid.Id] = h
+	h.pid = c.Spawn(actors.NewHost(r.env, h.typ, h.spec, h.gpus))
+	r.byHost[h.pid.Id] = h
 }
 
+// actorChanged passes a host's report on to the GCS; a dead actor's
+// resources go back to the pool.
 func (r *Raylet) actorChanged(c actor.Context, m *pb.ActorStateChanged) {
-	h := r.hosts[string(m.ActorId)]
-	if h != nil && m.State == pb.ActorState_ACTOR_STATE_DEAD && !h.released {
-		h.released = true
-		r.ledger.release(h.shape)
-		r.releaseGPUs(h.shape.gpu, h.ctl.GPUIDs)
-		delete(r.hosts, string(m.ActorId))
-		r.scheduleReport()
-		r.dispatch(c)
+	if m.State == pb.ActorState_ACTOR_STATE_DEAD {
+		if h := r.hosts[string(m.ActorId)]; h != nil {
+			r.forget(c, h)
+		}
+		r.dead.add(string(m.ActorId), m.Error)
 	}
 	c.Send(r.gcs, m)
 }
 
-// HandleFailure implements actor.SupervisorStrategy for the raylet's
-// children: a failed host restarts after its backoff while its budget lasts,
-// then restarts once more as a tombstone that answers ACTOR_DIED.
-func (r *Raylet) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
-	h := r.hostByPID[child.Id]
-	if h == nil {
-		sup.RestartChildren(child)
+// forget drops an actor's record and gives its resources back.
+func (r *Raylet) forget(c actor.Context, h *hostRec) {
+	delete(r.hosts, string(h.spec.ActorId))
+	if h.pid == nil {
+		for i, q := range r.actorsQ {
+			if q == h {
+				r.actorsQ = append(r.actorsQ[:i], r.actorsQ[i+1:]...)
+				break
+			}
+		}
 		return
 	}
-	restart, n, delay := h.ctl.Failed(actors.FailureReason(reason))
-	if !restart {
-		sup.RestartChildren(child)
-		return
-	}
-	r.env.System.Root.Send(r.gcs, &pb.ActorStateChanged{ActorId: h.spec.ActorId, State: pb.ActorState_ACTOR_STATE_RESTARTING, Pid: actors.WirePID(child), NodeId: r.env.NodeID, NumRestarts: n})
-	time.AfterFunc(time.Duration(delay), func() { sup.RestartChildren(child) })
+	delete(r.byHost, h.pid.Id)
+	// The host answers what its mailbox still holds, then stops.
+	c.Poison(h.pid)
+	r.ledger.release(h.shape, h.gpus)
+	r.scheduleReport()
+	r.dispatch(c)
 }
+
+func (r *Raylet) reportDead(c actor.Context, actorID []byte, perr *pb.Error) {
+	r.actorChanged(c, &pb.ActorStateChanged{ActorId: actorID, State: pb.ActorState_ACTOR_STATE_DEAD, NodeId: r.env.NodeID, Error: perr})
+}
+
+// kill stops an actor in whatever state the raylet has it: one waiting for
+// resources dies here; a hosted one is killed by its host, which answers
+// the requester once no call can reach a live instance.
+func (r *Raylet) kill(c actor.Context, m *pb.KillActor) {
+	h := r.hosts[string(m.ActorId)]
+	switch {
+	case h != nil && h.pid != nil:
+		c.Forward(h.pid)
+		return
+	case h != nil && m.NoRestart:
+		r.reportDead(c, m.ActorId, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "killed before it started",
+			Function: h.spec.TypeName, NodeId: r.env.NodeID})
+	}
+	if c.Sender() != nil {
+		c.Respond(&pb.KillActorReply{})
+	}
+}
+
+// answerDead fails a call that reached no host.
+func (r *Raylet) answerDead(call *pb.ActorCall) {
+	cause := r.dead.get(string(call.ActorId))
+	msg := fmt.Sprintf("actor %x is dead", call.ActorId)
+	if cause != nil {
+		msg = cause.Message
+	}
+	r.env.Deliver(call.Owner, call.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: msg, Function: call.Method, NodeId: r.env.NodeID})
+}
+
+// childStopped handles a child that stopped: a host that stopped without
+// reporting its death, or an executor that stopped with a task, failed.
+func (r *Raylet) childStopped(c actor.Context, who *actor.PID) {
+	if h := r.byHost[who.Id]; h != nil {
+		r.reportDead(c, h.spec.ActorId, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "actor host stopped unexpectedly",
+			Function: h.spec.TypeName, NodeId: r.env.NodeID})
+		return
+	}
+	if t := r.byExec[who.Id]; t != nil {
+		k := taskKey(t.spec.TaskId)
+		delete(r.running, k)
+		delete(r.byExec, who.Id)
+		r.releaseTask(t)
+		if !r.stopping {
+			r.fail(t.spec, pb.ErrorKind_ERROR_KIND_SYSTEM, "task executor stopped unexpectedly")
+			r.dispatch(c)
+		}
+	}
+}
+
+// stopChildren is the raylet's supervisor strategy. Hosts and executors
+// recover their own panics, so a failure reaching it is a defect: it is
+// logged at Error and the child stops (its Terminated tells the raylet),
+// never restarted silently.
+type stopChildren struct{ logger *actors.Env }
+
+// HandleFailure implements actor.SupervisorStrategy.
+func (s stopChildren) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
+	s.logger.Logger.Error("goray: raylet child failed; stopping it", "child", child.Id, "reason", fmt.Sprint(reason))
+	sup.StopChildren(child)
+}
+
+// causeCache remembers the last few dead actors' causes.
+type causeCache struct {
+	limit int
+	ring  []string
+	next  int
+	m     map[string]*pb.Error
+}
+
+func newCauseCache(limit int) causeCache {
+	return causeCache{limit: limit, m: map[string]*pb.Error{}}
+}
+
+func (c *causeCache) add(id string, cause *pb.Error) {
+	if _, ok := c.m[id]; ok || cause == nil {
+		return
+	}
+	if len(c.ring) < c.limit {
+		c.ring = append(c.ring, id)
+	} else {
+		delete(c.m, c.ring[c.next])
+		c.ring[c.next] = id
+		c.next = (c.next + 1) % c.limit
+	}
+	c.m[id] = cause
+}
+
+func (c *causeCache) get(id string) *pb.Error { return c.m[id] }

@@ -145,3 +145,63 @@ func (a *Assigner) ReleaseFraction(idx int, q float64) error {
 	a.share[idx] -= u
 	return nil
 }
+
+// Fits reports whether a request of amount GPUs could be assigned now: a
+// fraction needs one device with that much room, a whole number needs that
+// many free devices. The assigner is the one source of truth for GPUs, so a
+// request that fits never fails to be assigned.
+func (a *Assigner) Fits(amount float64) bool {
+	if amount >= 1 {
+		return a.Free() >= int(amount)
+	}
+	u, err := shares(amount)
+	if err != nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.whole {
+		if !a.whole[i] && a.share[i]+u <= shareUnit {
+			return true
+		}
+	}
+	return false
+}
+
+// Take assigns amount GPUs: a share of one device for a fraction, whole
+// devices otherwise. It returns the device indices.
+func (a *Assigner) Take(amount float64) ([]int, error) {
+	if amount >= 1 {
+		return a.Acquire(int(amount))
+	}
+	id, err := a.AcquireFraction(amount)
+	if err != nil {
+		return nil, err
+	}
+	return []int{id}, nil
+}
+
+// Give returns what Take assigned for amount.
+func (a *Assigner) Give(amount float64, ids []int) error {
+	if amount >= 1 {
+		return a.Release(ids)
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("%w: a share of %v is held on one device, not %v", ErrInvalid, amount, ids)
+	}
+	return a.ReleaseFraction(ids[0], amount)
+}
+
+// Available returns the GPU capacity not assigned, in devices: free devices
+// plus the room left on shared ones.
+func (a *Assigner) Available() float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	room := 0
+	for i := range a.whole {
+		if !a.whole[i] {
+			room += shareUnit - a.share[i]
+		}
+	}
+	return float64(room) / shareUnit
+}
