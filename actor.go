@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"slices"
 	"sync"
+	"weak"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -34,7 +36,12 @@ type class[S any] interface {
 	regErr() error
 }
 
-func registerActor[S any](name string, n int, ctor actors.Constructor) error {
+// registerActor registers ctor as actor type name; nilFn reports that the
+// user's constructor is nil, which the registry refuses.
+func registerActor[S any](name string, n int, nilFn bool, ctor actors.Constructor) error {
+	if nilFn {
+		ctor = nil
+	}
 	err := actors.Default.RegisterActor(&actors.ActorType{Name: name, NumArgs: n, New: ctor})
 	if err == nil {
 		actorTypeNames.Lock()
@@ -53,7 +60,7 @@ type ActorType0[S any] struct {
 
 // Actor0 registers an actor type whose constructor takes no argument.
 func Actor0[S any](name string, ctor func(context.Context) (*S, error)) *ActorType0[S] {
-	err := registerActor[S](name, 0, func(ctx context.Context, _ [][]byte) (any, error) {
+	err := registerActor[S](name, 0, ctor == nil, func(ctx context.Context, _ [][]byte) (any, error) {
 		s, err := ctor(ctx)
 		return nilCheck(name, s, err)
 	})
@@ -82,7 +89,7 @@ type ActorType[S, A any] struct {
 //		return &Counter{n: start}, nil
 //	})
 func Actor[S, A any](name string, ctor func(context.Context, A) (*S, error)) *ActorType[S, A] {
-	err := registerActor[S](name, 1, func(ctx context.Context, args [][]byte) (any, error) {
+	err := registerActor[S](name, 1, ctor == nil, func(ctx context.Context, args [][]byte) (any, error) {
 		a, err := decodeArg[A](name, args, 0)
 		if err != nil {
 			return nil, err
@@ -146,23 +153,195 @@ func (r ActorRef[S]) Name() string {
 	return r.a.name
 }
 
+// actorHandle is this process's view of one actor, shared by every ActorRef
+// to it that the process holds. Calls queue here while the actor has no
+// host yet or a call ahead of them waits for its Ref arguments, so calls
+// leave in the order they were made. No callback runs under mu: slots are
+// completed only after it is released.
 type actorHandle struct {
 	rt       *runtime
 	id       []byte
+	key      string // string(id)
 	typeName string
 	name     string
-	pid      *actor.PID
 
-	// Calls whose Ref arguments are not ready wait here, and calls made
-	// after them wait behind them, so calls keep the order they were made.
-	mu      sync.Mutex
-	backlog []*queuedCall
+	mu        sync.Mutex
+	pid       *actor.PID // nil until the actor has a host
+	dead      *pb.Error  // set once the actor is known dead
+	resolving bool       // a ResolveActor is on its way to the GCS
+	backlog   []*queuedCall
 }
 
 type queuedCall struct {
 	call *pb.ActorCall
 	args []argSpec
-	slot *objects.Slot
+	h    *handle
+}
+
+// failedCall is a call that could not be sent, to fail once mu is released.
+type failedCall struct {
+	id   objects.ID
+	perr *pb.Error
+}
+
+// actorHandleFor returns the process's handle of the actor info describes,
+// creating it on first use. Handles are dropped when no ActorRef reaches
+// them.
+func (rt *runtime) actorHandleFor(info *pb.ActorInfo) *actorHandle {
+	key := string(info.ActorId)
+	rt.handlesMu.Lock()
+	defer rt.handlesMu.Unlock()
+	if a := rt.handles[key].Value(); a != nil {
+		return a
+	}
+	a := &actorHandle{rt: rt, id: info.ActorId, key: key, typeName: info.TypeName, name: info.Name}
+	if info.State != pb.ActorState_ACTOR_STATE_PENDING {
+		a.pid = actors.PID(info.Pid)
+	}
+	rt.handles[key] = weak.Make(a)
+	goruntime.AddCleanup(a, rt.dropActorHandle, key)
+	return a
+}
+
+func (rt *runtime) dropActorHandle(key string) {
+	rt.handlesMu.Lock()
+	if rt.handles[key].Value() == nil {
+		delete(rt.handles, key)
+	}
+	rt.handlesMu.Unlock()
+}
+
+func (rt *runtime) actorHandleOf(id []byte) *actorHandle {
+	rt.handlesMu.Lock()
+	defer rt.handlesMu.Unlock()
+	return rt.handles[string(id)].Value()
+}
+
+// actorDied fails every call this process still waits for on the actor, and
+// every later one, with its death.
+func (rt *runtime) actorDied(id []byte, perr *pb.Error) {
+	if perr == nil {
+		perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: fmt.Sprintf("actor %x died", id)}
+	}
+	if perr.Kind != pb.ErrorKind_ERROR_KIND_ACTOR_DIED {
+		// What killed the actor (its constructor failed, say) is the
+		// cause; for its calls, the actor is dead.
+		perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "actor is dead: " + perr.Message, Function: perr.Function, NodeId: perr.NodeId}
+	}
+	if a := rt.actorHandleOf(id); a != nil {
+		a.markDead(perr)
+	}
+	rt.owner.FailActor(string(id), perr)
+}
+
+// actorResolved takes the GCS's answer to a ResolveActor.
+func (rt *runtime) actorResolved(r *pb.LookupActorReply) {
+	if r.Info == nil {
+		return
+	}
+	a := rt.actorHandleOf(r.Info.ActorId)
+	switch {
+	case a == nil:
+	case r.Error != nil:
+		rt.actorDied(r.Info.ActorId, r.Error)
+	case r.Info.State == pb.ActorState_ACTOR_STATE_DEAD:
+		rt.actorDied(r.Info.ActorId, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: r.Info.DeathCause})
+	default:
+		a.mu.Lock()
+		a.pid, a.resolving = actors.PID(r.Info.Pid), false
+		a.mu.Unlock()
+		a.flush()
+	}
+}
+
+// markDead records the actor's death and fails the calls still queued here.
+func (a *actorHandle) markDead(perr *pb.Error) {
+	a.mu.Lock()
+	if a.dead == nil {
+		a.dead = perr
+	}
+	queued := a.backlog
+	a.backlog = nil
+	a.mu.Unlock()
+	for _, q := range queued {
+		a.rt.owner.Fail(q.h.slot.ID, perr)
+	}
+}
+
+// call queues or sends one call.
+func (a *actorHandle) call(q *queuedCall) {
+	a.mu.Lock()
+	if dead := a.dead; dead != nil {
+		a.mu.Unlock()
+		a.rt.owner.Fail(q.h.slot.ID, dead)
+		return
+	}
+	if a.pid != nil && len(a.backlog) == 0 && argsReady(q.args) {
+		failed := a.sendLocked(q)
+		a.mu.Unlock()
+		a.fail(failed)
+		return
+	}
+	a.backlog = append(a.backlog, q)
+	resolve := a.pid == nil && !a.resolving
+	a.resolving = a.resolving || resolve
+	a.mu.Unlock()
+	if resolve {
+		// The GCS answers the core once the actor has a host, or is dead.
+		a.rt.root.RequestWithCustomSender(a.rt.node.GCS, &pb.ResolveActor{ActorId: a.id}, a.rt.node.OwnerPID)
+	}
+	if !argsReady(q.args) {
+		a.rt.whenReady(q.args, a.flush)
+	}
+}
+
+// sendLocked resolves a call's arguments and sends it; a.mu is held. A call
+// that cannot be sent is returned, to fail once a.mu is released.
+func (a *actorHandle) sendLocked(q *queuedCall) *failedCall {
+	wire, err := resolved(q.args)
+	if err != nil {
+		if q.h.sent.Load() == callCancelled {
+			return nil
+		}
+		return &failedCall{id: q.h.slot.ID, perr: toWire(fmt.Errorf("%s.%s: %w", a.typeName, q.call.Method, err))}
+	}
+	q.call.Args = wire
+	if q.h.markSent() {
+		a.rt.root.Send(a.pid, q.call)
+	}
+	return nil
+}
+
+func (a *actorHandle) fail(calls ...*failedCall) {
+	for _, f := range calls {
+		if f != nil {
+			a.rt.owner.Fail(f.id, f.perr)
+		}
+	}
+}
+
+// flush sends the queued calls at the head of the backlog that are ready.
+func (a *actorHandle) flush() {
+	var failed []*failedCall
+	a.mu.Lock()
+	for a.pid != nil && a.dead == nil && len(a.backlog) > 0 && argsReady(a.backlog[0].args) {
+		q := a.backlog[0]
+		a.backlog[0] = nil
+		a.backlog = a.backlog[1:]
+		failed = append(failed, a.sendLocked(q))
+	}
+	a.mu.Unlock()
+	a.fail(failed...)
+}
+
+// sendCancel tells the actor's host to cancel a call that was sent to it.
+func (a *actorHandle) sendCancel(m *pb.CancelTask) {
+	a.mu.Lock()
+	pid := a.pid
+	a.mu.Unlock()
+	if pid != nil {
+		a.rt.root.Send(pid, m)
+	}
 }
 
 func newActor[S any](ctx context.Context, typeName string, args []argSpec, argErr error, opts []Option) (ActorRef[S], error) {
@@ -206,8 +385,25 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
 		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobID, Owner: rt.ownerPID,
 	}
+	// The actor holds a reference on each store argument for as long as it
+	// lives, so a restart finds them; the GCS drops them when it lets go of
+	// the actor.
+	var pins [][]byte
+	for _, a := range wire {
+		if oid := a.GetObjectId(); oid != nil {
+			pins = append(pins, oid)
+		}
+	}
+	if len(pins) > 0 {
+		rt.root.Send(rt.node.Directory, &pb.RefDelta{Incr: pins})
+	}
 	reply, err := rt.request(ctx, rt.node.GCS, &pb.CreateActor{Spec: spec})
+	goruntime.KeepAlive(args)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Nobody will hold the actor: its creation is abandoned.
+			rt.root.Send(rt.node.GCS, &pb.KillActor{ActorId: id[:], NoRestart: true})
+		}
 		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
 	r, ok := reply.(*pb.CreateActorReply)
@@ -222,24 +418,22 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		}
 		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
-	return ActorRef[S]{a: rt.actorFromInfo(r.Info)}, nil
+	return ActorRef[S]{a: rt.actorHandleFor(r.Info)}, nil
 }
 
-func (rt *runtime) actorFromInfo(info *pb.ActorInfo) *actorHandle {
-	return &actorHandle{rt: rt, id: info.ActorId, typeName: info.TypeName, name: info.Name, pid: actors.PID(info.Pid)}
-}
-
-// GetActor finds the live actor registered under name, in the runtime's
+// GetActor finds the actor registered under name, in the runtime's
 // namespace or the one given with Namespace. It fails with ErrNotFound when
-// there is none, and with ErrInvalidArgument when it is not of type S.
+// there is none, and with ErrInvalidArgument when it is not of type S. An
+// actor that is still pending gives a handle whose calls wait until the
+// actor is placed and running.
 func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef[S], error) {
 	rt, err := runtimeOf(ctx)
 	if err != nil {
 		return ActorRef[S]{}, err
 	}
-	o, err := buildOptions(forActor, opts)
+	o, err := buildOptions(forLookup, opts)
 	if err != nil {
-		return ActorRef[S]{}, err
+		return ActorRef[S]{}, fmt.Errorf("GetActor: %w", err)
 	}
 	ns := rt.namespace
 	if o.nsSet {
@@ -249,7 +443,10 @@ func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef
 	if err != nil {
 		return ActorRef[S]{}, fmt.Errorf("looking up actor %q: %w", name, err)
 	}
-	r := reply.(*pb.LookupActorReply)
+	r, ok := reply.(*pb.LookupActorReply)
+	if !ok {
+		return ActorRef[S]{}, fmt.Errorf("%w: looking up actor %q: unexpected reply %T", ErrSystem, name, reply)
+	}
 	if r.Error != nil {
 		return ActorRef[S]{}, fromWire(r.Error)
 	}
@@ -259,7 +456,7 @@ func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef
 	if r.Info.State == pb.ActorState_ACTOR_STATE_DEAD {
 		return ActorRef[S]{}, fmt.Errorf("%w: actor %q: %s", ErrActorDied, name, r.Info.DeathCause)
 	}
-	return ActorRef[S]{a: rt.actorFromInfo(r.Info)}, nil
+	return ActorRef[S]{a: rt.actorHandleFor(r.Info)}, nil
 }
 
 // KillOption configures Kill.
@@ -269,15 +466,16 @@ type KillOption func(*pb.KillActor)
 // default a killed actor stays dead.
 func AllowRestart() KillOption { return func(k *pb.KillActor) { k.NoRestart = false } }
 
-// Kill stops an actor at once: its running call's context is cancelled, and
-// calls to it fail with ErrActorDied (unless AllowRestart restarts it).
+// Kill stops an actor at once, in whatever state it is (pending, alive or
+// restarting): its running calls' contexts are cancelled, and every call to
+// it fails with ErrActorDied (unless AllowRestart restarts it).
 func Kill(ctx context.Context, a AnyActor, opts ...KillOption) error {
-	h := a.actorHandle()
-	if h == nil {
+	if a == nil || a.actorHandle() == nil {
 		return fmt.Errorf("%w: Kill: zero ActorRef", ErrInvalidArgument)
 	}
-	if h.rt.closed.Load() {
-		return ErrShutdown
+	h := a.actorHandle()
+	if err := h.rt.err(); err != nil {
+		return err
 	}
 	msg := &pb.KillActor{ActorId: h.id, NoRestart: true}
 	for _, o := range opts {
@@ -287,8 +485,15 @@ func Kill(ctx context.Context, a AnyActor, opts ...KillOption) error {
 	if err != nil {
 		return fmt.Errorf("killing actor %x: %w", h.id, err)
 	}
-	if r := reply.(*pb.KillActorReply); r.Error != nil {
+	r, ok := reply.(*pb.KillActorReply)
+	if !ok {
+		return fmt.Errorf("%w: killing actor %x: unexpected reply %T", ErrSystem, h.id, reply)
+	}
+	if r.Error != nil {
 		return fromWire(r.Error)
+	}
+	if msg.NoRestart {
+		h.rt.actorDied(h.id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: fmt.Sprintf("actor %s (%x) was killed", h.typeName, h.id)})
 	}
 	return nil
 }
@@ -310,8 +515,12 @@ func ListActors(ctx context.Context) ([]ActorInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, ok := reply.(*pb.ListActorsReply)
+	if !ok {
+		return nil, fmt.Errorf("%w: listing actors: unexpected reply %T", ErrSystem, reply)
+	}
 	var out []ActorInfo
-	for _, i := range reply.(*pb.ListActorsReply).Actors {
+	for _, i := range r.Actors {
 		out = append(out, ActorInfo{
 			ID: fmt.Sprintf("%x", i.ActorId), TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace,
 			NodeID: i.NodeId, State: i.State.String(), DeathCause: i.DeathCause,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,10 +72,6 @@ var (
 	// gate lets concurrent calls meet: each call waits until n have arrived.
 	gateActor = goray.Actor0("test.gate", func(ctx context.Context) (*gate, error) { return &gate{}, nil })
 	gateWait  = goray.Method2(gateActor, "wait", (*gate).Wait)
-
-	// Two registrations under one name: the second fails on use.
-	dupA = goray.Task("test.dup", func(ctx context.Context, x int) (int, error) { return x, nil })
-	dupB = goray.Task("test.dup", func(ctx context.Context, x int) (int, error) { return -x, nil })
 )
 
 type gate struct {
@@ -360,12 +358,53 @@ func TestCancelActorCall(t *testing.T) {
 	}
 }
 
-func TestDuplicateRegistration(t *testing.T) {
-	ctx := start(t)
-	if got := mustGet(t, ctx, dupA.Remote(ctx, 3)); got != 3 {
-		t.Fatalf("first registration: %d", got)
+// registrationCases break the registry in ways Init must refuse. They run
+// in a child process each, since a broken registration stays for the life
+// of the process.
+var registrationCases = map[string]struct {
+	register func()
+	want     error
+}{
+	"duplicate task": {func() {
+		goray.Task("test.dup", func(ctx context.Context, x int) (int, error) { return x, nil })
+		goray.Task("test.dup", func(ctx context.Context, x int) (int, error) { return -x, nil })
+	}, goray.ErrAlreadyExists},
+	"empty name":      {func() { goray.Task0("", func(ctx context.Context) (int, error) { return 0, nil }) }, goray.ErrInvalidArgument},
+	"nil function":    {func() { goray.Task[int, int]("test.nil", nil) }, goray.ErrInvalidArgument},
+	"nil constructor": {func() { goray.Actor0[Recorder]("test.nil-actor", nil) }, goray.ErrInvalidArgument},
+	"nil method": {func() {
+		a := goray.Actor0("test.with-nil-method", func(ctx context.Context) (*Recorder, error) { return &Recorder{}, nil })
+		goray.Method0[Recorder, int](a, "m", nil)
+	}, goray.ErrInvalidArgument},
+	"duplicate method": {func() {
+		goray.Method0(recorder, "start", (*Recorder).Start)
+	}, goray.ErrAlreadyExists},
+}
+
+const registrationCaseEnv = "GORAY_TEST_REGISTRATION_CASE"
+
+// A failed registration makes Init fail with a sentinel error, and calls of
+// the broken definition fail too.
+func TestRegistrationErrorsFailInit(t *testing.T) {
+	if name := os.Getenv(registrationCaseEnv); name != "" {
+		c := registrationCases[name]
+		c.register()
+		_, err := goray.Init(context.Background())
+		if !errors.Is(err, c.want) {
+			fmt.Printf("Init: %v, want %v\n", err, c.want)
+			os.Exit(1)
+		}
+		fmt.Println("refused:", err)
+		os.Exit(0)
 	}
-	if _, err := goray.Get(ctx, dupB.Remote(ctx, 3)); err == nil || !strings.Contains(err.Error(), "test.dup") {
-		t.Fatalf("second registration: %v", err)
+	for name := range registrationCases {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRegistrationErrorsFailInit$")
+			cmd.Env = append(os.Environ(), registrationCaseEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "refused:") {
+				t.Fatalf("%v:\n%s", err, out)
+			}
+		})
 	}
 }

@@ -5,23 +5,30 @@ import (
 	"fmt"
 
 	"github.com/goray-dev/goray/actors"
-	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
 
-func registerMethod[S any](c class[S], name string, n int, inv func(ctx context.Context, s *S, args [][]byte) ([]byte, error)) error {
+// registerMethod registers inv as method name of c; nilFn reports that
+// the user's function is nil, which the registry refuses.
+func registerMethod[S any](c class[S], name string, n int, nilFn bool, inv func(ctx context.Context, s *S, args [][]byte) ([]byte, error)) error {
+	if c == nil {
+		return fmt.Errorf("%w: method %q of a nil actor type", ErrInvalidArgument, name)
+	}
 	if err := c.regErr(); err != nil {
 		return fmt.Errorf("method %q: %w", name, err)
 	}
 	what := c.typeName() + "." + name
-	return actors.Default.RegisterMethod(c.typeName(), &actors.Method{Name: name, NumArgs: n,
-		Invoke: func(ctx context.Context, inst any, args [][]byte) ([]byte, error) {
+	m := &actors.Method{Name: name, NumArgs: n}
+	if !nilFn {
+		m.Invoke = func(ctx context.Context, inst any, args [][]byte) ([]byte, error) {
 			s, ok := inst.(*S)
 			if !ok {
 				return nil, fmt.Errorf("%w: %s called on a %T", ErrInvalidArgument, what, inst)
 			}
 			return inv(ctx, s, args)
-		}})
+		}
+	}
+	return actors.Default.RegisterMethod(c.typeName(), m)
 }
 
 // MethodFunc0 is a registered actor method without arguments.
@@ -32,7 +39,7 @@ type MethodFunc0[S, R any] struct {
 
 // Method0 registers fn, a method without arguments, of actor type c.
 func Method0[S, R any](c class[S], name string, fn func(*S, context.Context) (R, error)) *MethodFunc0[S, R] {
-	err := registerMethod(c, name, 0, func(ctx context.Context, s *S, _ [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 0, fn == nil, func(ctx context.Context, s *S, _ [][]byte) ([]byte, error) {
 		r, err := fn(s, ctx)
 		return encodeResult(name, r, err)
 	})
@@ -55,7 +62,7 @@ type MethodFunc[S, A, R any] struct {
 //
 //	var add = goray.Method(counter, "add", (*Counter).Add)
 func Method[S, A, R any](c class[S], name string, fn func(*S, context.Context, A) (R, error)) *MethodFunc[S, A, R] {
-	err := registerMethod(c, name, 1, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 1, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
 		a, err := decodeArg[A](name, args, 0)
 		if err != nil {
 			return nil, err
@@ -86,7 +93,7 @@ type MethodFunc2[S, A, B, R any] struct {
 
 // Method2 registers fn, a method with two arguments, of actor type c.
 func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Context, A, B) (R, error)) *MethodFunc2[S, A, B, R] {
-	err := registerMethod(c, name, 2, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 2, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
 		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err
@@ -112,72 +119,24 @@ func (m *MethodFunc2[S, A, B, R]) Submit(ctx context.Context, a ActorRef[S], x A
 
 // callActor sends a method call straight to the actor's host. Calls whose
 // Ref arguments are not ready wait, and later calls through the same handle
-// wait behind them, so calls from one handle run in the order made.
+// wait behind them, so calls from one process run in the order made.
 func callActor(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error) *handle {
 	if a == nil {
 		rt, _ := runtimeOf(ctx)
 		return failedHandle(rt, fmt.Errorf("%w: call %s on a zero ActorRef", ErrInvalidArgument, method))
 	}
 	rt := a.rt
-	if rt.closed.Load() {
-		return failedHandle(nil, ErrShutdown)
+	if err := rt.err(); err != nil {
+		return failedHandle(nil, err)
 	}
 	if argErr != nil {
 		return failedHandle(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, argErr))
 	}
 	id := rt.ids.Next()
-	h := pendingHandle(rt, id)
-	slot := h.slot
-	h.task, h.actorID = true, a.id
-	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}
-	keepArgs(slot, args)
-	a.mu.Lock()
-	if len(a.backlog) == 0 && argsReady(args) {
-		a.send(call, args, slot)
-		a.mu.Unlock()
-		return h
-	}
-	a.backlog = append(a.backlog, &queuedCall{call: call, args: args, slot: slot})
-	a.mu.Unlock()
-	if whenReady(args, a.flush) {
-		a.flush()
-	}
+	h := pendingHandle(rt, id, a)
+	keepArgs(h.slot, args)
+	a.call(&queuedCall{call: &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}, args: args, h: h})
 	return h
-}
-
-func argsReady(args []argSpec) bool {
-	for _, s := range args {
-		if s.ref != nil && !s.ref.slot.IsDone() {
-			return false
-		}
-	}
-	return true
-}
-
-// send resolves a call's arguments and sends it; a.mu is held.
-func (a *actorHandle) send(call *pb.ActorCall, args []argSpec, slot *objects.Slot) {
-	if slot.IsDone() { // cancelled while queued
-		return
-	}
-	wire, err := resolved(args)
-	if err != nil {
-		a.rt.owner.Fail(slot.ID, toWire(fmt.Errorf("%s.%s: %w", a.typeName, call.Method, err)))
-		return
-	}
-	call.Args = wire
-	a.rt.root.Send(a.pid, call)
-}
-
-// flush sends the queued calls at the head of the backlog that are ready.
-func (a *actorHandle) flush() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for len(a.backlog) > 0 && argsReady(a.backlog[0].args) {
-		q := a.backlog[0]
-		a.backlog[0] = nil
-		a.backlog = a.backlog[1:]
-		a.send(q.call, q.args, q.slot)
-	}
 }
 
 // MethodFunc3 is a registered actor method with three arguments.
@@ -188,7 +147,7 @@ type MethodFunc3[S, A, B, C, R any] struct {
 
 // Method3 registers fn, a method with three arguments, of actor type c.
 func Method3[S, A, B, C, R any](c class[S], name string, fn func(*S, context.Context, A, B, C) (R, error)) *MethodFunc3[S, A, B, C, R] {
-	err := registerMethod(c, name, 3, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 3, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
 		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err

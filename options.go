@@ -17,6 +17,7 @@ const (
 	forTask optKind = 1 << iota
 	forActor
 	forMethod
+	forLookup // GetActor
 )
 
 type options struct {
@@ -86,9 +87,10 @@ func Name(name string) Option {
 	})
 }
 
-// Namespace sets the namespace of a named actor (default: the runtime's).
+// Namespace sets the namespace a named actor is created or looked up in
+// (default: the runtime's).
 func Namespace(ns string) Option {
-	return opt(forActor, func(o *options) { o.namespace, o.nsSet = ns, true })
+	return opt(forActor|forLookup, func(o *options) { o.namespace, o.nsSet = ns, true })
 }
 
 // Detached makes an actor outlive the job that created it; it lives until
@@ -144,10 +146,10 @@ func MaxRetries(n int) Option {
 // up to MaxRetries times.
 func RetryExceptions() Option { return opt(forTask, func(o *options) { o.retryOnError = true }) }
 
-var kindNames = map[optKind]string{forTask: "task", forActor: "actor creation", forMethod: "actor method call"}
+var kindNames = map[optKind]string{forTask: "task", forActor: "actor creation", forMethod: "actor method call", forLookup: "actor lookup"}
 
 // noOptions is what a call without options gets; it is never modified.
-var noOptions = options{used: forTask | forActor | forMethod, maxRetries: 3, concurrency: 1}
+var noOptions = options{used: forTask | forActor | forMethod | forLookup, maxRetries: 3, concurrency: 1}
 
 // buildOptions applies opts for a call of kind k.
 func buildOptions(k optKind, opts []Option) (*options, error) {

@@ -2,8 +2,10 @@ package goray
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	goruntime "runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/goray-dev/goray/actors"
@@ -21,20 +23,40 @@ type ObjectID = objects.ID
 type handle struct {
 	rt   *runtime
 	slot *objects.Slot
-	// actorID is set when the object is an actor call's result (for Cancel).
-	actorID []byte
+	// actor is set when the object is an actor call's result.
+	actor *actorHandle
 	// task is set for the result of a task or actor call (it can be cancelled).
 	task bool
+	// sent moves from callWaiting to callSent when the call leaves this
+	// process, or to callCancelled when it is cancelled before: whoever
+	// moves it first decides who answers a cancel.
+	sent atomic.Int32
 	// err is set when the call failed before it was submitted.
 	err error
 }
 
-// pendingHandle returns a handle whose slot waits for a result.
-func pendingHandle(rt *runtime, id objects.ID) *handle {
-	h := &handle{rt: rt}
-	h.slot = rt.owner.Pending(id, h)
+// States of handle.sent.
+const (
+	callWaiting int32 = iota
+	callSent
+	callCancelled
+)
+
+// pendingHandle returns a handle whose slot waits for a result; a is the
+// actor whose call produces it, if any.
+func pendingHandle(rt *runtime, id objects.ID, a *actorHandle) *handle {
+	h := &handle{rt: rt, actor: a, task: true}
+	key := ""
+	if a != nil {
+		key = a.key
+	}
+	h.slot = rt.owner.Pending(id, h, key)
 	return h
 }
+
+// markSent records that the call is about to leave this process; it
+// reports false when the call was cancelled first.
+func (h *handle) markSent() bool { return h.sent.CompareAndSwap(callWaiting, callSent) }
 
 // storedHandle ties a store object's lifetime to its handle: the owner's
 // reference is dropped when the handle becomes unreachable. Inline values
@@ -52,7 +74,7 @@ type cleanupArg struct {
 }
 
 func releaseSlot(a cleanupArg) {
-	if a.rt.owner.Release(a.slot) && !a.rt.closed.Load() {
+	if a.rt.owner.Release(a.slot) && a.rt.err() == nil {
 		a.rt.root.Send(a.rt.node.Directory, &pb.RefDelta{Decr: [][]byte{a.slot.ID[:]}})
 	}
 }
@@ -65,6 +87,14 @@ func failedHandle(rt *runtime, err error) *handle {
 // settled is a slot that is complete, shared by all Refs that failed before
 // submission (their handle carries the error). It is never written again.
 var settled = objects.NewOwner().Ready(objects.ID{}, nil, nil, "", 0, nil)
+
+// ended returns why h's runtime ended, or nil.
+func (h *handle) ended() error {
+	if h.rt == nil {
+		return nil
+	}
+	return h.rt.err()
+}
 
 // Ref is a typed future: the result of a task or actor call, or a value
 // stored with Put. It is cheap to copy and may be passed as an argument to
@@ -169,7 +199,13 @@ func fetch(ctx context.Context, h *handle) ([]byte, error) {
 	if h.err != nil {
 		return nil, h.err
 	}
+	if err := h.ended(); err != nil {
+		return nil, err
+	}
 	if err := wait(ctx, h); err != nil {
+		return nil, err
+	}
+	if err := h.ended(); err != nil {
 		return nil, err
 	}
 	data, storeNode, _, perr, freed := h.slot.Value()
@@ -181,18 +217,18 @@ func fetch(ctx context.Context, h *handle) ([]byte, error) {
 	case storeNode == "":
 		return data, nil
 	}
-	rt := h.rt
-	if rt.closed.Load() {
-		return nil, ErrShutdown
-	}
-	data, err := rt.node.Env.Fetch(ctx, h.slot.ID[:])
-	if err != nil {
-		if re, ok := err.(*actors.RemoteError); ok {
-			return nil, fromWire(re.E)
-		}
+	data, err := h.rt.node.Env.Fetch(ctx, h.slot.ID[:])
+	var re *actors.RemoteError
+	switch {
+	case err == nil:
+		return data, nil
+	case ctx.Err() != nil:
+		return nil, ctxError(ctx)
+	case errors.As(err, &re):
+		return nil, fromWire(re.E)
+	default:
 		return nil, fmt.Errorf("%w: %w", ErrObjectLost, err)
 	}
-	return data, nil
 }
 
 // wait blocks until h's slot settles, ctx ends, or the runtime shuts down.
@@ -228,7 +264,16 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	id := rt.ids.Next()
 	h := &handle{rt: rt}
 	if len(data) >= rt.inline {
-		rt.root.Send(rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
+		reply, err := rt.request(ctx, rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
+		if err != nil {
+			return Ref[T]{}, fmt.Errorf("goray: Put: %w", err)
+		}
+		if ack, ok := reply.(*pb.Ack); !ok || ack.Error != nil {
+			if ok {
+				return Ref[T]{}, fmt.Errorf("goray: Put: %w", fromWire(ack.Error))
+			}
+			return Ref[T]{}, fmt.Errorf("%w: Put: unexpected reply %T", ErrSystem, reply)
+		}
 		h.slot = rt.owner.Ready(id, h, nil, rt.node.ID, int64(len(data)), nil)
 	} else {
 		h.slot = rt.owner.Ready(id, h, data, "", 0, nil)
@@ -247,6 +292,9 @@ func Wait(ctx context.Context, refs []AnyRef, numReady int, timeout time.Duratio
 	for i, r := range refs {
 		if r == nil || r.handle() == nil {
 			return nil, nil, fmt.Errorf("%w: Wait: ref %d is a zero Ref", ErrInvalidArgument, i)
+		}
+		if err := r.handle().ended(); err != nil {
+			return nil, nil, err
 		}
 	}
 	count := func() int {
@@ -293,24 +341,34 @@ func Wait(ctx context.Context, refs []AnyRef, numReady int, timeout time.Duratio
 	return ready, notReady, nil
 }
 
-// Cancel cancels the task or actor call that produces r: a task that has not
+// Cancel cancels the task or actor call that produces r: one that has not
 // started is dropped; a running one sees its context cancelled. Get on r
-// then fails with ErrTaskCancelled. Cancelling a finished task does nothing.
+// then fails with ErrTaskCancelled, once the node that holds the call has
+// acted on the cancel. Cancelling a finished call does nothing.
 func Cancel(ctx context.Context, r AnyRef) error {
 	if r == nil || r.handle() == nil {
 		return fmt.Errorf("%w: Cancel: zero Ref", ErrInvalidArgument)
 	}
 	h := r.handle()
+	if err := h.ended(); err != nil {
+		return err
+	}
 	if !h.task || h.slot.IsDone() {
 		return nil
 	}
-	rt := h.rt
-	if rt.closed.Load() {
-		return ErrShutdown
+	rt, id := h.rt, h.slot.ID
+	if h.sent.CompareAndSwap(callWaiting, callCancelled) {
+		// Still in this process, waiting for its arguments or its actor.
+		rt.owner.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: fmt.Sprintf("%s cancelled before it was sent", id)})
+		return nil
 	}
-	id := h.slot.ID
-	rt.owner.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: fmt.Sprintf("%s cancelled by its caller", id)})
-	rt.root.Send(rt.node.Raylet, &pb.CancelTask{TaskId: id[:], ReturnId: id[:], ActorId: h.actorID})
+	msg := &pb.CancelTask{TaskId: id[:], ReturnId: id[:]}
+	if h.actor != nil {
+		msg.ActorId = h.actor.id
+		h.actor.sendCancel(msg)
+		return nil
+	}
+	rt.root.Send(rt.node.Raylet, msg)
 	return nil
 }
 
@@ -324,6 +382,9 @@ func Free(ctx context.Context, refs ...AnyRef) error {
 			return fmt.Errorf("%w: Free: ref %d is a zero Ref", ErrInvalidArgument, i)
 		}
 		h := r.handle()
+		if err := h.ended(); err != nil {
+			return err
+		}
 		if h.rt == nil || h.err != nil {
 			continue
 		}
@@ -332,7 +393,7 @@ func Free(ctx context.Context, refs ...AnyRef) error {
 			ids = append(ids, h.slot.ID[:])
 		}
 	}
-	if rt != nil && len(ids) > 0 && !rt.closed.Load() {
+	if rt != nil && len(ids) > 0 {
 		rt.root.Send(rt.node.Directory, &pb.FreeObjects{ObjectIds: ids})
 	}
 	return nil

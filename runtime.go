@@ -2,10 +2,13 @@ package goray
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -15,8 +18,9 @@ import (
 	pb "github.com/goray-dev/goray/proto"
 )
 
-// runtime is one process's connection to goray: its node and the owner of
-// the objects it creates. The context carries it into every call.
+// runtime is one process's connection to goray, its core: the node it runs
+// on, the owner of the objects it creates, and the actor handles it holds.
+// The context carries it into every call.
 type runtime struct {
 	node      *cluster.Node
 	root      *actor.RootContext
@@ -27,7 +31,31 @@ type runtime struct {
 	namespace string
 	logger    *slog.Logger
 	inline    int
-	closed    atomic.Bool
+	pool      *actors.Pool
+	// ended holds why the runtime ended (Shutdown, or its node failed).
+	ended   atomic.Pointer[error]
+	stopped chan struct{} // closed by Shutdown
+
+	handlesMu sync.Mutex
+	handles   map[string]weak.Pointer[actorHandle] // by actor ID
+}
+
+// err returns why the runtime ended, or nil while it runs.
+func (rt *runtime) err() error {
+	if p := rt.ended.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// end records why the runtime ended and fails every pending result; it
+// reports false when the runtime had ended already.
+func (rt *runtime) end(err error) bool {
+	if !rt.ended.CompareAndSwap(nil, &err) {
+		return false
+	}
+	rt.owner.Close(&pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: err.Error()})
+	return true
 }
 
 type runtimeKey struct{}
@@ -103,9 +131,15 @@ func WithRestartBackoff(d time.Duration) InitOption {
 // returns a context that carries the runtime: pass it (or contexts derived
 // from it) to every goray call. Call Shutdown when done.
 //
-// A registration that failed (a duplicate name, say) is logged here as a
-// warning; every call of that definition fails with the registration error.
+// Init fails when a registration failed (a duplicate or empty name, a nil
+// function): such a program would fail later, at the first call.
 func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: Init: nil context", ErrInvalidArgument)
+	}
+	if err := registrationError(actors.Default.Err()); err != nil {
+		return ctx, fmt.Errorf("goray: Init: %w", err)
+	}
 	cfg := config{namespace: "default"}
 	for _, o := range opts {
 		o(&cfg)
@@ -113,20 +147,22 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	if cfg.err != nil {
 		return ctx, cfg.err
 	}
-	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace, jobID: cluster.NewNodeID()}
+	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace, jobID: cluster.NewNodeID(),
+		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
 	cfg.node.Registry = actors.Default
 	cfg.node.WrapContext = rt.wrapContext
 	node, err := cluster.StartEmbedded(cfg.node)
+	if errors.Is(err, cluster.ErrInvalidConfig) {
+		return ctx, fmt.Errorf("%w: goray: starting node: %w", ErrInvalidArgument, err)
+	}
 	if err != nil {
-		return ctx, fmt.Errorf("goray: starting node: %w", err)
+		return ctx, fmt.Errorf("%w: goray: starting node: %w", ErrSystem, err)
 	}
 	rt.node, rt.root, rt.owner = node, node.System.Root, node.Owner
 	rt.ownerPID = actors.WirePID(node.OwnerPID)
 	rt.logger = node.Env.Logger
 	rt.inline = node.Env.InlineLimit
-	if err := actors.Default.Err(); err != nil {
-		rt.logger.Warn("goray: some registrations failed; calling them fails", "error", err)
-	}
+	rt.pool = node.Env.Pool
 	rt.owner.Stored = func(s *objects.Slot) {
 		_, storeNode, size, _, _ := s.Value()
 		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode})
@@ -135,26 +171,67 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	rt.owner.Abandoned = func(id objects.ID) {
 		rt.root.Send(node.Store, &pb.DeleteObjects{ObjectIds: [][]byte{id[:]}})
 	}
-	job := &pb.JobInfo{JobId: rt.jobID, DriverNode: node.ID, StartUnixMs: time.Now().UnixMilli()}
+	rt.owner.Notify = rt.notify
+	job := &pb.JobInfo{JobId: rt.jobID, DriverNode: node.ID, StartUnixMs: time.Now().UnixMilli(), Core: rt.ownerPID}
 	if _, err := rt.request(ctx, node.GCS, &pb.RegisterJob{Job: job}); err != nil {
-		_ = node.Stop(ctx)
+		_ = node.Stop(context.WithoutCancel(ctx))
 		return ctx, fmt.Errorf("goray: registering job: %w", err)
 	}
+	go rt.watchNode()
 	return context.WithValue(ctx, runtimeKey{}, rt), nil
 }
 
+// watchNode ends the runtime if its node fails.
+func (rt *runtime) watchNode() {
+	select {
+	case <-rt.node.Failed():
+		if rt.end(fmt.Errorf("%w: %w: %w", ErrShutdown, ErrSystem, rt.node.Err())) {
+			rt.logger.Error("goray: the runtime ended because its node failed", "error", rt.node.Err())
+		}
+	case <-rt.stopped:
+	}
+}
+
+// registrationError classifies the registry's errors by this package's
+// sentinels.
+func registrationError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, actors.ErrDuplicate):
+		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+}
+
+// notify handles what the GCS tells this core: an actor died, or where an
+// actor it waits for runs.
+func (rt *runtime) notify(msg any) {
+	switch m := msg.(type) {
+	case *pb.ActorDied:
+		rt.actorDied(m.ActorId, m.Error)
+	case *pb.LookupActorReply:
+		rt.actorResolved(m)
+	}
+}
+
 // Shutdown ends the job: its actors that are not detached are killed, and
-// the embedded node stops. Refs of this runtime fail with ErrShutdown after.
+// the embedded node stops. Calls on the runtime's Refs and handles fail with
+// ErrShutdown after, and so does a Get waiting when Shutdown runs.
 func Shutdown(ctx context.Context) error {
 	rt, err := runtimeOf(ctx)
 	if err != nil {
+		if errors.Is(err, ErrShutdown) {
+			return nil
+		}
 		return err
 	}
-	if !rt.closed.CompareAndSwap(false, true) {
+	_, ferr := rt.request(ctx, rt.node.GCS, &pb.FinishJob{JobId: rt.jobID})
+	if !rt.end(ErrShutdown) {
 		return nil
 	}
-	_, ferr := rt.request(ctx, rt.node.GCS, &pb.FinishJob{JobId: rt.jobID})
-	rt.owner.FailAll(&pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "runtime shut down before the result arrived"})
+	close(rt.stopped)
 	if err := rt.node.Stop(ctx); err != nil {
 		return fmt.Errorf("goray: shutdown: %w", err)
 	}
@@ -172,8 +249,8 @@ func runtimeOf(ctx context.Context) (*runtime, error) {
 	if rt == nil {
 		return nil, ErrNotInitialized
 	}
-	if rt.closed.Load() {
-		return nil, ErrShutdown
+	if err := rt.err(); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }
@@ -257,46 +334,22 @@ func ObjectStoreStats(ctx context.Context) (StoreStats, error) {
 	}, nil
 }
 
-// request sends a request to a system actor and waits for the reply, within
-// ctx's deadline (a minute when it has none) and its cancellation.
+// request sends a request to a system actor and waits for the reply until
+// ctx ends: the caller's context is the only deadline.
 func (rt *runtime) request(ctx context.Context, pid *actor.PID, msg any) (any, error) {
-	timeout := time.Minute
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-		if timeout <= 0 {
-			return nil, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
-		}
+	v, err := actors.Request(ctx, rt.node.System, pid, msg)
+	if err == nil {
+		return v, nil
 	}
-	f := rt.root.RequestFuture(pid, msg, timeout)
-	if ctx.Done() == nil {
-		return rt.futureResult(f)
-	}
-	type result struct {
-		v   any
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := rt.futureResult(f)
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return nil, ctxError(ctx)
-	}
-}
-
-func (rt *runtime) futureResult(f *actor.Future) (any, error) {
-	v, err := f.Result()
+	var re *actors.RemoteError
 	switch {
-	case err == actor.ErrTimeout:
-		return nil, fmt.Errorf("%w: waiting for %s", ErrTimeout, f.PID())
-	case err != nil:
+	case ctx.Err() != nil:
+		return nil, ctxError(ctx)
+	case errors.As(err, &re):
+		return nil, fromWire(re.E)
+	default:
 		return nil, fmt.Errorf("%w: %w", ErrSystem, err)
 	}
-	return v, nil
 }
 
 func ctxError(ctx context.Context) error {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	goruntime "runtime"
-	"sync"
+	"sync/atomic"
 
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
@@ -38,9 +38,19 @@ func resolved(args []argSpec) ([]*pb.Arg, error) {
 	return out, nil
 }
 
-// whenReady runs f once every Ref among args is ready: at once (returning
-// true) when they all are, else later on the goroutine that settles the last.
-func whenReady(args []argSpec, f func()) bool {
+func argsReady(args []argSpec) bool {
+	for _, s := range args {
+		if s.ref != nil && !s.ref.slot.IsDone() {
+			return false
+		}
+	}
+	return true
+}
+
+// whenReady runs f on a pooled goroutine once every Ref among args is ready.
+// f never runs on the goroutine that completes the last argument: a failure
+// that f propagates would otherwise recurse along a chain of dependent calls.
+func (rt *runtime) whenReady(args []argSpec, f func()) {
 	var pending []*objects.Slot
 	for _, a := range args {
 		if a.ref != nil && !a.ref.slot.IsDone() {
@@ -48,22 +58,18 @@ func whenReady(args []argSpec, f func()) bool {
 		}
 	}
 	if len(pending) == 0 {
-		return true
+		rt.pool.Go(f)
+		return
 	}
-	var mu sync.Mutex
-	left := len(pending)
+	var left atomic.Int32
+	left.Store(int32(len(pending)))
 	for _, s := range pending {
 		s.OnDone(func() {
-			mu.Lock()
-			left--
-			last := left == 0
-			mu.Unlock()
-			if last {
-				f()
+			if left.Add(-1) == 0 {
+				rt.pool.Go(f)
 			}
 		})
 	}
-	return false
 }
 
 // keepArgs keeps the Refs passed to a call reachable until the call's result
@@ -95,34 +101,31 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
 	}
 	id := rt.ids.Next()
-	h := pendingHandle(rt, id)
-	slot := h.slot
-	h.task = true
+	h := pendingHandle(rt, id, nil)
 	spec := &pb.TaskSpec{
 		TaskId: id[:], ReturnId: id[:], Function: function, Resources: res,
 		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
 		Owner: rt.ownerPID, JobId: rt.jobID,
 	}
-	keepArgs(slot, args)
+	keepArgs(h.slot, args)
 	if argsReady(args) {
-		rt.sendTask(slot, spec, args)
-	} else if whenReady(args, func() { rt.sendTask(slot, spec, args) }) {
-		rt.sendTask(slot, spec, args)
+		rt.sendTask(h, spec, args)
+	} else {
+		rt.whenReady(args, func() { rt.sendTask(h, spec, args) })
 	}
 	return h
 }
 
 // sendTask resolves a task's arguments, all ready, and sends it to the
-// local raylet.
-func (rt *runtime) sendTask(slot *objects.Slot, spec *pb.TaskSpec, args []argSpec) {
-	if slot.IsDone() { // cancelled while it waited for its arguments
-		return
-	}
+// local raylet, unless it was cancelled meanwhile.
+func (rt *runtime) sendTask(h *handle, spec *pb.TaskSpec, args []argSpec) {
 	wire, err := resolved(args)
 	if err != nil {
-		rt.owner.Fail(slot.ID, toWire(fmt.Errorf("task %s: %w", spec.Function, err)))
+		rt.owner.Fail(h.slot.ID, toWire(fmt.Errorf("task %s: %w", spec.Function, err)))
 		return
 	}
 	spec.Args = wire
-	rt.root.Send(rt.node.Raylet, spec)
+	if h.markSent() {
+		rt.root.Send(rt.node.Raylet, spec)
+	}
 }
