@@ -67,6 +67,8 @@ func (e *TaskError) Error() string {
 // Unwrap returns the sentinel for the kind of failure.
 func (e *TaskError) Unwrap() error { return e.kind }
 
+// kindSentinels maps wire kinds to sentinels; sentinelKinds is the reverse,
+// in a fixed order so that toWire is deterministic.
 var kindSentinels = map[pb.ErrorKind]error{
 	pb.ErrorKind_ERROR_KIND_USER:           ErrTaskFailed,
 	pb.ErrorKind_ERROR_KIND_PANIC:          ErrTaskFailed,
@@ -100,7 +102,23 @@ func fromWire(e *pb.Error) error {
 	return fmt.Errorf("%w: %s", kind, e.Message)
 }
 
-// toWire renders a local error for a slot; kinds follow the sentinels.
+var sentinelKinds = []struct {
+	kind     pb.ErrorKind
+	sentinel error
+}{
+	{pb.ErrorKind_ERROR_KIND_CANCELLED, ErrTaskCancelled},
+	{pb.ErrorKind_ERROR_KIND_ACTOR_DIED, ErrActorDied},
+	{pb.ErrorKind_ERROR_KIND_OBJECT_FREED, ErrObjectFreed},
+	{pb.ErrorKind_ERROR_KIND_OBJECT_LOST, ErrObjectLost},
+	{pb.ErrorKind_ERROR_KIND_INFEASIBLE, ErrInfeasible},
+	{pb.ErrorKind_ERROR_KIND_NOT_FOUND, ErrNotFound},
+	{pb.ErrorKind_ERROR_KIND_ALREADY_EXISTS, ErrAlreadyExists},
+	{pb.ErrorKind_ERROR_KIND_INVALID, ErrInvalidArgument},
+	{pb.ErrorKind_ERROR_KIND_SYSTEM, ErrSystem},
+}
+
+// toWire renders a local error for a slot; kinds follow the sentinels, the
+// first that the error wraps in sentinelKinds' order.
 func toWire(err error) *pb.Error {
 	var te *TaskError
 	if errors.As(err, &te) {
@@ -110,9 +128,9 @@ func toWire(err error) *pb.Error {
 		}
 		return &pb.Error{Kind: k, Message: te.Message, Stack: te.Stack, Function: te.Function, NodeId: te.NodeID}
 	}
-	for k, s := range kindSentinels {
-		if k != pb.ErrorKind_ERROR_KIND_USER && k != pb.ErrorKind_ERROR_KIND_PANIC && k != pb.ErrorKind_ERROR_KIND_NO_CAPACITY && errors.Is(err, s) {
-			return &pb.Error{Kind: k, Message: trimSentinel(err, s)}
+	for _, s := range sentinelKinds {
+		if errors.Is(err, s.sentinel) {
+			return &pb.Error{Kind: s.kind, Message: trimSentinel(err, s.sentinel)}
 		}
 	}
 	return &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_INVALID, Message: err.Error()}

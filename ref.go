@@ -393,8 +393,10 @@ func Free(ctx context.Context, refs ...AnyRef) error {
 			ids = append(ids, h.slot.ID[:])
 		}
 	}
-	if rt != nil && len(ids) > 0 {
-		rt.root.Send(rt.node.Directory, &pb.FreeObjects{ObjectIds: ids})
+	for len(ids) > 0 && rt != nil {
+		n := min(len(ids), pb.MaxIDs)
+		rt.root.Send(rt.node.Directory, &pb.FreeObjects{ObjectIds: ids[:n]})
+		ids = ids[n:]
 	}
 	return nil
 }

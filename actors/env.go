@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -138,6 +140,7 @@ func (e *Env) Fetch(ctx context.Context, id []byte) ([]byte, error) {
 // value goes to the local store, which tells the owner where it is once it
 // can be read (or that storing it failed).
 func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
+	ClipError(perr)
 	if perr == nil && len(data) >= e.InlineLimit {
 		e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data, Owner: owner})
 		return
@@ -147,6 +150,34 @@ func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
 		res.Inline = data
 	}
 	e.System.Root.Send(e.ownerPID(owner), res)
+}
+
+// ClipError keeps an error within what every receiver accepts (valid
+// UTF-8, pb's length limits), so a long or odd user message can never get
+// its result refused on the way. It changes e in place.
+func ClipError(e *pb.Error) {
+	if e == nil {
+		return
+	}
+	e.Message = clip(e.Message, pb.MaxTextLen)
+	e.Function = clip(e.Function, pb.MaxTextLen)
+	e.Stack = clip(e.Stack, pb.MaxStackLen)
+}
+
+const clipMark = "… (truncated)"
+
+func clip(s string, limit int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len(clipMark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + clipMark
 }
 
 // RemoteError is an error that arrived as a message.

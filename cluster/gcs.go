@@ -34,7 +34,7 @@ type GCS struct {
 	nodes     map[string]*pb.NodeInfo
 	byAddress map[string]string // node address -> node ID
 	actors    map[string]*actorRec
-	names     map[string]string // namespace/name -> actor ID
+	names     map[actorName]string // -> actor ID
 	jobs      map[string]*pb.JobInfo
 	dead      []string // IDs of dead actors, oldest first
 	maxDead   int
@@ -65,7 +65,7 @@ func NewGCS(placementPID *actor.PID, guard actor.PropsOption) *actor.Props {
 			nodes:     map[string]*pb.NodeInfo{},
 			byAddress: map[string]string{},
 			actors:    map[string]*actorRec{},
-			names:     map[string]string{},
+			names:     map[actorName]string{},
 			jobs:      map[string]*pb.JobInfo{},
 			maxDead:   MaxDeadActors,
 		}
@@ -82,7 +82,11 @@ func snapshot(i *pb.ActorInfo) *pb.ActorInfo {
 	}
 }
 
-func nameKey(namespace, name string) string { return namespace + "/" + name }
+// actorName keys named actors: a namespace and a name, neither of which can
+// be confused with the other.
+type actorName struct{ namespace, name string }
+
+func nameKey(namespace, name string) actorName { return actorName{namespace, name} }
 
 // Receive implements actor.Actor.
 func (g *GCS) Receive(c actor.Context) {
@@ -205,6 +209,7 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 	if rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
 		return
 	}
+	actors.ClipError(perr)
 	rec.info.State = pb.ActorState_ACTOR_STATE_DEAD
 	rec.info.DeathCause = perr.Message
 	g.releaseName(rec)

@@ -305,9 +305,13 @@ func (o *Owner) PendingCount() int {
 func (o *Owner) SendUserMessage(_ *actor.PID, message any) {
 	switch m := actor.UnwrapEnvelopeMessage(message).(type) {
 	case *pb.Result:
-		o.Complete(m)
-	default:
-		if o.Notify != nil {
+		// The owner is no mailbox actor, so no middleware checks what
+		// reaches it: a malformed result is dropped here.
+		if m.Validate() == nil {
+			o.Complete(m)
+		}
+	case pb.Validator:
+		if o.Notify != nil && m.Validate() == nil {
 			o.Notify(m)
 		}
 	}

@@ -27,9 +27,22 @@ type Quantity int64
 // Unit is the Quantity that represents 1.0.
 const Unit Quantity = 10000
 
-// MaxValue is the largest amount, in natural units, that QuantityOf accepts.
-// It keeps sums over any realistic cluster far from int64 overflow.
-const MaxValue = 1e12
+// MaxValue is the largest amount, in natural units, that QuantityOf accepts:
+// 100 TB of memory (in bytes) on one node, or 10^14 of any count. One
+// amount stays far below int64's range in fixed point; sums over many nodes
+// saturate instead of overflowing (Add).
+const MaxValue = 1e14
+
+// maxQuantity is where sums saturate.
+const maxQuantity = Quantity(math.MaxInt64)
+
+// addSat adds two non-negative quantities, saturating at maxQuantity.
+func addSat(a, b Quantity) Quantity {
+	if a > 0 && b > maxQuantity-a {
+		return maxQuantity
+	}
+	return a + b
+}
 
 // QuantityOf converts f to fixed point, rounding to the nearest 0.0001. It
 // rejects NaN, infinities, negative values, values above MaxValue and
@@ -138,14 +151,15 @@ func (r Resources) Fits(avail Resources) bool {
 	return true
 }
 
-// Add returns r + o. Zero entries are dropped from the result.
+// Add returns r + o, saturating at the largest Quantity. Zero entries are
+// dropped from the result.
 func (r Resources) Add(o Resources) Resources {
 	out := make(Resources, len(r)+len(o))
 	for name, q := range r {
-		out[name] += q
+		out[name] = addSat(out[name], q)
 	}
 	for name, q := range o {
-		out[name] += q
+		out[name] = addSat(out[name], q)
 	}
 	out.dropZeros()
 	return out

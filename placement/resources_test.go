@@ -16,6 +16,21 @@ func mustRes(t *testing.T, m map[string]float64) Resources {
 	return r
 }
 
+// Sums over many large nodes saturate instead of wrapping negative.
+func TestAddSaturates(t *testing.T) {
+	big := Resources{Memory: Quantity(MaxValue) * Unit}
+	sum := Resources{}
+	for range 100 {
+		sum = sum.Add(big)
+	}
+	if sum[Memory] != maxQuantity {
+		t.Fatalf("sum of 100 nodes of %v = %v, want the saturated maximum", big[Memory], sum[Memory])
+	}
+	if !big.Fits(sum) {
+		t.Fatal("a saturated total no longer fits a single node's request")
+	}
+}
+
 func TestQuantityOf(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -34,7 +49,8 @@ func TestQuantityOf(t *testing.T) {
 		{"-Inf", math.Inf(-1), 0, "-Inf"},
 		{"negative", -1, 0, "-1"},
 		{"negative zero-ish", -0.00001, 0, "negative"},
-		{"too large", 2e12, 0, "2e+12"},
+		{"2 TB of memory", 2e12, 2e12 * Unit, ""},
+		{"too large", 2e14, 0, "2e+14"},
 		{"below resolution", 0.00001, 0, "1e-05"},
 	}
 	for _, tt := range tests {
