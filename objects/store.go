@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 )
 
@@ -44,6 +43,8 @@ type StoreConfig struct {
 	SpillDir string
 	// Logger receives spill and cleanup events. Nil discards them.
 	Logger *slog.Logger
+	// FS holds the spill files. Nil means the operating system's file system.
+	FS SpillFS
 }
 
 // StoreStats is a snapshot of a Store's counters.
@@ -81,6 +82,7 @@ type Store struct {
 	capacity int64
 	dir      string
 	log      *slog.Logger
+	fs       SpillFS
 
 	objects map[ID]*storeEntry
 	// lru is a circular doubly linked list of in-memory entries with a
@@ -108,10 +110,15 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	fsys := cfg.FS
+	if fsys == nil {
+		fsys = osFS{}
+	}
 	s := &Store{
 		capacity: cfg.Capacity,
 		dir:      cfg.SpillDir,
 		log:      logger,
+		fs:       fsys,
 		objects:  make(map[ID]*storeEntry),
 		orphans:  make(map[string]struct{}),
 	}
@@ -182,7 +189,7 @@ func (s *Store) Get(id ID) ([]byte, error) {
 		s.link(e)
 		return e.data, nil
 	}
-	data, err := os.ReadFile(e.path)
+	data, err := s.fs.ReadFile(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("objects: get %s: read %w: %w", id, ErrSpillFailed, err)
 	}
@@ -307,13 +314,13 @@ func (s *Store) Close() error {
 		}
 	}
 	for path := range s.orphans {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	if s.createdDir {
 		// Fails harmlessly if someone else put files there.
-		_ = os.Remove(s.dir)
+		_ = s.fs.Remove(s.dir)
 	}
 	clear(s.objects)
 	clear(s.orphans)
@@ -369,29 +376,15 @@ func (s *Store) spill(e *storeEntry) error {
 	return nil
 }
 
-// writeSpill writes data to the object's spill file through a temporary file
-// and a rename, so the file is either absent or complete. It does not fsync:
-// spill files live only as long as the store and are never read after a crash.
+// writeSpill writes data to the object's spill file, which is either absent
+// or complete.
 func (s *Store) writeSpill(id ID, data []byte) (string, error) {
 	if err := s.ensureDir(); err != nil {
 		return "", err
 	}
-	name := id.String() + spillExt
-	f, err := os.CreateTemp(s.dir, name+".tmp*")
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrSpillFailed, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(tmp)
-		return "", fmt.Errorf("%w: write %s: %w", ErrSpillFailed, tmp, err)
-	}
-	path := filepath.Join(s.dir, name)
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return "", fmt.Errorf("%w: %w", ErrSpillFailed, err)
+	path := filepath.Join(s.dir, id.String()+spillExt)
+	if err := s.fs.WriteFile(path, data); err != nil {
+		return "", fmt.Errorf("%w: write %s: %w", ErrSpillFailed, path, err)
 	}
 	return path, nil
 }
@@ -402,18 +395,18 @@ func (s *Store) ensureDir() error {
 	if s.dirReady {
 		return nil
 	}
-	_, statErr := os.Stat(s.dir)
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+	created, err := s.fs.MkdirAll(s.dir)
+	if err != nil {
 		return fmt.Errorf("%w: create spill directory: %w", ErrSpillFailed, err)
 	}
-	s.createdDir = errors.Is(statErr, fs.ErrNotExist)
+	s.createdDir = created
 	s.dirReady = true
 	return nil
 }
 
 // removeFile deletes a spill file, remembering it for Close if that fails.
 func (s *Store) removeFile(path string) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.orphans[path] = struct{}{}
 		s.log.Warn("removing spill file failed", "path", path, "error", err)
 	}
