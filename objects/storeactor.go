@@ -1,7 +1,10 @@
 package objects
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -13,35 +16,55 @@ const StoreProcessID = "store"
 
 // StoreActor is the actor that owns a node's Store: every read and write of
 // the node's objects goes through its mailbox.
+//
+// The actor never touches the disk itself. The Store decides which spill
+// writes, restore reads and file removals are needed; the actor runs them on
+// at most StoreConfig.IOWorkers goroutines, each of which reports completion
+// by sending the result to the actor as a message. A request that waits for
+// disk I/O (a Get of a spilled object, a Put waiting for room) is answered
+// when the result arrives. On stop the actor waits for the I/O under way
+// before it closes the store.
 type StoreActor struct {
 	store  *Store
 	nodeID string
+	io     ioPool
+	// waiting maps the store's tickets to the requests waiting for them.
+	waiting map[ticket]waiter
 }
 
 // NewStoreActor returns the props of a store actor owning s.
 func NewStoreActor(s *Store, nodeID string) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &StoreActor{store: s, nodeID: nodeID} })
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &StoreActor{store: s, nodeID: nodeID, io: ioPool{limit: s.workers}, waiting: make(map[ticket]waiter)}
+	})
+}
+
+// replyKind is the message a waiting request is answered with.
+type replyKind uint8
+
+const (
+	replyGet replyKind = iota // GetObjectReply to the sender
+	replyPut                  // a Put's outcome is logged
+)
+
+// waiter is where to send the outcome of a request.
+type waiter struct {
+	kind replyKind
+	to   *actor.PID // nil: nobody to tell
+	id   []byte     // the object ID as the request carried it
 }
 
 // Receive implements actor.Actor.
 func (a *StoreActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.pump(c) // after a restart, resume the I/O the store still needs
 	case *pb.PutObject:
-		id, err := IDFromBytes(m.ObjectId)
-		if err != nil {
-			return
-		}
-		if err := a.store.Put(id, m.Data); err != nil {
-			c.Logger().Error("store put failed", "object", id, "error", err)
-		}
+		a.put(c, m)
 	case *pb.GetObject:
-		c.Respond(a.get(m.ObjectId))
+		a.get(c, m)
 	case *pb.DeleteObjects:
-		for _, b := range m.ObjectIds {
-			if id, err := IDFromBytes(b); err == nil {
-				a.store.Delete(id)
-			}
-		}
+		a.deleteObjects(c, m)
 	case *pb.GetStoreStats:
 		s := a.store.Stats()
 		c.Respond(&pb.StoreStats{
@@ -49,25 +72,184 @@ func (a *StoreActor) Receive(c actor.Context) {
 			UsedBytes: s.UsedBytes, SpilledBytes: s.SpilledBytes, Capacity: s.Capacity,
 			SpillCount: s.SpillCount, RestoreCount: s.RestoreCount,
 		})
-	case *actor.Stopped:
+	case *ioJob:
+		if !a.io.done(m) {
+			return // run by an earlier incarnation, which applied it
+		}
+		a.store.finish(m.res)
+		a.pump(c)
+		a.deliver(c)
+	case *actor.Restarting:
+		a.drainIO(c)
+		for t, w := range a.waiting {
+			a.reply(c, w, outcome{ticket: t, err: fmt.Errorf("objects: store actor on node %s restarting", a.nodeID)})
+		}
+		clear(a.waiting)
+	case *actor.Stopping:
+		a.drainIO(c)
 		if err := a.store.Close(); err != nil {
 			c.Logger().Warn("closing object store", "error", err)
+		}
+		a.deliver(c)
+	}
+}
+
+func (a *StoreActor) put(c actor.Context, m *pb.PutObject) {
+	w := waiter{kind: replyPut, id: m.GetObjectId()}
+	id, err := IDFromBytes(m.GetObjectId())
+	if err != nil {
+		return
+	}
+	t, err := a.store.put(id, m.GetData())
+	if t == 0 {
+		a.reply(c, w, outcome{id: id, size: int64(len(m.GetData())), err: err})
+	} else {
+		a.waiting[t] = w
+	}
+	a.pump(c)
+}
+
+func (a *StoreActor) get(c actor.Context, m *pb.GetObject) {
+	w := waiter{kind: replyGet, to: c.Sender(), id: m.GetObjectId()}
+	id, err := IDFromBytes(m.GetObjectId())
+	if err != nil {
+		a.reply(c, w, outcome{err: fmt.Errorf("objects: get: %w", err)})
+		return
+	}
+	data, t, err := a.store.get(id)
+	if t == 0 {
+		a.reply(c, w, outcome{id: id, data: data, err: err})
+	} else {
+		a.waiting[t] = w
+	}
+	a.pump(c)
+}
+
+func (a *StoreActor) deleteObjects(c actor.Context, m *pb.DeleteObjects) {
+	for _, b := range m.GetObjectIds() {
+		if id, err := IDFromBytes(b); err == nil {
+			a.store.del(id)
+		}
+	}
+	a.pump(c)
+	a.deliver(c)
+}
+
+// deliver answers the requests whose outcomes the store has produced.
+func (a *StoreActor) deliver(c actor.Context) {
+	for _, o := range a.store.takeOutcomes() {
+		w, ok := a.waiting[o.ticket]
+		if !ok {
+			continue
+		}
+		delete(a.waiting, o.ticket)
+		a.reply(c, w, o)
+	}
+}
+
+// reply sends o to w.
+func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
+	switch w.kind {
+	case replyGet:
+		if w.to == nil {
+			return
+		}
+		r := &pb.GetObjectReply{Data: o.data}
+		if o.err != nil {
+			r = &pb.GetObjectReply{Error: a.wireError(getErrorKind(o.err), o.err)}
+		}
+		c.Send(w.to, r)
+	case replyPut:
+		if o.err != nil {
+			c.Logger().Error("store put failed", "object", o.id, "error", o.err)
 		}
 	}
 }
 
-func (a *StoreActor) get(raw []byte) *pb.GetObjectReply {
-	id, err := IDFromBytes(raw)
-	if err != nil {
-		return &pb.GetObjectReply{Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_INVALID, Message: err.Error(), NodeId: a.nodeID}}
+// wireError is err as sent to another actor.
+func (a *StoreActor) wireError(kind pb.ErrorKind, err error) *pb.Error {
+	return &pb.Error{Kind: kind, Message: fmt.Sprintf("node %s: %v", a.nodeID, err), NodeId: a.nodeID}
+}
+
+// getErrorKind classifies the error of a Get.
+func getErrorKind(err error) pb.ErrorKind {
+	switch {
+	case errors.Is(err, ErrInvalidID):
+		return pb.ErrorKind_ERROR_KIND_INVALID
+	case errors.Is(err, ErrObjectDeleted):
+		return pb.ErrorKind_ERROR_KIND_OBJECT_FREED
+	default:
+		return pb.ErrorKind_ERROR_KIND_OBJECT_LOST
 	}
-	data, err := a.store.Get(id)
-	if err != nil {
-		return &pb.GetObjectReply{Error: &pb.Error{
-			Kind:    pb.ErrorKind_ERROR_KIND_OBJECT_LOST,
-			Message: fmt.Sprintf("object %s on node %s: %v", id, a.nodeID, err),
-			NodeId:  a.nodeID,
-		}}
+}
+
+// pump hands the store's pending file operations to free I/O goroutines.
+func (a *StoreActor) pump(c actor.Context) {
+	fsys, sys, self := a.store.fs, c.ActorSystem(), c.Self()
+	a.io.fill(a.store.nextIO, func(j *ioJob) {
+		j.res = runIO(fsys, j.op)
+		sys.Root.Send(self, j)
+	})
+}
+
+// storeWaitingMsg is logged when the actor stops or restarts with disk I/O
+// under way.
+const storeWaitingMsg = "store waiting for disk I/O under way"
+
+// drainIO waits for the file operations under way and applies their results,
+// whose messages the actor will not process.
+func (a *StoreActor) drainIO(c actor.Context) {
+	if n := len(a.io.running); n > 0 {
+		c.Logger().Info(storeWaitingMsg, "operations", n)
 	}
-	return &pb.GetObjectReply{Data: data}
+	for _, j := range a.io.wait() {
+		a.store.finish(j.res)
+	}
+}
+
+// ioJob is a file operation run on an I/O goroutine; res is written there
+// before the job is sent back to the actor.
+type ioJob struct {
+	op  *ioOp
+	res ioResult
+}
+
+// ioPool runs file operations on at most limit goroutines at once.
+type ioPool struct {
+	limit   int
+	running []*ioJob
+	wg      sync.WaitGroup
+}
+
+// fill starts run on a new goroutine for each operation next yields, while
+// fewer than limit run.
+func (p *ioPool) fill(next func() *ioOp, run func(*ioJob)) {
+	for len(p.running) < p.limit {
+		op := next()
+		if op == nil {
+			return
+		}
+		j := &ioJob{op: op}
+		p.running = append(p.running, j)
+		p.wg.Go(func() { run(j) })
+	}
+}
+
+// done records that j has returned; it reports false if j is not one of the
+// pool's running jobs.
+func (p *ioPool) done(j *ioJob) bool {
+	i := slices.Index(p.running, j)
+	if i < 0 {
+		return false
+	}
+	p.running = slices.Delete(p.running, i, i+1)
+	return true
+}
+
+// wait blocks until every running job has returned and hands them over.
+func (p *ioPool) wait() []*ioJob {
+	p.wg.Wait()
+	jobs := p.running
+	p.running = nil
+	return jobs
 }
