@@ -43,8 +43,9 @@ func NewStoreActor(s *Store, nodeID string) *actor.Props {
 type replyKind uint8
 
 const (
-	replyGet replyKind = iota // GetObjectReply to the sender
-	replyPut                  // a Put's outcome is logged
+	replyGet    replyKind = iota // GetObjectReply to the sender
+	replyResult                  // Result to the Put's owner
+	replyAck                     // Ack to the Put's sender
 )
 
 // waiter is where to send the outcome of a request.
@@ -94,10 +95,17 @@ func (a *StoreActor) Receive(c actor.Context) {
 	}
 }
 
+// put stores an object and reports the outcome once the object is readable
+// from this store, or has failed: to the Put's owner as a Result if it names
+// one, else to its sender, if any, as an Ack.
 func (a *StoreActor) put(c actor.Context, m *pb.PutObject) {
-	w := waiter{kind: replyPut, id: m.GetObjectId()}
+	w := waiter{kind: replyAck, to: c.Sender(), id: m.GetObjectId()}
+	if o := m.GetOwner(); o != nil {
+		w.kind, w.to = replyResult, actor.NewPID(o.GetAddress(), o.GetId())
+	}
 	id, err := IDFromBytes(m.GetObjectId())
 	if err != nil {
+		a.reply(c, w, outcome{err: fmt.Errorf("objects: put: %w", err)})
 		return
 	}
 	t, err := a.store.put(id, m.GetData())
@@ -159,9 +167,20 @@ func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
 			r = &pb.GetObjectReply{Error: a.wireError(getErrorKind(o.err), o.err)}
 		}
 		c.Send(w.to, r)
-	case replyPut:
+	case replyResult, replyAck:
+		var e *pb.Error
 		if o.err != nil {
-			c.Logger().Error("store put failed", "object", o.id, "error", o.err)
+			c.Logger().Warn("store put failed", "error", o.err)
+			e = a.wireError(putErrorKind(o.err), o.err)
+		}
+		switch {
+		case w.to == nil:
+		case w.kind == replyAck:
+			c.Send(w.to, &pb.Ack{Error: e})
+		case e != nil:
+			c.Send(w.to, &pb.Result{ObjectId: w.id, Error: e})
+		default:
+			c.Send(w.to, &pb.Result{ObjectId: w.id, StoreNode: a.nodeID, Size: o.size})
 		}
 	}
 }
@@ -180,6 +199,22 @@ func getErrorKind(err error) pb.ErrorKind {
 		return pb.ErrorKind_ERROR_KIND_OBJECT_FREED
 	default:
 		return pb.ErrorKind_ERROR_KIND_OBJECT_LOST
+	}
+}
+
+// putErrorKind classifies the error of a Put.
+func putErrorKind(err error) pb.ErrorKind {
+	switch {
+	case errors.Is(err, ErrInvalidID):
+		return pb.ErrorKind_ERROR_KIND_INVALID
+	case errors.Is(err, ErrStoreFull):
+		return pb.ErrorKind_ERROR_KIND_NO_CAPACITY
+	case errors.Is(err, ErrSizeMismatch):
+		return pb.ErrorKind_ERROR_KIND_ALREADY_EXISTS
+	case errors.Is(err, ErrObjectDeleted):
+		return pb.ErrorKind_ERROR_KIND_OBJECT_FREED
+	default:
+		return pb.ErrorKind_ERROR_KIND_SYSTEM
 	}
 }
 

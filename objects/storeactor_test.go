@@ -435,3 +435,200 @@ func TestIOPoolFill(t *testing.T) {
 		t.Fatalf("wait handed over %d jobs, %d left", len(jobs), len(p.running))
 	}
 }
+
+// probe is an actor that hands every reply it receives to the test, in the
+// order they arrive. Replies one actor sends it arrive in the order sent.
+type probe struct {
+	pid *actor.PID
+	got chan any
+}
+
+func newProbe(sys *actor.ActorSystem) *probe {
+	p := &probe{got: make(chan any, 64)}
+	p.pid = sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *pb.Result, *pb.Ack, *pb.StoreStats, *pb.GetObjectReply:
+			p.got <- m
+		}
+	}))
+	return p
+}
+
+// wire is the probe's PID as messages carry it.
+func (p *probe) wire() *pb.Pid { return &pb.Pid{Address: p.pid.Address, Id: p.pid.Id} }
+
+// next returns the next reply, failing the test at the deadline.
+func (p *probe) next(t *testing.T) any {
+	t.Helper()
+	select {
+	case m := <-p.got:
+		return m
+	case <-time.After(actorWait):
+		t.Fatal("no reply reached the probe")
+		return nil
+	}
+}
+
+// requestAs sends msg to the store with p as its sender.
+func (k *storeKit) requestAs(p *probe, msg any) {
+	k.sys.Root.RequestWithCustomSender(k.pid, msg, p.pid)
+}
+
+// quiet checks that the store sent p nothing more before answering a stats
+// request sent now.
+func (k *storeKit) quiet(p *probe) {
+	k.t.Helper()
+	k.requestAs(p, &pb.GetStoreStats{})
+	if m := p.next(k.t); !isStats(m) {
+		k.t.Fatalf("unexpected reply %T %v", m, m)
+	}
+}
+
+func isStats(m any) bool { _, ok := m.(*pb.StoreStats); return ok }
+
+// TestStoreActorPutReportsOutcome: a Put reports its outcome to its owner as
+// a Result, or else to its sender as an Ack.
+func TestStoreActorPutReportsOutcome(t *testing.T) {
+	type put struct {
+		size   int
+		seed   uint64
+		same   bool // a put before the tested one, with its ID
+		owner  bool // report to the probe as owner
+		sender bool // send with the probe as sender
+	}
+	tests := []struct {
+		name    string
+		noSpill bool
+		fail    bool // spill writes fail
+		before  []put
+		put     put
+		// want: Result or Ack; kind is checked when wantErr.
+		wantErr bool
+		kind    pb.ErrorKind
+	}{
+		{name: "stored, owner told", put: put{size: 40, owner: true}},
+		{name: "stored, sender told", put: put{size: 40, sender: true}},
+		{name: "owner wins over sender", put: put{size: 40, owner: true, sender: true}},
+		{name: "stored again, same size", before: []put{{size: 40, same: true}}, put: put{size: 40, seed: 9, owner: true}},
+		{name: "stored on disk", put: put{size: 300, owner: true}},
+		{name: "stored after spilling", before: []put{{size: 80}}, put: put{size: 60, owner: true}},
+		{name: "size mismatch", before: []put{{size: 40, same: true}}, put: put{size: 41, owner: true},
+			wantErr: true, kind: pb.ErrorKind_ERROR_KIND_ALREADY_EXISTS},
+		{name: "full without spilling, owner", noSpill: true, before: []put{{size: 80}}, put: put{size: 60, owner: true},
+			wantErr: true, kind: pb.ErrorKind_ERROR_KIND_NO_CAPACITY},
+		{name: "full without spilling, sender", noSpill: true, put: put{size: 101, sender: true},
+			wantErr: true, kind: pb.ErrorKind_ERROR_KIND_NO_CAPACITY},
+		{name: "disk write fails", fail: true, put: put{size: 300, owner: true},
+			wantErr: true, kind: pb.ErrorKind_ERROR_KIND_SYSTEM},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newStoreKit(t, 100)
+			if tt.noSpill {
+				st, err := NewStore(StoreConfig{Capacity: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				k.pid = k.sys.Root.Spawn(NewStoreActor(st, "node-a"))
+			}
+			id := k.gen.Next()
+			if tt.fail {
+				k.fs.failAll(fsWrite, k.path(id), errDisk)
+			}
+			want := payload(tt.put.seed, tt.put.size)
+			for _, b := range tt.before {
+				bid := k.gen.Next()
+				if b.same {
+					bid = id
+				}
+				k.put(bid, payload(b.seed, b.size))
+				if b.same {
+					want = payload(b.seed, b.size) // objects are immutable: the first bytes stay
+				}
+			}
+			p := newProbe(k.sys)
+			m := &pb.PutObject{ObjectId: id.Bytes(), Data: payload(tt.put.seed, tt.put.size)}
+			if tt.put.owner {
+				m.Owner = p.wire()
+			}
+			if tt.put.sender {
+				k.requestAs(p, m)
+			} else {
+				k.sys.Root.Send(k.pid, m)
+			}
+
+			var gotErr *pb.Error
+			switch r := p.next(t).(type) {
+			case *pb.Result:
+				if !tt.put.owner {
+					t.Fatalf("Result %v sent, but the put has no owner", r)
+				}
+				if !bytes.Equal(r.ObjectId, id.Bytes()) {
+					t.Fatalf("Result for object %x, want %v", r.ObjectId, id)
+				}
+				gotErr = r.Error
+				if r.Error == nil && (r.StoreNode != "node-a" || r.Size != int64(tt.put.size)) {
+					t.Fatalf("Result %v, want store node node-a and size %d", r, tt.put.size)
+				}
+			case *pb.Ack:
+				if tt.put.owner {
+					t.Fatalf("Ack %v sent, want a Result to the owner", r)
+				}
+				gotErr = r.Error
+			default:
+				t.Fatalf("reply %T %v", r, r)
+			}
+			if !tt.wantErr {
+				if gotErr != nil {
+					t.Fatalf("put failed: %v", gotErr)
+				}
+				// Reported only once readable: a Get sent now finds it.
+				k.mustGet(id, want)
+			} else if gotErr == nil || gotErr.Kind != tt.kind || gotErr.NodeId != "node-a" || !strings.Contains(gotErr.Message, id.String()) {
+				t.Fatalf("error %v, want a %v error from node-a naming the object", gotErr, tt.kind)
+			}
+			k.quiet(p)
+		})
+	}
+}
+
+// TestStoreActorPutReportedWhenReadable: a Put that waits for room, or for
+// its write to disk, is reported when that completes, not before, though its
+// bytes are served meanwhile.
+func TestStoreActorPutReportedWhenReadable(t *testing.T) {
+	tests := []struct {
+		name string
+		hold func(k *storeKit, id ID) *fsGate // holds the I/O the put waits for
+		size int
+	}{
+		{"waiting for a spill", func(k *storeKit, id ID) *fsGate {
+			other := k.gen.Next()
+			g := k.fs.hold(k.t, fsWrite, k.path(other))
+			k.put(other, payload(5, 70))
+			return g
+		}, 60},
+		{"written straight to disk", func(k *storeKit, id ID) *fsGate {
+			return k.fs.hold(k.t, fsWrite, k.path(id))
+		}, 300},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newStoreKit(t, 100)
+			id := k.gen.Next()
+			data := payload(1, tt.size)
+			gate := tt.hold(k, id)
+			p := newProbe(k.sys)
+			k.sys.Root.Send(k.pid, &pb.PutObject{ObjectId: id.Bytes(), Data: data, Owner: p.wire()})
+			gate.wait(t)
+			k.quiet(p) // no Result yet
+			k.mustGet(id, data)
+			gate.release()
+			r, ok := p.next(t).(*pb.Result)
+			if !ok || r.Error != nil || r.StoreNode != "node-a" || r.Size != int64(tt.size) {
+				t.Fatalf("reply %v, want a successful Result", r)
+			}
+			k.mustGet(id, data)
+			k.quiet(p)
+		})
+	}
+}

@@ -89,6 +89,13 @@ func (f *memFS) hold(t *testing.T, op, path string) *fsGate {
 	return g
 }
 
+// failAll makes every later op on path fail with err.
+func (f *memFS) failAll(op, path string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails[fsKey{op, path}] = err
+}
+
 func (g *fsGate) release() { g.once.Do(func() { close(g.done) }) }
 
 // fail lets the held operation go on, failing with err.
