@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,6 +14,10 @@ import (
 
 // StoreProcessID is the well-known protoactor ID of a node's store actor.
 const StoreProcessID = "store"
+
+// ErrInvalidRequest means a message to the store actor is malformed in a way
+// other than its object IDs (ErrInvalidID), such as an incomplete owner PID.
+var ErrInvalidRequest = errors.New("objects: invalid store request")
 
 // StoreActor is the actor that owns a node's Store: every read and write of
 // the node's objects goes through its mailbox.
@@ -101,11 +106,15 @@ func (a *StoreActor) Receive(c actor.Context) {
 func (a *StoreActor) put(c actor.Context, m *pb.PutObject) {
 	w := waiter{kind: replyAck, to: c.Sender(), id: m.GetObjectId()}
 	if o := m.GetOwner(); o != nil {
+		if o.GetAddress() == "" || o.GetId() == "" {
+			a.invalid(c, w, fmt.Errorf("objects: put: %w: owner PID %q at %q is incomplete", ErrInvalidRequest, o.GetId(), o.GetAddress()))
+			return
+		}
 		w.kind, w.to = replyResult, actor.NewPID(o.GetAddress(), o.GetId())
 	}
-	id, err := IDFromBytes(m.GetObjectId())
+	id, err := parseObjectID(m.GetObjectId())
 	if err != nil {
-		a.reply(c, w, outcome{err: fmt.Errorf("objects: put: %w", err)})
+		a.invalid(c, w, fmt.Errorf("objects: put: %w", err))
 		return
 	}
 	t, err := a.store.put(id, m.GetData())
@@ -119,9 +128,9 @@ func (a *StoreActor) put(c actor.Context, m *pb.PutObject) {
 
 func (a *StoreActor) get(c actor.Context, m *pb.GetObject) {
 	w := waiter{kind: replyGet, to: c.Sender(), id: m.GetObjectId()}
-	id, err := IDFromBytes(m.GetObjectId())
+	id, err := parseObjectID(m.GetObjectId())
 	if err != nil {
-		a.reply(c, w, outcome{err: fmt.Errorf("objects: get: %w", err)})
+		a.invalid(c, w, fmt.Errorf("objects: get: %w", err))
 		return
 	}
 	data, t, err := a.store.get(id)
@@ -133,14 +142,55 @@ func (a *StoreActor) get(c actor.Context, m *pb.GetObject) {
 	a.pump(c)
 }
 
+// deleteObjects deletes the objects with well-formed IDs. If the message has
+// a sender, it is answered with an Ack carrying an INVALID error when some
+// IDs were malformed.
 func (a *StoreActor) deleteObjects(c actor.Context, m *pb.DeleteObjects) {
-	for _, b := range m.GetObjectIds() {
-		if id, err := IDFromBytes(b); err == nil {
-			a.store.del(id)
+	var bad []string
+	for i, b := range m.GetObjectIds() {
+		id, err := parseObjectID(b)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("entry %d: %v", i, err))
+			continue
 		}
+		a.store.del(id)
 	}
 	a.pump(c)
 	a.deliver(c)
+	var e *pb.Error
+	if len(bad) > 0 {
+		const shown = 3
+		n, more := len(bad), ""
+		if n > shown {
+			more = fmt.Sprintf("; and %d more", n-shown)
+			bad = bad[:shown]
+		}
+		err := fmt.Errorf("objects: delete: %d malformed object IDs not deleted: %s%s", n, strings.Join(bad, "; "), more)
+		c.Logger().Warn("store: malformed request", "error", err)
+		e = a.wireError(pb.ErrorKind_ERROR_KIND_INVALID, err)
+	}
+	if s := c.Sender(); s != nil {
+		c.Send(s, &pb.Ack{Error: e})
+	}
+}
+
+// invalid answers a malformed request with err.
+func (a *StoreActor) invalid(c actor.Context, w waiter, err error) {
+	c.Logger().Warn("store: malformed request", "error", err)
+	a.reply(c, w, outcome{err: err})
+}
+
+// parseObjectID converts an object ID carried in a message, rejecting
+// malformed IDs and the nil ID, which names no object.
+func parseObjectID(b []byte) (ID, error) {
+	id, err := IDFromBytes(b)
+	if err != nil {
+		return ID{}, err
+	}
+	if id.IsNil() {
+		return ID{}, fmt.Errorf("%w: the nil ID names no object", ErrInvalidID)
+	}
+	return id, nil
 }
 
 // deliver answers the requests whose outcomes the store has produced.
@@ -193,7 +243,7 @@ func (a *StoreActor) wireError(kind pb.ErrorKind, err error) *pb.Error {
 // getErrorKind classifies the error of a Get.
 func getErrorKind(err error) pb.ErrorKind {
 	switch {
-	case errors.Is(err, ErrInvalidID):
+	case errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidRequest):
 		return pb.ErrorKind_ERROR_KIND_INVALID
 	case errors.Is(err, ErrObjectDeleted):
 		return pb.ErrorKind_ERROR_KIND_OBJECT_FREED
@@ -205,7 +255,7 @@ func getErrorKind(err error) pb.ErrorKind {
 // putErrorKind classifies the error of a Put.
 func putErrorKind(err error) pb.ErrorKind {
 	switch {
-	case errors.Is(err, ErrInvalidID):
+	case errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidRequest):
 		return pb.ErrorKind_ERROR_KIND_INVALID
 	case errors.Is(err, ErrStoreFull):
 		return pb.ErrorKind_ERROR_KIND_NO_CAPACITY

@@ -632,3 +632,83 @@ func TestStoreActorPutReportedWhenReadable(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreActorRejectsMalformedMessages: a malformed request gets an
+// INVALID error reply, stores and deletes nothing wrongly, and never crashes
+// the actor.
+func TestStoreActorRejectsMalformedMessages(t *testing.T) {
+	nilID := make([]byte, IDLen)
+	short, long := []byte("bad"), make([]byte, IDLen+1)
+	long[0] = 1
+	tests := []struct {
+		name string
+		msg  func(k *storeKit, p *probe, kept ID) any
+		// ok wants a reply without error (the valid part of the request
+		// was carried out); deleted says kept must be gone afterwards.
+		ok, deleted bool
+	}{
+		{"put, short ID, owner", func(_ *storeKit, p *probe, _ ID) any {
+			return &pb.PutObject{ObjectId: short, Data: []byte("x"), Owner: p.wire()}
+		}, false, false},
+		{"put, nil ID", func(*storeKit, *probe, ID) any { return &pb.PutObject{ObjectId: nilID, Data: []byte("x")} }, false, false},
+		{"put, no ID", func(*storeKit, *probe, ID) any { return &pb.PutObject{Data: []byte("x")} }, false, false},
+		{"put, long ID", func(*storeKit, *probe, ID) any { return &pb.PutObject{ObjectId: long, Data: []byte("x")} }, false, false},
+		{"put, owner without address", func(k *storeKit, _ *probe, _ ID) any {
+			return &pb.PutObject{ObjectId: k.gen.Next().Bytes(), Data: []byte("x"), Owner: &pb.Pid{Id: "owner"}}
+		}, false, false},
+		{"put, owner without ID", func(k *storeKit, _ *probe, _ ID) any {
+			return &pb.PutObject{ObjectId: k.gen.Next().Bytes(), Data: []byte("x"), Owner: &pb.Pid{Address: "nonhost"}}
+		}, false, false},
+		{"put, nil message", func(*storeKit, *probe, ID) any { return (*pb.PutObject)(nil) }, false, false},
+		{"get, short ID", func(*storeKit, *probe, ID) any { return &pb.GetObject{ObjectId: short} }, false, false},
+		{"get, nil ID", func(*storeKit, *probe, ID) any { return &pb.GetObject{ObjectId: nilID} }, false, false},
+		{"get, nil message", func(*storeKit, *probe, ID) any { return (*pb.GetObject)(nil) }, false, false},
+		{"delete, one malformed ID", func(_ *storeKit, _ *probe, kept ID) any {
+			return &pb.DeleteObjects{ObjectIds: [][]byte{short, kept.Bytes(), nil}}
+		}, false, true},
+		{"delete, nil message", func(*storeKit, *probe, ID) any { return (*pb.DeleteObjects)(nil) }, true, false},
+		{"stats, nil message", func(*storeKit, *probe, ID) any { return (*pb.GetStoreStats)(nil) }, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newStoreKit(t, 100)
+			kept := k.gen.Next()
+			k.put(kept, []byte("kept"))
+			p := newProbe(k.sys)
+			k.requestAs(p, tt.msg(k, p, kept))
+
+			var e *pb.Error
+			switch r := p.next(t).(type) {
+			case *pb.Result:
+				if !bytes.Equal(r.ObjectId, short) {
+					t.Fatalf("Result for object %x, want the ID the put carried", r.ObjectId)
+				}
+				e = r.Error
+			case *pb.Ack:
+				e = r.Error
+			case *pb.GetObjectReply:
+				e = r.Error
+			case *pb.StoreStats:
+			default:
+				t.Fatalf("reply %T %v", r, r)
+			}
+			switch {
+			case tt.ok && e != nil:
+				t.Fatalf("error %v, want none", e)
+			case !tt.ok && (e == nil || e.Kind != pb.ErrorKind_ERROR_KIND_INVALID || e.NodeId != "node-a" || !strings.Contains(e.Message, "invalid")):
+				t.Fatalf("error %v, want an INVALID error from node-a that says what is invalid", e)
+			}
+			k.quiet(p)
+			if tt.deleted {
+				if r := k.request(&pb.GetObject{ObjectId: kept.Bytes()}).(*pb.GetObjectReply); r.Error == nil {
+					t.Fatal("the valid ID in the delete was not deleted")
+				}
+				return
+			}
+			k.mustGet(kept, []byte("kept"))
+			if s := k.stats(); s.Objects != 1 {
+				t.Fatalf("%d objects stored, want only the one put before", s.Objects)
+			}
+		})
+	}
+}
