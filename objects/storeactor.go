@@ -270,6 +270,9 @@ func putErrorKind(err error) pb.ErrorKind {
 
 // pump hands the store's pending file operations to free I/O goroutines.
 func (a *StoreActor) pump(c actor.Context) {
+	if len(a.store.ready) == 0 || len(a.io.running) >= a.io.limit {
+		return // the common case: nothing to start
+	}
 	fsys, sys, self := a.store.fs, c.ActorSystem(), c.Self()
 	a.io.fill(a.store.nextIO, func(j *ioJob) {
 		j.res = runIO(fsys, j.op)
