@@ -12,8 +12,9 @@ import (
 // operations spilling needs, so that tests can substitute a fake.
 //
 // The store actor calls a SpillFS from several I/O goroutines at once, so an
-// implementation must be safe for concurrent use. It is never asked to
-// operate on the same path from two goroutines at once.
+// implementation must be safe for concurrent use. Apart from MkdirAll of the
+// spill directory, which the first writes may each call, it is never asked
+// to operate on the same path from two goroutines at once.
 type SpillFS interface {
 	// MkdirAll creates dir and any missing parents and reports whether dir
 	// itself did not exist before.
