@@ -32,16 +32,15 @@ func newTestStore(t *testing.T, capacity int64) (*Store, string) {
 	return s, dir
 }
 
-// where reports "memory", "disk" or "absent" for id.
+// where reports "memory", "disk" or "absent" for id, or the name of a
+// transient state such as "spilling".
 func where(s *Store, id ID) string {
 	e, ok := s.objects[id]
 	switch {
 	case !ok:
 		return "absent"
-	case e.spilled():
-		return "disk"
 	default:
-		return "memory"
+		return e.state.String()
 	}
 }
 
@@ -80,26 +79,37 @@ func mustGet(t *testing.T, s *Store, id ID, want []byte) {
 	}
 }
 
-// checkInvariants recomputes the accounting from the entries.
+// checkInvariants recomputes the accounting from the entries and checks the
+// capacity rules.
 func checkInvariants(t *testing.T, s *Store) {
 	t.Helper()
-	var used, spilled, pinned int64
-	var nMem, nDisk int
-	for _, e := range s.objects {
-		if e.spilled() {
-			spilled += e.size
-			nDisk++
-			continue
+	var count [numStates]int
+	var size [numStates]int64
+	var pinned int64
+	for id, e := range s.objects {
+		if e.id != id || e.state == stateNone || e.deleted {
+			t.Fatalf("entry %v: id %v, state %v, deleted %v", id, e.id, e.state, e.deleted)
 		}
-		used += e.size
-		nMem++
-		if e.pins > 0 {
+		count[e.state]++
+		size[e.state] += e.size
+		if e.state == stateMemory && e.pins > 0 {
 			pinned += e.size
 		}
+		if held := e.data != nil || e.size == 0; held != (e.state != stateDisk && e.state != stateRestoring) {
+			t.Fatalf("entry %v in state %v holds data: %v", id, e.state, e.data != nil)
+		}
+		if onDisk := e.path != ""; onDisk != (e.state == stateDisk || e.state == stateRestoring || e.state == stateRestored) {
+			t.Fatalf("entry %v in state %v has path %q", id, e.state, e.path)
+		}
+	}
+	if count != s.count || size != s.bytes {
+		t.Fatalf("per-state counts %v bytes %v, entries give %v %v", s.count, s.bytes, count, size)
 	}
 	st := s.Stats()
-	if st.UsedBytes != used || st.SpilledBytes != spilled || st.InMemory != nMem || st.Spilled != nDisk || st.Objects != nMem+nDisk {
-		t.Fatalf("stats %+v disagree with entries: used %d spilled %d inMemory %d spilled objects %d", st, used, spilled, nMem, nDisk)
+	used := size[stateMemory] + size[stateSpilling]
+	if st.UsedBytes != used || st.InMemory != count[stateMemory]+count[stateSpilling] ||
+		st.Objects != st.InMemory+st.Spilled+st.Pending || st.Objects != len(s.objects) {
+		t.Fatalf("stats %+v disagree with entries %v", st, count)
 	}
 	if s.pinnedMem != pinned {
 		t.Fatalf("pinnedMem = %d, entries give %d", s.pinnedMem, pinned)
@@ -107,12 +117,22 @@ func checkInvariants(t *testing.T, s *Store) {
 	if used > s.capacity {
 		t.Fatalf("used %d exceeds capacity %d", used, s.capacity)
 	}
+	if held := size[stateMemory] + s.reserved(); held > s.capacity {
+		t.Fatalf("objects in memory (%d bytes) and waiting for room (%d bytes) exceed capacity %d once spills complete",
+			size[stateMemory], s.reserved(), s.capacity)
+	}
 	n := 0
 	for e := s.lru.next; e != &s.lru; e = e.next {
+		if e.state != stateMemory {
+			t.Fatalf("entry %v on the LRU list is in state %v", e.id, e.state)
+		}
 		n++
 	}
-	if n != nMem {
-		t.Fatalf("LRU list has %d entries, %d in memory", n, nMem)
+	if n != count[stateMemory] {
+		t.Fatalf("LRU list has %d entries, %d in memory", n, count[stateMemory])
+	}
+	if len(s.admitQ) != count[stateAdmitting]+count[stateRestored] {
+		t.Fatalf("admission queue has %d entries, %d waiting", len(s.admitQ), count[stateAdmitting]+count[stateRestored])
 	}
 }
 
