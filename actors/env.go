@@ -140,7 +140,7 @@ func (e *Env) Fetch(ctx context.Context, id []byte) ([]byte, error) {
 // value goes to the local store, which tells the owner where it is once it
 // can be read (or that storing it failed).
 func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
-	ClipError(perr)
+	perr = ClipError(perr)
 	if perr == nil && len(data) >= e.InlineLimit {
 		e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data, Owner: owner})
 		return
@@ -152,16 +152,19 @@ func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
 	e.System.Root.Send(e.ownerPID(owner), res)
 }
 
-// ClipError keeps an error within what every receiver accepts (valid
-// UTF-8, pb's length limits), so a long or odd user message can never get
-// its result refused on the way. It changes e in place.
-func ClipError(e *pb.Error) {
+// ClipError returns e within what every receiver accepts (valid UTF-8,
+// pb's length limits), so a long or odd user message can never get its
+// result refused on the way: e itself when it is, else a clipped copy (in
+// process, messages are shared and never changed once sent).
+func ClipError(e *pb.Error) *pb.Error {
 	if e == nil {
-		return
+		return nil
 	}
-	e.Message = clip(e.Message, pb.MaxTextLen)
-	e.Function = clip(e.Function, pb.MaxTextLen)
-	e.Stack = clip(e.Stack, pb.MaxStackLen)
+	msg, fn, stack := clip(e.Message, pb.MaxTextLen), clip(e.Function, pb.MaxTextLen), clip(e.Stack, pb.MaxStackLen)
+	if msg == e.Message && fn == e.Function && stack == e.Stack {
+		return e
+	}
+	return &pb.Error{Kind: e.Kind, Message: msg, Function: fn, Stack: stack, NodeId: e.NodeId}
 }
 
 const clipMark = "… (truncated)"

@@ -18,6 +18,9 @@ import (
 
 const testWait = 10 * time.Second
 
+// testNodeID is the node ID of the test environment.
+const testNodeID = "00000000000000a1"
+
 // testEnv is an Env wired to a real store actor and owner, with a stand-in
 // raylet that records what executors and hosts tell it.
 type testEnv struct {
@@ -59,7 +62,7 @@ func newTestEnv(t *testing.T, inlineLimit int) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storePID := sys.Root.Spawn(objects.NewStoreActor(store, "n1"))
+	storePID := sys.Root.Spawn(objects.NewStoreActor(store, testNodeID))
 	raylet := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &fakeRaylet{finished: te.finished} }))
 	pid, ok := sys.ProcessRegistry.Add(te.owner, "test-owner")
 	if !ok {
@@ -67,7 +70,7 @@ func newTestEnv(t *testing.T, inlineLimit int) *testEnv {
 	}
 	te.ownerPID = pid
 	te.Env = &Env{
-		Registry: NewRegistry(), NodeID: "n1", System: sys, Raylet: raylet, Store: storePID,
+		Registry: NewRegistry(), NodeID: testNodeID, System: sys, Raylet: raylet, Store: storePID,
 		InlineLimit: inlineLimit, Pool: pool, RestartBackoff: time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 		WrapContext: func(ctx context.Context, info CallInfo) context.Context {
@@ -198,7 +201,7 @@ func TestExecutorRunsTasks(t *testing.T) {
 				}
 				return
 			}
-			if r.storeNode != "n1" || r.size != int64(len(tt.want)) || r.data != nil {
+			if r.storeNode != testNodeID || r.size != int64(len(tt.want)) || r.data != nil {
 				t.Fatalf("result in store %q, size %d, inline %q", r.storeNode, r.size, r.data)
 			}
 			data, err := te.Fetch(context.Background(), slot.ID.Bytes())
@@ -217,7 +220,7 @@ func TestExecutorCallInfo(t *testing.T) {
 	te.System.Root.Send(te.System.Root.Spawn(NewExecutor(te.Env)), spec)
 	te.await(slot)
 	info := <-te.infos
-	if !bytes.Equal(info.TaskID, spec.TaskId) || info.NodeID != "n1" || info.Raylet != te.Raylet || len(info.GPUIDs) != 2 || info.GPUIDs[1] != 3 || info.ActorID != nil {
+	if !bytes.Equal(info.TaskID, spec.TaskId) || info.NodeID != testNodeID || info.Raylet != te.Raylet || len(info.GPUIDs) != 2 || info.GPUIDs[1] != 3 || info.ActorID != nil {
 		t.Errorf("call info %+v", info)
 	}
 }
@@ -299,7 +302,7 @@ func TestDeliver(t *testing.T) {
 					t.Fatalf("result %+v, want the error alone", r)
 				}
 			case tt.inStore:
-				if r.storeNode != "n1" || r.size != int64(len(tt.data)) || r.data != nil {
+				if r.storeNode != testNodeID || r.size != int64(len(tt.data)) || r.data != nil {
 					t.Fatalf("result %+v, want it in the store", r)
 				}
 				got, err := te.Fetch(context.Background(), ret)

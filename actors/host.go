@@ -161,7 +161,7 @@ func (h *Host) Receive(c actor.Context) {
 }
 
 func (h *Host) report(c actor.Context, state pb.ActorState, perr *pb.Error) {
-	ClipError(perr)
+	perr = ClipError(perr)
 	c.Send(c.Parent(), &pb.ActorStateChanged{
 		ActorId: h.spec.ActorId, State: state, Pid: WirePID(h.self), NodeId: h.env.NodeID,
 		NumRestarts: h.restarts, Error: perr,

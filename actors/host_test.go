@@ -202,7 +202,7 @@ func TestHostLifecycleReports(t *testing.T) {
 	}
 	for i, st := range steps {
 		s := k.state()
-		if s.State != st.wantState || s.NumRestarts != st.wantRestarts || s.NodeId != "n1" || s.Pid.Id != k.host.Id {
+		if s.State != st.wantState || s.NumRestarts != st.wantRestarts || s.NodeId != testNodeID || s.Pid.Id != k.host.Id {
 			t.Fatalf("report %d: %v after %d restarts (pid %v), want %v after %d", i, s.State, s.NumRestarts, s.Pid, st.wantState, st.wantRestarts)
 		}
 		if st.wantState == pb.ActorState_ACTOR_STATE_DEAD {
@@ -342,7 +342,7 @@ func TestHostCallInfo(t *testing.T) {
 	}
 	k.value("get")
 	info := <-k.infos
-	if string(info.ActorID) != string(k.spec.ActorId) || info.NodeID != "n1" || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || info.TaskID != nil {
+	if string(info.ActorID) != string(k.spec.ActorId) || info.NodeID != testNodeID || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || info.TaskID != nil {
 		t.Errorf("call info %+v", info)
 	}
 }

@@ -189,9 +189,7 @@ func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
 		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
 			g.timers.SendOnce(delay, c.Self(), placeActor{id: id, delay: min(2*delay, placeRetryMax)})
 		case reply.Error != nil:
-			perr := reply.Error
-			perr.Message = fmt.Sprintf("actor %s: %s", rec.spec.TypeName, perr.Message)
-			g.settle(c, rec, perr)
+			g.settle(c, rec, &pb.Error{Kind: reply.Error.Kind, Message: fmt.Sprintf("actor %s: %s", rec.spec.TypeName, reply.Error.Message)})
 		default:
 			g.start(c, rec, reply.Node)
 		}
@@ -209,7 +207,7 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 	if rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
 		return
 	}
-	actors.ClipError(perr)
+	perr = actors.ClipError(perr)
 	rec.info.State = pb.ActorState_ACTOR_STATE_DEAD
 	rec.info.DeathCause = perr.Message
 	g.releaseName(rec)

@@ -256,10 +256,11 @@ func TestNodeStopRemovesOwnedSpillDir(t *testing.T) {
 				id := tn.ids.Next()
 				n.System.Root.Send(n.Store, &pb.PutObject{ObjectId: id.Bytes(), Data: make([]byte, 60)})
 			}
-			stats := tn.request(n.Store, &pb.GetStoreStats{}).(*pb.StoreStats)
-			if stats.Objects != 2 || stats.Spilled != 1 {
-				t.Fatalf("store stats %v, want 2 objects with 1 spilled", stats)
-			}
+			// Spills are written in the background.
+			waitUntil(t, "one object spilled", func() bool {
+				stats := tn.request(n.Store, &pb.GetStoreStats{}).(*pb.StoreStats)
+				return stats.Objects == 2 && stats.Spilled == 1
+			})
 			dir := n.spillDir
 			if _, err := os.Stat(dir); err != nil {
 				t.Fatalf("spill dir: %v", err)

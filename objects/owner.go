@@ -306,10 +306,11 @@ func (o *Owner) SendUserMessage(_ *actor.PID, message any) {
 	switch m := actor.UnwrapEnvelopeMessage(message).(type) {
 	case *pb.Result:
 		// The owner is no mailbox actor, so no middleware checks what
-		// reaches it: a malformed result is dropped here.
-		if m.Validate() == nil {
-			o.Complete(m)
+		// reaches it. A malformed result fails its slot, if it names one.
+		if err := m.Validate(); err != nil {
+			m = &pb.Result{ObjectId: m.ObjectId, Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: "malformed result: " + err.Error()}}
 		}
+		o.Complete(m)
 	case pb.Validator:
 		if o.Notify != nil && m.Validate() == nil {
 			o.Notify(m)
