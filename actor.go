@@ -290,9 +290,9 @@ func (a *actorHandle) call(q *queuedCall) {
 		// The GCS answers the core once the actor has a host, or is dead.
 		a.rt.root.RequestWithCustomSender(a.rt.node.GCS, &pb.ResolveActor{ActorId: a.id}, a.rt.node.OwnerPID)
 	}
-	if !argsReady(q.args) {
-		a.rt.whenReady(q.args, a.flush)
-	}
+	// Flush once the arguments are ready: they may have become ready since
+	// they were checked above, so this runs even if they look ready now.
+	a.rt.whenReady(q.args, a.flush)
 }
 
 // sendLocked resolves a call's arguments and sends it; a.mu is held. A call

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -546,3 +547,47 @@ func TestBadInputAtTheEdges(t *testing.T) {
 }
 
 func nan() float64 { z := 0.0; return z / z }
+
+// A call whose Ref argument becomes ready while the call is being queued is
+// still sent: no call waits for a readiness it already missed. The driver
+// submits each call just as its argument completes on another goroutine,
+// as a parameter server's driver does.
+func TestActorCallsRaceTheirArguments(t *testing.T) {
+	ctx := start(t)
+	workers := make([]goray.ActorRef[Recorder], 2)
+	for i := range workers {
+		w, err := recorder.New(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers[i] = w
+	}
+	server, err := recorder.New(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 5000
+	refs := make([]goray.AnyRef, len(workers))
+	typed := make([]goray.Ref[int], len(workers))
+	for i, w := range workers {
+		typed[i] = startOf.Remote(ctx, w)
+		refs[i] = typed[i]
+	}
+	for range rounds {
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		ready, _, err := goray.Wait(wctx, refs, 1, -1)
+		cancel()
+		if err != nil {
+			t.Fatalf("no call finished: %v", err)
+		}
+		i := slices.IndexFunc(refs, func(r goray.AnyRef) bool { return r.ID() == ready[0].ID() })
+		last := doubleIn.Submit(ctx, server, typed[i])
+		typed[i] = doubleIn.Submit(ctx, workers[i], last)
+		refs[i] = typed[i]
+	}
+	for _, r := range typed {
+		if _, err := getWithin(t, ctx, r, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
