@@ -41,4 +41,3 @@ func (p RestartPolicy) Next(restarts int32) (bool, time.Duration) {
 	}
 	return true, min(d, maxd)
 }
-
