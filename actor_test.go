@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,47 @@ var (
 	gateActor = goray.Actor0("test.gate", func(ctx context.Context) (*gate, error) { return &gate{}, nil })
 	gateWait  = goray.Method2(gateActor, "wait", (*gate).Wait)
 )
+
+// slots counts how many of its calls run at once, per key prefix.
+type slots struct{}
+
+type slotStat struct {
+	running, started, most, finished, finishedAtThirdStart atomic.Int32
+}
+
+var (
+	slotStatsMap sync.Map // key -> *slotStat
+	slotBegun    sync.Map // call key -> *atomic.Int32
+	slotsActor   = goray.Actor0("test.slots", func(ctx context.Context) (*slots, error) { return &slots{}, nil })
+	// slotHold runs until the gate of its call key opens; the stats go by
+	// the key without its last character.
+	slotHold = goray.Method(slotsActor, "hold", func(s *slots, ctx context.Context, call string) (int32, error) {
+		st := slotStats(call[:len(call)-1])
+		counter(&slotBegun, call).Add(1)
+		n := st.running.Add(1)
+		if st.started.Add(1) == 3 {
+			st.finishedAtThirdStart.Store(st.finished.Load())
+		}
+		for {
+			m := st.most.Load()
+			if n <= m || st.most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		defer func() { st.running.Add(-1); st.finished.Add(1) }()
+		select {
+		case <-gateOf(call):
+			return n, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+)
+
+func slotStats(key string) *slotStat {
+	v, _ := slotStatsMap.LoadOrStore(key, new(slotStat))
+	return v.(*slotStat)
+}
 
 type gate struct {
 	mu      sync.Mutex
@@ -283,20 +325,41 @@ func TestMaxTaskRetries(t *testing.T) {
 	}
 }
 
+// An actor runs at most MaxConcurrency calls at once: the call beyond the
+// bound starts only after one of the running calls has finished.
 func TestMaxConcurrency(t *testing.T) {
 	ctx := start(t)
-	g, err := gateActor.New(ctx, goray.MaxConcurrency(4))
+	s, err := slotsActor.New(ctx, goray.MaxConcurrency(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var refs []goray.Ref[int]
-	for range 4 {
-		refs = append(refs, gateWait.Remote(ctx, g, "k", 4))
-	}
-	for _, r := range refs {
-		if got := mustGet(t, ctx, r); got != 4 {
-			t.Fatalf("got %d", got)
+	key := uniqueKey(t)
+	calls := []goray.Ref[int32]{slotHold.Remote(ctx, s, key+"0"), slotHold.Remote(ctx, s, key+"1"), slotHold.Remote(ctx, s, key+"2")}
+	pollUntil(t, "two calls running", func() bool { return slotStats(key).started.Load() == 2 })
+	// Let one of the running calls finish; the third may start then.
+	for i := range 3 {
+		if counter(&slotBegun, key+strconv.Itoa(i)).Load() == 1 {
+			close(gateOf(key + strconv.Itoa(i)))
+			mustGet(t, ctx, calls[i])
+			break
 		}
+	}
+	pollUntil(t, "the third call running", func() bool { return slotStats(key).started.Load() == 3 })
+	for i := range 3 {
+		select {
+		case <-gateOf(key + strconv.Itoa(i)):
+		default:
+			close(gateOf(key + strconv.Itoa(i)))
+		}
+	}
+	for _, c := range calls {
+		mustGet(t, ctx, c)
+	}
+	if m := slotStats(key).most.Load(); m != 2 {
+		t.Fatalf("%d calls ran at once, want 2", m)
+	}
+	if f := slotStats(key).finishedAtThirdStart.Load(); f < 1 {
+		t.Fatalf("the third call started while both others ran")
 	}
 }
 
@@ -319,8 +382,8 @@ func TestKill(t *testing.T) {
 	if err := goray.Kill(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := goray.Get(ctx, running); err == nil {
-		t.Fatal("running call survived the kill")
+	if _, err := goray.Get(ctx, running); !errors.Is(err, goray.ErrActorDied) {
+		t.Fatalf("running call after the kill: %v, want ErrActorDied", err)
 	}
 	if _, err := goray.Get(ctx, record.Remote(ctx, a, 3)); !errors.Is(err, goray.ErrActorDied) {
 		t.Fatalf("after kill: %v", err)

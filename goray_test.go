@@ -44,6 +44,11 @@ var (
 		}
 		return t, nil
 	})
+	// countRuns counts its runs by key.
+	runs      sync.Map
+	countRuns = goray.Task("test.count-runs", func(ctx context.Context, key string) (int32, error) {
+		return counter(&runs, key).Add(1), nil
+	})
 	// blockUntilCancelled runs until its context is cancelled and reports that.
 	blockUntilCancelled = goray.Task("test.block", func(ctx context.Context, _ int) (int, error) {
 		<-ctx.Done()
@@ -228,12 +233,15 @@ func TestGetHonoursDeadline(t *testing.T) {
 func TestCancel(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(1))
 	running := blockUntilCancelled.Remote(ctx, 1)
-	queued := double.Remote(ctx, 1) // waits for the only CPU
+	key := uniqueKey(t)
+	queued := countRuns.Remote(ctx, key) // waits for the only CPU
 	if err := goray.Cancel(ctx, queued); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := goray.Get(ctx, queued); !errors.Is(err, goray.ErrTaskCancelled) {
-		t.Fatalf("queued: got %v, want ErrTaskCancelled", err)
+	// The raylet answers: the call had left this process, so only the
+	// node that holds it can cancel it.
+	if _, err := goray.Get(ctx, queued); !errors.Is(err, goray.ErrTaskCancelled) || !strings.Contains(err.Error(), "before it ran") {
+		t.Fatalf("queued: got %v, want ErrTaskCancelled from the raylet", err)
 	}
 	if err := goray.Cancel(ctx, running); err != nil {
 		t.Fatal(err)
@@ -241,9 +249,13 @@ func TestCancel(t *testing.T) {
 	if _, err := goray.Get(ctx, running); !errors.Is(err, goray.ErrTaskCancelled) {
 		t.Fatalf("running: got %v, want ErrTaskCancelled", err)
 	}
-	// The cancelled running task gave its CPU back: new work runs.
+	// The cancelled running task gave its CPU back: new work runs, and
+	// the cancelled queued task never did.
 	if got := mustGet(t, ctx, double.Remote(ctx, 4)); got != 8 {
 		t.Fatalf("after cancel: got %d", got)
+	}
+	if n := counter(&runs, key).Load(); n != 0 {
+		t.Fatalf("the cancelled task ran %d times", n)
 	}
 	// Cancelling a finished task changes nothing.
 	done := double.Remote(ctx, 5)
@@ -489,15 +501,28 @@ func TestShutdownFailsPending(t *testing.T) {
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := goray.Get(cctx, r); err == nil || errors.Is(err, goray.ErrTimeout) {
-		t.Fatalf("pending ref after shutdown: %v", err)
+	if _, err := goray.Get(cctx, r); !errors.Is(err, goray.ErrShutdown) {
+		t.Fatalf("pending ref after shutdown: %v, want ErrShutdown", err)
 	}
 	if _, err := goray.Get(ctx, double.Remote(ctx, 1)); !errors.Is(err, goray.ErrShutdown) {
 		t.Fatalf("call after shutdown: %v", err)
 	}
 }
 
-var gpuTask = goray.Task("test.gpu-ids", func(ctx context.Context, _ int) ([]int, error) { return goray.GPUIDs(ctx), nil })
+var (
+	gpuTask    = goray.Task("test.gpu-ids", func(ctx context.Context, _ int) ([]int, error) { return goray.GPUIDs(ctx), nil })
+	gpuHolders sync.Map // key -> *atomic.Int32
+	// gpuHold holds its devices until the key's gate opens.
+	gpuHold = goray.Task("test.gpu-hold", func(ctx context.Context, key string) ([]int, error) {
+		counter(&gpuHolders, key).Add(1)
+		select {
+		case <-gateOf(key):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return goray.GPUIDs(ctx), nil
+	})
+)
 
 func TestGPUAssignment(t *testing.T) {
 	ctx := start(t, goray.WithGPUs(2), goray.WithCPUs(4))
@@ -523,6 +548,28 @@ func TestGPUAssignment(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Tasks that hold their devices at the same time get different ones:
+	// two whole GPUs, then two halves of one device.
+	for _, tc := range []struct {
+		amount   float64
+		distinct int
+	}{{1, 2}, {0.5, 1}} {
+		key := uniqueKey(t)
+		held := []goray.Ref[[]int]{gpuHold.Remote(ctx, key, goray.GPUs(tc.amount)), gpuHold.Remote(ctx, key, goray.GPUs(tc.amount))}
+		pollUntil(t, "both GPU tasks hold their devices", func() bool { return counter(&gpuHolders, key).Load() == 2 })
+		close(gateOf(key))
+		seen := map[int]bool{}
+		for _, r := range held {
+			ids := mustGet(t, ctx, r)
+			if len(ids) != 1 {
+				t.Fatalf("%v GPU: devices %v, want one", tc.amount, ids)
+			}
+			seen[ids[0]] = true
+		}
+		if len(seen) != tc.distinct {
+			t.Fatalf("two tasks of %v GPU each held devices %v at once, want %d distinct", tc.amount, seen, tc.distinct)
+		}
 	}
 	if _, err := goray.Get(ctx, gpuTask.Remote(ctx, 0, goray.GPUs(1.5))); !errors.Is(err, goray.ErrInvalidArgument) {
 		t.Fatalf("1.5 GPUs: %v", err)
