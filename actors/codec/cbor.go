@@ -28,6 +28,9 @@ func newDecMode(l Limits) (cbor.DecMode, error) {
 		MaxNestedLevels:  l.MaxDepth,
 		MaxArrayElements: l.MaxElements,
 		MaxMapPairs:      l.MaxElements,
+		// The encoder writes definite lengths only; the allocation walk
+		// (budget.go) refuses anything else before the decoder runs.
+		IndefLength: cbor.IndefLengthForbidden,
 		// Go strings may hold any bytes; the encoder does not validate them,
 		// so the decoder must not either or such values would not round-trip.
 		UTF8:              cbor.UTF8DecodeInvalid,
@@ -66,11 +69,21 @@ func decodeCBOR[T any](d *Decoder, payload []byte) (v T, err error) {
 		// Proto messages always travel as tagProto.
 		return zero, typeMismatch(tagCBOR.String(), reflect.TypeFor[T]())
 	}
+	if len(payload) > d.limits.MaxCBORBytes {
+		return zero, fmt.Errorf("%w: CBOR payload of %d bytes exceeds MaxCBORBytes %d", ErrTooLarge, len(payload), d.limits.MaxCBORBytes)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			v, err = zero, fmt.Errorf("%w: CBOR decoder panicked: %v", ErrMalformed, r)
 		}
 	}()
+	// A payload too small to reach MaxAlloc is not walked: the CBOR
+	// library checks the rest by the same rules.
+	if t := reflect.TypeFor[T](); allocBound(t, targetOf(t), len(payload)) > int64(d.limits.MaxAlloc) {
+		if _, err := checkCBOR(payload, t, &d.limits); err != nil {
+			return zero, err
+		}
+	}
 	if err := d.dm.Unmarshal(payload, &v); err != nil {
 		return zero, cborError(err)
 	}

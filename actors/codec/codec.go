@@ -32,16 +32,28 @@ var (
 // Limits bound what a decoder accepts. A zero field takes its value from
 // DefaultLimits.
 type Limits struct {
-	// MaxBytes is the largest payload (input minus its tag byte) accepted.
+	// MaxBytes is the largest payload (input minus its tag byte) accepted
+	// on any path. It is the only bound of the fast paths (strings, []byte,
+	// numeric slices, scalars), which allocate exactly their payload size.
 	// Encode applies the default value to the payloads it produces.
 	MaxBytes int
-	// MaxDepth is the deepest nesting of CBOR arrays, maps and tags, and the
-	// protobuf recursion limit. Range [4, 65535].
+	// MaxCBORBytes is the largest CBOR payload (tag 1) accepted, in
+	// addition to MaxBytes. Encode applies the default value to the CBOR
+	// payloads it produces.
+	MaxCBORBytes int
+	// MaxDepth is the deepest nesting of CBOR arrays, maps and tags (each
+	// adds one level; a scalar at top level is at depth 0), and the
+	// protobuf recursion limit (each message, and each map entry, adds one
+	// level; the top-level message is at depth 1). Range [4, 65535].
 	MaxDepth int
 	// MaxElements is the largest element count of one CBOR array or pair
-	// count of one CBOR map. Range [16, math.MaxInt32]. Fast-path slices are
-	// bounded by MaxBytes only: they allocate exactly their input size.
+	// count of one CBOR map. Range [16, math.MaxInt32].
 	MaxElements int
+	// MaxAlloc bounds what decoding one CBOR payload allocates, in bytes:
+	// before decoding, the payload is walked together with the target type
+	// and what decoding would allocate is added up (see the package
+	// documentation). It does not apply to the fast paths.
+	MaxAlloc int
 }
 
 // Bounds imposed by the CBOR decoder on its options.
@@ -52,34 +64,51 @@ const (
 	maxElements = math.MaxInt32
 )
 
+// Default limits; the package documentation explains the choices.
+const (
+	defaultMaxBytes     = math.MaxInt32
+	defaultMaxCBORBytes = 64 << 20
+	defaultMaxDepth     = 100
+	defaultMaxElements  = 1 << 24
+	defaultMaxAlloc     = 256 << 20
+)
+
 // DefaultLimits returns the limits used by Decode and Encode.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxBytes:    math.MaxInt32,
-		MaxDepth:    100,
-		MaxElements: 1 << 26,
+		MaxBytes:     defaultMaxBytes,
+		MaxCBORBytes: defaultMaxCBORBytes,
+		MaxDepth:     defaultMaxDepth,
+		MaxElements:  defaultMaxElements,
+		MaxAlloc:     defaultMaxAlloc,
 	}
 }
 
 // withDefaults fills zero fields and validates the rest.
 func (l Limits) withDefaults() (Limits, error) {
 	d := DefaultLimits()
-	if l.MaxBytes == 0 {
-		l.MaxBytes = d.MaxBytes
-	}
-	if l.MaxDepth == 0 {
-		l.MaxDepth = d.MaxDepth
-	}
-	if l.MaxElements == 0 {
-		l.MaxElements = d.MaxElements
+	for _, f := range []struct{ v, def *int }{
+		{&l.MaxBytes, &d.MaxBytes},
+		{&l.MaxCBORBytes, &d.MaxCBORBytes},
+		{&l.MaxDepth, &d.MaxDepth},
+		{&l.MaxElements, &d.MaxElements},
+		{&l.MaxAlloc, &d.MaxAlloc},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
 	}
 	switch {
 	case l.MaxBytes < 0:
 		return l, fmt.Errorf("%w: MaxBytes %d is negative", ErrInvalidLimits, l.MaxBytes)
+	case l.MaxCBORBytes < 0:
+		return l, fmt.Errorf("%w: MaxCBORBytes %d is negative", ErrInvalidLimits, l.MaxCBORBytes)
 	case l.MaxDepth < minDepth || l.MaxDepth > maxDepth:
 		return l, fmt.Errorf("%w: MaxDepth %d outside [%d, %d]", ErrInvalidLimits, l.MaxDepth, minDepth, maxDepth)
 	case l.MaxElements < minElements || l.MaxElements > maxElements:
 		return l, fmt.Errorf("%w: MaxElements %d outside [%d, %d]", ErrInvalidLimits, l.MaxElements, minElements, maxElements)
+	case l.MaxAlloc < 0:
+		return l, fmt.Errorf("%w: MaxAlloc %d is negative", ErrInvalidLimits, l.MaxAlloc)
 	}
 	return l, nil
 }
@@ -131,8 +160,8 @@ func AppendEncode[T any](dst []byte, v T) ([]byte, error) {
 }
 
 // Decode deserialises data, as produced by Encode, into a T under
-// DefaultLimits. It never panics, and what it allocates is bounded by a
-// small multiple of len(data).
+// DefaultLimits. It never panics; see the package documentation for what
+// it allocates.
 func Decode[T any](data []byte) (T, error) {
 	return decode[T](defaultDecoder, data)
 }
