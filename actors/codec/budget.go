@@ -29,6 +29,11 @@ import (
 //
 // A payload whose size proves the budget out of reach (target.amp) is not
 // walked; the library's own checks then apply the same rules.
+//
+// Encode walks what it produced, with the default limits and the type it
+// was given, unless the value's type and size prove the walk would pass,
+// so that a value the default decoder would refuse is refused when it is
+// encoded.
 
 // walker holds the state of one walk.
 type walker struct {

@@ -156,7 +156,7 @@ func AppendEncode[T any](dst []byte, v T) ([]byte, error) {
 	if out, ok := appendScalar(dst, any(v)); ok {
 		return out, nil
 	}
-	return appendValue(dst, any(v), defaultDecoder.limits.MaxBytes)
+	return appendValue(dst, any(v), reflect.TypeFor[T], &defaultDecoder.limits)
 }
 
 // Decode deserialises data, as produced by Encode, into a T under
@@ -264,8 +264,11 @@ func decode[T any](d *Decoder, data []byte) (T, error) {
 }
 
 // appendValue dispatches on the dynamic type of x. Predeclared scalar
-// types are appendScalar's, which AppendEncode tries first.
-func appendValue(dst []byte, x any, maxBytes int) ([]byte, error) {
+// types are appendScalar's, which AppendEncode tries first. static returns
+// the type x was given as, which a decoder will decode it into; the
+// payloads produced must pass a decoder with limits l.
+func appendValue(dst []byte, x any, static func() reflect.Type, l *Limits) ([]byte, error) {
+	maxBytes := l.MaxBytes
 	switch x := x.(type) {
 	case nil:
 		return dst, fmt.Errorf("%w: nil interface", ErrNilValue)
@@ -294,14 +297,15 @@ func appendValue(dst []byte, x any, maxBytes int) ([]byte, error) {
 	case []int8:
 		return appendNumbers(dst, tagInt8, x, maxBytes)
 	case proto.Message:
-		return appendProto(dst, x, maxBytes)
+		return appendProto(dst, x, l)
 	}
-	return appendReflect(dst, x, maxBytes)
+	return appendReflect(dst, x, static, l)
 }
 
 // appendReflect handles named fast-path types, rejects what cannot be
 // encoded and hands the rest to CBOR.
-func appendReflect(dst []byte, x any, maxBytes int) ([]byte, error) {
+func appendReflect(dst []byte, x any, static func() reflect.Type, l *Limits) ([]byte, error) {
+	maxBytes := l.MaxBytes
 	rv := reflect.ValueOf(x)
 	t := rv.Type()
 	switch t.Kind() {
@@ -322,7 +326,7 @@ func appendReflect(dst []byte, x any, maxBytes int) ([]byte, error) {
 			return out, nil
 		}
 	}
-	return appendCBOR(dst, x, maxBytes)
+	return appendCBOR(dst, x, static(), l)
 }
 
 // unencodableError carries the Go type that could not be encoded; it

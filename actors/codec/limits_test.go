@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
@@ -10,7 +11,60 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 )
+
+// link nests one CBOR map per level.
+type link struct{ Next *link }
+
+func linkChain(levels int) *link {
+	var l *link
+	for range levels {
+		l = &link{Next: l}
+	}
+	return l
+}
+
+// nestedSlices nests one CBOR array per level.
+func nestedSlices(levels int) any {
+	var v any = 0
+	for range levels {
+		v = []any{v}
+	}
+	return v
+}
+
+// nestedMaps nests one CBOR map per level.
+func nestedMaps(levels int) map[string]any {
+	m := map[string]any{}
+	for range levels - 1 {
+		m = map[string]any{"k": m}
+	}
+	return m
+}
+
+// tagChain nests levels+1 tags: a tag directly inside a tag adds a level.
+func tagChain(levels int) any {
+	var v any = 0
+	for range levels + 1 {
+		v = cbor.Tag{Number: 1000, Content: v}
+	}
+	return v
+}
+
+// structValue nests protobuf messages: the top-level message is at level 1.
+func structValue(levels int) *structpb.Value {
+	v := structpb.NewNullValue()
+	if levels%2 == 0 {
+		v = structpb.NewListValue(&structpb.ListValue{})
+		levels--
+	}
+	for ; levels > 1; levels -= 2 {
+		v = structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{v}})
+	}
+	return v
+}
 
 // rawCBOR encodes v without any check of the codec.
 func rawCBOR(t *testing.T, v any) []byte {
@@ -20,6 +74,100 @@ func rawCBOR(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return append([]byte{byte(tagCBOR)}, b...)
+}
+
+// rawProto encodes m without any check of the codec.
+func rawProto(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	name := m.ProtoReflect().Descriptor().FullName()
+	b := binary.AppendUvarint([]byte{byte(tagProto)}, uint64(len(name)))
+	b, err := proto.MarshalOptions{}.MarshalAppend(append(b, name...), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestEncodeDepthMatchesDecode checks, on both sides of the default
+// MaxDepth, that Encode refuses exactly the values the default decoder
+// refuses for their depth: a value at the limit encodes and decodes, one
+// level more fails at Encode, and its encoding (made without the check)
+// fails Decode.
+func TestEncodeDepthMatchesDecode(t *testing.T) {
+	limit := DefaultLimits().MaxDepth
+	tests := []struct {
+		name   string
+		value  func(levels int) any
+		raw    func(t *testing.T, v any) []byte
+		decode func([]byte) error
+	}{
+		{"struct pointers", func(n int) any { return linkChain(n) }, rawCBOR, func(b []byte) error { _, err := Decode[*link](b); return err }},
+		{"slices", nestedSlices, rawCBOR, func(b []byte) error { _, err := Decode[any](b); return err }},
+		{"maps", func(n int) any { return nestedMaps(n) }, rawCBOR, func(b []byte) error { _, err := Decode[map[string]any](b); return err }},
+		{"tags", tagChain, rawCBOR, func(b []byte) error { _, err := Decode[any](b); return err }},
+		{"proto messages", func(n int) any { return structValue(n) }, func(t *testing.T, v any) []byte { return rawProto(t, v.(proto.Message)) },
+			func(b []byte) error { _, err := Decode[*structpb.Value](b); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Encode(tt.value(limit))
+			if err != nil {
+				t.Fatalf("Encode at depth %d: %v", limit, err)
+			}
+			if err := tt.decode(b); err != nil {
+				t.Fatalf("Decode at depth %d: %v", limit, err)
+			}
+			deeper := tt.value(limit + 1)
+			_, err = Encode(deeper)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Encode at depth %d: err = %v, want ErrTooLarge", limit+1, err)
+			}
+			if want := "more than 100 levels deep (MaxDepth)"; !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+			if err := tt.decode(tt.raw(t, deeper)); !errors.Is(err, ErrTooLarge) {
+				t.Errorf("Decode at depth %d: err = %v, want ErrTooLarge", limit+1, err)
+			}
+		})
+	}
+}
+
+// TestEncodeRefusesWhatDecodeRefuses checks the other limits Encode
+// applies to what it produces.
+func TestEncodeRefusesWhatDecodeRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits func(*Limits)
+		value  any
+		typ    reflect.Type
+		want   string
+	}{
+		{"elements", func(l *Limits) { l.MaxElements = 16 }, make([]uint, 17), reflect.TypeFor[[]uint](), "MaxElements 16"},
+		{"pairs", func(l *Limits) { l.MaxElements = 16 }, map[uint]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true,
+			10: true, 11: true, 12: true, 13: true, 14: true, 15: true, 16: true, 17: true}, reflect.TypeFor[map[uint]bool](), "MaxElements 16"},
+		{"CBOR bytes", func(l *Limits) { l.MaxCBORBytes = 8 }, []string{"123456789"}, reflect.TypeFor[[]string](), "MaxCBORBytes 8"},
+		{"allocation", func(l *Limits) { l.MaxAlloc = 8 << 10 }, make([]wide, 2), reflect.TypeFor[[]wide](), "MaxAlloc 8192"},
+		{"allocation as any", func(l *Limits) { l.MaxAlloc = 8 << 10 }, make([]uint, 1000), reflect.TypeFor[any](), "MaxAlloc 8192"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := limitsWith(tt.limits)
+			b, err := appendCBOR(nil, tt.value, tt.typ, l)
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrTooLarge naming %q", err, tt.want)
+			}
+			if len(b) != 0 {
+				t.Errorf("returned %d bytes with an error", len(b))
+			}
+			d, err := NewDecoder(*l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeWith[any](d, rawCBOR(t, tt.value)); !errors.Is(err, ErrTooLarge) {
+				t.Errorf("a decoder with these limits accepts the value: err = %v", err)
+			}
+		})
+	}
 }
 
 // errClass maps an error onto the sentinel it wraps, nil for none.
