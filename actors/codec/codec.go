@@ -34,25 +34,29 @@ var (
 type Limits struct {
 	// MaxBytes is the largest payload (input minus its tag byte) accepted
 	// on any path. It is the only bound of the fast paths (strings, []byte,
-	// numeric slices, scalars), which allocate exactly their payload size.
+	// numeric slices, scalars), which allocate about their payload size.
 	// Encode applies the default value to the payloads it produces.
 	MaxBytes int
 	// MaxCBORBytes is the largest CBOR payload (tag 1) accepted, in
 	// addition to MaxBytes. Encode applies the default value to the CBOR
 	// payloads it produces.
 	MaxCBORBytes int
-	// MaxDepth is the deepest nesting of CBOR arrays, maps and tags (each
-	// adds one level; a scalar at top level is at depth 0), and the
-	// protobuf recursion limit (each message, and each map entry, adds one
-	// level; the top-level message is at depth 1). Range [4, 65535].
+	// MaxDepth is the deepest nesting of CBOR (each array and map adds a
+	// level, and so does each tag whose content is another tag; a scalar
+	// at top level is at depth 0), and the protobuf recursion limit (each
+	// message, and each map entry, adds a level; the top-level message is
+	// at depth 1). Encode applies the default value. Range [4, 65535].
 	MaxDepth int
 	// MaxElements is the largest element count of one CBOR array or pair
-	// count of one CBOR map. Range [16, math.MaxInt32].
+	// count of one CBOR map. Encode applies the default value. Range [16,
+	// math.MaxInt32].
 	MaxElements int
-	// MaxAlloc bounds what decoding one CBOR payload allocates, in bytes:
-	// before decoding, the payload is walked together with the target type
-	// and what decoding would allocate is added up (see the package
-	// documentation). It does not apply to the fast paths.
+	// MaxAlloc is the budget, in bytes, for what decoding one CBOR payload
+	// allocates: before decoding, what decoding the payload into the
+	// target type would allocate is added up, and a payload over budget is
+	// refused (see the package documentation). Encode applies the default
+	// value, decoding as the type it was given. It does not apply to the
+	// fast paths.
 	MaxAlloc int
 }
 
