@@ -28,6 +28,9 @@ func newDecMode(l Limits) (cbor.DecMode, error) {
 		MaxNestedLevels:  l.MaxDepth,
 		MaxArrayElements: l.MaxElements,
 		MaxMapPairs:      l.MaxElements,
+		// The encoder writes definite lengths only; the allocation walk
+		// (budget.go) refuses anything else before the decoder runs.
+		IndefLength: cbor.IndefLengthForbidden,
 		// Go strings may hold any bytes; the encoder does not validate them,
 		// so the decoder must not either or such values would not round-trip.
 		UTF8:              cbor.UTF8DecodeInvalid,
@@ -35,8 +38,11 @@ func newDecMode(l Limits) (cbor.DecMode, error) {
 	}.DecMode()
 }
 
-// appendCBOR writes tagCBOR and the CBOR encoding of x.
-func appendCBOR(dst []byte, x any, maxBytes int) (out []byte, err error) {
+// appendCBOR writes tagCBOR and the CBOR encoding of x, which must decode
+// into a value of type t under l: Encode refuses what the default decoder
+// would refuse (size, depth, container sizes, allocation), so that the
+// error appears where the value is encoded.
+func appendCBOR(dst []byte, x any, t reflect.Type, l *Limits) (out []byte, err error) {
 	start := len(dst)
 	defer func() {
 		// Marshaler methods of user types may panic; report, don't crash.
@@ -44,7 +50,8 @@ func appendCBOR(dst []byte, x any, maxBytes int) (out []byte, err error) {
 			out, err = dst[:start], unencodable(reflect.TypeOf(x), fmt.Errorf("panic while encoding: %v", r))
 		}
 	}()
-	if err := checkNesting(x); err != nil {
+	ti := infoOf(reflect.TypeOf(x))
+	if err := checkNesting(x, ti); err != nil {
 		return dst, err
 	}
 	buf := bytes.NewBuffer(dst)
@@ -53,8 +60,25 @@ func appendCBOR(dst []byte, x any, maxBytes int) (out []byte, err error) {
 		return dst[:start], unencodable(reflect.TypeOf(x), err)
 	}
 	out = buf.Bytes()
-	if n := len(out) - start - 1; n > maxBytes {
-		return dst[:start], tooLarge(n, maxBytes)
+	payload := out[start+1:]
+	if n := len(payload); n > l.MaxBytes {
+		return dst[:start], tooLarge(n, l.MaxBytes)
+	}
+	if n := len(payload); n > l.MaxCBORBytes {
+		return dst[:start], fmt.Errorf("%w: CBOR payload of %d bytes exceeds MaxCBORBytes %d", ErrTooLarge, n, l.MaxCBORBytes)
+	}
+	// The walk is skipped when the type bounds the nesting, no container
+	// can exceed MaxElements in so few bytes, and the size bounds what
+	// decoding allocates.
+	if ti.cborDepth <= l.MaxDepth && len(payload) <= l.MaxElements && allocBound(t, targetOf(t), len(payload)) <= int64(l.MaxAlloc) {
+		return out, nil
+	}
+	if _, err := checkCBOR(payload, t, l); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return dst[:start], fmt.Errorf("%w; a decoder with the default limits refuses this %s", err, t)
+		}
+		// Only a MarshalCBOR method can produce CBOR the walk refuses.
+		return dst[:start], unencodable(reflect.TypeOf(x), fmt.Errorf("encodes to CBOR the decoder refuses: %v", err))
 	}
 	return out, nil
 }
@@ -66,11 +90,21 @@ func decodeCBOR[T any](d *Decoder, payload []byte) (v T, err error) {
 		// Proto messages always travel as tagProto.
 		return zero, typeMismatch(tagCBOR.String(), reflect.TypeFor[T]())
 	}
+	if len(payload) > d.limits.MaxCBORBytes {
+		return zero, fmt.Errorf("%w: CBOR payload of %d bytes exceeds MaxCBORBytes %d", ErrTooLarge, len(payload), d.limits.MaxCBORBytes)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			v, err = zero, fmt.Errorf("%w: CBOR decoder panicked: %v", ErrMalformed, r)
 		}
 	}()
+	// A payload too small to reach MaxAlloc is not walked: the CBOR
+	// library checks the rest by the same rules.
+	if t := reflect.TypeFor[T](); allocBound(t, targetOf(t), len(payload)) > int64(d.limits.MaxAlloc) {
+		if _, err := checkCBOR(payload, t, &d.limits); err != nil {
+			return zero, err
+		}
+	}
 	if err := d.dm.Unmarshal(payload, &v); err != nil {
 		return zero, cborError(err)
 	}

@@ -32,16 +32,32 @@ var (
 // Limits bound what a decoder accepts. A zero field takes its value from
 // DefaultLimits.
 type Limits struct {
-	// MaxBytes is the largest payload (input minus its tag byte) accepted.
+	// MaxBytes is the largest payload (input minus its tag byte) accepted
+	// on any path. It is the only bound of the fast paths (strings, []byte,
+	// numeric slices, scalars), which allocate about their payload size.
 	// Encode applies the default value to the payloads it produces.
 	MaxBytes int
-	// MaxDepth is the deepest nesting of CBOR arrays, maps and tags, and the
-	// protobuf recursion limit. Range [4, 65535].
+	// MaxCBORBytes is the largest CBOR payload (tag 1) accepted, in
+	// addition to MaxBytes. Encode applies the default value to the CBOR
+	// payloads it produces.
+	MaxCBORBytes int
+	// MaxDepth is the deepest nesting of CBOR (each array and map adds a
+	// level, and so does each tag whose content is another tag; a scalar
+	// at top level is at depth 0), and the protobuf recursion limit (each
+	// message, and each map entry, adds a level; the top-level message is
+	// at depth 1). Encode applies the default value. Range [4, 65535].
 	MaxDepth int
 	// MaxElements is the largest element count of one CBOR array or pair
-	// count of one CBOR map. Range [16, math.MaxInt32]. Fast-path slices are
-	// bounded by MaxBytes only: they allocate exactly their input size.
+	// count of one CBOR map. Encode applies the default value. Range [16,
+	// math.MaxInt32].
 	MaxElements int
+	// MaxAlloc is the budget, in bytes, for what decoding one CBOR payload
+	// allocates: before decoding, what decoding the payload into the
+	// target type would allocate is added up, and a payload over budget is
+	// refused (see the package documentation). Encode applies the default
+	// value, decoding as the type it was given. It does not apply to the
+	// fast paths.
+	MaxAlloc int
 }
 
 // Bounds imposed by the CBOR decoder on its options.
@@ -52,34 +68,51 @@ const (
 	maxElements = math.MaxInt32
 )
 
+// Default limits; the package documentation explains the choices.
+const (
+	defaultMaxBytes     = math.MaxInt32
+	defaultMaxCBORBytes = 64 << 20
+	defaultMaxDepth     = 100
+	defaultMaxElements  = 1 << 24
+	defaultMaxAlloc     = 256 << 20
+)
+
 // DefaultLimits returns the limits used by Decode and Encode.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxBytes:    math.MaxInt32,
-		MaxDepth:    100,
-		MaxElements: 1 << 26,
+		MaxBytes:     defaultMaxBytes,
+		MaxCBORBytes: defaultMaxCBORBytes,
+		MaxDepth:     defaultMaxDepth,
+		MaxElements:  defaultMaxElements,
+		MaxAlloc:     defaultMaxAlloc,
 	}
 }
 
 // withDefaults fills zero fields and validates the rest.
 func (l Limits) withDefaults() (Limits, error) {
 	d := DefaultLimits()
-	if l.MaxBytes == 0 {
-		l.MaxBytes = d.MaxBytes
-	}
-	if l.MaxDepth == 0 {
-		l.MaxDepth = d.MaxDepth
-	}
-	if l.MaxElements == 0 {
-		l.MaxElements = d.MaxElements
+	for _, f := range []struct{ v, def *int }{
+		{&l.MaxBytes, &d.MaxBytes},
+		{&l.MaxCBORBytes, &d.MaxCBORBytes},
+		{&l.MaxDepth, &d.MaxDepth},
+		{&l.MaxElements, &d.MaxElements},
+		{&l.MaxAlloc, &d.MaxAlloc},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
 	}
 	switch {
 	case l.MaxBytes < 0:
 		return l, fmt.Errorf("%w: MaxBytes %d is negative", ErrInvalidLimits, l.MaxBytes)
+	case l.MaxCBORBytes < 0:
+		return l, fmt.Errorf("%w: MaxCBORBytes %d is negative", ErrInvalidLimits, l.MaxCBORBytes)
 	case l.MaxDepth < minDepth || l.MaxDepth > maxDepth:
 		return l, fmt.Errorf("%w: MaxDepth %d outside [%d, %d]", ErrInvalidLimits, l.MaxDepth, minDepth, maxDepth)
 	case l.MaxElements < minElements || l.MaxElements > maxElements:
 		return l, fmt.Errorf("%w: MaxElements %d outside [%d, %d]", ErrInvalidLimits, l.MaxElements, minElements, maxElements)
+	case l.MaxAlloc < 0:
+		return l, fmt.Errorf("%w: MaxAlloc %d is negative", ErrInvalidLimits, l.MaxAlloc)
 	}
 	return l, nil
 }
@@ -127,12 +160,12 @@ func AppendEncode[T any](dst []byte, v T) ([]byte, error) {
 	if out, ok := appendScalar(dst, any(v)); ok {
 		return out, nil
 	}
-	return appendValue(dst, any(v), defaultDecoder.limits.MaxBytes)
+	return appendValue(dst, any(v), reflect.TypeFor[T], &defaultDecoder.limits)
 }
 
 // Decode deserialises data, as produced by Encode, into a T under
-// DefaultLimits. It never panics, and what it allocates is bounded by a
-// small multiple of len(data).
+// DefaultLimits. It never panics; see the package documentation for what
+// it allocates.
 func Decode[T any](data []byte) (T, error) {
 	return decode[T](defaultDecoder, data)
 }
@@ -235,8 +268,11 @@ func decode[T any](d *Decoder, data []byte) (T, error) {
 }
 
 // appendValue dispatches on the dynamic type of x. Predeclared scalar
-// types are appendScalar's, which AppendEncode tries first.
-func appendValue(dst []byte, x any, maxBytes int) ([]byte, error) {
+// types are appendScalar's, which AppendEncode tries first. static returns
+// the type x was given as, which a decoder will decode it into; the
+// payloads produced must pass a decoder with limits l.
+func appendValue(dst []byte, x any, static func() reflect.Type, l *Limits) ([]byte, error) {
+	maxBytes := l.MaxBytes
 	switch x := x.(type) {
 	case nil:
 		return dst, fmt.Errorf("%w: nil interface", ErrNilValue)
@@ -265,14 +301,15 @@ func appendValue(dst []byte, x any, maxBytes int) ([]byte, error) {
 	case []int8:
 		return appendNumbers(dst, tagInt8, x, maxBytes)
 	case proto.Message:
-		return appendProto(dst, x, maxBytes)
+		return appendProto(dst, x, l)
 	}
-	return appendReflect(dst, x, maxBytes)
+	return appendReflect(dst, x, static, l)
 }
 
 // appendReflect handles named fast-path types, rejects what cannot be
 // encoded and hands the rest to CBOR.
-func appendReflect(dst []byte, x any, maxBytes int) ([]byte, error) {
+func appendReflect(dst []byte, x any, static func() reflect.Type, l *Limits) ([]byte, error) {
+	maxBytes := l.MaxBytes
 	rv := reflect.ValueOf(x)
 	t := rv.Type()
 	switch t.Kind() {
@@ -293,7 +330,7 @@ func appendReflect(dst []byte, x any, maxBytes int) ([]byte, error) {
 			return out, nil
 		}
 	}
-	return appendCBOR(dst, x, maxBytes)
+	return appendCBOR(dst, x, static(), l)
 }
 
 // unencodableError carries the Go type that could not be encoded; it

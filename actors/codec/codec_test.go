@@ -270,6 +270,13 @@ func TestProtoRoundTrip(t *testing.T) {
 	}
 }
 
+// limitsWith returns DefaultLimits changed by set.
+func limitsWith(set func(*Limits)) *Limits {
+	l := DefaultLimits()
+	set(&l)
+	return &l
+}
+
 // mustEncode encodes v or fails the test.
 func mustEncode(t *testing.T, v any) []byte {
 	t.Helper()
@@ -363,8 +370,12 @@ func TestEncodeErrors(t *testing.T) {
 		{"nil proto", func() ([]byte, error) { return Encode(nilProto) }, ErrNilValue, "wrapperspb.Int64Value"},
 		{"too large slice", func() ([]byte, error) { return appendNumbers(nil, tagFloat64, make([]float64, 3), 23) }, ErrTooLarge, "MaxBytes 23"},
 		{"too large string", func() ([]byte, error) { return appendString(nil, "abcd", 3) }, ErrTooLarge, "MaxBytes 3"},
-		{"too large cbor", func() ([]byte, error) { return appendCBOR(nil, []string{"abcd"}, 4) }, ErrTooLarge, "MaxBytes 4"},
-		{"too large proto", func() ([]byte, error) { return appendProto(nil, wrapperspb.String("abcdefgh"), 8) }, ErrTooLarge, "MaxBytes 8"},
+		{"too large cbor", func() ([]byte, error) {
+			return appendCBOR(nil, []string{"abcd"}, reflect.TypeFor[[]string](), limitsWith(func(l *Limits) { l.MaxBytes = 4 }))
+		}, ErrTooLarge, "MaxBytes 4"},
+		{"too large proto", func() ([]byte, error) {
+			return appendProto(nil, wrapperspb.String("abcdefgh"), limitsWith(func(l *Limits) { l.MaxBytes = 8 }))
+		}, ErrTooLarge, "MaxBytes 8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,7 +548,7 @@ func TestDecodeLimits(t *testing.T) {
 			}
 			_, err = DecodeWith[*structpb.Value](d, b)
 			return err
-		}, ErrMalformed},
+		}, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sync"
@@ -24,10 +25,11 @@ var (
 // errTooDeep is the cause reported for values nested beyond maxDepth.
 var errTooDeep = fmt.Errorf("nested deeper than %d levels (cyclic values cannot be encoded)", maxDepth)
 
-// checkNesting reports whether x nests deeper than maxDepth.
-func checkNesting(x any) error {
+// checkNesting reports whether x, whose type has info ti, nests deeper
+// than maxDepth.
+func checkNesting(x any, ti *typeInfo) error {
 	rv := reflect.ValueOf(x)
-	if scalar(rv.Kind()) || !infoOf(rv.Type()).mayCycle {
+	if scalar(rv.Kind()) || !ti.mayCycle {
 		return nil
 	}
 	if !withinDepth(rv, 0) {
@@ -36,11 +38,14 @@ func checkNesting(x any) error {
 	return nil
 }
 
-// typeInfo is what checkNesting needs to know about a type.
+// typeInfo is what encoding needs to know about a type.
 type typeInfo struct {
 	mayCycle     bool  // a value of the type can be cyclic
 	selfEncoding bool  // CBOR encodes it through its own method
 	cycleFields  []int // struct: encoded fields whose values can be cyclic
+	// cborDepth bounds how deep the CBOR encoding of a value of the type
+	// nests (math.MaxInt: no bound), counted as the decoder counts.
+	cborDepth int
 }
 
 // typeInfos memoises infoOf, a pure function of the type; like the type
@@ -51,7 +56,7 @@ func infoOf(t reflect.Type) *typeInfo {
 	if ti, ok := typeInfos.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	ti := &typeInfo{selfEncoding: selfEncoding(t), mayCycle: mayCycle(t, nil)}
+	ti := &typeInfo{selfEncoding: selfEncoding(t), mayCycle: mayCycle(t, nil), cborDepth: cborDepth(t, nil)}
 	if t.Kind() == reflect.Struct && ti.mayCycle && !ti.selfEncoding {
 		for i := range t.NumField() {
 			if f := t.Field(i); encodedField(f) && mayCycle(f.Type, nil) {
@@ -107,6 +112,44 @@ func mayCycle(t reflect.Type, path []reflect.Type) bool {
 		}
 	}
 	return false
+}
+
+// cborDepth bounds the nesting of the CBOR encoding of a value of type t:
+// arrays and maps add a level; byte strings, times, bignums (a tag of a
+// byte string) and values with a MarshalBinary method add none. Values
+// with a MarshalCBOR method, interfaces and recursive types have no bound.
+func cborDepth(t reflect.Type, path []reflect.Type) int {
+	if slices.Contains(path, t) || len(path) > maxDepth || reflect.PointerTo(t).Implements(typeCBORMarshaler) {
+		return math.MaxInt
+	}
+	if t == typeTime || t == typeBigInt || reflect.PointerTo(t).Implements(typeBinaryMarshaler) {
+		return 0
+	}
+	path = append(path, t)
+	switch t.Kind() {
+	case reflect.Interface:
+		return math.MaxInt
+	case reflect.Pointer:
+		return cborDepth(t.Elem(), path)
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return 0
+		}
+		return addLevels(1, cborDepth(t.Elem(), path))
+	case reflect.Map:
+		return addLevels(1, max(cborDepth(t.Key(), path), cborDepth(t.Elem(), path)))
+	case reflect.Struct:
+		// Embedded structs are flattened into their parent's map; counting
+		// them as nested maps only overestimates.
+		d := 0
+		for i := range t.NumField() {
+			if f := t.Field(i); encodedField(f) {
+				d = max(d, cborDepth(f.Type, path))
+			}
+		}
+		return addLevels(1, d)
+	}
+	return 0
 }
 
 // scalar reports kinds that contain nothing to walk.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"math"
 	"reflect"
+	"runtime"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -36,6 +38,16 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		seeds = append(seeds, b)
 	}
 	return append(seeds,
+		// Shapes the allocation walk models: times, bignums, tags, odd
+		// map keys, embedded pointers.
+		[]byte("\x01\x83\x78\x232024-05-06T07:08:09.123456789+05:30\xc1\x1a\x00\x01\x00\x00\xc0\x61x"),
+		[]byte("\x01\x83\xc2\x49\x01\x00\x00\x00\x00\x00\x00\x00\x00\x3b\xff\xff\xff\xff\xff\xff\xff\xff\xc3\x41\x05"),
+		[]byte("\x01\xc6\xc7\xd9\xd9\xf7\x82\xc2\x41\x01\xa1\x41\x00\x80"),
+		[]byte("\x01\xa4\x61X\x01\x05\x02\x41X\x03\x80\x04"),
+		[]byte("\x01\xa2\x80\x01\xc6\x42ab\x02"),
+		cborArray(2000, 0xf6), cborArray(500, 0xa0), cborMap(300, 0xf6),
+		cborArray(100, 0x19, 0x01, 0x00), cborArray(50, 0xc0, 0x61, 'x'),
+		append([]byte{byte(tagCBOR), 0xa1, 0x61, 'A'}, cborArray(1000, 0xf6)[1:]...),
 		nil, []byte{0}, []byte{255},
 		[]byte("\x01\x9a\x80\x00\x00\x00\x01"),
 		[]byte("\x01\xbb\x00\x00\x00\x00\x80\x00\x00\x00"),
@@ -100,11 +112,113 @@ func reencodes[T any](t *testing.T, data []byte) {
 	}
 }
 
+// fuzzLimits has a small MaxAlloc, so that inputs of a few hundred bytes
+// reach it and are walked.
+var fuzzLimits = Limits{MaxAlloc: 1 << 20}
+
+// perDecodeSlack bounds what one CBOR decode allocates besides what the
+// walk charges: the decoder's state and the error value it returns.
+const perDecodeSlack = 16 << 10
+
+// boundedDecode is one decode whose allocations the fuzz target bounds.
+type boundedDecode struct {
+	typ    reflect.Type
+	decode func(d *Decoder, data []byte)
+}
+
+func bounded[T any]() boundedDecode {
+	return boundedDecode{reflect.TypeFor[T](), func(d *Decoder, data []byte) { _, _ = DecodeWith[T](d, data) }}
+}
+
+// boundedDecodes covers the shapes the walk models: amplifying elements,
+// generic values, structs, pointers, maps, times. Types with their own
+// decoding methods are left out: what those allocate is up to them.
+var boundedDecodes = []boundedDecode{
+	bounded[[]wide](), bounded[map[uint32]wide](), bounded[[]*wide](),
+	bounded[any](), bounded[[]any](), bounded[map[string]any](), bounded[map[any]int](),
+	bounded[point](), bounded[nested](), bounded[*link](), bounded[[]time.Time](),
+	bounded[[]int8](), bounded[[]uint](), bounded[[]string](), bounded[struct{ A []wide }](),
+}
+
+// checkAllocations decodes a CBOR input into every type of
+// boundedDecodes and checks that together they allocate no more than the
+// walk charges (or nothing but the error where it refuses), that the walk
+// charges no more than the per-byte bound of the type, which decides when
+// the walk is skipped, and that following the type does not change the
+// walk's structural verdict.
+func checkAllocations(t *testing.T, d *Decoder, data []byte) {
+	if len(data) == 0 || tag(data[0]) != tagCBOR {
+		return
+	}
+	payload := data[1:]
+	l := d.Limits()
+	unlimited := l
+	unlimited.MaxAlloc = math.MaxInt
+	structure := errClass(checkStructure(payload, &l))
+	var bound int64
+	for _, b := range boundedDecodes {
+		cost, err := checkCBOR(payload, b.typ, &l)
+		if err == nil {
+			bound += cost
+		}
+		total, err := checkCBOR(payload, b.typ, &unlimited)
+		if got := errClass(err); got != structure {
+			t.Fatalf("%s: walk says %v, the structural walk %v, for %x", b.typ, got, structure, data[:min(len(data), 64)])
+		}
+		if err == nil {
+			if amp := allocBound(b.typ, targetOf(b.typ), len(payload)); total > amp {
+				t.Fatalf("%s: walk charged %d bytes, above the per-byte bound %d, for %x", b.typ, total, amp, data[:min(len(data), 64)])
+			}
+		}
+	}
+	bound += int64(len(boundedDecodes)) * perDecodeSlack
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, b := range boundedDecodes {
+		b.decode(d, data)
+	}
+	runtime.ReadMemStats(&after)
+	if n := int64(after.TotalAlloc - before.TotalAlloc); n > bound {
+		t.Fatalf("decoding allocated %d bytes, more than the bound %d, for %x", n, bound, data[:min(len(data), 64)])
+	}
+}
+
 func FuzzDecode(f *testing.F) {
-	for _, s := range fuzzSeeds(f) {
+	seeds := fuzzSeeds(f)
+	for _, s := range seeds {
 		f.Add(s)
 	}
+	fuzzDecoder, err := NewDecoder(fuzzLimits)
+	if err != nil {
+		f.Fatal(err)
+	}
+	smallDecoder, err := NewDecoder(Limits{MaxDepth: 4, MaxElements: 16})
+	if err != nil {
+		f.Fatal(err)
+	}
+	// Build the decoders' type caches, which are allocated once per type.
+	warm := []any{
+		nested{ID: 1, Points: []point{{Tags: []string{"t"}}}, Index: map[string]*point{"p": {}}, Inner: &nested{}},
+		[]wide{{}}, map[uint32]wide{1: {}}, []*wide{{}}, linkChain(2), []time.Time{{}}, struct{ A []wide }{},
+	}
+	for _, v := range warm {
+		b, err := Encode(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, b)
+	}
+	for _, s := range seeds {
+		for _, b := range boundedDecodes {
+			b.decode(fuzzDecoder, s)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkAllocations(t, fuzzDecoder, data)
+		if len(data) > 0 && tag(data[0]) == tagCBOR {
+			sameStructure(t, data[1:], defaultDecoder)
+			sameStructure(t, data[1:], smallDecoder)
+		}
 		fastPathStable[[]byte](t, data, tagBytes)
 		fastPathStable[string](t, data, tagString)
 		fastPathStable[[]float32](t, data, tagFloat32)
