@@ -205,6 +205,14 @@ func (l *ledger) lendCPU(q placement.Quantity) {
 	}
 }
 
+func (l *ledger) totals() placement.Resources {
+	t := make(placement.Resources, len(l.names))
+	for name, i := range l.names {
+		t[name] = l.total[i]
+	}
+	return t
+}
+
 func (l *ledger) available() placement.Resources {
 	a := make(placement.Resources, len(l.names))
 	for name, i := range l.names {
@@ -244,6 +252,17 @@ func (q *fifo) pop() {
 		q.specs = append(q.specs[:0], q.specs[q.head:]...)
 		q.head = 0
 	}
+}
+
+// len counts the queued tasks.
+func (q *fifo) len() int {
+	n := 0
+	for _, s := range q.specs[q.head:] {
+		if s != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // remove drops the queued task with id and returns it, or nil.

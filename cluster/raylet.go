@@ -137,6 +137,8 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.ActorCall:
 		// A call that reached no host (it stopped): the actor is dead.
 		r.answerDead(m)
+	case *pb.GetNodeStats:
+		c.Respond(r.stats())
 	case *actor.Terminated:
 		r.childStopped(c, m.Who)
 	case retrySpill:
@@ -418,6 +420,19 @@ func (r *Raylet) kill(c actor.Context, m *pb.KillActor) {
 	if c.Sender() != nil {
 		c.Respond(&pb.KillActorReply{})
 	}
+}
+
+// stats describes what the node holds and runs now.
+func (r *Raylet) stats() *pb.NodeStats {
+	st := &pb.NodeStats{
+		NodeId: r.env.NodeID, Total: placement.ToWire(r.ledger.totals()), Available: placement.ToWire(r.ledger.available()),
+		RunningTasks: int32(len(r.running)), QueuedTasks: int32(len(r.spilling)),
+		Actors: int32(len(r.byHost)), QueuedActors: int32(len(r.actorsQ)),
+	}
+	for _, s := range r.queued {
+		st.QueuedTasks += int32(s.tasks.len())
+	}
+	return st
 }
 
 // answerDead fails a call that reached no host.

@@ -296,12 +296,20 @@ func TestRayletBlockedTaskLendsItsCPU(t *testing.T) {
 	g := newGate()
 	defer g.open()
 	started := make(chan struct{}, 1)
+	var waiterDone atomic.Bool
 	n.register("waiter", 0, func(context.Context, [][]byte) ([]byte, error) {
 		started <- struct{}{}
 		g.wait()
+		waiterDone.Store(true)
 		return []byte("waited"), nil
 	})
 	n.register("quick", 0, func(context.Context, [][]byte) ([]byte, error) { return []byte("quick"), nil })
+	n.register("order", 0, func(context.Context, [][]byte) ([]byte, error) {
+		if waiterDone.Load() {
+			return []byte("after the waiter"), nil
+		}
+		return []byte("while the waiter ran"), nil
+	})
 
 	w := &pb.TaskSpec{Function: "waiter", Resources: cpuReq(1)}
 	ws := n.submit(w)
@@ -319,17 +327,19 @@ func TestRayletBlockedTaskLendsItsCPU(t *testing.T) {
 		t.Fatal("the blocked task finished early")
 	}
 	n.System.Root.Send(n.Raylet, &pb.TaskUnblocked{TaskId: w.TaskId})
-	// Taking the CPU back holds it again: the next task waits for the waiter.
-	q3 := n.submit(&pb.TaskSpec{Function: "quick", Resources: cpuReq(1)})
-	if q3.IsDone() {
-		t.Fatal("a task ran on the CPU the unblocked task took back")
+	// Taking the CPU back holds it again: the next task waits for the
+	// waiter, and starts only once the waiter has returned.
+	q3 := n.submit(&pb.TaskSpec{Function: "order", Resources: cpuReq(1)})
+	// The raylet answers in order: it has decided about q3 by then.
+	if st := n.request(n.Raylet, &pb.GetNodeStats{}).(*pb.NodeStats); st.RunningTasks != 1 || st.QueuedTasks != 1 {
+		t.Fatalf("%d tasks running and %d queued, want the waiter running and the new task queued", st.RunningTasks, st.QueuedTasks)
 	}
 	g.open()
 	if got := n.awaitValue(ws); string(got) != "waited" {
 		t.Fatalf("waiter result %q", got)
 	}
-	if got := n.awaitValue(q3); string(got) != "quick" {
-		t.Fatalf("result %q", got)
+	if got := n.awaitValue(q3); string(got) != "after the waiter" {
+		t.Fatalf("a task ran on the CPU the unblocked task took back: %q", got)
 	}
 }
 

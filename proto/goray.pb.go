@@ -2110,6 +2110,138 @@ func (x *NodeInfo) GetDirectory() *Pid {
 	return nil
 }
 
+// GetNodeStats asks a raylet what its node holds and runs now.
+type GetNodeStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNodeStats) Reset() {
+	*x = GetNodeStats{}
+	mi := &file_goray_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNodeStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNodeStats) ProtoMessage() {}
+
+func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
+func (*GetNodeStats) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{29}
+}
+
+type NodeStats struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	NodeId    string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Total     map[string]int64       `protobuf:"bytes,2,rep,name=total,proto3" json:"total,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Available map[string]int64       `protobuf:"bytes,3,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Tasks running on the node's executors, and tasks waiting there for
+	// resources (queued locally, or for another node to have room).
+	RunningTasks int32 `protobuf:"varint,4,opt,name=running_tasks,json=runningTasks,proto3" json:"running_tasks,omitempty"`
+	QueuedTasks  int32 `protobuf:"varint,5,opt,name=queued_tasks,json=queuedTasks,proto3" json:"queued_tasks,omitempty"`
+	// Actors hosted, and actors waiting for resources.
+	Actors        int32 `protobuf:"varint,6,opt,name=actors,proto3" json:"actors,omitempty"`
+	QueuedActors  int32 `protobuf:"varint,7,opt,name=queued_actors,json=queuedActors,proto3" json:"queued_actors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStats) Reset() {
+	*x = NodeStats{}
+	mi := &file_goray_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStats) ProtoMessage() {}
+
+func (x *NodeStats) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
+func (*NodeStats) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *NodeStats) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeStats) GetTotal() map[string]int64 {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *NodeStats) GetAvailable() map[string]int64 {
+	if x != nil {
+		return x.Available
+	}
+	return nil
+}
+
+func (x *NodeStats) GetRunningTasks() int32 {
+	if x != nil {
+		return x.RunningTasks
+	}
+	return 0
+}
+
+func (x *NodeStats) GetQueuedTasks() int32 {
+	if x != nil {
+		return x.QueuedTasks
+	}
+	return 0
+}
+
+func (x *NodeStats) GetActors() int32 {
+	if x != nil {
+		return x.Actors
+	}
+	return 0
+}
+
+func (x *NodeStats) GetQueuedActors() int32 {
+	if x != nil {
+		return x.QueuedActors
+	}
+	return 0
+}
+
 // ResourceReport carries a raylet's available resources to the placement actor.
 type ResourceReport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2121,7 +2253,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2265,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2278,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -2177,7 +2309,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2321,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2334,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -2257,7 +2389,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2401,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2414,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -2313,7 +2445,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2325,7 +2457,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2338,7 +2470,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -2371,7 +2503,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2515,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2528,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -2416,7 +2548,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2560,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2573,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -2467,7 +2599,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2611,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2624,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -2518,7 +2650,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2662,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2675,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -2610,7 +2742,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2754,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2767,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -2650,7 +2782,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2662,7 +2794,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2675,7 +2807,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -2710,7 +2842,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2854,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2867,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -2761,7 +2893,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2773,7 +2905,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2786,7 +2918,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -2805,7 +2937,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +2949,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +2962,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -2852,7 +2984,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2864,7 +2996,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2877,7 +3009,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3082,7 +3214,23 @@ const file_goray_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0e\n" +
+	"\fGetNodeStats\"\x93\x03\n" +
+	"\tNodeStats\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x121\n" +
+	"\x05total\x18\x02 \x03(\v2\x1b.goray.NodeStats.TotalEntryR\x05total\x12=\n" +
+	"\tavailable\x18\x03 \x03(\v2\x1f.goray.NodeStats.AvailableEntryR\tavailable\x12#\n" +
+	"\rrunning_tasks\x18\x04 \x01(\x05R\frunningTasks\x12!\n" +
+	"\fqueued_tasks\x18\x05 \x01(\x05R\vqueuedTasks\x12\x16\n" +
+	"\x06actors\x18\x06 \x01(\x05R\x06actors\x12#\n" +
+	"\rqueued_actors\x18\a \x01(\x05R\fqueuedActors\x1a8\n" +
+	"\n" +
+	"TotalEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
+	"\x0eAvailableEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xab\x01\n" +
 	"\x0eResourceReport\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12B\n" +
 	"\tavailable\x18\x02 \x03(\v2$.goray.ResourceReport.AvailableEntryR\tavailable\x1a<\n" +
@@ -3187,7 +3335,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
@@ -3221,37 +3369,41 @@ var file_goray_proto_goTypes = []any{
 	(*FinishJob)(nil),         // 29: goray.FinishJob
 	(*Ack)(nil),               // 30: goray.Ack
 	(*NodeInfo)(nil),          // 31: goray.NodeInfo
-	(*ResourceReport)(nil),    // 32: goray.ResourceReport
-	(*PickNode)(nil),          // 33: goray.PickNode
-	(*PickNodeReply)(nil),     // 34: goray.PickNodeReply
-	(*PutObject)(nil),         // 35: goray.PutObject
-	(*GetObject)(nil),         // 36: goray.GetObject
-	(*GetObjectReply)(nil),    // 37: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 38: goray.DeleteObjects
-	(*StoreStats)(nil),        // 39: goray.StoreStats
-	(*GetStoreStats)(nil),     // 40: goray.GetStoreStats
-	(*AddObject)(nil),         // 41: goray.AddObject
-	(*RefDelta)(nil),          // 42: goray.RefDelta
-	(*FreeObjects)(nil),       // 43: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 44: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 45: goray.ObjectStatusReply
-	nil,                       // 46: goray.TaskSpec.ResourcesEntry
-	nil,                       // 47: goray.ActorSpec.ResourcesEntry
-	nil,                       // 48: goray.NodeInfo.TotalEntry
-	nil,                       // 49: goray.NodeInfo.AvailableEntry
-	nil,                       // 50: goray.NodeInfo.LabelsEntry
-	nil,                       // 51: goray.ResourceReport.AvailableEntry
-	nil,                       // 52: goray.PickNode.ResourcesEntry
-	nil,                       // 53: goray.PickNode.LabelsEntry
+	(*GetNodeStats)(nil),      // 32: goray.GetNodeStats
+	(*NodeStats)(nil),         // 33: goray.NodeStats
+	(*ResourceReport)(nil),    // 34: goray.ResourceReport
+	(*PickNode)(nil),          // 35: goray.PickNode
+	(*PickNodeReply)(nil),     // 36: goray.PickNodeReply
+	(*PutObject)(nil),         // 37: goray.PutObject
+	(*GetObject)(nil),         // 38: goray.GetObject
+	(*GetObjectReply)(nil),    // 39: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 40: goray.DeleteObjects
+	(*StoreStats)(nil),        // 41: goray.StoreStats
+	(*GetStoreStats)(nil),     // 42: goray.GetStoreStats
+	(*AddObject)(nil),         // 43: goray.AddObject
+	(*RefDelta)(nil),          // 44: goray.RefDelta
+	(*FreeObjects)(nil),       // 45: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 46: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 47: goray.ObjectStatusReply
+	nil,                       // 48: goray.TaskSpec.ResourcesEntry
+	nil,                       // 49: goray.ActorSpec.ResourcesEntry
+	nil,                       // 50: goray.NodeInfo.TotalEntry
+	nil,                       // 51: goray.NodeInfo.AvailableEntry
+	nil,                       // 52: goray.NodeInfo.LabelsEntry
+	nil,                       // 53: goray.NodeStats.TotalEntry
+	nil,                       // 54: goray.NodeStats.AvailableEntry
+	nil,                       // 55: goray.ResourceReport.AvailableEntry
+	nil,                       // 56: goray.PickNode.ResourcesEntry
+	nil,                       // 57: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	0,  // 0: goray.Error.kind:type_name -> goray.ErrorKind
 	4,  // 1: goray.TaskSpec.args:type_name -> goray.Arg
-	46, // 2: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	48, // 2: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	3,  // 3: goray.TaskSpec.owner:type_name -> goray.Pid
 	5,  // 4: goray.Result.error:type_name -> goray.Error
 	4,  // 5: goray.ActorSpec.args:type_name -> goray.Arg
-	47, // 6: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	49, // 6: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
 	3,  // 7: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 8: goray.ActorInfo.state:type_name -> goray.ActorState
 	3,  // 9: goray.ActorInfo.pid:type_name -> goray.Pid
@@ -3272,25 +3424,27 @@ var file_goray_proto_depIdxs = []int32{
 	3,  // 24: goray.JobInfo.core:type_name -> goray.Pid
 	27, // 25: goray.RegisterJob.job:type_name -> goray.JobInfo
 	5,  // 26: goray.Ack.error:type_name -> goray.Error
-	48, // 27: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	49, // 28: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	50, // 29: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	50, // 27: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	51, // 28: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	52, // 29: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
 	3,  // 30: goray.NodeInfo.raylet:type_name -> goray.Pid
 	3,  // 31: goray.NodeInfo.store:type_name -> goray.Pid
 	3,  // 32: goray.NodeInfo.directory:type_name -> goray.Pid
-	51, // 33: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	52, // 34: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	2,  // 35: goray.PickNode.strategy:type_name -> goray.Strategy
-	53, // 36: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	31, // 37: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	5,  // 38: goray.PickNodeReply.error:type_name -> goray.Error
-	3,  // 39: goray.PutObject.owner:type_name -> goray.Pid
-	5,  // 40: goray.GetObjectReply.error:type_name -> goray.Error
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	53, // 33: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	54, // 34: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	55, // 35: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	56, // 36: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	2,  // 37: goray.PickNode.strategy:type_name -> goray.Strategy
+	57, // 38: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	31, // 39: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	5,  // 40: goray.PickNodeReply.error:type_name -> goray.Error
+	3,  // 41: goray.PutObject.owner:type_name -> goray.Pid
+	5,  // 42: goray.GetObjectReply.error:type_name -> goray.Error
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -3308,7 +3462,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   51,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

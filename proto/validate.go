@@ -874,6 +874,32 @@ func (m *GetStoreStats) Validate() error {
 	return nil
 }
 
+// Validate accepts any GetNodeStats: it has no fields.
+func (m *GetNodeStats) Validate() error {
+	if m == nil {
+		return nilMessage("GetNodeStats")
+	}
+	return nil
+}
+
+// Validate checks the node ID, the resources and that counts are not
+// negative.
+func (m *NodeStats) Validate() error {
+	const t = "NodeStats"
+	if m == nil {
+		return nilMessage(t)
+	}
+	return firstError(
+		checkHexID(t, "node_id", m.NodeId),
+		checkResources(t, "total", m.Total),
+		checkResources(t, "available", m.Available),
+		checkNonNegative(t, "running_tasks", int64(m.RunningTasks)),
+		checkNonNegative(t, "queued_tasks", int64(m.QueuedTasks)),
+		checkNonNegative(t, "actors", int64(m.Actors)),
+		checkNonNegative(t, "queued_actors", int64(m.QueuedActors)),
+	)
+}
+
 // Validate checks the object ID, the size and the node that holds it.
 func (m *AddObject) Validate() error {
 	const t = "AddObject"

@@ -493,6 +493,20 @@ func messageCases() map[protoreflect.FullName]messageCase {
 		"goray.GetStoreStats": {
 			valid: []pb.Validator{&pb.GetStoreStats{}},
 		},
+		"goray.GetNodeStats": {
+			valid: []pb.Validator{&pb.GetNodeStats{}},
+		},
+		"goray.NodeStats": {
+			valid: []pb.Validator{&pb.NodeStats{NodeId: node, Total: map[string]int64{"CPU": 2}, Available: map[string]int64{"CPU": 1}, RunningTasks: 1, QueuedTasks: 2, Actors: 1}},
+			bad: []badCase{
+				{"NodeStats.node_id", &pb.NodeStats{NodeId: "n"}},
+				{"NodeStats.available", &pb.NodeStats{NodeId: node, Available: map[string]int64{"CPU": -1}}},
+				{"NodeStats.running_tasks", &pb.NodeStats{NodeId: node, RunningTasks: -1}},
+				{"NodeStats.queued_tasks", &pb.NodeStats{NodeId: node, QueuedTasks: -1}},
+				{"NodeStats.actors", &pb.NodeStats{NodeId: node, Actors: -1}},
+				{"NodeStats.queued_actors", &pb.NodeStats{NodeId: node, QueuedActors: -1}},
+			},
+		},
 		"goray.AddObject": {
 			valid: []pb.Validator{&pb.AddObject{ObjectId: id1, Size: 100, NodeId: node}, &pb.AddObject{ObjectId: id1, NodeId: node}},
 			bad: []badCase{
