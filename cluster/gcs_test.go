@@ -28,6 +28,9 @@ type counterKit struct {
 	crashedOnce   atomic.Bool
 	started       chan string // method names of "block" calls as they start
 	gate          *gate
+	// The "slot" method's bookkeeping: calls running and started, the most
+	// at once, calls finished, and calls finished when the last one began.
+	slotRunning, slotStarted, slotMost, slotFinished, slotFinishedAtLast atomic.Int32
 }
 
 func newCounterKit(t *testing.T, cfg Config) *counterKit {
@@ -70,6 +73,20 @@ func newCounterKit(t *testing.T, cfg Config) *counterKit {
 			panic("first attempt crashes")
 		}
 		return "recovered", nil
+	})
+	method("slot", 1, func(ctx context.Context, _ *counter, args [][]byte) (string, error) {
+		n := k.slotRunning.Add(1)
+		k.slotFinishedAtLast.Store(k.slotFinished.Load())
+		k.slotStarted.Add(1)
+		for m := k.slotMost.Load(); n > m && !k.slotMost.CompareAndSwap(m, n); m = k.slotMost.Load() {
+		}
+		defer func() { k.slotRunning.Add(-1); k.slotFinished.Add(1) }()
+		select {
+		case <-k.gate.ch:
+			return string(args[0]), nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	})
 	method("block", 1, func(ctx context.Context, _ *counter, args [][]byte) (string, error) {
 		k.started <- string(args[0])
@@ -514,23 +531,25 @@ func TestActorMaxConcurrency(t *testing.T) {
 			host := k.mustCreate(spec)
 			var slots []*objects.Slot
 			for i := range tt.concurrency + 1 {
-				s, _ := k.call(host, spec.ActorId, "block", strconv.Itoa(int(i)))
+				s, _ := k.call(host, spec.ActorId, "slot", strconv.Itoa(int(i)))
 				slots = append(slots, s)
 			}
-			// All but one start while none has returned.
-			for range tt.concurrency {
-				<-k.started
-			}
+			waitUntil(t, "the bound's worth of calls running", func() bool { return k.slotStarted.Load() == tt.concurrency })
 			for _, s := range slots {
 				if s.IsDone() {
 					t.Fatal("a blocked call returned before the gate opened")
 				}
 			}
 			k.gate.open()
-			for i, s := range slots {
-				if got := string(k.awaitValue(s)); got != "released "+strconv.Itoa(i) {
-					t.Errorf("call %d returned %q", i, got)
-				}
+			for _, s := range slots {
+				k.awaitValue(s)
+			}
+			if m := k.slotMost.Load(); m != tt.concurrency {
+				t.Errorf("%d calls ran at once, want %d", m, tt.concurrency)
+			}
+			// The call beyond the bound started only once another had ended.
+			if f := k.slotFinishedAtLast.Load(); f < 1 {
+				t.Errorf("the call beyond the bound started while %d others ran", tt.concurrency)
 			}
 		})
 	}
