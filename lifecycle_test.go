@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -62,6 +64,17 @@ var (
 		<-ctx.Done()
 		counter(&cancelSeen, key).Add(1)
 		return 0, ctx.Err()
+	})
+
+	// leaveGoroutine returns at once, leaving a goroutine that waits for
+	// the task's context to end.
+	leftBehind     sync.Map
+	leaveGoroutine = goray.Task("test.leave-goroutine", func(ctx context.Context, key string) (int, error) {
+		go func() {
+			<-ctx.Done()
+			counter(&leftBehind, key).Add(1)
+		}()
+		return 0, nil
 	})
 
 	// Bulky carries a constructor argument large enough to matter.
@@ -589,5 +602,30 @@ func TestActorCallsRaceTheirArguments(t *testing.T) {
 		if _, err := getWithin(t, ctx, r, 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A task's context ends when the task returns, so a goroutine it left
+// behind is told to stop.
+func TestTaskContextEndsWithTheTask(t *testing.T) {
+	ctx := start(t)
+	key := uniqueKey(t)
+	if _, err := getWithin(t, ctx, leaveGoroutine.Remote(ctx, key), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "the goroutine the task left sees its context end", func() bool { return counter(&leftBehind, key).Load() == 1 })
+}
+
+// A result the store cannot keep fails with the store's reason when it is
+// produced, not later as a lost object.
+func TestStoreFailureReachesTheCaller(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-directory")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := start(t, goray.WithObjectStoreMemory(64<<10), goray.WithSpillDir(file))
+	_, err := getWithin(t, ctx, echoB.Remote(ctx, make([]byte, 512<<10)), 10*time.Second)
+	if !errors.Is(err, goray.ErrSystem) || errors.Is(err, goray.ErrObjectLost) {
+		t.Fatalf("result the store could not keep: %v, want ErrSystem", err)
 	}
 }

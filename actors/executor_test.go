@@ -387,6 +387,28 @@ func TestFetchHonoursDeadline(t *testing.T) {
 	}
 }
 
+// A fetch ends when its context is cancelled, deadline or not.
+func TestFetchHonoursCancel(t *testing.T) {
+	te := newTestEnv(t, 1024)
+	silent := te.System.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
+	env := &Env{System: te.System, Store: silent}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.Fetch(ctx, te.ids.Next().Bytes())
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(testWait):
+		t.Fatal("a cancelled fetch did not return")
+	}
+}
+
 func TestErrorOfAndInvoke(t *testing.T) {
 	remote := &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "gone", NodeId: "far"}
 	if got := ErrorOf(pb.ErrorKind_ERROR_KIND_USER, &RemoteError{E: remote}, "f", "n"); got != remote {
