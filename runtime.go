@@ -59,7 +59,6 @@ func (rt *runtime) end(err error) bool {
 }
 
 type runtimeKey struct{}
-type callKey struct{}
 
 // config collects Init's options.
 type config struct {
@@ -150,7 +149,7 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace, jobID: cluster.NewNodeID(),
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
 	cfg.node.Registry = actors.Default
-	cfg.node.WrapContext = rt.wrapContext
+	cfg.node.Base = context.WithValue(context.Background(), runtimeKey{}, rt)
 	node, err := cluster.StartEmbedded(cfg.node)
 	if errors.Is(err, cluster.ErrInvalidConfig) {
 		return ctx, fmt.Errorf("%w: goray: starting node: %w", ErrInvalidArgument, err)
@@ -255,33 +254,7 @@ func runtimeOf(ctx context.Context) (*runtime, error) {
 	return rt, nil
 }
 
-// callContext is the context user code runs with: its parent plus the
-// runtime and the call, in one allocation.
-type callContext struct {
-	context.Context
-	rt   *runtime
-	info actors.CallInfo
-}
-
-func (c *callContext) Value(key any) any {
-	switch key.(type) {
-	case runtimeKey:
-		return c.rt
-	case callKey:
-		return &c.info
-	}
-	return c.Context.Value(key)
-}
-
-// wrapContext gives user code a context with the runtime and its call.
-func (rt *runtime) wrapContext(ctx context.Context, info actors.CallInfo) context.Context {
-	return &callContext{Context: ctx, rt: rt, info: info}
-}
-
-func callOf(ctx context.Context) *actors.CallInfo {
-	info, _ := ctx.Value(callKey{}).(*actors.CallInfo)
-	return info
-}
+func callOf(ctx context.Context) *actors.CallInfo { return actors.CallInfoOf(ctx) }
 
 // GPUIDs returns the GPU device indices assigned to the running task or
 // actor (empty outside one, or when it asked for no GPU).

@@ -14,9 +14,17 @@ import (
 // them is ready. It reports the first dependency's error, if any.
 func resolved(args []argSpec) ([]*pb.Arg, error) {
 	out := make([]*pb.Arg, len(args))
+	// One allocation holds every inline argument's wire form.
+	inline := make([]struct {
+		arg  pb.Arg
+		kind pb.Arg_Inline
+	}, len(args))
 	for i, a := range args {
 		if a.ref == nil {
-			out[i] = &pb.Arg{Kind: &pb.Arg_Inline{Inline: a.data}}
+			in := &inline[i]
+			in.kind.Inline = a.data
+			in.arg.Kind = &in.kind
+			out[i] = &in.arg
 			continue
 		}
 		if a.ref.err != nil {
@@ -32,7 +40,10 @@ func resolved(args []argSpec) ([]*pb.Arg, error) {
 			id := a.ref.slot.ID
 			out[i] = &pb.Arg{Kind: &pb.Arg_ObjectId{ObjectId: id[:]}}
 		default:
-			out[i] = &pb.Arg{Kind: &pb.Arg_Inline{Inline: data}}
+			in := &inline[i]
+			in.kind.Inline = data
+			in.arg.Kind = &in.kind
+			out[i] = &in.arg
 		}
 	}
 	return out, nil

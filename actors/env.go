@@ -21,16 +21,6 @@ import (
 // object store instead of travelling inline to its owner (Ray's 100 KiB).
 const DefaultInlineLimit = 100 << 10
 
-// CallInfo describes the task or actor call a context belongs to.
-type CallInfo struct {
-	TaskID  []byte
-	ActorID []byte
-	NodeID  string
-	GPUIDs  []int32
-	// Raylet is where a blocked task reports that it waits (nil for actor calls).
-	Raylet *actor.PID
-}
-
 // Env is what executors and hosts on one node need from their node. It is
 // immutable once the node has started, but for a cache of owner PIDs.
 type Env struct {
@@ -42,8 +32,9 @@ type Env struct {
 	Directory   *actor.PID
 	GCS         *actor.PID
 	InlineLimit int
-	// WrapContext gives user code a context carrying the runtime for nested calls.
-	WrapContext func(ctx context.Context, info CallInfo) context.Context
+	// Base is the context every call's context takes its values from: the
+	// runtime, for nested calls. It is never cancelled.
+	Base context.Context
 	// RestartBackoff is the delay before an actor's first restart.
 	RestartBackoff time.Duration
 	// Pool runs tasks and actor mailboxes on reused goroutines.
@@ -76,11 +67,9 @@ func (e *Env) Props(producer actor.Producer, opts ...actor.PropsOption) *actor.P
 	return actor.PropsFromProducer(producer, append(opts, actor.WithDispatcher(Dispatcher{Pool: e.Pool}))...)
 }
 
-// Guard returns the props option that puts an actor behind a Guard logging
-// to the node's logger.
-func (e *Env) Guard(component string, onPanic func(actor.Context, any)) actor.PropsOption {
-	g := &Guard{Component: component, Logger: e.Logger, OnPanic: onPanic}
-	return actor.WithReceiverMiddleware(g.Middleware())
+// Guard returns a Guard logging to the node's logger.
+func (e *Env) Guard(component string, onPanic func(actor.Context, any)) *Guard {
+	return &Guard{Component: component, Logger: e.Logger, OnPanic: onPanic}
 }
 
 // PID converts a wire PID to a protoactor PID.

@@ -26,15 +26,25 @@ type taskExited struct{ spec *pb.TaskSpec }
 // context only the executor holds. A task whose goroutine exits through
 // runtime.Goexit is a worker failure, retried per max_retries.
 type Executor struct {
-	env    *Env
-	self   *actor.PID
-	task   []byte // ID of the task handed out last
-	cancel context.CancelCauseFunc
+	env     *Env
+	self    *actor.PID
+	handoff *Handoff
+	task    *taskCall // the task handed out last
+}
+
+// taskCall is a task an executor runs; it is the task's context too, which
+// only the executor cancels.
+type taskCall struct {
+	callCtx
+	spec *pb.TaskSpec
 }
 
 // NewExecutor returns the props of an executor actor.
 func NewExecutor(env *Env) *actor.Props {
-	return env.Props(func() actor.Actor { return &Executor{env: env} }, env.Guard("executor", nil))
+	handoff := NewHandoff(env.Pool)
+	guard := env.Guard("executor", nil)
+	return actor.PropsFromProducer(func() actor.Actor { return guard.Actor(&Executor{env: env, handoff: handoff}) },
+		actor.WithDispatcher(handoff))
 }
 
 // Receive implements actor.Actor.
@@ -45,8 +55,8 @@ func (x *Executor) Receive(c actor.Context) {
 	case *pb.TaskSpec:
 		x.start(m)
 	case *pb.CancelTask:
-		if x.cancel != nil && bytes.Equal(x.task, m.TaskId) {
-			x.cancel(errCallCancelled)
+		if x.task != nil && bytes.Equal(x.task.spec.TaskId, m.TaskId) {
+			x.task.cancel(errCallCancelled)
 		}
 	case taskExited:
 		spec := m.spec
@@ -60,46 +70,48 @@ func (x *Executor) Receive(c actor.Context) {
 			Message:  fmt.Sprintf("task %s exited its goroutine (runtime.Goexit) on each of its %d attempts", spec.Function, spec.Attempt+1),
 			Function: spec.Function, NodeId: x.env.NodeID})
 	case *actor.Stopping:
-		if x.cancel != nil {
-			x.cancel(errTakenBack)
+		if x.task != nil {
+			x.task.cancel(errTakenBack)
 		}
 	}
 }
 
+// start hands the task to the goroutine of this mailbox run, once the run
+// ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	x.task, x.cancel = spec.TaskId, cancel
+	t := &taskCall{spec: spec}
+	t.init(x.env.Base, CallInfo{TaskID: spec.TaskId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet})
+	x.task = t
 	self, sys := x.self, x.env.System
-	x.env.Pool.Go(func() {
+	x.handoff.After(func() {
 		exited := true
 		defer func() {
-			cancel(nil)
+			t.cancel(errCallDone)
 			if exited {
 				sys.Root.Send(self, taskExited{spec: spec})
 			}
 		}()
-		x.env.RunTask(ctx, spec)
+		x.env.runTask(t)
 		exited = false
 	})
 }
 
-// RunTask runs one task to completion, retrying user failures when the spec
+// runTask runs one task to completion, retrying user failures when the spec
 // asks for it, and reports the outcome: TaskFinished to the raylet, the
 // result to the owner. A task cancelled by its caller is answered
 // CANCELLED; one its executor took back (the node stops) is not answered.
-func (e *Env) RunTask(ctx context.Context, spec *pb.TaskSpec) {
-	info := CallInfo{TaskID: spec.TaskId, NodeID: e.NodeID, GPUIDs: spec.GpuIds, Raylet: e.Raylet}
-	uctx := e.WrapContext(ctx, info)
+func (e *Env) runTask(t *taskCall) {
+	spec := t.spec
 	var data []byte
 	var perr *pb.Error
 	for attempt := int32(0); ; attempt++ {
-		data, perr = e.runOnce(uctx, spec)
-		if perr == nil || ctx.Err() != nil || !retryable(spec, perr, attempt) {
+		data, perr = e.runOnce(t, spec)
+		if perr == nil || t.Err() != nil || !retryable(spec, perr, attempt) {
 			break
 		}
 		e.Logger.Debug("retrying task", "function", spec.Function, "attempt", attempt+1, "error", perr.Message)
 	}
-	switch context.Cause(ctx) {
+	switch t.causeOf() {
 	case errTakenBack:
 		return
 	case errCallCancelled:

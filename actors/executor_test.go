@@ -30,7 +30,6 @@ type testEnv struct {
 	owner    *objects.Owner
 	ownerPID *actor.PID
 	finished chan []byte // TaskFinished task IDs
-	infos    chan CallInfo
 	// deadCalls are actor calls that reached no process.
 	deadCalls chan *pb.ActorCall
 }
@@ -49,7 +48,7 @@ func newTestEnv(t *testing.T, inlineLimit int) *testEnv {
 	quiet := slog.New(slog.DiscardHandler)
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	pool := NewPool(16)
-	te := &testEnv{t: t, ids: objects.NewIDGen(), owner: objects.NewOwner(), finished: make(chan []byte, 64), infos: make(chan CallInfo, 64),
+	te := &testEnv{t: t, ids: objects.NewIDGen(), owner: objects.NewOwner(), finished: make(chan []byte, 64),
 		deadCalls: make(chan *pb.ActorCall, 64)}
 	sys.EventStream.Subscribe(func(evt any) {
 		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
@@ -73,13 +72,7 @@ func newTestEnv(t *testing.T, inlineLimit int) *testEnv {
 		Registry: NewRegistry(), NodeID: testNodeID, System: sys, Raylet: raylet, Store: storePID,
 		InlineLimit: inlineLimit, Pool: pool, RestartBackoff: time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
-		WrapContext: func(ctx context.Context, info CallInfo) context.Context {
-			select {
-			case te.infos <- info:
-			default:
-			}
-			return ctx
-		},
+		Base:   context.Background(),
 	}
 	t.Cleanup(func() {
 		sys.Shutdown()
@@ -214,12 +207,13 @@ func TestExecutorRunsTasks(t *testing.T) {
 
 func TestExecutorCallInfo(t *testing.T) {
 	te := newTestEnv(t, 1024)
-	te.register("f", 0, func(context.Context, [][]byte) ([]byte, error) { return nil, nil })
+	infos := make(chan CallInfo, 1)
+	te.register("f", 0, func(ctx context.Context, _ [][]byte) ([]byte, error) { infos <- *CallInfoOf(ctx); return nil, nil })
 	spec, slot := te.spec("f")
 	spec.GpuIds = []int32{1, 3}
 	te.System.Root.Send(te.System.Root.Spawn(NewExecutor(te.Env)), spec)
 	te.await(slot)
-	info := <-te.infos
+	info := <-infos
 	if !bytes.Equal(info.TaskID, spec.TaskId) || info.NodeID != testNodeID || info.Raylet != te.Raylet || len(info.GPUIDs) != 2 || info.GPUIDs[1] != 3 || info.ActorID != nil {
 		t.Errorf("call info %+v", info)
 	}

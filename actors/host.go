@@ -1,9 +1,9 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
@@ -20,10 +20,12 @@ var (
 	// failed): the host answered it or will run it again, so the goroutine
 	// that ran it must not answer.
 	errTakenBack = errors.New("call taken back by its host")
+	// errCallDone: the call returned; its context ends with it.
+	errCallDone = errors.New("call returned")
 )
 
-// maxRun bounds how many calls of a sequential actor one goroutine runs
-// before reporting back to its host.
+// maxRun bounds how many calls of a sequential actor one goroutine takes
+// from the lane at a time.
 const maxRun = 256
 
 type hostState uint8
@@ -35,18 +37,27 @@ const (
 	hostDead
 )
 
-// hostCall is one call the host accepted, with the context only the host
-// cancels.
+// hostCall is one call the host accepted; it is the call's context too,
+// which only the host cancels.
 type hostCall struct {
-	msg    *pb.ActorCall
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	callCtx
+	msg *pb.ActorCall
 }
 
-// hostRun is a batch of calls handed to one goroutine.
-type hostRun struct {
-	id    uint64
-	calls []*hostCall
+// lane is what a host shares with the goroutines that run its calls, under
+// its own lock: the calls waiting to run and the calls running. Workers
+// take calls from it and record there that they finished; the host adds
+// calls, and takes them back when the actor fails or dies. Nothing else of
+// the host is touched off its mailbox.
+type lane struct {
+	mu      sync.Mutex
+	queue   []*hostCall // accepted, not started; FIFO
+	running map[*hostCall]struct{}
+	open    bool   // calls may start: the actor is alive
+	inst    any    // the instance calls run on, while open
+	gen     uint64 // bumps whenever the workers of the past must stop
+	workers int    // goroutines of generation gen taking calls
+	limit   int    // workers at once: 1 for a sequential actor
 }
 
 // Messages a host sends itself from the goroutines it runs user code on.
@@ -56,72 +67,68 @@ type (
 		inst        any
 		perr        *pb.Error
 	}
-	runDone struct {
-		incarnation uint64
-		run         *hostRun
-		ran         int       // calls of the run that finished
-		failure     *pb.Error // set when call ran failed the actor (panic or Goexit)
+	// callFailed: a call panicked or exited its goroutine; the actor fails.
+	callFailed struct {
+		gen     uint64
+		call    *hostCall
+		failure *pb.Error
 	}
 	restartNow struct{ incarnation uint64 }
 )
 
 // Host is the actor that runs one user actor. It builds the instance with
 // the registered constructor and runs method calls in arrival order, or up to
-// max_concurrency at once. User code never runs on the host's mailbox: the
-// host hands it to goroutines it owns and learns of completion by message,
-// so cancel and kill are messages that cancel contexts only the host holds.
-// A method that panics or exits its goroutine fails the actor: the host
-// restarts it (the constructor runs again) after a backoff while its restart
-// budget lasts, then the actor is dead, every call it still holds is
-// answered with ACTOR_DIED, and its parent (the raylet, which hears of
-// every state change) stops the host.
+// max_concurrency at once. User code never runs on the host's mailbox: calls
+// go through the host's lane to goroutines it owns (handed over, without a
+// wake-up, by its dispatcher), so cancel and kill are messages that cancel
+// contexts only the host holds. A method that panics or exits its goroutine
+// fails the actor: the host restarts it (the constructor runs again) after a
+// backoff while its restart budget lasts, then the actor is dead, every call
+// it still holds is answered with ACTOR_DIED, and its parent (the raylet,
+// which hears of every state change) stops the host.
 type Host struct {
-	env    *Env
-	spec   *pb.ActorSpec
-	typ    *ActorType
-	gpuIDs []int32
-	policy RestartPolicy
-	self   *actor.PID
+	env     *Env
+	spec    *pb.ActorSpec
+	typ     *ActorType
+	gpuIDs  []int32
+	policy  RestartPolicy
+	self    *actor.PID
+	gate    *stopGate
+	handoff *Handoff
+	lane    lane
 
 	state       hostState
 	restarts    int32
 	incarnation uint64
-	inst        any
-	// endLife cancels the context of the current incarnation, which its
+	// life is the context of the current incarnation, which its
 	// constructor received: it ends when the actor fails, dies or stops.
-	endLife context.CancelCauseFunc
-	death   *pb.Error
-
-	gate    *stopGate
-	queue   []*hostCall // accepted, not yet handed to a goroutine; FIFO
-	runs    map[uint64]*hostRun
-	nextRun uint64
-	limit   int // runs at once: 1 for a sequential actor
+	life  *callCtx
+	death *pb.Error
 }
 
 // NewHost returns the props of a host for the actor of spec, with the GPU
 // devices its raylet assigned.
 func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *actor.Props {
 	gate := &stopGate{system: env.System}
-	return env.Props(func() actor.Actor {
+	handoff := NewHandoff(env.Pool)
+	var h *Host
+	guard := env.Guard("host", func(c actor.Context, reason any) {
+		// The host itself failed (a goray defect): its state can no longer
+		// be trusted, so the user actor dies.
+		h.die(c, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("actor host failed: %v", reason), NodeId: env.NodeID})
+	})
+	return actor.PropsFromProducer(func() actor.Actor {
 		limit := 1
 		if spec.MaxConcurrency > 1 {
 			limit = int(spec.MaxConcurrency)
 		}
-		return &Host{
-			env: env, spec: spec, typ: typ, gpuIDs: gpuIDs, limit: limit, gate: gate,
+		h = &Host{
+			env: env, spec: spec, typ: typ, gpuIDs: gpuIDs, gate: gate, handoff: handoff,
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
-			runs:   map[uint64]*hostRun{},
 		}
-	}, env.Guard("host", hostPanicked), gate.mailbox())
-}
-
-// hostPanicked fails the user actor when the host itself panicked (a goray
-// defect): its state can no longer be trusted.
-func hostPanicked(c actor.Context, reason any) {
-	if h, ok := c.Actor().(*Host); ok {
-		h.die(c, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("actor host failed: %v", reason), NodeId: h.env.NodeID})
-	}
+		h.lane.limit, h.lane.running = limit, map[*hostCall]struct{}{}
+		return guard.Actor(h)
+	}, gate.mailbox(), actor.WithDispatcher(handoff))
 }
 
 // Receive implements actor.Actor.
@@ -129,9 +136,9 @@ func (h *Host) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		h.self = c.Self()
-		h.construct(c)
+		h.construct()
 	case *pb.ActorCall:
-		h.accept(c, m)
+		h.accept(m)
 	case *pb.CancelTask:
 		h.cancelCall(m.ReturnId)
 	case *pb.KillActor:
@@ -145,11 +152,11 @@ func (h *Host) Receive(c actor.Context) {
 		}
 	case ctorDone:
 		h.constructed(c, m)
-	case runDone:
-		h.ran(c, m)
+	case callFailed:
+		h.callFailed(c, m)
 	case restartNow:
 		if m.incarnation == h.incarnation && h.state == hostRestarting {
-			h.construct(c)
+			h.construct()
 		}
 	case *actor.Stopping:
 		if h.state != hostDead {
@@ -161,10 +168,9 @@ func (h *Host) Receive(c actor.Context) {
 }
 
 func (h *Host) report(c actor.Context, state pb.ActorState, perr *pb.Error) {
-	perr = ClipError(perr)
 	c.Send(c.Parent(), &pb.ActorStateChanged{
 		ActorId: h.spec.ActorId, State: state, Pid: WirePID(h.self), NodeId: h.env.NodeID,
-		NumRestarts: h.restarts, Error: perr,
+		NumRestarts: h.restarts, Error: ClipError(perr),
 	})
 }
 
@@ -176,29 +182,33 @@ func (h *Host) diedError(cause string) *pb.Error {
 	}
 }
 
-// construct runs the constructor on a goroutine of its own.
-func (h *Host) construct(c actor.Context) {
+func (h *Host) callInfo() CallInfo {
+	return CallInfo{ActorID: h.spec.ActorId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs}
+}
+
+// construct runs the constructor off the mailbox.
+func (h *Host) construct() {
 	h.state = hostStarting
 	h.incarnation++
 	inc, self := h.incarnation, h.self
-	ctx, cancel := context.WithCancelCause(context.Background())
-	h.endLife = cancel
-	uctx := h.env.WrapContext(ctx, CallInfo{ActorID: h.spec.ActorId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs})
-	h.env.Pool.Go(func() {
+	life := &callCtx{}
+	life.init(h.env.Base, h.callInfo())
+	h.life = life
+	h.handoff.After(func() {
 		done := ctorDone{incarnation: inc}
 		defer func() { h.env.System.Root.Send(self, done) }()
 		// A constructor that exits its goroutine leaves this error behind.
 		done.perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_PANIC, Message: "constructor exited its goroutine (runtime.Goexit)",
 			Function: h.spec.TypeName, NodeId: h.env.NodeID}
 		_, done.perr = Invoke(h.spec.TypeName, h.env.NodeID, func() ([]byte, error) {
-			args, err := h.env.FetchArgs(ctx, h.spec.Args)
+			args, err := h.env.FetchArgs(life, h.spec.Args)
 			if err != nil {
 				return nil, err
 			}
 			if err := CheckArgs("constructor of "+h.spec.TypeName, h.typ.NumArgs, len(args)); err != nil {
 				return nil, err
 			}
-			done.inst, err = h.typ.New(uctx, args)
+			done.inst, err = h.typ.New(life, args)
 			return nil, err
 		})
 	})
@@ -214,20 +224,58 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 		h.die(c, m.perr)
 		return
 	}
-	h.inst, h.state = m.inst, hostAlive
+	h.state = hostAlive
 	h.report(c, pb.ActorState_ACTOR_STATE_ALIVE, nil)
-	h.dispatch()
+	l := &h.lane
+	l.mu.Lock()
+	l.open, l.inst = true, m.inst
+	n := h.workersNeeded()
+	l.mu.Unlock()
+	h.startWorkers(n)
 }
 
 // accept takes a call: a dead actor answers at once, a live one queues it.
-func (h *Host) accept(c actor.Context, m *pb.ActorCall) {
+func (h *Host) accept(m *pb.ActorCall) {
 	if h.state == hostDead {
 		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method))
 		return
 	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	h.queue = append(h.queue, &hostCall{msg: m, ctx: ctx, cancel: cancel})
-	h.dispatch()
+	hc := &hostCall{msg: m}
+	hc.init(h.env.Base, h.callInfo())
+	l := &h.lane
+	l.mu.Lock()
+	l.queue = append(l.queue, hc)
+	n := h.workersNeeded()
+	l.mu.Unlock()
+	h.startWorkers(n)
+}
+
+// workersNeeded counts the workers to start now and counts them in; l.mu
+// is held.
+func (h *Host) workersNeeded() int {
+	l := &h.lane
+	if !l.open {
+		return 0
+	}
+	n := min(l.limit-l.workers, len(l.queue))
+	if n < 0 {
+		n = 0
+	}
+	l.workers += n
+	return n
+}
+
+// startWorkers starts n workers of the current generation: the first on the
+// goroutine of this mailbox run, once it ends.
+func (h *Host) startWorkers(n int) {
+	if n == 0 {
+		return
+	}
+	gen := h.lane.gen
+	h.handoff.After(func() { h.work(gen) })
+	for range n - 1 {
+		h.env.Pool.Go(func() { h.work(gen) })
+	}
 }
 
 // callError is the death of the actor as seen by one call.
@@ -236,58 +284,84 @@ func (h *Host) callError(death *pb.Error, method string) *pb.Error {
 		Function: h.spec.TypeName + "." + method, NodeId: h.env.NodeID}
 }
 
-// dispatch hands queued calls to goroutines while the actor has room.
-func (h *Host) dispatch() {
-	for h.state == hostAlive && len(h.queue) > 0 && len(h.runs) < h.limit {
-		n := 1
-		if h.limit == 1 {
-			n = min(len(h.queue), maxRun)
-		}
-		h.nextRun++
-		run := &hostRun{id: h.nextRun, calls: make([]*hostCall, n)}
-		copy(run.calls, h.queue)
-		clear(h.queue[:n])
-		h.queue = h.queue[n:]
-		if len(h.queue) == 0 {
-			h.queue = nil
-		}
-		h.runs[run.id] = run
-		inst, inc := h.inst, h.incarnation
-		h.env.Pool.Go(func() { h.work(run, inst, inc) })
-	}
-}
-
-// work runs a batch of calls on a goroutine the host owns. It reads only
-// what is immutable for the host's lifetime and reports by message.
-func (h *Host) work(run *hostRun, inst any, incarnation uint64) {
-	done := runDone{incarnation: incarnation, run: run}
+// work takes calls from the lane and runs them until the lane is empty or
+// closed, or a call fails the actor. It runs off the mailbox and touches
+// nothing of the host but the lane and what never changes.
+func (h *Host) work(gen uint64) {
+	l := &h.lane
+	var batch []*hostCall
+	i := 0
 	exited := true
 	defer func() {
 		if exited {
-			call := run.calls[done.ran].msg
-			done.failure = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
+			call := batch[i].msg
+			h.failRun(gen, batch, i, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
 				Message:  fmt.Sprintf("method %s exited its goroutine (runtime.Goexit): the actor failed", call.Method),
-				Function: h.spec.TypeName + "." + call.Method, NodeId: h.env.NodeID}
+				Function: h.spec.TypeName + "." + call.Method, NodeId: h.env.NodeID})
 		}
-		h.env.System.Root.Send(h.self, done)
 	}()
-	for ; done.ran < len(run.calls); done.ran++ {
-		if perr := h.runCall(run.calls[done.ran], inst); perr != nil {
-			done.failure = perr
-			break
+	l.mu.Lock()
+	for {
+		if gen != l.gen || !l.open || len(l.queue) == 0 {
+			if gen == l.gen {
+				l.workers--
+			}
+			l.mu.Unlock()
+			exited = false
+			return
+		}
+		n := 1
+		if l.limit == 1 {
+			n = min(len(l.queue), maxRun)
+		}
+		batch = append(batch[:0], l.queue[:n]...)
+		clear(l.queue[:n])
+		l.queue = l.queue[n:]
+		for _, hc := range batch {
+			l.running[hc] = struct{}{}
+		}
+		inst := l.inst
+		l.mu.Unlock()
+		for i = 0; i < len(batch); i++ {
+			if perr := h.runCall(batch[i], inst); perr != nil {
+				h.failRun(gen, batch, i, perr)
+				exited = false
+				return
+			}
+		}
+		l.mu.Lock()
+		for _, hc := range batch {
+			delete(l.running, hc)
 		}
 	}
-	exited = false
+}
+
+// failRun records, on the worker's goroutine, that call i of batch failed
+// the actor: the lane closes, the calls of the batch that did not start go
+// back to the head of the queue, and the host hears of it.
+func (h *Host) failRun(gen uint64, batch []*hostCall, i int, failure *pb.Error) {
+	l := &h.lane
+	l.mu.Lock()
+	if gen == l.gen {
+		l.open = false
+		l.workers--
+		for _, hc := range batch {
+			delete(l.running, hc)
+		}
+		l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
+	}
+	l.mu.Unlock()
+	h.env.System.Root.Send(h.self, callFailed{gen: gen, call: batch[i], failure: failure})
 }
 
 // runCall runs one call and answers it, unless the host took it back. A
 // panic is returned instead: the host decides whether the call runs again.
 func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	call := hc.msg
-	defer hc.cancel(nil)
+	defer hc.cancel(errCallDone)
 	name := h.spec.TypeName + "." + call.Method
 	data, perr := h.invoke(hc, inst, name)
-	switch context.Cause(hc.ctx) {
+	switch hc.causeOf() {
 	case errTakenBack:
 		return nil
 	case errCallCancelled:
@@ -302,7 +376,7 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 
 func (h *Host) invoke(hc *hostCall, inst any, name string) ([]byte, *pb.Error) {
 	call := hc.msg
-	if hc.ctx.Err() != nil {
+	if hc.Err() != nil {
 		return nil, nil // cancelled before it began; runCall answers
 	}
 	m, err := h.typ.Method(call.Method)
@@ -312,33 +386,24 @@ func (h *Host) invoke(hc *hostCall, inst any, name string) ([]byte, *pb.Error) {
 	if err := CheckArgs("method "+name, m.NumArgs, len(call.Args)); err != nil {
 		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID)
 	}
-	args, err := h.env.FetchArgs(hc.ctx, call.Args)
+	args, err := h.env.FetchArgs(hc, call.Args)
 	if err != nil {
 		return nil, ErrorOf(argErrorKind(err), err, name, h.env.NodeID)
 	}
-	uctx := h.env.WrapContext(hc.ctx, CallInfo{ActorID: call.ActorId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs})
-	return Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(uctx, inst, args) })
+	return Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(hc, inst, args) })
 }
 
-// ran takes a run back from its goroutine.
-func (h *Host) ran(c actor.Context, m runDone) {
-	if m.incarnation != h.incarnation || h.runs[m.run.id] != m.run {
-		return // a run the host took back when the actor failed
+// callFailed handles a call that failed the actor.
+func (h *Host) callFailed(c actor.Context, m callFailed) {
+	if m.gen != h.lane.gen || h.state != hostAlive {
+		return // the actor failed or died already; the call was taken back
 	}
-	delete(h.runs, m.run.id)
-	if m.failure == nil {
-		h.dispatch()
-		return
+	if retry := h.retry(m.call, m.failure); retry != nil {
+		l := &h.lane
+		l.mu.Lock()
+		l.queue = append([]*hostCall{retry}, l.queue...)
+		l.mu.Unlock()
 	}
-	// The call that failed runs again if it may; the calls of its run that
-	// did not start go back to the head of the queue, in order.
-	failed := m.run.calls[m.ran]
-	var again []*hostCall
-	if retry := h.retry(failed, m.failure); retry != nil {
-		again = append(again, retry)
-	}
-	again = append(again, m.run.calls[m.ran+1:]...)
-	h.queue = append(again, h.queue...)
 	h.fail(c, m.failure.Message)
 }
 
@@ -347,13 +412,36 @@ func (h *Host) ran(c actor.Context, m runDone) {
 func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	call := hc.msg
 	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
-		again := &pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1}
-		ctx, cancel := context.WithCancelCause(context.Background())
-		return &hostCall{msg: again, ctx: ctx, cancel: cancel}
+		again := &hostCall{msg: &pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
+			Owner: call.Owner, Attempt: call.Attempt + 1}}
+		again.init(h.env.Base, h.callInfo())
+		return again
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure)
 	return nil
+}
+
+// takeBack closes the lane and returns the calls still running and then
+// those queued; their workers will not answer them.
+func (h *Host) takeBack() (running, queued []*hostCall) {
+	l := &h.lane
+	l.mu.Lock()
+	l.open, l.inst = false, nil
+	l.gen++
+	l.workers = 0
+	for hc := range l.running {
+		running = append(running, hc)
+	}
+	clear(l.running)
+	queued, l.queue = l.queue, nil
+	l.mu.Unlock()
+	for _, hc := range running {
+		hc.cancel(errTakenBack)
+	}
+	for _, hc := range queued {
+		hc.cancel(errTakenBack)
+	}
+	return running, queued
 }
 
 // fail handles a failure of the actor: the calls still running are taken
@@ -364,18 +452,23 @@ func (h *Host) fail(c actor.Context, reason string) {
 		return
 	}
 	h.endIncarnation()
+	running, queued := h.takeBack()
 	var again []*hostCall
-	for id, run := range h.runs {
-		for _, hc := range run.calls {
-			hc.cancel(errTakenBack)
-			if retry := h.retry(hc, h.callError(&pb.Error{Message: "the actor failed while the call ran: " + reason}, hc.msg.Method)); retry != nil {
-				again = append(again, retry)
-			}
+	for _, hc := range running {
+		if retry := h.retry(hc, h.callError(&pb.Error{Message: "the actor failed while the call ran: " + reason}, hc.msg.Method)); retry != nil {
+			again = append(again, retry)
 		}
-		delete(h.runs, id)
 	}
-	h.queue = append(again, h.queue...)
-	h.inst = nil
+	for _, hc := range queued {
+		// Calls that never started run on the next incarnation, in order.
+		fresh := &hostCall{msg: hc.msg}
+		fresh.init(h.env.Base, h.callInfo())
+		again = append(again, fresh)
+	}
+	l := &h.lane
+	l.mu.Lock()
+	l.queue = append(again, l.queue...)
+	l.mu.Unlock()
 	ok, delay := h.policy.Next(h.restarts)
 	if !ok {
 		h.die(c, h.diedError(fmt.Sprintf("it failed and used up its %d restarts: %s", h.policy.MaxRestarts, reason)))
@@ -395,29 +488,21 @@ func (h *Host) die(c actor.Context, death *pb.Error) {
 	if h.state == hostDead {
 		return
 	}
-	h.state, h.death, h.inst = hostDead, death, nil
+	h.state, h.death = hostDead, death
 	h.endIncarnation()
-	for id, run := range h.runs {
-		for _, hc := range run.calls {
-			hc.cancel(errTakenBack)
-			h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method))
-		}
-		delete(h.runs, id)
-	}
-	for _, hc := range h.queue {
-		hc.cancel(errTakenBack)
+	running, queued := h.takeBack()
+	for _, hc := range append(running, queued...) {
 		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method))
 	}
-	h.queue = nil
 	h.report(c, pb.ActorState_ACTOR_STATE_DEAD, death)
 }
 
 // endIncarnation cancels the context the constructor of the current
 // incarnation received.
 func (h *Host) endIncarnation() {
-	if h.endLife != nil {
-		h.endLife(errTakenBack)
-		h.endLife = nil
+	if h.life != nil {
+		h.life.cancel(errTakenBack)
+		h.life = nil
 	}
 }
 
@@ -425,21 +510,27 @@ func (h *Host) endIncarnation() {
 // answered at once; a running one has its context cancelled and is answered
 // by the goroutine running it.
 func (h *Host) cancelCall(returnID []byte) {
-	for i, hc := range h.queue {
+	l := &h.lane
+	l.mu.Lock()
+	for i, hc := range l.queue {
 		if string(hc.msg.ReturnId) == string(returnID) {
+			l.queue = append(l.queue[:i], l.queue[i+1:]...)
+			l.mu.Unlock()
 			hc.cancel(errTakenBack)
-			h.queue = append(h.queue[:i], h.queue[i+1:]...)
 			h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED,
 				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID})
 			return
 		}
 	}
-	for _, run := range h.runs {
-		for _, hc := range run.calls {
-			if string(hc.msg.ReturnId) == string(returnID) {
-				hc.cancel(errCallCancelled)
-				return
-			}
+	var target *hostCall
+	for hc := range l.running {
+		if string(hc.msg.ReturnId) == string(returnID) {
+			target = hc
+			break
 		}
+	}
+	l.mu.Unlock()
+	if target != nil {
+		target.cancel(errCallCancelled)
 	}
 }

@@ -50,6 +50,7 @@ type hostKit struct {
 	constructions atomic.Int32
 	started       chan string
 	gate          chan struct{}
+	infos         chan CallInfo
 }
 
 func newHostKit(t *testing.T, spec *pb.ActorSpec, gpus ...int32) *hostKit {
@@ -60,7 +61,7 @@ func newHostKit(t *testing.T, spec *pb.ActorSpec, gpus ...int32) *hostKit {
 // newHostKitOn hosts the actor in te's environment.
 func newHostKitOn(t *testing.T, te *testEnv, spec *pb.ActorSpec, gpus ...int32) *hostKit {
 	t.Helper()
-	k := &hostKit{testEnv: te, states: make(chan *pb.ActorStateChanged, 16), started: make(chan string, 16), gate: make(chan struct{})}
+	k := &hostKit{testEnv: te, states: make(chan *pb.ActorStateChanged, 16), started: make(chan string, 16), gate: make(chan struct{}), infos: make(chan CallInfo, 1)}
 	t.Cleanup(func() {
 		select {
 		case <-k.gate:
@@ -88,6 +89,10 @@ func newHostKitOn(t *testing.T, te *testEnv, spec *pb.ActorSpec, gpus ...int32) 
 		}
 	}
 	method("get", 0, func(_ context.Context, b *box, _ [][]byte) (string, error) { return b.v, nil })
+	method("info", 0, func(ctx context.Context, b *box, _ [][]byte) (string, error) {
+		k.infos <- *CallInfoOf(ctx)
+		return "", nil
+	})
 	method("set", 1, func(_ context.Context, b *box, args [][]byte) (string, error) { b.v = string(args[0]); return b.v, nil })
 	method("panic", 0, func(context.Context, *box, [][]byte) (string, error) { panic("box broke") })
 	method("ctxErr", 0, func(ctx context.Context, _ *box, _ [][]byte) (string, error) {
@@ -337,10 +342,7 @@ func TestHostKill(t *testing.T) {
 func TestHostCallInfo(t *testing.T) {
 	k := newHostKit(t, &pb.ActorSpec{Args: []*pb.Arg{inline("v")}}, 2)
 	k.state()
-	for len(k.infos) > 0 { // the constructor's
-		<-k.infos
-	}
-	k.value("get")
+	k.value("info")
 	info := <-k.infos
 	if string(info.ActorID) != string(k.spec.ActorId) || info.NodeID != testNodeID || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || info.TaskID != nil {
 		t.Errorf("call info %+v", info)

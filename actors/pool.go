@@ -68,3 +68,59 @@ func (d Dispatcher) Schedule(fn func()) { d.Pool.Go(fn) }
 
 // Throughput implements actor.Dispatcher.
 func (d Dispatcher) Throughput() int { return DefaultThroughput }
+
+// Handoff is the Dispatcher of one actor whose handlers start work that
+// must run off its mailbox (user code). After hands that work to the
+// goroutine running the mailbox, to run once the mailbox run ends: the work
+// runs off the mailbox, which is free for the next message at once, yet no
+// other goroutine is woken for it.
+type Handoff struct {
+	pool *Pool
+	// mailbox is the run protoactor schedules; it is the same function
+	// each time, and at most one run is scheduled at once.
+	mailbox func()
+	run     func()
+
+	mu   sync.Mutex
+	next func()
+}
+
+// NewHandoff returns a Handoff dispatching on pool.
+func NewHandoff(pool *Pool) *Handoff {
+	h := &Handoff{pool: pool}
+	h.run = func() {
+		h.mailbox()
+		h.mu.Lock()
+		f := h.next
+		h.next = nil
+		h.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	return h
+}
+
+// Schedule implements actor.Dispatcher.
+func (h *Handoff) Schedule(fn func()) {
+	h.mailbox = fn
+	h.pool.Go(h.run)
+}
+
+// Throughput implements actor.Dispatcher.
+func (h *Handoff) Throughput() int { return DefaultThroughput }
+
+// After runs f on the goroutine of the current mailbox run once that run
+// ends, or on a pooled goroutine when work is already handed over. Call it
+// from the actor's handlers only.
+func (h *Handoff) After(f func()) {
+	h.mu.Lock()
+	if h.next == nil {
+		h.next = f
+		f = nil
+	}
+	h.mu.Unlock()
+	if f != nil {
+		h.pool.Go(f)
+	}
+}

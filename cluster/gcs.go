@@ -58,9 +58,9 @@ type placeActor struct {
 }
 
 // NewGCS returns the props of a GCS actor behind guard.
-func NewGCS(placementPID *actor.PID, guard actor.PropsOption) *actor.Props {
+func NewGCS(placementPID *actor.PID, guard *actors.Guard) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &GCS{
+		return guard.Actor(&GCS{
 			placement: placementPID,
 			nodes:     map[string]*pb.NodeInfo{},
 			byAddress: map[string]string{},
@@ -68,8 +68,8 @@ func NewGCS(placementPID *actor.PID, guard actor.PropsOption) *actor.Props {
 			names:     map[actorName]string{},
 			jobs:      map[string]*pb.JobInfo{},
 			maxDead:   MaxDeadActors,
-		}
-	}, guard)
+		})
+	})
 }
 
 // snapshot copies a record the GCS keeps changing: in process, replies

@@ -45,9 +45,10 @@ type Config struct {
 	// RestartBackoff is the delay before an actor's first restart.
 	RestartBackoff time.Duration
 	Registry       *actors.Registry
-	// WrapContext gives user code its context (the runtime for nested calls).
-	WrapContext func(ctx context.Context, info actors.CallInfo) context.Context
-	Logger      *slog.Logger
+	// Base is the context user code's contexts take their values from (the
+	// runtime, for nested calls); context.Background when nil.
+	Base   context.Context
+	Logger *slog.Logger
 }
 
 // DefaultObjectStoreCapacity is the store's memory budget when unset: 30% of
@@ -109,11 +110,17 @@ func (n *Node) fatal(component string, reason any) {
 	})
 }
 
-// guard returns the props option of a system actor of this node.
-func (n *Node) guard(component string) actor.PropsOption {
-	g := &actors.Guard{Component: component, Logger: n.logger,
+// guard returns the guard of a system actor of this node: a panic stops
+// the node.
+func (n *Node) guard(component string) *actors.Guard {
+	return &actors.Guard{Component: component, Logger: n.logger,
 		OnPanic: func(_ actor.Context, reason any) { n.fatal(component, reason) }}
-	return actor.WithReceiverMiddleware(g.Middleware())
+}
+
+// guarded returns the props of a system actor of this node behind its guard.
+func (n *Node) guarded(component string, a actor.Actor) *actor.Props {
+	g := n.guard(component)
+	return actor.PropsFromProducer(func() actor.Actor { return g.Actor(a) })
 }
 
 // NewNodeID returns a fresh random node ID.
@@ -177,8 +184,11 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 // StartEmbedded starts a node that runs every system actor in this process:
 // GCS, placement, raylet, object store and directory.
 func StartEmbedded(cfg Config) (*Node, error) {
-	if cfg.Registry == nil || cfg.WrapContext == nil {
-		return nil, fmt.Errorf("%w: Registry and WrapContext are required", ErrInvalidConfig)
+	if cfg.Registry == nil {
+		return nil, fmt.Errorf("%w: a Registry is required", ErrInvalidConfig)
+	}
+	if cfg.Base == nil {
+		cfg.Base = context.Background()
 	}
 	total, err := cfg.resources()
 	if err != nil {
@@ -217,7 +227,7 @@ func StartEmbedded(cfg Config) (*Node, error) {
 	n.Env = &actors.Env{
 		Registry: cfg.Registry, NodeID: n.ID, System: n.System,
 		Raylet: n.Raylet, Store: n.Store, Directory: n.Directory, GCS: n.GCS,
-		InlineLimit: inline, WrapContext: cfg.WrapContext,
+		InlineLimit: inline, Base: cfg.Base,
 		RestartBackoff: cfg.RestartBackoff, Logger: logger,
 		Pool: actors.NewPool(256),
 	}
@@ -233,10 +243,10 @@ func StartEmbedded(cfg Config) (*Node, error) {
 		id    string
 		props *actor.Props
 	}{
-		{placement.ProcessID, placement.NewActor(uint64(time.Now().UnixNano())).Configure(n.guard("placement"))},
+		{placement.ProcessID, n.guarded("placement", placement.New(uint64(time.Now().UnixNano())))},
 		{GCSProcessID, NewGCS(n.Placement, n.guard("gcs"))},
-		{objects.StoreProcessID, objects.NewStoreActor(store, n.ID).Configure(n.guard("store"))},
-		{objects.DirectoryProcessID, objects.NewDirectory(func(string) *actor.PID { return n.Store }).Configure(n.guard("directory"))},
+		{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
+		{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(func(string) *actor.PID { return n.Store }))},
 		{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))},
 	}
 	for _, s := range spawns {

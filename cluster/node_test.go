@@ -31,16 +31,13 @@ type testNode struct {
 	ids *objects.IDGen
 }
 
-// startTestNode starts an embedded node. Unset Registry and WrapContext get a
-// fresh registry and a WrapContext that returns ctx as is; the node stops
+// startTestNode starts an embedded node. An unset Registry gets a fresh
+// registry; the node stops
 // when the test ends.
 func startTestNode(t *testing.T, cfg Config) *testNode {
 	t.Helper()
 	if cfg.Registry == nil {
 		cfg.Registry = actors.NewRegistry()
-	}
-	if cfg.WrapContext == nil {
-		cfg.WrapContext = func(ctx context.Context, _ actors.CallInfo) context.Context { return ctx }
 	}
 	if cfg.RestartBackoff == 0 {
 		cfg.RestartBackoff = time.Millisecond
@@ -149,16 +146,14 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func TestStartEmbeddedInvalidConfig(t *testing.T) {
 	reg := actors.NewRegistry()
-	wrap := func(ctx context.Context, _ actors.CallInfo) context.Context { return ctx }
 	tests := []struct {
 		name string
 		cfg  Config
 	}{
-		{"no registry", Config{WrapContext: wrap}},
-		{"no wrap context", Config{Registry: reg}},
-		{"negative CPU", Config{Registry: reg, WrapContext: wrap, Resources: map[string]float64{"CPU": -1}}},
-		{"fractional GPUs", Config{Registry: reg, WrapContext: wrap, Resources: map[string]float64{"GPU": 1.5}}},
-		{"bad resource name", Config{Registry: reg, WrapContext: wrap, Resources: map[string]float64{"": 1}}},
+		{"no registry", Config{}},
+		{"negative CPU", Config{Registry: reg, Resources: map[string]float64{"CPU": -1}}},
+		{"fractional GPUs", Config{Registry: reg, Resources: map[string]float64{"GPU": 1.5}}},
+		{"bad resource name", Config{Registry: reg, Resources: map[string]float64{"": 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,9 +229,8 @@ func TestNodeStopRemovesOwnedSpillDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{
-				Registry:    actors.NewRegistry(),
-				WrapContext: func(ctx context.Context, _ actors.CallInfo) context.Context { return ctx },
-				Resources:   map[string]float64{"CPU": 1},
+				Registry:  actors.NewRegistry(),
+				Resources: map[string]float64{"CPU": 1},
 				// A tiny store spills the second object, creating the directory.
 				ObjectStoreCapacity: 64,
 			}

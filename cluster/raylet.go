@@ -88,9 +88,9 @@ type (
 
 // NewRaylet returns the props of a raylet with the node's total resources.
 // guard is the middleware every system actor of the node runs behind.
-func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard actor.PropsOption) *actor.Props {
+func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard *actors.Guard) *actor.Props {
 	return env.Props(func() actor.Actor {
-		return &Raylet{
+		return guard.Actor(&Raylet{
 			env:       env,
 			placement: placementPID,
 			gcs:       gcs,
@@ -101,8 +101,8 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			hosts:     map[string]*hostRec{},
 			byHost:    map[string]*hostRec{},
 			dead:      newCauseCache(maxDeadCauses),
-		}
-	}, guard, actor.WithSupervisor(stopChildren{logger: env}))
+		})
+	}, actor.WithSupervisor(stopChildren{logger: env}))
 }
 
 // Receive implements actor.Actor.

@@ -461,18 +461,14 @@ func TestRayletReportsAvailability(t *testing.T) {
 
 func TestRayletAssignsGPUs(t *testing.T) {
 	infos := make(chan actors.CallInfo, 8)
-	n := startTestNode(t, Config{
-		Resources: map[string]float64{"CPU": 4, "GPU": 2},
-		WrapContext: func(ctx context.Context, info actors.CallInfo) context.Context {
-			if info.TaskID != nil {
-				infos <- info
-			}
-			return ctx
-		},
-	})
+	n := startTestNode(t, Config{Resources: map[string]float64{"CPU": 4, "GPU": 2}})
 	g := newGate()
 	defer g.open()
-	n.register("gpu", 0, func(context.Context, [][]byte) ([]byte, error) { g.wait(); return nil, nil })
+	n.register("gpu", 0, func(ctx context.Context, _ [][]byte) ([]byte, error) {
+		infos <- *actors.CallInfoOf(ctx)
+		g.wait()
+		return nil, nil
+	})
 	gpuReq := func(f float64) map[string]int64 {
 		return map[string]int64{placement.GPU: int64(f * float64(placement.Unit)), placement.CPU: int64(placement.Unit)}
 	}

@@ -21,9 +21,12 @@ type Directory struct {
 
 // NewDirectory returns the props of a directory actor.
 func NewDirectory(storeOf func(node string) *actor.PID) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &Directory{table: NewRefTable(), storeOf: storeOf}
-	})
+	return actor.PropsFromProducer(func() actor.Actor { return DirectoryFor(storeOf) })
+}
+
+// DirectoryFor returns a directory actor with an empty table.
+func DirectoryFor(storeOf func(node string) *actor.PID) *Directory {
+	return &Directory{table: NewRefTable(), storeOf: storeOf}
 }
 
 // Receive implements actor.Actor.

@@ -39,9 +39,12 @@ type StoreActor struct {
 
 // NewStoreActor returns the props of a store actor owning s.
 func NewStoreActor(s *Store, nodeID string) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &StoreActor{store: s, nodeID: nodeID, io: ioPool{limit: s.workers}, waiting: make(map[ticket]waiter)}
-	})
+	return actor.PropsFromProducer(func() actor.Actor { return StoreActorFor(s, nodeID) })
+}
+
+// StoreActorFor returns a store actor owning s.
+func StoreActorFor(s *Store, nodeID string) *StoreActor {
+	return &StoreActor{store: s, nodeID: nodeID, io: ioPool{limit: s.workers}, waiting: make(map[ticket]waiter)}
 }
 
 // replyKind is the message a waiting request is answered with.

@@ -41,9 +41,12 @@ type Actor struct {
 
 // NewActor returns the props of a placement actor.
 func NewActor(seed uint64) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	})
+	return actor.PropsFromProducer(func() actor.Actor { return New(seed) })
+}
+
+// New returns a placement actor with an empty view.
+func New(seed uint64) *Actor {
+	return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
 // Receive implements actor.Actor.

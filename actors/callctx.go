@@ -1,0 +1,146 @@
+package actors
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// CallInfo describes the task or actor call a context belongs to.
+type CallInfo struct {
+	TaskID  []byte
+	ActorID []byte
+	NodeID  string
+	GPUIDs  []int32
+	// Raylet is where a blocked task reports that it waits (nil for actor calls).
+	Raylet *actor.PID
+}
+
+type callInfoKey struct{}
+
+// CallInfoOf returns the call that ctx belongs to, or nil outside a call.
+func CallInfoOf(ctx context.Context) *CallInfo {
+	info, _ := ctx.Value(callInfoKey{}).(*CallInfo)
+	return info
+}
+
+// callCtx is the context user code runs with for one call or incarnation.
+// Only the actor running the call cancels it, with a cause that tells the
+// actor who answers the call. Its values come from the node's base context
+// (the runtime, for nested calls) and its own CallInfo. It is embedded in
+// the actor's record of the call, so a call costs no context allocations;
+// the done channel is made only if user code asks for it.
+type callCtx struct {
+	base context.Context
+	info CallInfo
+
+	mu     sync.Mutex
+	done   chan struct{}
+	cause  error
+	afters []*afterCall
+}
+
+type afterCall struct {
+	f       func()
+	stopped bool
+}
+
+// closedChan is the done channel of a context cancelled before anyone asked.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (c *callCtx) init(base context.Context, info CallInfo) {
+	c.base, c.info = base, info
+}
+
+// Deadline implements context.Context: a call has none of its own.
+func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context.
+func (c *callCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.cause != nil {
+			return closedChan
+		}
+		c.done = make(chan struct{})
+	}
+	return c.done
+}
+
+// Err implements context.Context.
+func (c *callCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cause == nil {
+		return nil
+	}
+	return context.Canceled
+}
+
+// Value implements context.Context.
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(callInfoKey); ok {
+		return &c.info
+	}
+	return c.base.Value(key)
+}
+
+// AfterFunc lets the context package watch this context without a
+// goroutine of its own (for contexts user code derives from it).
+func (c *callCtx) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	if c.cause != nil {
+		c.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterCall{f: f}
+	c.afters = append(c.afters, a)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if a.stopped || c.cause != nil {
+			return false
+		}
+		a.stopped = true
+		return true
+	}
+}
+
+// cancel cancels the context with cause; the first cause wins. It reports
+// whether this call cancelled it.
+func (c *callCtx) cancel(cause error) bool {
+	c.mu.Lock()
+	if c.cause != nil {
+		c.mu.Unlock()
+		return false
+	}
+	c.cause = cause
+	if c.done != nil {
+		close(c.done)
+	}
+	var fns []func()
+	for _, a := range c.afters {
+		if !a.stopped {
+			a.stopped = true
+			fns = append(fns, a.f)
+		}
+	}
+	c.afters = nil
+	c.mu.Unlock()
+	for _, f := range fns {
+		go f()
+	}
+	return true
+}
+
+// causeOf returns why the context was cancelled, or nil.
+func (c *callCtx) causeOf() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
+}
