@@ -561,16 +561,31 @@ func TestGCSJobs(t *testing.T) {
 	if r := k.request(k.GCS, &pb.RegisterJob{Job: &pb.JobInfo{JobId: j1}}).(*pb.Ack); r.Error != nil {
 		t.Fatal(r.Error)
 	}
-	attached := k.spec(func(s *pb.ActorSpec) { s.JobId = j1 })
+	attached := k.spec(func(s *pb.ActorSpec) { s.JobId = j1; s.Resources = cpuReq(1) })
 	detached := k.spec(func(s *pb.ActorSpec) { s.JobId = j1; s.Detached = true })
 	other := k.spec(func(s *pb.ActorSpec) { s.JobId = j2 })
 	for _, s := range []*pb.ActorSpec{attached, detached, other} {
 		k.mustCreate(s)
 	}
+	// An actor of the job still waiting for the CPU the first one holds.
+	pending := k.spec(func(s *pb.ActorSpec) { s.JobId = j1; s.Resources = cpuReq(1) })
+	created := make(chan *pb.CreateActorReply, 1)
+	go func() {
+		r, _ := k.System.Root.RequestFuture(k.GCS, &pb.CreateActor{Spec: pending}, testWait).Result()
+		created <- r.(*pb.CreateActorReply)
+	}()
+	k.awaitState(pending.ActorId, pb.ActorState_ACTOR_STATE_PENDING)
 	if r := k.request(k.GCS, &pb.FinishJob{JobId: j1}).(*pb.Ack); r.Error != nil {
 		t.Fatal(r.Error)
 	}
 	k.awaitState(attached.ActorId, pb.ActorState_ACTOR_STATE_DEAD)
+	k.awaitState(pending.ActorId, pb.ActorState_ACTOR_STATE_DEAD)
+	if r := <-created; r.Error == nil || r.Error.Kind != pb.ErrorKind_ERROR_KIND_ACTOR_DIED {
+		t.Errorf("creation of a pending actor at the end of its job: %+v", r)
+	}
+	if k.constructions.Load() != 3 {
+		t.Errorf("%d constructors ran, want 3: the pending actor must never start", k.constructions.Load())
+	}
 	for _, s := range []*pb.ActorSpec{detached, other} {
 		if l := k.lookup(&pb.LookupActor{ActorId: s.ActorId}); l.Info.State != pb.ActorState_ACTOR_STATE_ALIVE {
 			t.Errorf("actor %x is %v after another job finished", s.ActorId, l.Info.State)
