@@ -390,8 +390,8 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	// the actor.
 	var pins [][]byte
 	for _, a := range wire {
-		if oid := a.GetObjectId(); oid != nil {
-			pins = append(pins, oid)
+		if ref := a.GetRef(); ref != nil {
+			pins = append(pins, ref.Id)
 		}
 	}
 	if len(pins) > 0 {

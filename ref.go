@@ -86,7 +86,22 @@ func failedHandle(rt *runtime, err error) *handle {
 
 // settled is a slot that is complete, shared by all Refs that failed before
 // submission (their handle carries the error). It is never written again.
-var settled = objects.NewOwner().Ready(objects.ID{}, nil, nil, "", 0, nil)
+var settled = objects.NewOwner().Ready(objects.ID{}, nil, &pb.Result{})
+
+// objectRef describes h's value in a store for the wire: its ID, its owner
+// and where it is. Call it once the slot is done.
+func (h *handle) objectRef() *pb.ObjectRef {
+	_, storeNode, size, _, _ := h.slot.Value()
+	store := h.slot.Store()
+	if store == nil && storeNode == h.rt.node.ID {
+		store = h.rt.storePID
+	}
+	ref := &pb.ObjectRef{Id: h.slot.ID.Bytes(), Owner: h.rt.ownerPID, Size: size}
+	if store != nil {
+		ref.Locations = []*pb.Pid{store}
+	}
+	return ref
+}
 
 // ended returns why h's runtime ended, or nil.
 func (h *handle) ended() error {
@@ -217,7 +232,7 @@ func fetch(ctx context.Context, h *handle) ([]byte, error) {
 	case storeNode == "":
 		return data, nil
 	}
-	data, err := h.rt.node.Env.Fetch(ctx, h.slot.ID[:])
+	data, err := h.rt.node.Env.Fetch(ctx, h.objectRef())
 	var re *actors.RemoteError
 	switch {
 	case err == nil:
@@ -274,9 +289,9 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 			}
 			return Ref[T]{}, fmt.Errorf("%w: Put: unexpected reply %T", ErrSystem, reply)
 		}
-		h.slot = rt.owner.Ready(id, h, nil, rt.node.ID, int64(len(data)), nil)
+		h.slot = rt.owner.Ready(id, h, &pb.Result{StoreNode: rt.node.ID, Store: rt.storePID, Size: int64(len(data))})
 	} else {
-		h.slot = rt.owner.Ready(id, h, data, "", 0, nil)
+		h.slot = rt.owner.Ready(id, h, &pb.Result{Inline: data})
 	}
 	return Ref[T]{h: h}, nil
 }

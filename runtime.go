@@ -27,6 +27,7 @@ type runtime struct {
 	ids       *objects.IDGen
 	owner     *objects.Owner
 	ownerPID  *pb.Pid
+	storePID  *pb.Pid // the local node's store
 	jobID     string
 	namespace string
 	logger    *slog.Logger
@@ -159,6 +160,7 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	}
 	rt.node, rt.root, rt.owner = node, node.System.Root, node.Owner
 	rt.ownerPID = actors.WirePID(node.OwnerPID)
+	rt.storePID = actors.WirePID(node.Store)
 	rt.logger = node.Env.Logger
 	rt.inline = node.Env.InlineLimit
 	rt.pool = node.Env.Pool

@@ -37,8 +37,7 @@ func resolved(args []argSpec) ([]*pb.Arg, error) {
 		case perr != nil:
 			return nil, fmt.Errorf("argument %d: %w", i, fromWire(perr))
 		case storeNode != "":
-			id := a.ref.slot.ID
-			out[i] = &pb.Arg{Kind: &pb.Arg_ObjectId{ObjectId: id[:]}}
+			out[i] = &pb.Arg{Kind: &pb.Arg_Ref{Ref: a.ref.objectRef()}}
 		default:
 			in := &inline[i]
 			in.kind.Inline = data

@@ -96,8 +96,8 @@ func (e *Env) FetchArgs(ctx context.Context, args []*pb.Arg) ([][]byte, error) {
 		switch k := a.Kind.(type) {
 		case *pb.Arg_Inline:
 			out[i] = k.Inline
-		case *pb.Arg_ObjectId:
-			data, err := e.Fetch(ctx, k.ObjectId)
+		case *pb.Arg_Ref:
+			data, err := e.Fetch(ctx, k.Ref)
 			if err != nil {
 				return nil, fmt.Errorf("argument %d: %w", i, err)
 			}
@@ -109,8 +109,9 @@ func (e *Env) FetchArgs(ctx context.Context, args []*pb.Arg) ([][]byte, error) {
 	return out, nil
 }
 
-// Fetch reads one object from the local store, until ctx ends.
-func (e *Env) Fetch(ctx context.Context, id []byte) ([]byte, error) {
+// Fetch reads one object through the local store, until ctx ends.
+func (e *Env) Fetch(ctx context.Context, ref *pb.ObjectRef) ([]byte, error) {
+	id := ref.Id
 	res, err := Request(ctx, e.System, e.Store, &pb.GetObject{ObjectId: id})
 	if err != nil {
 		return nil, fmt.Errorf("fetch object %x: %w", id, err)

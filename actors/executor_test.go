@@ -125,7 +125,9 @@ func (te *testEnv) put(data []byte) []byte {
 
 func inline(s string) *pb.Arg { return &pb.Arg{Kind: &pb.Arg_Inline{Inline: []byte(s)}} }
 
-func objectArg(id []byte) *pb.Arg { return &pb.Arg{Kind: &pb.Arg_ObjectId{ObjectId: id}} }
+func objectArg(id []byte) *pb.Arg {
+	return &pb.Arg{Kind: &pb.Arg_Ref{Ref: &pb.ObjectRef{Id: id, Owner: &pb.Pid{Address: "nonhost", Id: "owner"}}}}
+}
 
 func TestExecutorRunsTasks(t *testing.T) {
 	te := newTestEnv(t, 64)
@@ -197,7 +199,7 @@ func TestExecutorRunsTasks(t *testing.T) {
 			if r.storeNode != testNodeID || r.size != int64(len(tt.want)) || r.data != nil {
 				t.Fatalf("result in store %q, size %d, inline %q", r.storeNode, r.size, r.data)
 			}
-			data, err := te.Fetch(context.Background(), slot.ID.Bytes())
+			data, err := te.Fetch(context.Background(), &pb.ObjectRef{Id: slot.ID.Bytes()})
 			if err != nil || string(data) != tt.want {
 				t.Fatalf("store holds %q, %v", data, err)
 			}
@@ -299,7 +301,7 @@ func TestDeliver(t *testing.T) {
 				if r.storeNode != testNodeID || r.size != int64(len(tt.data)) || r.data != nil {
 					t.Fatalf("result %+v, want it in the store", r)
 				}
-				got, err := te.Fetch(context.Background(), ret)
+				got, err := te.Fetch(context.Background(), &pb.ObjectRef{Id: ret})
 				if err != nil || !bytes.Equal(got, tt.data) {
 					t.Fatalf("store: %q, %v", got, err)
 				}
@@ -369,7 +371,7 @@ func TestFetchHonoursDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := env.Fetch(ctx, te.ids.Next().Bytes())
+	_, err := env.Fetch(ctx, &pb.ObjectRef{Id: te.ids.Next().Bytes()})
 	if err == nil {
 		t.Fatal("fetch from a silent store succeeded")
 	}
@@ -389,7 +391,7 @@ func TestFetchHonoursCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := env.Fetch(ctx, te.ids.Next().Bytes())
+		_, err := env.Fetch(ctx, &pb.ObjectRef{Id: te.ids.Next().Bytes()})
 		done <- err
 	}()
 	cancel()

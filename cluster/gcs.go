@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -228,19 +229,12 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 }
 
 // unpin drops the references the actor held on its constructor's store
-// arguments, at the directory of its owner's node.
+// arguments, at the directory of each argument's owner.
 func (g *GCS) unpin(c actor.Context, spec *pb.ActorSpec) {
-	var ids [][]byte
 	for _, a := range spec.Args {
-		if id := a.GetObjectId(); id != nil {
-			ids = append(ids, id)
+		if ref := a.GetRef(); ref != nil {
+			c.Send(actor.NewPID(ref.Owner.Address, objects.DirectoryProcessID), &pb.RefDelta{Decr: [][]byte{ref.Id}})
 		}
-	}
-	if len(ids) == 0 || spec.Owner == nil {
-		return
-	}
-	if node := g.nodes[g.byAddress[spec.Owner.Address]]; node != nil && node.Directory != nil {
-		c.Send(actors.PID(node.Directory), &pb.RefDelta{Decr: ids})
 	}
 }
 

@@ -31,7 +31,9 @@ func TestRayletTaskOutcomes(t *testing.T) {
 	n.System.Root.Send(n.Store, &pb.PutObject{ObjectId: stored.Bytes(), Data: []byte("from-store")})
 
 	inline := func(b string) *pb.Arg { return &pb.Arg{Kind: &pb.Arg_Inline{Inline: []byte(b)}} }
-	byID := func(b []byte) *pb.Arg { return &pb.Arg{Kind: &pb.Arg_ObjectId{ObjectId: b}} }
+	byID := func(b []byte) *pb.Arg {
+		return &pb.Arg{Kind: &pb.Arg_Ref{Ref: &pb.ObjectRef{Id: b, Owner: actors.WirePID(n.OwnerPID), Locations: []*pb.Pid{actors.WirePID(n.Store)}}}}
+	}
 	tests := []struct {
 		name     string
 		spec     *pb.TaskSpec

@@ -19,8 +19,9 @@ type Slot struct {
 
 	mu        sync.Mutex
 	completed bool
-	data      []byte // encoded value, when inline
-	storeNode string // node whose store holds the value, when not inline
+	data      []byte  // encoded value, when inline
+	storeNode string  // node whose store holds the value, when not inline
+	store     *pb.Pid // the store actor holding it, when the result said
 	size      int64
 	err       *pb.Error
 	released  bool
@@ -59,6 +60,14 @@ func (s *Slot) IsDone() bool {
 	default:
 		return false
 	}
+}
+
+// Store returns the store actor that holds the completed slot's value, if
+// its result named one.
+func (s *Slot) Store() *pb.Pid {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store
 }
 
 // Value returns the completed slot's outcome: inline bytes, or the node whose
@@ -161,11 +170,11 @@ func (o *Owner) Pending(id ID, holder any, actor string) *Slot {
 	return s
 }
 
-// Ready returns a slot already completed with an inline value or a store
-// location (Put).
-func (o *Owner) Ready(id ID, holder any, data []byte, storeNode string, size int64, perr *pb.Error) *Slot {
+// Ready returns a slot already completed with res: an inline value or a
+// store location (Put).
+func (o *Owner) Ready(id ID, holder any, res *pb.Result) *Slot {
 	s := &Slot{ID: id, done: make(chan struct{}), holder: holder}
-	o.complete(s, &pb.Result{Inline: data, StoreNode: storeNode, Size: size, Error: perr})
+	o.complete(s, res)
 	return s
 }
 
@@ -201,7 +210,7 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 	s.mu.Lock()
 	s.err = res.Error
 	if res.Error == nil {
-		s.data, s.storeNode, s.size = res.Inline, res.StoreNode, res.Size
+		s.data, s.storeNode, s.store, s.size = res.Inline, res.StoreNode, res.Store, res.Size
 	}
 	released := s.released || s.freed
 	s.mu.Unlock()

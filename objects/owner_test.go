@@ -200,14 +200,14 @@ func TestOwnerReleaseAndFree(t *testing.T) {
 func TestOwnerReadyAndFail(t *testing.T) {
 	o, h := newHookedOwner()
 	gen := NewIDGen()
-	r := o.Ready(gen.Next(), "holder", []byte("now"), "", 3, nil)
+	r := o.Ready(gen.Next(), "holder", &pb.Result{Inline: []byte("now")})
 	if !r.IsDone() {
 		t.Fatal("Ready returned a pending slot")
 	}
 	if data, _, _, _, _ := r.Value(); string(data) != "now" {
 		t.Errorf("Ready value %q", data)
 	}
-	stored := o.Ready(gen.Next(), nil, nil, "n2", 10, nil)
+	stored := o.Ready(gen.Next(), nil, &pb.Result{StoreNode: "n2", Size: 10})
 	if _, node, size, _, _ := stored.Value(); node != "n2" || size != 10 {
 		t.Errorf("Ready in store: node %q, size %d", node, size)
 	}

@@ -255,14 +255,85 @@ func (x *Pid) GetId() string {
 	return ""
 }
 
-// Arg is one argument of a task or actor call: an encoded value, or the ID
-// of an object in a node's object store.
+// ObjectRef names an object and where to find it: its owner (the core
+// that counts its references and knows its copies) and the stores that
+// held a copy when the reference was made.
+type ObjectRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Owner         *Pid                   `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	Locations     []*Pid                 `protobuf:"bytes,3,rep,name=locations,proto3" json:"locations,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectRef) Reset() {
+	*x = ObjectRef{}
+	mi := &file_goray_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectRef) ProtoMessage() {}
+
+func (x *ObjectRef) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
+func (*ObjectRef) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ObjectRef) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *ObjectRef) GetOwner() *Pid {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *ObjectRef) GetLocations() []*Pid {
+	if x != nil {
+		return x.Locations
+	}
+	return nil
+}
+
+func (x *ObjectRef) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// Arg is one argument of a task or actor call: an encoded value, or a
+// reference to an object in a store.
 type Arg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*Arg_Inline
-	//	*Arg_ObjectId
+	//	*Arg_Ref
 	Kind          isArg_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -270,7 +341,7 @@ type Arg struct {
 
 func (x *Arg) Reset() {
 	*x = Arg{}
-	mi := &file_goray_proto_msgTypes[1]
+	mi := &file_goray_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +353,7 @@ func (x *Arg) String() string {
 func (*Arg) ProtoMessage() {}
 
 func (x *Arg) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[1]
+	mi := &file_goray_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +366,7 @@ func (x *Arg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arg.ProtoReflect.Descriptor instead.
 func (*Arg) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{1}
+	return file_goray_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Arg) GetKind() isArg_Kind {
@@ -314,10 +385,10 @@ func (x *Arg) GetInline() []byte {
 	return nil
 }
 
-func (x *Arg) GetObjectId() []byte {
+func (x *Arg) GetRef() *ObjectRef {
 	if x != nil {
-		if x, ok := x.Kind.(*Arg_ObjectId); ok {
-			return x.ObjectId
+		if x, ok := x.Kind.(*Arg_Ref); ok {
+			return x.Ref
 		}
 	}
 	return nil
@@ -331,13 +402,13 @@ type Arg_Inline struct {
 	Inline []byte `protobuf:"bytes,1,opt,name=inline,proto3,oneof"`
 }
 
-type Arg_ObjectId struct {
-	ObjectId []byte `protobuf:"bytes,2,opt,name=object_id,json=objectId,proto3,oneof"`
+type Arg_Ref struct {
+	Ref *ObjectRef `protobuf:"bytes,2,opt,name=ref,proto3,oneof"`
 }
 
 func (*Arg_Inline) isArg_Kind() {}
 
-func (*Arg_ObjectId) isArg_Kind() {}
+func (*Arg_Ref) isArg_Kind() {}
 
 // Error is a failure carried back to a caller: the user's message and the
 // remote stack when user code failed.
@@ -354,7 +425,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_goray_proto_msgTypes[2]
+	mi := &file_goray_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -366,7 +437,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[2]
+	mi := &file_goray_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -379,7 +450,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{2}
+	return file_goray_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -439,7 +510,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_goray_proto_msgTypes[3]
+	mi := &file_goray_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +522,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[3]
+	mi := &file_goray_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +535,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{3}
+	return file_goray_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TaskSpec) GetTaskId() []byte {
@@ -556,17 +627,19 @@ type Result struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ObjectId []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
 	// Encoded value when small; empty when the value is in store_node's store.
-	Inline        []byte `protobuf:"bytes,2,opt,name=inline,proto3" json:"inline,omitempty"`
-	StoreNode     string `protobuf:"bytes,3,opt,name=store_node,json=storeNode,proto3" json:"store_node,omitempty"`
-	Size          int64  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
-	Error         *Error `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Inline    []byte `protobuf:"bytes,2,opt,name=inline,proto3" json:"inline,omitempty"`
+	StoreNode string `protobuf:"bytes,3,opt,name=store_node,json=storeNode,proto3" json:"store_node,omitempty"`
+	Size      int64  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Error     *Error `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The store actor that holds the value, with store_node.
+	Store         *Pid `protobuf:"bytes,6,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_goray_proto_msgTypes[4]
+	mi := &file_goray_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +651,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[4]
+	mi := &file_goray_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +664,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{4}
+	return file_goray_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Result) GetObjectId() []byte {
@@ -629,6 +702,168 @@ func (x *Result) GetError() *Error {
 	return nil
 }
 
+func (x *Result) GetStore() *Pid {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+// TaskAccepted tells a task's owner which node took the task, so that the
+// owner can resubmit it should that node die.
+type TaskAccepted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskAccepted) Reset() {
+	*x = TaskAccepted{}
+	mi := &file_goray_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskAccepted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskAccepted) ProtoMessage() {}
+
+func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskAccepted.ProtoReflect.Descriptor instead.
+func (*TaskAccepted) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TaskAccepted) GetTaskId() []byte {
+	if x != nil {
+		return x.TaskId
+	}
+	return nil
+}
+
+func (x *TaskAccepted) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// NodeDied tells cores and raylets that a node has left the cluster: what
+// ran or was stored there is gone.
+type NodeDied struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeDied) Reset() {
+	*x = NodeDied{}
+	mi := &file_goray_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeDied) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeDied) ProtoMessage() {}
+
+func (x *NodeDied) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeDied.ProtoReflect.Descriptor instead.
+func (*NodeDied) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *NodeDied) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// ActorMoved tells cores that an actor is restarting after its node died:
+// handles resolve it again, and calls sent to its old host fail (or are
+// sent again, as max_task_retries allows).
+type ActorMoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	FromNode      string                 `protobuf:"bytes,2,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorMoved) Reset() {
+	*x = ActorMoved{}
+	mi := &file_goray_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorMoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorMoved) ProtoMessage() {}
+
+func (x *ActorMoved) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorMoved.ProtoReflect.Descriptor instead.
+func (*ActorMoved) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ActorMoved) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *ActorMoved) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
 // TaskFinished tells a raylet an executor is free again.
 type TaskFinished struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -639,7 +874,7 @@ type TaskFinished struct {
 
 func (x *TaskFinished) Reset() {
 	*x = TaskFinished{}
-	mi := &file_goray_proto_msgTypes[5]
+	mi := &file_goray_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +886,7 @@ func (x *TaskFinished) String() string {
 func (*TaskFinished) ProtoMessage() {}
 
 func (x *TaskFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[5]
+	mi := &file_goray_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +899,7 @@ func (x *TaskFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFinished.ProtoReflect.Descriptor instead.
 func (*TaskFinished) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{5}
+	return file_goray_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TaskFinished) GetTaskId() []byte {
@@ -687,7 +922,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +934,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +947,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{6}
+	return file_goray_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelTask) GetTaskId() []byte {
@@ -747,7 +982,7 @@ type TaskBlocked struct {
 
 func (x *TaskBlocked) Reset() {
 	*x = TaskBlocked{}
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +994,7 @@ func (x *TaskBlocked) String() string {
 func (*TaskBlocked) ProtoMessage() {}
 
 func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +1007,7 @@ func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlocked.ProtoReflect.Descriptor instead.
 func (*TaskBlocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{7}
+	return file_goray_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskBlocked) GetTaskId() []byte {
@@ -791,7 +1026,7 @@ type TaskUnblocked struct {
 
 func (x *TaskUnblocked) Reset() {
 	*x = TaskUnblocked{}
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1038,7 @@ func (x *TaskUnblocked) String() string {
 func (*TaskUnblocked) ProtoMessage() {}
 
 func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1051,7 @@ func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskUnblocked.ProtoReflect.Descriptor instead.
 func (*TaskUnblocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{8}
+	return file_goray_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskUnblocked) GetTaskId() []byte {
@@ -847,7 +1082,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1094,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1107,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{9}
+	return file_goray_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ActorSpec) GetActorId() []byte {
@@ -985,7 +1220,7 @@ type ActorInfo struct {
 
 func (x *ActorInfo) Reset() {
 	*x = ActorInfo{}
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1232,7 @@ func (x *ActorInfo) String() string {
 func (*ActorInfo) ProtoMessage() {}
 
 func (x *ActorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1245,7 @@ func (x *ActorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorInfo.ProtoReflect.Descriptor instead.
 func (*ActorInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{10}
+	return file_goray_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ActorInfo) GetActorId() []byte {
@@ -1101,7 +1336,7 @@ type CreateActor struct {
 
 func (x *CreateActor) Reset() {
 	*x = CreateActor{}
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1348,7 @@ func (x *CreateActor) String() string {
 func (*CreateActor) ProtoMessage() {}
 
 func (x *CreateActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1361,7 @@ func (x *CreateActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActor.ProtoReflect.Descriptor instead.
 func (*CreateActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{11}
+	return file_goray_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateActor) GetSpec() *ActorSpec {
@@ -1146,7 +1381,7 @@ type CreateActorReply struct {
 
 func (x *CreateActorReply) Reset() {
 	*x = CreateActorReply{}
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1393,7 @@ func (x *CreateActorReply) String() string {
 func (*CreateActorReply) ProtoMessage() {}
 
 func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1406,7 @@ func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActorReply.ProtoReflect.Descriptor instead.
 func (*CreateActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{12}
+	return file_goray_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateActorReply) GetInfo() *ActorInfo {
@@ -1198,7 +1433,7 @@ type StartActor struct {
 
 func (x *StartActor) Reset() {
 	*x = StartActor{}
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1445,7 @@ func (x *StartActor) String() string {
 func (*StartActor) ProtoMessage() {}
 
 func (x *StartActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1458,7 @@ func (x *StartActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActor.ProtoReflect.Descriptor instead.
 func (*StartActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{13}
+	return file_goray_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StartActor) GetSpec() *ActorSpec {
@@ -1248,7 +1483,7 @@ type ActorStateChanged struct {
 
 func (x *ActorStateChanged) Reset() {
 	*x = ActorStateChanged{}
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1495,7 @@ func (x *ActorStateChanged) String() string {
 func (*ActorStateChanged) ProtoMessage() {}
 
 func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1508,7 @@ func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorStateChanged.ProtoReflect.Descriptor instead.
 func (*ActorStateChanged) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{14}
+	return file_goray_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActorStateChanged) GetActorId() []byte {
@@ -1332,7 +1567,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1579,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1592,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{15}
+	return file_goray_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ActorCall) GetActorId() []byte {
@@ -1413,7 +1648,7 @@ type LookupActor struct {
 
 func (x *LookupActor) Reset() {
 	*x = LookupActor{}
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1660,7 @@ func (x *LookupActor) String() string {
 func (*LookupActor) ProtoMessage() {}
 
 func (x *LookupActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1673,7 @@ func (x *LookupActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActor.ProtoReflect.Descriptor instead.
 func (*LookupActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{16}
+	return file_goray_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LookupActor) GetName() string {
@@ -1472,7 +1707,7 @@ type LookupActorReply struct {
 
 func (x *LookupActorReply) Reset() {
 	*x = LookupActorReply{}
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1719,7 @@ func (x *LookupActorReply) String() string {
 func (*LookupActorReply) ProtoMessage() {}
 
 func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1732,7 @@ func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActorReply.ProtoReflect.Descriptor instead.
 func (*LookupActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{17}
+	return file_goray_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LookupActorReply) GetInfo() *ActorInfo {
@@ -1526,7 +1761,7 @@ type ResolveActor struct {
 
 func (x *ResolveActor) Reset() {
 	*x = ResolveActor{}
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1773,7 @@ func (x *ResolveActor) String() string {
 func (*ResolveActor) ProtoMessage() {}
 
 func (x *ResolveActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1786,7 @@ func (x *ResolveActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
 func (*ResolveActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{18}
+	return file_goray_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResolveActor) GetActorId() []byte {
@@ -1573,7 +1808,7 @@ type ActorDied struct {
 
 func (x *ActorDied) Reset() {
 	*x = ActorDied{}
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1820,7 @@ func (x *ActorDied) String() string {
 func (*ActorDied) ProtoMessage() {}
 
 func (x *ActorDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1833,7 @@ func (x *ActorDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
 func (*ActorDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{19}
+	return file_goray_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ActorDied) GetActorId() []byte {
@@ -1625,7 +1860,7 @@ type KillActor struct {
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1872,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1885,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{20}
+	return file_goray_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -1676,7 +1911,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1923,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1936,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{21}
+	return file_goray_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -1719,7 +1954,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1966,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1979,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{22}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 type ListActorsReply struct {
@@ -1756,7 +1991,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +2003,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +2016,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{23}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -1806,7 +2041,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +2053,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2066,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -1878,7 +2113,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2125,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2138,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -1922,7 +2157,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2169,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2182,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -1967,7 +2202,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2214,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2227,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Ack) GetError() *Error {
@@ -2003,23 +2238,25 @@ func (x *Ack) GetError() *Error {
 }
 
 type NodeInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Total         map[string]int64       `protobuf:"bytes,3,rep,name=total,proto3" json:"total,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	Available     map[string]int64       `protobuf:"bytes,4,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	Labels        map[string]string      `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Raylet        *Pid                   `protobuf:"bytes,6,opt,name=raylet,proto3" json:"raylet,omitempty"`
-	Store         *Pid                   `protobuf:"bytes,7,opt,name=store,proto3" json:"store,omitempty"`
-	Alive         bool                   `protobuf:"varint,8,opt,name=alive,proto3" json:"alive,omitempty"`
-	Directory     *Pid                   `protobuf:"bytes,9,opt,name=directory,proto3" json:"directory,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	NodeId    string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Address   string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Total     map[string]int64       `protobuf:"bytes,3,rep,name=total,proto3" json:"total,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Available map[string]int64       `protobuf:"bytes,4,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Labels    map[string]string      `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Raylet    *Pid                   `protobuf:"bytes,6,opt,name=raylet,proto3" json:"raylet,omitempty"`
+	Store     *Pid                   `protobuf:"bytes,7,opt,name=store,proto3" json:"store,omitempty"`
+	Alive     bool                   `protobuf:"varint,8,opt,name=alive,proto3" json:"alive,omitempty"`
+	Directory *Pid                   `protobuf:"bytes,9,opt,name=directory,proto3" json:"directory,omitempty"`
+	// The node's core: the GCS tells it of actor deaths and moves.
+	Core          *Pid `protobuf:"bytes,10,opt,name=core,proto3" json:"core,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2268,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2281,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -2110,6 +2347,13 @@ func (x *NodeInfo) GetDirectory() *Pid {
 	return nil
 }
 
+func (x *NodeInfo) GetCore() *Pid {
+	if x != nil {
+		return x.Core
+	}
+	return nil
+}
+
 // GetNodeStats asks a raylet what its node holds and runs now.
 type GetNodeStats struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2119,7 +2363,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2375,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2388,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 type NodeStats struct {
@@ -2165,7 +2409,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2421,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2434,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -2253,7 +2497,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2509,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2522,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -2309,7 +2553,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2321,7 +2565,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2334,7 +2578,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -2389,7 +2633,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2645,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2658,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -2445,7 +2689,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2701,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2714,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -2503,7 +2747,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2759,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2772,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -2548,7 +2792,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2560,7 +2804,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2573,7 +2817,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -2599,7 +2843,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2855,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2868,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -2650,7 +2894,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2662,7 +2906,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2675,7 +2919,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -2742,7 +2986,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +2998,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +3011,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -2782,7 +3026,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2794,7 +3038,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2807,7 +3051,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -2842,7 +3086,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2854,7 +3098,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2867,7 +3111,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -2893,7 +3137,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +3149,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2918,7 +3162,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -2937,7 +3181,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3193,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3206,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -2984,7 +3228,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2996,7 +3240,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3009,7 +3253,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3047,10 +3291,17 @@ const file_goray_proto_rawDesc = "" +
 	"\vgoray.proto\x12\x05goray\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"F\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"{\n" +
+	"\tObjectRef\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12 \n" +
+	"\x05owner\x18\x02 \x01(\v2\n" +
+	".goray.PidR\x05owner\x12(\n" +
+	"\tlocations\x18\x03 \x03(\v2\n" +
+	".goray.PidR\tlocations\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"M\n" +
 	"\x03Arg\x12\x18\n" +
-	"\x06inline\x18\x01 \x01(\fH\x00R\x06inline\x12\x1d\n" +
-	"\tobject_id\x18\x02 \x01(\fH\x00R\bobjectIdB\x06\n" +
+	"\x06inline\x18\x01 \x01(\fH\x00R\x06inline\x12$\n" +
+	"\x03ref\x18\x02 \x01(\v2\x10.goray.ObjectRefH\x00R\x03refB\x06\n" +
 	"\x04kind\"\x92\x01\n" +
 	"\x05Error\x12$\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x10.goray.ErrorKindR\x04kind\x12\x18\n" +
@@ -3077,14 +3328,25 @@ const file_goray_proto_rawDesc = "" +
 	"\agpu_ids\x18\f \x03(\x05R\x06gpuIds\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x94\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb6\x01\n" +
 	"\x06Result\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06inline\x18\x02 \x01(\fR\x06inline\x12\x1d\n" +
 	"\n" +
 	"store_node\x18\x03 \x01(\tR\tstoreNode\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x12\"\n" +
-	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\"'\n" +
+	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12 \n" +
+	"\x05store\x18\x06 \x01(\v2\n" +
+	".goray.PidR\x05store\"@\n" +
+	"\fTaskAccepted\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"#\n" +
+	"\bNodeDied\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"D\n" +
+	"\n" +
+	"ActorMoved\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
+	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"'\n" +
 	"\fTaskFinished\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\"]\n" +
 	"\n" +
@@ -3191,7 +3453,7 @@ const file_goray_proto_rawDesc = "" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
-	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\x9b\x04\n" +
+	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xbb\x04\n" +
 	"\bNodeInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x120\n" +
@@ -3204,7 +3466,10 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x05store\x12\x14\n" +
 	"\x05alive\x18\b \x01(\bR\x05alive\x12(\n" +
 	"\tdirectory\x18\t \x01(\v2\n" +
-	".goray.PidR\tdirectory\x1a8\n" +
+	".goray.PidR\tdirectory\x12\x1e\n" +
+	"\x04core\x18\n" +
+	" \x01(\v2\n" +
+	".goray.PidR\x04core\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -3335,116 +3600,125 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
 	(Strategy)(0),             // 2: goray.Strategy
 	(*Pid)(nil),               // 3: goray.Pid
-	(*Arg)(nil),               // 4: goray.Arg
-	(*Error)(nil),             // 5: goray.Error
-	(*TaskSpec)(nil),          // 6: goray.TaskSpec
-	(*Result)(nil),            // 7: goray.Result
-	(*TaskFinished)(nil),      // 8: goray.TaskFinished
-	(*CancelTask)(nil),        // 9: goray.CancelTask
-	(*TaskBlocked)(nil),       // 10: goray.TaskBlocked
-	(*TaskUnblocked)(nil),     // 11: goray.TaskUnblocked
-	(*ActorSpec)(nil),         // 12: goray.ActorSpec
-	(*ActorInfo)(nil),         // 13: goray.ActorInfo
-	(*CreateActor)(nil),       // 14: goray.CreateActor
-	(*CreateActorReply)(nil),  // 15: goray.CreateActorReply
-	(*StartActor)(nil),        // 16: goray.StartActor
-	(*ActorStateChanged)(nil), // 17: goray.ActorStateChanged
-	(*ActorCall)(nil),         // 18: goray.ActorCall
-	(*LookupActor)(nil),       // 19: goray.LookupActor
-	(*LookupActorReply)(nil),  // 20: goray.LookupActorReply
-	(*ResolveActor)(nil),      // 21: goray.ResolveActor
-	(*ActorDied)(nil),         // 22: goray.ActorDied
-	(*KillActor)(nil),         // 23: goray.KillActor
-	(*KillActorReply)(nil),    // 24: goray.KillActorReply
-	(*ListActors)(nil),        // 25: goray.ListActors
-	(*ListActorsReply)(nil),   // 26: goray.ListActorsReply
-	(*JobInfo)(nil),           // 27: goray.JobInfo
-	(*RegisterJob)(nil),       // 28: goray.RegisterJob
-	(*FinishJob)(nil),         // 29: goray.FinishJob
-	(*Ack)(nil),               // 30: goray.Ack
-	(*NodeInfo)(nil),          // 31: goray.NodeInfo
-	(*GetNodeStats)(nil),      // 32: goray.GetNodeStats
-	(*NodeStats)(nil),         // 33: goray.NodeStats
-	(*ResourceReport)(nil),    // 34: goray.ResourceReport
-	(*PickNode)(nil),          // 35: goray.PickNode
-	(*PickNodeReply)(nil),     // 36: goray.PickNodeReply
-	(*PutObject)(nil),         // 37: goray.PutObject
-	(*GetObject)(nil),         // 38: goray.GetObject
-	(*GetObjectReply)(nil),    // 39: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 40: goray.DeleteObjects
-	(*StoreStats)(nil),        // 41: goray.StoreStats
-	(*GetStoreStats)(nil),     // 42: goray.GetStoreStats
-	(*AddObject)(nil),         // 43: goray.AddObject
-	(*RefDelta)(nil),          // 44: goray.RefDelta
-	(*FreeObjects)(nil),       // 45: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 46: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 47: goray.ObjectStatusReply
-	nil,                       // 48: goray.TaskSpec.ResourcesEntry
-	nil,                       // 49: goray.ActorSpec.ResourcesEntry
-	nil,                       // 50: goray.NodeInfo.TotalEntry
-	nil,                       // 51: goray.NodeInfo.AvailableEntry
-	nil,                       // 52: goray.NodeInfo.LabelsEntry
-	nil,                       // 53: goray.NodeStats.TotalEntry
-	nil,                       // 54: goray.NodeStats.AvailableEntry
-	nil,                       // 55: goray.ResourceReport.AvailableEntry
-	nil,                       // 56: goray.PickNode.ResourcesEntry
-	nil,                       // 57: goray.PickNode.LabelsEntry
+	(*ObjectRef)(nil),         // 4: goray.ObjectRef
+	(*Arg)(nil),               // 5: goray.Arg
+	(*Error)(nil),             // 6: goray.Error
+	(*TaskSpec)(nil),          // 7: goray.TaskSpec
+	(*Result)(nil),            // 8: goray.Result
+	(*TaskAccepted)(nil),      // 9: goray.TaskAccepted
+	(*NodeDied)(nil),          // 10: goray.NodeDied
+	(*ActorMoved)(nil),        // 11: goray.ActorMoved
+	(*TaskFinished)(nil),      // 12: goray.TaskFinished
+	(*CancelTask)(nil),        // 13: goray.CancelTask
+	(*TaskBlocked)(nil),       // 14: goray.TaskBlocked
+	(*TaskUnblocked)(nil),     // 15: goray.TaskUnblocked
+	(*ActorSpec)(nil),         // 16: goray.ActorSpec
+	(*ActorInfo)(nil),         // 17: goray.ActorInfo
+	(*CreateActor)(nil),       // 18: goray.CreateActor
+	(*CreateActorReply)(nil),  // 19: goray.CreateActorReply
+	(*StartActor)(nil),        // 20: goray.StartActor
+	(*ActorStateChanged)(nil), // 21: goray.ActorStateChanged
+	(*ActorCall)(nil),         // 22: goray.ActorCall
+	(*LookupActor)(nil),       // 23: goray.LookupActor
+	(*LookupActorReply)(nil),  // 24: goray.LookupActorReply
+	(*ResolveActor)(nil),      // 25: goray.ResolveActor
+	(*ActorDied)(nil),         // 26: goray.ActorDied
+	(*KillActor)(nil),         // 27: goray.KillActor
+	(*KillActorReply)(nil),    // 28: goray.KillActorReply
+	(*ListActors)(nil),        // 29: goray.ListActors
+	(*ListActorsReply)(nil),   // 30: goray.ListActorsReply
+	(*JobInfo)(nil),           // 31: goray.JobInfo
+	(*RegisterJob)(nil),       // 32: goray.RegisterJob
+	(*FinishJob)(nil),         // 33: goray.FinishJob
+	(*Ack)(nil),               // 34: goray.Ack
+	(*NodeInfo)(nil),          // 35: goray.NodeInfo
+	(*GetNodeStats)(nil),      // 36: goray.GetNodeStats
+	(*NodeStats)(nil),         // 37: goray.NodeStats
+	(*ResourceReport)(nil),    // 38: goray.ResourceReport
+	(*PickNode)(nil),          // 39: goray.PickNode
+	(*PickNodeReply)(nil),     // 40: goray.PickNodeReply
+	(*PutObject)(nil),         // 41: goray.PutObject
+	(*GetObject)(nil),         // 42: goray.GetObject
+	(*GetObjectReply)(nil),    // 43: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 44: goray.DeleteObjects
+	(*StoreStats)(nil),        // 45: goray.StoreStats
+	(*GetStoreStats)(nil),     // 46: goray.GetStoreStats
+	(*AddObject)(nil),         // 47: goray.AddObject
+	(*RefDelta)(nil),          // 48: goray.RefDelta
+	(*FreeObjects)(nil),       // 49: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 50: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 51: goray.ObjectStatusReply
+	nil,                       // 52: goray.TaskSpec.ResourcesEntry
+	nil,                       // 53: goray.ActorSpec.ResourcesEntry
+	nil,                       // 54: goray.NodeInfo.TotalEntry
+	nil,                       // 55: goray.NodeInfo.AvailableEntry
+	nil,                       // 56: goray.NodeInfo.LabelsEntry
+	nil,                       // 57: goray.NodeStats.TotalEntry
+	nil,                       // 58: goray.NodeStats.AvailableEntry
+	nil,                       // 59: goray.ResourceReport.AvailableEntry
+	nil,                       // 60: goray.PickNode.ResourcesEntry
+	nil,                       // 61: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
-	0,  // 0: goray.Error.kind:type_name -> goray.ErrorKind
-	4,  // 1: goray.TaskSpec.args:type_name -> goray.Arg
-	48, // 2: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
-	3,  // 3: goray.TaskSpec.owner:type_name -> goray.Pid
-	5,  // 4: goray.Result.error:type_name -> goray.Error
-	4,  // 5: goray.ActorSpec.args:type_name -> goray.Arg
-	49, // 6: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	3,  // 7: goray.ActorSpec.owner:type_name -> goray.Pid
-	1,  // 8: goray.ActorInfo.state:type_name -> goray.ActorState
-	3,  // 9: goray.ActorInfo.pid:type_name -> goray.Pid
-	12, // 10: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	13, // 11: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	5,  // 12: goray.CreateActorReply.error:type_name -> goray.Error
-	12, // 13: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 14: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	3,  // 15: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	5,  // 16: goray.ActorStateChanged.error:type_name -> goray.Error
-	4,  // 17: goray.ActorCall.args:type_name -> goray.Arg
-	3,  // 18: goray.ActorCall.owner:type_name -> goray.Pid
-	13, // 19: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	5,  // 20: goray.LookupActorReply.error:type_name -> goray.Error
-	5,  // 21: goray.ActorDied.error:type_name -> goray.Error
-	5,  // 22: goray.KillActorReply.error:type_name -> goray.Error
-	13, // 23: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	3,  // 24: goray.JobInfo.core:type_name -> goray.Pid
-	27, // 25: goray.RegisterJob.job:type_name -> goray.JobInfo
-	5,  // 26: goray.Ack.error:type_name -> goray.Error
-	50, // 27: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	51, // 28: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	52, // 29: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	3,  // 30: goray.NodeInfo.raylet:type_name -> goray.Pid
-	3,  // 31: goray.NodeInfo.store:type_name -> goray.Pid
-	3,  // 32: goray.NodeInfo.directory:type_name -> goray.Pid
-	53, // 33: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	54, // 34: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	55, // 35: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	56, // 36: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	2,  // 37: goray.PickNode.strategy:type_name -> goray.Strategy
-	57, // 38: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	31, // 39: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	5,  // 40: goray.PickNodeReply.error:type_name -> goray.Error
-	3,  // 41: goray.PutObject.owner:type_name -> goray.Pid
-	5,  // 42: goray.GetObjectReply.error:type_name -> goray.Error
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	3,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
+	3,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
+	4,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
+	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
+	5,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
+	52, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	3,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
+	6,  // 7: goray.Result.error:type_name -> goray.Error
+	3,  // 8: goray.Result.store:type_name -> goray.Pid
+	5,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
+	53, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	3,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
+	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
+	3,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
+	16, // 14: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	17, // 15: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	6,  // 16: goray.CreateActorReply.error:type_name -> goray.Error
+	16, // 17: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 18: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	3,  // 19: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	6,  // 20: goray.ActorStateChanged.error:type_name -> goray.Error
+	5,  // 21: goray.ActorCall.args:type_name -> goray.Arg
+	3,  // 22: goray.ActorCall.owner:type_name -> goray.Pid
+	17, // 23: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	6,  // 24: goray.LookupActorReply.error:type_name -> goray.Error
+	6,  // 25: goray.ActorDied.error:type_name -> goray.Error
+	6,  // 26: goray.KillActorReply.error:type_name -> goray.Error
+	17, // 27: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	3,  // 28: goray.JobInfo.core:type_name -> goray.Pid
+	31, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
+	6,  // 30: goray.Ack.error:type_name -> goray.Error
+	54, // 31: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	55, // 32: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	56, // 33: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	3,  // 34: goray.NodeInfo.raylet:type_name -> goray.Pid
+	3,  // 35: goray.NodeInfo.store:type_name -> goray.Pid
+	3,  // 36: goray.NodeInfo.directory:type_name -> goray.Pid
+	3,  // 37: goray.NodeInfo.core:type_name -> goray.Pid
+	57, // 38: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	58, // 39: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	59, // 40: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	60, // 41: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	2,  // 42: goray.PickNode.strategy:type_name -> goray.Strategy
+	61, // 43: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	35, // 44: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	6,  // 45: goray.PickNodeReply.error:type_name -> goray.Error
+	3,  // 46: goray.PutObject.owner:type_name -> goray.Pid
+	6,  // 47: goray.GetObjectReply.error:type_name -> goray.Error
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -3452,9 +3726,9 @@ func file_goray_proto_init() {
 	if File_goray_proto != nil {
 		return
 	}
-	file_goray_proto_msgTypes[1].OneofWrappers = []any{
+	file_goray_proto_msgTypes[2].OneofWrappers = []any{
 		(*Arg_Inline)(nil),
-		(*Arg_ObjectId)(nil),
+		(*Arg_Ref)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3462,7 +3736,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   55,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

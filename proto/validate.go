@@ -44,6 +44,8 @@ const (
 	MaxArgs = 1024
 	// MaxMapEntries bounds a resource or label map.
 	MaxMapEntries = 1024
+	// MaxLocations bounds the stores an ObjectRef names.
+	MaxLocations = 1024
 	// MaxIDs bounds a repeated field of IDs (objects to delete or free,
 	// reference deltas, locations): larger batches must be split.
 	MaxIDs = 10_000
@@ -357,8 +359,8 @@ func (p *Pid) Validate() error {
 	)
 }
 
-// Validate checks that exactly one kind is set, and an object ID's length.
-// An inline value may be empty.
+// Validate checks that exactly one kind is set, and a reference. An inline
+// value may be empty.
 func (a *Arg) Validate() error {
 	const t = "Arg"
 	if a == nil {
@@ -370,14 +372,67 @@ func (a *Arg) Validate() error {
 			return invalid(t, "inline", "nil oneof wrapper")
 		}
 		return nil
-	case *Arg_ObjectId:
-		if k == nil {
-			return invalid(t, "object_id", "nil oneof wrapper")
+	case *Arg_Ref:
+		if k == nil || k.Ref == nil {
+			return invalid(t, "ref", "nil reference")
 		}
-		return checkID(t, "object_id", k.ObjectId)
+		if err := k.Ref.Validate(); err != nil {
+			return nested(t, "ref", err)
+		}
+		return nil
 	default:
-		return invalid(t, "kind", "neither inline nor object_id is set")
+		return invalid(t, "kind", "neither inline nor ref is set")
 	}
+}
+
+// Validate checks the object ID, the owner, the locations and the size.
+func (r *ObjectRef) Validate() error {
+	const t = "ObjectRef"
+	if r == nil {
+		return nilMessage(t)
+	}
+	if len(r.Locations) > MaxLocations {
+		return invalid(t, "locations", "%d locations, more than %d", len(r.Locations), MaxLocations)
+	}
+	for i, p := range r.Locations {
+		if p == nil {
+			return missing(t, fmt.Sprintf("locations[%d]", i))
+		}
+		if err := p.Validate(); err != nil {
+			return nested(t, fmt.Sprintf("locations[%d]", i), err)
+		}
+	}
+	return firstError(
+		checkID(t, "id", r.Id),
+		checkPid(t, "owner", r.Owner, true),
+		checkNonNegative(t, "size", r.Size),
+	)
+}
+
+// Validate checks the task and node IDs.
+func (m *TaskAccepted) Validate() error {
+	const t = "TaskAccepted"
+	if m == nil {
+		return nilMessage(t)
+	}
+	return firstError(checkID(t, "task_id", m.TaskId), checkHexID(t, "node_id", m.NodeId))
+}
+
+// Validate checks the node ID.
+func (m *NodeDied) Validate() error {
+	if m == nil {
+		return nilMessage("NodeDied")
+	}
+	return checkHexID("NodeDied", "node_id", m.NodeId)
+}
+
+// Validate checks the actor ID and the node it left.
+func (m *ActorMoved) Validate() error {
+	const t = "ActorMoved"
+	if m == nil {
+		return nilMessage(t)
+	}
+	return firstError(checkID(t, "actor_id", m.ActorId), checkOptionalHexID(t, "from_node", m.FromNode))
 }
 
 // Validate checks the kind and bounds the text fields; node_id may be empty.
@@ -430,6 +485,7 @@ func (r *Result) Validate() error {
 		checkOptionalHexID(t, "store_node", r.StoreNode),
 		checkNonNegative(t, "size", r.Size),
 		checkError(t, "error", r.Error),
+		checkPid(t, "store", r.Store, false),
 	)
 }
 
@@ -761,6 +817,7 @@ func (n *NodeInfo) Validate() error {
 		checkPid(t, "raylet", n.Raylet, n.Alive),
 		checkPid(t, "store", n.Store, n.Alive),
 		checkPid(t, "directory", n.Directory, false),
+		checkPid(t, "core", n.Core, false),
 	)
 }
 

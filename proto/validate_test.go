@@ -26,7 +26,9 @@ func pid() *pb.Pid { return &pb.Pid{Address: "127.0.0.1:7100", Id: "owner"} }
 
 func inline(s string) *pb.Arg { return &pb.Arg{Kind: &pb.Arg_Inline{Inline: []byte(s)}} }
 
-func byID(id []byte) *pb.Arg { return &pb.Arg{Kind: &pb.Arg_ObjectId{ObjectId: id}} }
+func byID(id []byte) *pb.Arg {
+	return &pb.Arg{Kind: &pb.Arg_Ref{Ref: &pb.ObjectRef{Id: id, Owner: pid(), Locations: []*pb.Pid{pid()}}}}
+}
 
 func long(n int) string { return strings.Repeat("x", n) }
 
@@ -117,10 +119,38 @@ func messageCases() map[protoreflect.FullName]messageCase {
 			valid: []pb.Validator{inline("v"), inline(""), byID(id1)},
 			bad: []badCase{
 				{"Arg.kind", &pb.Arg{}},
-				{"Arg.object_id", byID(id1[:3])},
-				{"Arg.object_id", byID(nil)},
+				{"Arg.ref.id", byID(id1[:3])},
+				{"Arg.ref.id", byID(nil)},
 				{"Arg.inline", &pb.Arg{Kind: (*pb.Arg_Inline)(nil)}},
-				{"Arg.object_id", &pb.Arg{Kind: (*pb.Arg_ObjectId)(nil)}},
+				{"Arg.ref", &pb.Arg{Kind: (*pb.Arg_Ref)(nil)}},
+				{"Arg.ref", &pb.Arg{Kind: &pb.Arg_Ref{}}},
+			},
+		},
+		"goray.ObjectRef": {
+			valid: []pb.Validator{&pb.ObjectRef{Id: id1, Owner: pid()}, &pb.ObjectRef{Id: id1, Owner: pid(), Locations: []*pb.Pid{pid()}, Size: 10}},
+			bad: []badCase{
+				{"ObjectRef.id", &pb.ObjectRef{Id: id1[:2], Owner: pid()}},
+				{"ObjectRef.owner", &pb.ObjectRef{Id: id1}},
+				{"ObjectRef.locations[0]", &pb.ObjectRef{Id: id1, Owner: pid(), Locations: []*pb.Pid{{Id: "store"}}}},
+				{"ObjectRef.size", &pb.ObjectRef{Id: id1, Owner: pid(), Size: -1}},
+			},
+		},
+		"goray.TaskAccepted": {
+			valid: []pb.Validator{&pb.TaskAccepted{TaskId: id1, NodeId: node}},
+			bad: []badCase{
+				{"TaskAccepted.task_id", &pb.TaskAccepted{NodeId: node}},
+				{"TaskAccepted.node_id", &pb.TaskAccepted{TaskId: id1, NodeId: "n"}},
+			},
+		},
+		"goray.NodeDied": {
+			valid: []pb.Validator{&pb.NodeDied{NodeId: node}},
+			bad:   []badCase{{"NodeDied.node_id", &pb.NodeDied{}}},
+		},
+		"goray.ActorMoved": {
+			valid: []pb.Validator{&pb.ActorMoved{ActorId: id1, FromNode: node}, &pb.ActorMoved{ActorId: id1}},
+			bad: []badCase{
+				{"ActorMoved.actor_id", &pb.ActorMoved{}},
+				{"ActorMoved.from_node", &pb.ActorMoved{ActorId: id1, FromNode: "x"}},
 			},
 		},
 		"goray.Error": {
@@ -148,7 +178,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("TaskSpec.function", taskSpec, func(s *pb.TaskSpec) { s.Function = "" }),
 				bad("TaskSpec.function", taskSpec, func(s *pb.TaskSpec) { s.Function = long(pb.MaxNameLen + 1) }),
 				bad("TaskSpec.args[1].kind", taskSpec, func(s *pb.TaskSpec) { s.Args[1] = &pb.Arg{} }),
-				bad("TaskSpec.args[0].object_id", taskSpec, func(s *pb.TaskSpec) { s.Args[0] = byID(id1[:15]) }),
+				bad("TaskSpec.args[0].ref.id", taskSpec, func(s *pb.TaskSpec) { s.Args[0] = byID(id1[:15]) }),
 				bad("TaskSpec.args[1]: nil message", taskSpec, func(s *pb.TaskSpec) { s.Args[1] = nil }),
 				bad("TaskSpec.args", taskSpec, func(s *pb.TaskSpec) { s.Args = make([]*pb.Arg, pb.MaxArgs+1) }),
 				bad(`TaskSpec.resources["CPU"]`, taskSpec, func(s *pb.TaskSpec) { s.Resources["CPU"] = -1 }),
@@ -183,6 +213,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"Result.store_node", &pb.Result{ObjectId: id1, StoreNode: "n1", Size: 1}},
 				{"Result.size", &pb.Result{ObjectId: id1, StoreNode: node, Size: -1}},
 				{"Result.error.kind", &pb.Result{ObjectId: id1, Error: &pb.Error{Kind: 99}}},
+				{"Result.store", &pb.Result{ObjectId: id1, StoreNode: node, Store: &pb.Pid{Id: "store"}}},
 			},
 		},
 		"goray.TaskFinished": {
@@ -308,7 +339,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("ActorCall.actor_id", actorCall, func(c *pb.ActorCall) { c.ActorId = id1[:15] }),
 				bad("ActorCall.method", actorCall, func(c *pb.ActorCall) { c.Method = "" }),
 				bad("ActorCall.method", actorCall, func(c *pb.ActorCall) { c.Method = long(pb.MaxNameLen + 1) }),
-				bad("ActorCall.args[1].object_id", actorCall, func(c *pb.ActorCall) { c.Args[1] = byID(nil) }),
+				bad("ActorCall.args[1].ref.id", actorCall, func(c *pb.ActorCall) { c.Args[1] = byID(nil) }),
 				bad("ActorCall.args", actorCall, func(c *pb.ActorCall) { c.Args = make([]*pb.Arg, pb.MaxArgs+1) }),
 				bad("ActorCall.return_id", actorCall, func(c *pb.ActorCall) { c.ReturnId = nil }),
 				bad("ActorCall.owner: missing", actorCall, func(c *pb.ActorCall) { c.Owner = nil }),
@@ -656,7 +687,7 @@ func TestValidateErrorText(t *testing.T) {
 		{&pb.CreateActor{}, "pb: invalid message: CreateActor.spec: missing"},
 		{(*pb.ActorCall)(nil), "pb: invalid message: ActorCall: nil message"},
 		{&pb.CreateActor{Spec: &pb.ActorSpec{ActorId: id1, TypeName: "t", Args: []*pb.Arg{inline("a"), byID(id1[:2])}}},
-			"pb: invalid message: CreateActor.spec.args[1].object_id: 2 bytes, want 16"},
+			"pb: invalid message: CreateActor.spec.args[1].ref.id: 2 bytes, want 16"},
 		{&pb.FinishJob{JobId: "job"}, `pb: invalid message: FinishJob.job_id: "job", want 16 lower-case hex digits`},
 		{&pb.FinishJob{JobId: long(65)}, "pb: invalid message: FinishJob.job_id: 65 bytes, want 16 lower-case hex digits"},
 		{&pb.PickNode{Resources: map[string]int64{"GPU": -1}}, `pb: invalid message: PickNode.resources["GPU"]: -1 is negative`},
