@@ -231,7 +231,7 @@ func (rt *runtime) actorDied(id []byte, perr *pb.Error) {
 	if a := rt.actorHandleOf(id); a != nil {
 		a.markDead(perr)
 	}
-	rt.owner.FailActor(string(id), perr)
+	rt.owner.FailActor(string(id), perr, nil)
 }
 
 // actorResolved takes the GCS's answer to a ResolveActor.

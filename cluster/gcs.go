@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
@@ -47,7 +48,10 @@ const MaxDeadActors = 100_000
 type actorRec struct {
 	info *pb.ActorInfo
 	// spec is dropped when the actor dies: its arguments are not needed.
-	spec      *pb.ActorSpec
+	spec *pb.ActorSpec
+	// moved counts the restarts the actor took on a new node after its
+	// node died; its host counts only those on its own node.
+	moved     int32
 	creators  []*actor.PID // waiting for ALIVE or DEAD (CreateActorReply)
 	resolvers []*actor.PID // waiting for a host or DEAD (LookupActorReply)
 }
@@ -95,9 +99,18 @@ func (g *GCS) Receive(c actor.Context) {
 	case *actor.Started:
 		g.timers = scheduler.NewTimerScheduler(c)
 	case *pb.NodeInfo:
+		if old := g.nodes[m.NodeId]; old != nil && !old.Alive {
+			return // a node that died does not come back under its ID
+		}
+		if !m.Alive {
+			g.nodeDied(c, m.NodeId)
+			return
+		}
 		g.nodes[m.NodeId] = m
 		g.byAddress[m.Address] = m.NodeId
 		c.Send(g.placement, m)
+	case *pb.NodeDied:
+		g.nodeDied(c, m.NodeId)
 	case *pb.RegisterJob:
 		g.jobs[m.Job.JobId] = m.Job
 		c.Respond(&pb.Ack{})
@@ -158,9 +171,14 @@ func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
 	g.place(c, id, placeRetryFirst)
 }
 
-// unplaced reports whether rec still waits for a node.
+// unplaced reports whether rec waits for a node: a new actor, or one
+// restarting after its node died.
 func unplaced(rec *actorRec) bool {
-	return rec != nil && rec.info.State == pb.ActorState_ACTOR_STATE_PENDING && rec.info.NodeId == ""
+	if rec == nil || rec.info.NodeId != "" {
+		return false
+	}
+	s := rec.info.State
+	return s == pb.ActorState_ACTOR_STATE_PENDING || s == pb.ActorState_ACTOR_STATE_RESTARTING
 }
 
 func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
@@ -199,7 +217,80 @@ func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
 
 func (g *GCS) start(c actor.Context, rec *actorRec, node *pb.NodeInfo) {
 	rec.info.NodeId = node.NodeId
-	c.Send(actors.PID(node.Raylet), &pb.StartActor{Spec: rec.spec})
+	spec := rec.spec
+	if rec.moved > 0 && spec.MaxRestarts > 0 {
+		// The new host has what is left of the restart budget.
+		spec = proto.Clone(spec).(*pb.ActorSpec)
+		spec.MaxRestarts = max(spec.MaxRestarts-rec.moved, 0)
+	}
+	c.Send(actors.PID(node.Raylet), &pb.StartActor{Spec: spec})
+}
+
+// nodeDied records that a node left the cluster: the placement actor
+// forgets it, every core and raylet hears of it, and its actors restart on
+// other nodes while their restart budget lasts, or die.
+func (g *GCS) nodeDied(c actor.Context, id string) {
+	node := g.nodes[id]
+	if node == nil || !node.Alive {
+		return
+	}
+	dead := proto.Clone(node).(*pb.NodeInfo)
+	dead.Alive = false
+	g.nodes[id] = dead
+	delete(g.byAddress, node.Address)
+	c.Send(g.placement, dead)
+	notice := &pb.NodeDied{NodeId: id}
+	for _, pid := range g.listeners() {
+		c.Send(pid, notice)
+	}
+	for _, rec := range g.actors {
+		if rec.info.NodeId != id || rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
+			continue
+		}
+		budget := rec.spec.MaxRestarts
+		if budget >= 0 && rec.info.NumRestarts >= budget {
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "its node %s died and it has no restarts left", id))
+			continue
+		}
+		rec.moved++
+		rec.info.NumRestarts++
+		rec.info.State = pb.ActorState_ACTOR_STATE_RESTARTING
+		rec.info.NodeId, rec.info.Pid = "", nil
+		moved := &pb.ActorMoved{ActorId: rec.info.ActorId, FromNode: id}
+		for _, pid := range g.cores() {
+			c.Send(pid, moved)
+		}
+		g.place(c, string(rec.info.ActorId), placeRetryFirst)
+	}
+}
+
+// cores returns the cores to tell of actor deaths and moves: every live
+// node's and every running job's.
+func (g *GCS) cores() []*actor.PID {
+	var out []*actor.PID
+	for _, n := range g.nodes {
+		if n.Alive && n.Core != nil {
+			out = append(out, actors.PID(n.Core))
+		}
+	}
+	for _, j := range g.jobs {
+		if j.Core != nil && j.EndUnixMs == 0 {
+			out = append(out, actors.PID(j.Core))
+		}
+	}
+	return out
+}
+
+// listeners returns who hears of node deaths: the cores, and every live
+// node's raylet and store.
+func (g *GCS) listeners() []*actor.PID {
+	out := g.cores()
+	for _, n := range g.nodes {
+		if n.Alive {
+			out = append(out, actors.PID(n.Raylet), actors.PID(n.Store))
+		}
+	}
+	return out
 }
 
 // settle records that an actor is dead: its name is free, those waiting on
@@ -218,10 +309,8 @@ func (g *GCS) settle(c actor.Context, rec *actorRec, perr *pb.Error) {
 	rec.creators = nil
 	g.answerResolvers(c, rec)
 	died := &pb.ActorDied{ActorId: rec.info.ActorId, Error: perr}
-	for _, j := range g.jobs {
-		if j.Core != nil && j.EndUnixMs == 0 {
-			c.Send(actors.PID(j.Core), died)
-		}
+	for _, pid := range g.cores() {
+		c.Send(pid, died)
 	}
 	g.unpin(c, rec.spec)
 	rec.spec = nil
@@ -272,10 +361,10 @@ func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 	if m.Pid != nil {
 		info.Pid = m.Pid
 	}
-	if m.NodeId != "" {
-		info.NodeId = m.NodeId
+	if m.NodeId != "" && m.NodeId != info.NodeId {
+		return // a report from a node the actor left
 	}
-	info.NumRestarts = m.NumRestarts
+	info.NumRestarts = m.NumRestarts + rec.moved
 	switch m.State {
 	case pb.ActorState_ACTOR_STATE_ALIVE:
 		info.State = m.State

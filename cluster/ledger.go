@@ -198,6 +198,17 @@ func (l *ledger) release(s *shape, gpuIDs []int32) {
 	}
 }
 
+// busy reports whether the node is past the hybrid policy's threshold on a
+// resource s asks for: work that could go elsewhere should.
+func (l *ledger) busy(s *shape) bool {
+	for _, i := range s.idx {
+		if 2*l.used[i] >= l.total[i] {
+			return true
+		}
+	}
+	return false
+}
+
 // lendCPU gives a blocked task's CPUs back (negative q takes them again).
 func (l *ledger) lendCPU(q placement.Quantity) {
 	if l.cpu >= 0 {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -55,6 +56,14 @@ type Raylet struct {
 	byHost map[string]*hostRec // by host process ID
 	dead   causeCache          // why recently dead actors died
 
+	// view is the cluster as the placement actor last shared it, and
+	// peers the other nodes in it: the raylet picks a node to spill to
+	// from it without asking.
+	view  *placement.View
+	infos map[string]*pb.NodeInfo
+	peers int
+	rnd   *rand.Rand
+
 	reportScheduled bool
 	// stopping refuses new work: a child spawned while the raylet stops
 	// would never be stopped, and the raylet would wait for it forever.
@@ -101,6 +110,9 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			hosts:     map[string]*hostRec{},
 			byHost:    map[string]*hostRec{},
 			dead:      newCauseCache(maxDeadCauses),
+			view:      placement.NewView(),
+			infos:     map[string]*pb.NodeInfo{},
+			rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		})
 	}, actor.WithSupervisor(stopChildren{logger: env}))
 }
@@ -139,6 +151,8 @@ func (r *Raylet) Receive(c actor.Context) {
 		r.answerDead(m)
 	case *pb.GetNodeStats:
 		c.Respond(r.stats())
+	case *pb.ClusterView:
+		r.learn(m)
 	case *actor.Terminated:
 		r.childStopped(c, m.Who)
 	case retrySpill:
@@ -179,6 +193,15 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 		return
 	}
 	if s.feasible {
+		if node := r.spillTarget(s, spec); node != nil {
+			r.forward(c, spec, node)
+			return
+		}
+		if spec.Hops > 0 {
+			// Its owner must know where it runs, to resubmit it should
+			// this node die.
+			c.Send(actors.PID(spec.Owner), &pb.TaskAccepted{TaskId: spec.TaskId, NodeId: r.env.NodeID})
+		}
 		if s.tasks.peek() == nil {
 			r.queued = append(r.queued, s)
 		}
@@ -189,6 +212,59 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 	// No local capacity could ever fit: ask where else it could run.
 	r.spilling[taskKey(spec.TaskId)] = spec
 	r.spill(c, spec, spillRetryFirst)
+}
+
+// maxHops bounds how often a task is passed on between raylets.
+const maxHops = 8
+
+// spillTarget returns another node to run a task this node could run but
+// not now, or not without going past the hybrid policy's threshold, when
+// the shared view shows one with room; nil keeps the task here. A task
+// passed on once stays where it lands, so tasks never bounce between
+// nodes whose views disagree.
+func (r *Raylet) spillTarget(s *shape, spec *pb.TaskSpec) *pb.NodeInfo {
+	if r.peers == 0 || spec.Hops > 0 || (r.ledger.fits(s) && !r.ledger.busy(s) && s.tasks.peek() == nil) {
+		return nil
+	}
+	req := placement.Request{Resources: placement.FromWire(spec.Resources), Local: r.env.NodeID}
+	_ = r.view.SetAvailable(r.env.NodeID, r.ledger.available())
+	id, err := r.view.Pick(req, r.rnd)
+	if err != nil || id == r.env.NodeID {
+		return nil
+	}
+	// Count it against that node until its next report.
+	_ = r.view.Allocate(id, req.Resources)
+	return r.infos[id]
+}
+
+// forward passes a task on to another node's raylet.
+func (r *Raylet) forward(c actor.Context, spec *pb.TaskSpec, node *pb.NodeInfo) {
+	spec.Hops++
+	c.Send(actors.PID(node.Raylet), spec)
+}
+
+// learn takes the cluster view the placement actor shared.
+func (r *Raylet) learn(m *pb.ClusterView) {
+	seen := make(map[string]bool, len(m.Nodes))
+	peers := 0
+	for _, n := range m.Nodes {
+		seen[n.NodeId] = true
+		if err := r.view.Upsert(placement.Node{ID: n.NodeId, Total: placement.FromWire(n.Total),
+			Available: placement.FromWire(n.Available), Labels: n.Labels, Alive: n.Alive}); err != nil {
+			continue
+		}
+		r.infos[n.NodeId] = n
+		if n.NodeId != r.env.NodeID && n.Alive {
+			peers++
+		}
+	}
+	for id := range r.infos {
+		if !seen[id] {
+			r.view.Remove(id)
+			delete(r.infos, id)
+		}
+	}
+	r.peers = peers
 }
 
 // spill asks the placement actor for a node that fits spec and sends it
@@ -215,9 +291,12 @@ func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) 
 		case reply.Node.NodeId == r.env.NodeID:
 			delete(r.spilling, id)
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_INFEASIBLE, fmt.Sprintf("task %s: node %s cannot fit %v", taskName(spec), r.env.NodeID, placement.FromWire(spec.Resources)))
+		case spec.Hops >= maxHops:
+			delete(r.spilling, id)
+			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, fmt.Sprintf("task %s: passed between nodes %d times without finding room", taskName(spec), spec.Hops))
 		default:
 			delete(r.spilling, id)
-			c.Send(actors.PID(reply.Node.Raylet), spec)
+			r.forward(c, spec, reply.Node)
 		}
 	})
 }

@@ -35,6 +35,9 @@ type Slot struct {
 	// actor is the actor whose call completes the slot ("" for a task or
 	// Put): the slot fails when that actor dies.
 	actor string
+	// node is the node a task was accepted at, when another than the
+	// owner's (set while pending, under the shard's lock).
+	node string
 }
 
 type callback struct {
@@ -271,9 +274,37 @@ func (o *Owner) Close(perr *pb.Error) {
 }
 
 // FailActor settles with perr every pending slot that a call of actor was
-// to complete (the actor died).
-func (o *Owner) FailActor(actor string, perr *pb.Error) {
-	o.failWhere(func(s *Slot) bool { return s.actor == actor }, perr, false)
+// to complete and whose holder passes match (nil matches all): the actor
+// died, or its node did.
+func (o *Owner) FailActor(actor string, perr *pb.Error, match func(holder any) bool) {
+	o.failWhere(func(s *Slot) bool { return s.actor == actor && (match == nil || match(s.holder)) }, perr, false)
+}
+
+// Accepted records that the task completing slot id runs on node.
+func (o *Owner) Accepted(id ID, node string) {
+	sh := o.shard(id)
+	sh.mu.Lock()
+	if s := sh.m[id]; s != nil {
+		s.node = node
+	}
+	sh.mu.Unlock()
+}
+
+// PendingOn returns the holders of the pending slots whose task runs on
+// node.
+func (o *Owner) PendingOn(node string) []any {
+	var out []any
+	for i := range o.shards {
+		sh := &o.shards[i]
+		sh.mu.Lock()
+		for _, s := range sh.m {
+			if s.node == node {
+				out = append(out, s.holder)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
 }
 
 func (o *Owner) failWhere(match func(*Slot) bool, perr *pb.Error, close bool) {

@@ -259,7 +259,7 @@ func TestOwnerFailActor(t *testing.T) {
 	o := NewOwner()
 	gen := NewIDGen()
 	a1, a2, task := o.Pending(gen.Next(), nil, "actor-1"), o.Pending(gen.Next(), nil, "actor-2"), o.Pending(gen.Next(), nil, "")
-	o.FailActor("actor-1", &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "gone"})
+	o.FailActor("actor-1", &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: "gone"}, nil)
 	if _, _, _, perr, _ := a1.Value(); !a1.IsDone() || perr == nil || perr.Message != "gone" {
 		t.Fatalf("call of the dead actor: done %v, error %v", a1.IsDone(), perr)
 	}

@@ -3,8 +3,10 @@ package placement
 import (
 	"errors"
 	"math/rand/v2"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -30,14 +32,24 @@ func ToWire(r Resources) map[string]int64 {
 	return m
 }
 
+// viewDelay batches the ClusterView broadcasts to the raylets.
+const viewDelay = 20 * time.Millisecond
+
 // Actor is the placement actor: it owns the cluster view, fed by node
-// registrations and the raylets' resource reports, and answers where a task
-// or actor should run.
+// registrations and the raylets' resource reports, answers where an actor
+// should run, and shares the view with every raylet (ClusterView, batched)
+// so that raylets decide where to spill tasks without asking.
 type Actor struct {
 	view  *View
 	infos map[string]*pb.NodeInfo
 	rnd   *rand.Rand
+
+	timers        *scheduler.TimerScheduler
+	viewScheduled bool
 }
+
+// shareView is the timer message that sends the ClusterView.
+type shareView struct{}
 
 // NewActor returns the props of a placement actor.
 func NewActor(seed uint64) *actor.Props {
@@ -52,7 +64,10 @@ func New(seed uint64) *Actor {
 // Receive implements actor.Actor.
 func (a *Actor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.timers = scheduler.NewTimerScheduler(c)
 	case *pb.NodeInfo:
+		a.scheduleView(c)
 		if !m.Alive {
 			a.view.Remove(m.NodeId)
 			delete(a.infos, m.NodeId)
@@ -65,9 +80,43 @@ func (a *Actor) Receive(c actor.Context) {
 		}
 		a.infos[m.NodeId] = m
 	case *pb.ResourceReport:
-		_ = a.view.SetAvailable(m.NodeId, FromWire(m.Available))
+		if a.view.SetAvailable(m.NodeId, FromWire(m.Available)) == nil {
+			a.scheduleView(c)
+		}
+	case shareView:
+		a.viewScheduled = false
+		a.shareView(c)
 	case *pb.PickNode:
 		c.Respond(a.pick(m))
+	}
+}
+
+func (a *Actor) scheduleView(c actor.Context) {
+	if a.viewScheduled || a.timers == nil {
+		return
+	}
+	a.viewScheduled = true
+	a.timers.SendOnce(viewDelay, c.Self(), shareView{})
+}
+
+// shareView sends every raylet the current view: each node with what it
+// has available.
+func (a *Actor) shareView(c actor.Context) {
+	view := &pb.ClusterView{}
+	for _, n := range a.view.Nodes() {
+		info := a.infos[n.ID]
+		if info == nil {
+			continue
+		}
+		view.Nodes = append(view.Nodes, &pb.NodeInfo{
+			NodeId: n.ID, Address: info.Address, Total: ToWire(n.Total), Available: ToWire(n.Available),
+			Labels: n.Labels, Raylet: info.Raylet, Store: info.Store, Directory: info.Directory, Core: info.Core, Alive: true,
+		})
+	}
+	for _, n := range view.Nodes {
+		if n.Raylet != nil {
+			c.Send(actor.NewPID(n.Raylet.Address, n.Raylet.Id), view)
+		}
 	}
 }
 

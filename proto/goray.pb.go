@@ -503,7 +503,9 @@ type TaskSpec struct {
 	Attempt         int32                  `protobuf:"varint,10,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	JobId           string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	// GPU device indices the raylet assigned to this task.
-	GpuIds        []int32 `protobuf:"varint,12,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
+	GpuIds []int32 `protobuf:"varint,12,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
+	// How often raylets passed the task on to another node.
+	Hops          int32 `protobuf:"varint,13,opt,name=hops,proto3" json:"hops,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -620,6 +622,13 @@ func (x *TaskSpec) GetGpuIds() []int32 {
 		return x.GpuIds
 	}
 	return nil
+}
+
+func (x *TaskSpec) GetHops() int32 {
+	if x != nil {
+		return x.Hops
+	}
+	return 0
 }
 
 // Result completes the object a task or actor call returns, at its owner.
@@ -2486,6 +2495,52 @@ func (x *NodeStats) GetQueuedActors() int32 {
 	return 0
 }
 
+// ClusterView carries the placement actor's view of every node to the
+// raylets, so that each decides where to spill work without asking.
+type ClusterView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*NodeInfo            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterView) Reset() {
+	*x = ClusterView{}
+	mi := &file_goray_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterView) ProtoMessage() {}
+
+func (x *ClusterView) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
+func (*ClusterView) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ClusterView) GetNodes() []*NodeInfo {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
 // ResourceReport carries a raylet's available resources to the placement actor.
 type ResourceReport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2497,7 +2552,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2564,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2577,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -2553,7 +2608,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2620,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2633,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -2633,7 +2688,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2700,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2713,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -2689,7 +2744,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +2756,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +2769,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -2747,7 +2802,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +2814,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +2827,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -2792,7 +2847,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +2859,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +2872,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -2843,7 +2898,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2855,7 +2910,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2868,7 +2923,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -2894,7 +2949,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2906,7 +2961,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2919,7 +2974,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -2986,7 +3041,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3053,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3066,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3026,7 +3081,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3038,7 +3093,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3051,7 +3106,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3086,7 +3141,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3098,7 +3153,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3111,7 +3166,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -3137,7 +3192,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3149,7 +3204,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3162,7 +3217,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -3181,7 +3236,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3248,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3261,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -3228,7 +3283,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3240,7 +3295,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3253,7 +3308,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3308,7 +3363,7 @@ const file_goray_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\xc4\x03\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\xd8\x03\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1e\n" +
@@ -3325,7 +3380,8 @@ const file_goray_proto_rawDesc = "" +
 	"\aattempt\x18\n" +
 	" \x01(\x05R\aattempt\x12\x15\n" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12\x17\n" +
-	"\agpu_ids\x18\f \x03(\x05R\x06gpuIds\x1a<\n" +
+	"\agpu_ids\x18\f \x03(\x05R\x06gpuIds\x12\x12\n" +
+	"\x04hops\x18\r \x01(\x05R\x04hops\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb6\x01\n" +
@@ -3495,7 +3551,9 @@ const file_goray_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
 	"\x0eAvailableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xab\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"4\n" +
+	"\vClusterView\x12%\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x0f.goray.NodeInfoR\x05nodes\"\xab\x01\n" +
 	"\x0eResourceReport\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12B\n" +
 	"\tavailable\x18\x02 \x03(\v2$.goray.ResourceReport.AvailableEntryR\tavailable\x1a<\n" +
@@ -3600,7 +3658,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
@@ -3640,30 +3698,31 @@ var file_goray_proto_goTypes = []any{
 	(*NodeInfo)(nil),          // 35: goray.NodeInfo
 	(*GetNodeStats)(nil),      // 36: goray.GetNodeStats
 	(*NodeStats)(nil),         // 37: goray.NodeStats
-	(*ResourceReport)(nil),    // 38: goray.ResourceReport
-	(*PickNode)(nil),          // 39: goray.PickNode
-	(*PickNodeReply)(nil),     // 40: goray.PickNodeReply
-	(*PutObject)(nil),         // 41: goray.PutObject
-	(*GetObject)(nil),         // 42: goray.GetObject
-	(*GetObjectReply)(nil),    // 43: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 44: goray.DeleteObjects
-	(*StoreStats)(nil),        // 45: goray.StoreStats
-	(*GetStoreStats)(nil),     // 46: goray.GetStoreStats
-	(*AddObject)(nil),         // 47: goray.AddObject
-	(*RefDelta)(nil),          // 48: goray.RefDelta
-	(*FreeObjects)(nil),       // 49: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 50: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 51: goray.ObjectStatusReply
-	nil,                       // 52: goray.TaskSpec.ResourcesEntry
-	nil,                       // 53: goray.ActorSpec.ResourcesEntry
-	nil,                       // 54: goray.NodeInfo.TotalEntry
-	nil,                       // 55: goray.NodeInfo.AvailableEntry
-	nil,                       // 56: goray.NodeInfo.LabelsEntry
-	nil,                       // 57: goray.NodeStats.TotalEntry
-	nil,                       // 58: goray.NodeStats.AvailableEntry
-	nil,                       // 59: goray.ResourceReport.AvailableEntry
-	nil,                       // 60: goray.PickNode.ResourcesEntry
-	nil,                       // 61: goray.PickNode.LabelsEntry
+	(*ClusterView)(nil),       // 38: goray.ClusterView
+	(*ResourceReport)(nil),    // 39: goray.ResourceReport
+	(*PickNode)(nil),          // 40: goray.PickNode
+	(*PickNodeReply)(nil),     // 41: goray.PickNodeReply
+	(*PutObject)(nil),         // 42: goray.PutObject
+	(*GetObject)(nil),         // 43: goray.GetObject
+	(*GetObjectReply)(nil),    // 44: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 45: goray.DeleteObjects
+	(*StoreStats)(nil),        // 46: goray.StoreStats
+	(*GetStoreStats)(nil),     // 47: goray.GetStoreStats
+	(*AddObject)(nil),         // 48: goray.AddObject
+	(*RefDelta)(nil),          // 49: goray.RefDelta
+	(*FreeObjects)(nil),       // 50: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 51: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 52: goray.ObjectStatusReply
+	nil,                       // 53: goray.TaskSpec.ResourcesEntry
+	nil,                       // 54: goray.ActorSpec.ResourcesEntry
+	nil,                       // 55: goray.NodeInfo.TotalEntry
+	nil,                       // 56: goray.NodeInfo.AvailableEntry
+	nil,                       // 57: goray.NodeInfo.LabelsEntry
+	nil,                       // 58: goray.NodeStats.TotalEntry
+	nil,                       // 59: goray.NodeStats.AvailableEntry
+	nil,                       // 60: goray.ResourceReport.AvailableEntry
+	nil,                       // 61: goray.PickNode.ResourcesEntry
+	nil,                       // 62: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	3,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -3671,12 +3730,12 @@ var file_goray_proto_depIdxs = []int32{
 	4,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	5,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	52, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	53, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	3,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
 	6,  // 7: goray.Result.error:type_name -> goray.Error
 	3,  // 8: goray.Result.store:type_name -> goray.Pid
 	5,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
-	53, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	54, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
 	3,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
 	3,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
@@ -3697,28 +3756,29 @@ var file_goray_proto_depIdxs = []int32{
 	3,  // 28: goray.JobInfo.core:type_name -> goray.Pid
 	31, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
 	6,  // 30: goray.Ack.error:type_name -> goray.Error
-	54, // 31: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	55, // 32: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	56, // 33: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	55, // 31: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	56, // 32: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	57, // 33: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
 	3,  // 34: goray.NodeInfo.raylet:type_name -> goray.Pid
 	3,  // 35: goray.NodeInfo.store:type_name -> goray.Pid
 	3,  // 36: goray.NodeInfo.directory:type_name -> goray.Pid
 	3,  // 37: goray.NodeInfo.core:type_name -> goray.Pid
-	57, // 38: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	58, // 39: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	59, // 40: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	60, // 41: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	2,  // 42: goray.PickNode.strategy:type_name -> goray.Strategy
-	61, // 43: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	35, // 44: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	6,  // 45: goray.PickNodeReply.error:type_name -> goray.Error
-	3,  // 46: goray.PutObject.owner:type_name -> goray.Pid
-	6,  // 47: goray.GetObjectReply.error:type_name -> goray.Error
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	58, // 38: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	59, // 39: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	35, // 40: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	60, // 41: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	61, // 42: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	2,  // 43: goray.PickNode.strategy:type_name -> goray.Strategy
+	62, // 44: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	35, // 45: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	6,  // 46: goray.PickNodeReply.error:type_name -> goray.Error
+	3,  // 47: goray.PutObject.owner:type_name -> goray.Pid
+	6,  // 48: goray.GetObjectReply.error:type_name -> goray.Error
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -3736,7 +3796,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   59,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -44,6 +44,8 @@ const (
 	MaxArgs = 1024
 	// MaxMapEntries bounds a resource or label map.
 	MaxMapEntries = 1024
+	// MaxNodes bounds the nodes of a ClusterView.
+	MaxNodes = 10_000
 	// MaxLocations bounds the stores an ObjectRef names.
 	MaxLocations = 1024
 	// MaxIDs bounds a repeated field of IDs (objects to delete or free,
@@ -470,6 +472,7 @@ func (s *TaskSpec) Validate() error {
 		checkNonNegative(t, "attempt", int64(s.Attempt)),
 		checkOptionalHexID(t, "job_id", s.JobId),
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
+		checkNonNegative(t, "hops", int64(s.Hops)),
 	)
 }
 
@@ -819,6 +822,26 @@ func (n *NodeInfo) Validate() error {
 		checkPid(t, "directory", n.Directory, false),
 		checkPid(t, "core", n.Core, false),
 	)
+}
+
+// Validate checks every node, and bounds their number.
+func (m *ClusterView) Validate() error {
+	const t = "ClusterView"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if len(m.Nodes) > MaxNodes {
+		return invalid(t, "nodes", "%d nodes, more than %d", len(m.Nodes), MaxNodes)
+	}
+	for i, n := range m.Nodes {
+		if n == nil {
+			return missing(t, fmt.Sprintf("nodes[%d]", i))
+		}
+		if err := n.Validate(); err != nil {
+			return nested(t, fmt.Sprintf("nodes[%d]", i), err)
+		}
+	}
+	return nil
 }
 
 // Validate checks the node ID and the resources.

@@ -135,6 +135,13 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ObjectRef.size", &pb.ObjectRef{Id: id1, Owner: pid(), Size: -1}},
 			},
 		},
+		"goray.ClusterView": {
+			valid: []pb.Validator{&pb.ClusterView{}, &pb.ClusterView{Nodes: []*pb.NodeInfo{{NodeId: node, Address: "a:1"}}}},
+			bad: []badCase{
+				{"ClusterView.nodes[0]", &pb.ClusterView{Nodes: []*pb.NodeInfo{nil}}},
+				{"ClusterView.nodes[0].node_id", &pb.ClusterView{Nodes: []*pb.NodeInfo{{NodeId: "x", Address: "a:1"}}}},
+			},
+		},
 		"goray.TaskAccepted": {
 			valid: []pb.Validator{&pb.TaskAccepted{TaskId: id1, NodeId: node}},
 			bad: []badCase{
