@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -514,5 +515,25 @@ func TestRun(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-load", policy, "-env", "cartpole"}, io.Discard, io.Discard); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("-load of an Acrobot policy with -env cartpole: %v, want ErrInvalidConfig", err)
+	}
+}
+
+// TestMainHelp runs the program's main with -help in a child process and
+// checks that it prints the usage and exits with status 0.
+func TestMainHelp(t *testing.T) {
+	if os.Getenv("RL_TEST_MAIN") == "1" {
+		os.Args = []string{"rl", "-help"}
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainHelp$")
+	cmd.Env = append(os.Environ(), "RL_TEST_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rl -help: %v; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Usage of rl") || !strings.Contains(stderr.String(), "(default 0.1)") {
+		t.Fatalf("rl -help printed:\n%s", stderr.String())
 	}
 }
