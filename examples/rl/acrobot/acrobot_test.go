@@ -2,6 +2,7 @@ package acrobot
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -263,6 +264,28 @@ func TestTruncation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRandomActions checks that the task is hard in the way the README
+// says: uniformly random actions almost never get the tip up in time.
+func TestRandomActions(t *testing.T) {
+	const episodes = 1000
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := New()
+	total := 0.0
+	for ep := range int64(episodes) {
+		a.Reset(ep)
+		for done := false; !done; {
+			var r float32
+			_, r, done = a.Step(rng.IntN(3))
+			total += float64(r)
+		}
+	}
+	mean := total / episodes
+	t.Logf("random actions average %.1f over %d episodes", mean, episodes)
+	if mean > -495 {
+		t.Fatalf("random actions average %.1f; want below -495", mean)
 	}
 }
 
