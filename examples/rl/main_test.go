@@ -413,6 +413,9 @@ func TestSaveLoad(t *testing.T) {
 			if ev != res.Final {
 				t.Fatalf("the loaded policy evaluates to %+v, the trained one to %+v", ev, res.Final)
 			}
+			if _, err := Evaluate(ctx, other, params[1:]); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("Evaluate of %d parameters: %v, want ErrInvalidConfig", len(params)-1, err)
+			}
 			// A different policy scores differently, so the comparison above
 			// can fail.
 			params[len(params)-1] += 1
