@@ -7,9 +7,10 @@
 // compute gradients on the weights they are sent; an evaluator actor holds
 // the test set. Everything moves through actor calls and Refs: the driver
 // passes the weights Ref a server returns straight to the workers, and the
-// gradient Refs the workers return straight to the server, without ever
-// fetching weights or gradients itself. The program therefore runs on a
-// cluster unchanged.
+// gradient Refs the workers return straight to the server, without
+// fetching weights or gradients itself while it trains; it fetches the
+// final weights once, at the end. The program therefore runs on a cluster
+// unchanged.
 //
 // Three modes:
 //
@@ -18,9 +19,9 @@
 //     gradients and applies one Adam step.
 //   - async: the server applies whichever worker's gradient arrives first
 //     (goray.Wait with numReady 1) and that worker goes on with the weights
-//     that update returns; the program reports the staleness of the applied
-//     gradients, the number of updates between the weights a gradient was
-//     computed on and the weights it is applied to.
+//     that update returns; the program reports the distribution of the
+//     staleness of the applied gradients, the number of updates between the
+//     weights a gradient was computed on and the weights it is applied to.
 //   - sharded: as sync, but K servers each hold a contiguous range of the
 //     parameter vector (mlp.Shards) with its own Adam state. A worker
 //     receives the K weight shards, computes one gradient, and hands server k
@@ -30,6 +31,12 @@
 //
 //	paramserver [-mode sync|async|sharded] [-workers W] [-shards K] [-epochs N]
 //	            [-batch B] [-lr LR] [-decay D] [-data DIR] [-eval-every U]
+//	            [-save FILE] [-curve FILE]
+//	paramserver -load FILE [-data DIR]
+//
+// -save writes the trained weights in the parameter file format of package
+// mlp, -curve the test evaluations as CSV, and -load evaluates saved weights
+// on the test set instead of training.
 //
 // Run with -h for every flag. The data set comes from the Debian package
 // dataset-fashion-mnist; when it is missing the program says how to install

@@ -14,25 +14,35 @@ import (
 
 	"github.com/goray-dev/goray"
 	"github.com/goray-dev/goray/examples/paramserver/fashion"
+	"github.com/goray-dev/goray/examples/paramserver/mlp"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h or -help: the usage was printed as asked
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "paramserver:", err)
-		}
+		fmt.Fprintln(os.Stderr, "paramserver:", err)
 		os.Exit(1)
 	}
 }
 
-// parseFlags turns the command line into a Config.
-func parseFlags(args []string, stderr io.Writer) (Config, error) {
+// options are the command's settings beyond Config.
+type options struct {
+	save  string // write the trained weights here
+	load  string // evaluate the weights in this file instead of training
+	curve string // write the learning curve here, as CSV
+}
+
+// parseFlags turns the command line into a Config and the other options.
+func parseFlags(args []string, stderr io.Writer) (Config, options, error) {
 	fs := flag.NewFlagSet("paramserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c Config
+	var o options
 	fs.StringVar(&c.Mode, "mode", ModeSync, "sync, async or sharded")
 	fs.IntVar(&c.Workers, "workers", 2, "data workers")
 	fs.IntVar(&c.Shards, "shards", 2, "parameter servers holding a part of the weights each (sharded mode)")
@@ -47,16 +57,22 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use only the first N training samples (0: all)")
 	fs.IntVar(&c.TestSamples, "test-samples", 0, "use only the first N test samples (0: all)")
 	fs.Float64Var(&c.WorkerCPUs, "worker-cpus", -1, "CPUs each worker requests (-1: 1, or a fair share when the workers outnumber this machine's cores)")
+	fs.StringVar(&o.save, "save", "", "write the trained weights to this `file`")
+	fs.StringVar(&o.load, "load", "", "evaluate the weights in this `file` (written by -save) on the test set instead of training")
+	fs.StringVar(&o.curve, "curve", "", "write the learning curve to this `file` as CSV, one row per test evaluation")
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		return Config{}, o, err
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("%w: unexpected arguments %q", ErrConfig, fs.Args())
+		return Config{}, o, fmt.Errorf("%w: unexpected arguments %q", ErrConfig, fs.Args())
+	}
+	if o.load != "" && (o.save != "" || o.curve != "") {
+		return Config{}, o, fmt.Errorf("%w: -load evaluates saved weights; -save and -curve need a training run", ErrConfig)
 	}
 	for f := range strings.SplitSeq(*hidden, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
-			return Config{}, fmt.Errorf("%w: -hidden %q: %w", ErrConfig, *hidden, err)
+			return Config{}, o, fmt.Errorf("%w: -hidden %q: %w", ErrConfig, *hidden, err)
 		}
 		c.Hidden = append(c.Hidden, n)
 	}
@@ -69,11 +85,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	if c.WorkerCPUs == -1 {
 		c.WorkerCPUs = min(1, float64(goruntime.NumCPU())/float64(max(c.Workers, 1)))
 	}
-	return c, nil
+	return c, o, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseFlags(args, stderr)
+	cfg, o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -81,12 +97,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	var m mlp.Model
+	var loaded []float32
+	if o.load != "" {
+		// Read the file before starting anything: a bad file fails fast.
+		if m, loaded, err = loadWeights(o.load); err != nil {
+			return err
+		}
+	}
 	ctx, err = goray.Init(ctx)
 	if err != nil {
 		return err
 	}
 	// Shutdown must run even after an interrupt cancelled ctx.
 	defer func() { _ = goray.Shutdown(context.WithoutCancel(ctx)) }()
+
+	if loaded != nil {
+		acc, err := Evaluate(ctx, cfg, m.Sizes, loaded)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "model %v from %s: test accuracy %.4f\n", m.Sizes, o.load, acc)
+		return nil
+	}
 
 	switch cfg.Mode {
 	case ModeSharded:
@@ -104,14 +137,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d updates in %.1fs: %.1f updates/s; final test accuracy %.4f\n",
 		res.Updates, res.Training.Seconds(), res.UpdatesPerSecond(), final.Accuracy)
 	if cfg.Mode == ModeAsync {
-		var hist []string
-		for s, n := range res.Staleness.Hist {
-			if n > 0 {
-				hist = append(hist, fmt.Sprintf("%d:%d", s, n))
-			}
+		fmt.Fprintf(stdout, "staleness (server updates between a gradient's weights and its application): %v\n", res.Staleness)
+	}
+	if o.curve != "" {
+		if err := writeCurve(o.curve, res); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "staleness (updates between a gradient's weights and its application): mean %.2f, max %d; count by staleness %s\n",
-			res.Staleness.Mean, res.Staleness.Max, strings.Join(hist, " "))
+	}
+	if o.save != "" {
+		if err := saveWeights(o.save, mlp.Model{Sizes: cfg.sizes()}, res.Weights); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "saved the weights to %s\n", o.save)
 	}
 	return nil
 }

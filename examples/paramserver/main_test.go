@@ -5,20 +5,26 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/goray-dev/goray"
 	"github.com/goray-dev/goray/examples/paramserver/fashion"
+	"github.com/goray-dev/goray/examples/paramserver/mlp"
 )
 
 // subsetDir writes the first nTrain training and nTest test samples of the
@@ -161,19 +167,20 @@ func TestTrainLearns(t *testing.T) {
 
 			st := res.Staleness
 			if mode != ModeAsync {
-				if st.Max != 0 || st.Hist != nil {
-					t.Errorf("%s mode reported staleness %+v", mode, st)
+				if st.Hist != nil {
+					t.Errorf("%s mode reported staleness %v", mode, st)
 				}
 				return
 			}
-			n := 0
-			for _, c := range st.Hist {
-				n += c
+			// Every update ages the gradient in flight at the other worker
+			// by one, so the staleness adds up to at most (W-1) per update;
+			// the very first gradient is always fresh.
+			sum := 0
+			for s, c := range st.Hist {
+				sum += s * c
 			}
-			// Two workers: a gradient is usually one update old, and the
-			// very first is always fresh.
-			if n != res.Updates || st.Hist[0] < 1 || len(st.Hist) != st.Max+1 || st.Mean < 0.2 || st.Mean > float64(st.Max) {
-				t.Errorf("staleness %+v over %d updates", st, res.Updates)
+			if st.Count() != res.Updates || st.Hist[0] < 1 || st.Hist[st.Max()] == 0 || sum > (cfg.Workers-1)*res.Updates {
+				t.Errorf("staleness %v over %d updates", st, res.Updates)
 			}
 		})
 	}
@@ -237,29 +244,214 @@ func TestConfigInvalid(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		args    []string
-		wantErr bool
-		check   func(Config) bool
+		wantErr error
+		check   func(Config, options) bool
 	}{
-		{nil, false, func(c Config) bool {
+		{nil, nil, func(c Config, o options) bool {
 			return c.Mode == ModeSync && c.Workers == 2 && c.Shards == 2 && c.Epochs == 12 && c.Batch == 128 &&
-				c.LR == 2e-3 && c.Dir == fashion.DefaultDir && c.WorkerCPUs > 0 && c.WorkerCPUs <= 1 && slices.Equal(c.Hidden, DefaultHidden())
+				c.LR == 2e-3 && c.Dir == fashion.DefaultDir && c.WorkerCPUs > 0 && c.WorkerCPUs <= 1 &&
+				slices.Equal(c.Hidden, DefaultHidden()) && o == options{}
 		}},
-		{[]string{"-mode", "async", "-workers", "3", "-lr", "1e-3", "-eval-every", "50", "-worker-cpus", "0.5", "-hidden", "64"}, false, func(c Config) bool {
+		{[]string{"-mode", "async"}, nil, func(c Config, o options) bool { return c.Epochs == 15 }},
+		{[]string{"-mode", "async", "-workers", "3", "-lr", "1e-3", "-eval-every", "50", "-worker-cpus", "0.5", "-hidden", "64",
+			"-save", "w.bin", "--curve", "c.csv"}, nil, func(c Config, o options) bool {
 			return c.Mode == ModeAsync && c.Workers == 3 && c.LR == 1e-3 && c.EvalEvery == 50 && c.WorkerCPUs == 0.5 &&
-				slices.Equal(c.Hidden, []int{64})
+				slices.Equal(c.Hidden, []int{64}) && o == options{save: "w.bin", curve: "c.csv"}
 		}},
-		{[]string{"-hidden", "64,x"}, true, nil},
-		{[]string{"-workers", "x"}, true, nil},
-		{[]string{"extra"}, true, nil},
+		{[]string{"--load", "w.bin"}, nil, func(c Config, o options) bool { return o == options{load: "w.bin"} }},
+		{[]string{"-load", "a", "-save", "b"}, ErrConfig, nil},
+		{[]string{"-load", "a", "-curve", "b"}, ErrConfig, nil},
+		{[]string{"-hidden", "64,x"}, ErrConfig, nil},
+		{[]string{"extra"}, ErrConfig, nil},
+		{[]string{"-help"}, flag.ErrHelp, nil},
+		{[]string{"-h"}, flag.ErrHelp, nil},
 	}
 	for _, tt := range tests {
-		c, err := parseFlags(tt.args, &bytes.Buffer{})
-		if (err != nil) != tt.wantErr {
-			t.Errorf("parseFlags(%q): %v, want error %v", tt.args, err, tt.wantErr)
+		c, o, err := parseFlags(tt.args, io.Discard)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("parseFlags(%q): %v, want %v", tt.args, err, tt.wantErr)
 			continue
 		}
-		if err == nil && !tt.check(c) {
-			t.Errorf("parseFlags(%q) = %+v", tt.args, c)
+		if err == nil && !tt.check(c, o) {
+			t.Errorf("parseFlags(%q) = %+v, %+v", tt.args, c, o)
 		}
+	}
+	if _, _, err := parseFlags([]string{"-workers", "x"}, io.Discard); err == nil {
+		t.Error("-workers x was accepted")
+	}
+}
+
+func TestStaleness(t *testing.T) {
+	tests := []struct {
+		name             string
+		hist             []int
+		count, max       int
+		median, p90, p99 int
+		text             string
+	}{
+		{"none", nil, 0, 0, 0, 0, 0, "median 0, 90th percentile 0, 99th percentile 0, max 0; gradients by staleness "},
+		{"all fresh", []int{7}, 7, 0, 0, 0, 0, "median 0, 90th percentile 0, 99th percentile 0, max 0; gradients by staleness 0:7"},
+		// 100 gradients: 5 fresh, 85 one update old, 9 two, 1 six.
+		{"two workers", []int{5, 85, 9, 0, 0, 0, 1}, 100, 6, 1, 1, 2,
+			"median 1, 90th percentile 1, 99th percentile 2, max 6; gradients by staleness 0:5 1:85 2:9 6:1"},
+		// 10 gradients, the 9th and 10th far behind: p90 is the 9th.
+		{"long tail", []int{0, 8, 0, 0, 1, 0, 0, 0, 0, 1}, 10, 9, 1, 4, 9,
+			"median 1, 90th percentile 4, 99th percentile 9, max 9; gradients by staleness 1:8 4:1 9:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Staleness{Hist: tt.hist}
+			if s.Count() != tt.count || s.Max() != tt.max || s.Quantile(0.5) != tt.median || s.Quantile(0.9) != tt.p90 || s.Quantile(0.99) != tt.p99 {
+				t.Errorf("count %d max %d quantiles %d %d %d; want %d %d, %d %d %d", s.Count(), s.Max(),
+					s.Quantile(0.5), s.Quantile(0.9), s.Quantile(0.99), tt.count, tt.max, tt.median, tt.p90, tt.p99)
+			}
+			if s.String() != tt.text {
+				t.Errorf("String() = %q, want %q", s.String(), tt.text)
+			}
+		})
+	}
+}
+
+// TestSaveLoad saves the weights of a short run, loads them back and checks
+// that they are the trained weights, bit for bit, and score the accuracy
+// the run reported for them.
+func TestSaveLoad(t *testing.T) {
+	dir := subsetDir(t, 4000, 1000)
+	ctx := initRuntime(t)
+	for _, mode := range []string{ModeAsync, ModeSharded} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := small(mode, dir)
+			cfg.Epochs = 1
+			res, err := Train(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "weights.bin")
+			if err := saveWeights(path, mlp.Model{Sizes: cfg.sizes()}, res.Weights); err != nil {
+				t.Fatal(err)
+			}
+			m, w, err := loadWeights(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(m.Sizes, cfg.sizes()) || !slices.Equal(w, res.Weights) {
+				t.Fatalf("loaded %v, %d weights; saved %v, %d", m.Sizes, len(w), cfg.sizes(), len(res.Weights))
+			}
+			acc, err := Evaluate(ctx, cfg, m.Sizes, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if acc != res.Final().Accuracy {
+				t.Fatalf("loaded weights score %v, the run reported %v", acc, res.Final().Accuracy)
+			}
+			// Other weights score otherwise, so the comparison above can fail.
+			init := m.Init(cfg.Seed)
+			if acc0, err := Evaluate(ctx, cfg, m.Sizes, init); err != nil || acc0 == acc || acc0 != res.Evals[0].Accuracy {
+				t.Fatalf("initial weights score %v (%v); want the run's first evaluation %v, not %v", acc0, err, res.Evals[0].Accuracy, acc)
+			}
+		})
+	}
+	if _, err := Evaluate(ctx, small(ModeSync, dir), []int{784, 10}, make([]float32, 10)); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Evaluate with too few weights: %v, want ErrConfig", err)
+	}
+}
+
+func TestLoadWeightsRejects(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, m mlp.Model) string {
+		path := filepath.Join(dir, name)
+		if err := saveWeights(path, m, m.Init(1)); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	text := filepath.Join(dir, "text")
+	if err := os.WriteFile(text, []byte("these are not weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+		want error
+	}{
+		{"missing", filepath.Join(dir, "none"), fs.ErrNotExist},
+		{"not a parameter file", text, mlp.ErrBadFile},
+		{"wrong input size", write("in", mlp.Model{Sizes: []int{100, 10}}), ErrConfig},
+		{"wrong class count", write("out", mlp.Model{Sizes: []int{784, 8}}), ErrConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := loadWeights(tt.path); !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRun runs the command end to end with its own runtime: a training run
+// with -save and -curve, then -load, which must print the accuracy the run
+// ended with.
+func TestRun(t *testing.T) {
+	data := subsetDir(t, 2000, 500)
+	dir := t.TempDir()
+	weights, curve := filepath.Join(dir, "w.bin"), filepath.Join(dir, "curve.csv")
+	common := []string{"-data", data, "-hidden", "16", "-test-samples", "500"}
+	var out bytes.Buffer
+	args := append([]string{"-mode", "async", "-epochs", "2", "-batch", "100", "-save", weights, "-curve", curve}, common...)
+	if err := run(context.Background(), args, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	final := regexp.MustCompile(`final test accuracy (\S+)\n`).FindStringSubmatch(text)
+	if final == nil || !strings.Contains(text, "staleness (server updates between a gradient's weights and its application): median ") ||
+		!strings.Contains(text, "saved the weights to "+weights) {
+		t.Fatalf("output lacks the final accuracy, the staleness or the save:\n%s", text)
+	}
+
+	f, err := os.Open(curve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2000 samples in batches of 100: 20 updates per epoch, evaluated
+	// before the first and after each epoch.
+	if len(rows) != 4 || !slices.Equal(rows[0], curveHeader) || !slices.Equal(rows[1][:2], []string{"0", "0.0000"}) ||
+		rows[1][4] != "" || !slices.Equal(rows[3][:2], []string{"40", "2.0000"}) || rows[3][4] == "" {
+		t.Fatalf("curve %q", rows)
+	}
+	if acc, err := strconv.ParseFloat(rows[3][3], 64); err != nil || fmt.Sprintf("%.4f", acc) != final[1] {
+		t.Fatalf("curve ends at accuracy %q, the run at %s", rows[3][3], final[1])
+	}
+
+	out.Reset()
+	if err := run(context.Background(), append([]string{"-load", weights}, common...), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("model [784 16 10] from %s: test accuracy %s\n", weights, final[1]); out.String() != want {
+		t.Fatalf("-load printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestMainHelp runs the program's main with -help in a child process and
+// checks that it prints the usage and exits with status 0.
+func TestMainHelp(t *testing.T) {
+	if os.Getenv("PARAMSERVER_TEST_MAIN") == "1" {
+		os.Args = []string{"paramserver", "-help"}
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainHelp$")
+	cmd.Env = append(os.Environ(), "PARAMSERVER_TEST_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("paramserver -help: %v; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Usage of paramserver") || !strings.Contains(stderr.String(), "-load file") {
+		t.Fatalf("paramserver -help printed:\n%s", stderr.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,13 +102,53 @@ type Eval struct {
 	TrainLoss float64
 }
 
-// Staleness summarises, in async mode, how many updates the server made
-// between the weights a gradient was computed on and its application.
+// Staleness is, in async mode, the distribution of the number of updates
+// the server made between the weights a gradient was computed on and its
+// application. Its mean says nothing: with W workers it is W-1 less a
+// boundary term, by construction (every update ages the W-1 gradients in
+// flight elsewhere by one). Its spread says how unevenly the workers went.
 type Staleness struct {
-	Mean float64
-	Max  int
 	// Hist[s] counts the gradients applied with staleness s.
 	Hist []int
+}
+
+// Count returns the number of gradients applied.
+func (s Staleness) Count() int {
+	n := 0
+	for _, c := range s.Hist {
+		n += c
+	}
+	return n
+}
+
+// Max returns the largest staleness of an applied gradient.
+func (s Staleness) Max() int { return max(len(s.Hist)-1, 0) }
+
+// Quantile returns the smallest staleness that at least a fraction q of
+// the applied gradients do not exceed (the median for q = 0.5), 0 when none
+// were applied.
+func (s Staleness) Quantile(q float64) int {
+	need := q * float64(s.Count())
+	seen := 0
+	for st, c := range s.Hist {
+		seen += c
+		if c > 0 && float64(seen) >= need {
+			return st
+		}
+	}
+	return 0
+}
+
+// String returns the quantiles and the histogram of the distribution.
+func (s Staleness) String() string {
+	var hist []string
+	for st, c := range s.Hist {
+		if c > 0 {
+			hist = append(hist, fmt.Sprintf("%d:%d", st, c))
+		}
+	}
+	return fmt.Sprintf("median %d, 90th percentile %d, 99th percentile %d, max %d; gradients by staleness %s",
+		s.Quantile(0.5), s.Quantile(0.9), s.Quantile(0.99), s.Max(), strings.Join(hist, " "))
 }
 
 // Result is the outcome of a run.
@@ -123,6 +164,8 @@ type Result struct {
 	Training  time.Duration
 	Evals     []Eval
 	Staleness Staleness
+	// Weights are the final parameters, fetched once training is over.
+	Weights []float32
 }
 
 // UpdatesPerSecond is the rate of parameter-server updates during training.
@@ -141,6 +184,7 @@ type trainer struct {
 	res     *Result
 	start   time.Time
 	pending []pendingEval
+	final   []goray.Ref[[]float32] // the last weights, one Ref per server
 }
 
 type pendingEval struct {
@@ -187,13 +231,50 @@ func Train(ctx context.Context, cfg Config) (*Result, error) {
 	if err := t.report(ctx, true); err != nil {
 		return nil, err
 	}
+	// The one time the driver fetches weights: the shards of the result,
+	// in order.
+	shards, err := goray.GetAll(ctx, t.final)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the final weights: %w", err)
+	}
+	t.res.Weights = slices.Concat(shards...)
 	return t.res, nil
 }
+
+// Evaluate measures the test accuracy of params, the parameters of a model
+// of layer sizes sizes, on an evaluator actor that loads the test set from
+// cfg.Dir (the first cfg.TestSamples samples, 0: all). It is what Train's
+// evaluations compute, so weights saved after training and loaded again
+// score exactly what Train reported for them.
+func Evaluate(ctx context.Context, cfg Config, sizes []int, params []float32) (float64, error) {
+	m := mlp.Model{Sizes: sizes}
+	if err := m.Validate(); err != nil {
+		return 0, err
+	}
+	if len(params) != m.NumParams() {
+		return 0, fmt.Errorf("%w: %d parameters for a model %v of %d", ErrConfig, len(params), sizes, m.NumParams())
+	}
+	start, cancel := context.WithTimeout(ctx, actorStartTimeout)
+	defer cancel()
+	ev, err := evaluator.New(start, EvalConfig{Dir: cfg.Dir, Samples: cfg.TestSamples, Sizes: sizes, Shards: 1})
+	if err != nil {
+		return 0, err
+	}
+	defer killAll(context.WithoutCancel(ctx), []goray.ActorRef[Evaluator]{ev})
+	return goray.Get(ctx, accuracy.Remote(ctx, ev, params))
+}
+
+// actorStartTimeout bounds the creation of the actors, whose constructors
+// load the data set. Without a deadline on its context, creating an actor
+// waits at most a minute, which a busy two-core machine has exceeded.
+const actorStartTimeout = 10 * time.Minute
 
 // setup creates the actors. The workers and the evaluator load the data
 // set in their constructors, concurrently.
 func (t *trainer) setup(ctx context.Context) error {
 	cfg := t.cfg
+	ctx, cancel := context.WithTimeout(ctx, actorStartTimeout)
+	defer cancel()
 	t.workers = make([]goray.ActorRef[Worker], cfg.Workers)
 	errs := make([]error, cfg.Workers+1)
 	var wg sync.WaitGroup
@@ -313,6 +394,7 @@ func (t *trainer) sync(ctx context.Context, total int) error {
 		return err
 	}
 	t.res.Training = time.Since(t.start)
+	t.final = weights
 	return nil
 }
 
@@ -371,7 +453,6 @@ func (t *trainer) async(ctx context.Context, total int) error {
 		grads[i] = computeGradients.Submit(ctx, w, w0)
 	}
 	refs := make([]goray.AnyRef, len(grads))
-	var staleSum int
 	var last goray.Ref[[]float32]
 	for u := 0; u < total; {
 		for i, g := range grads {
@@ -384,8 +465,6 @@ func (t *trainer) async(ctx context.Context, total int) error {
 		i := indexOf(refs, ready)
 		// The server has made u updates; this gradient saw version[i].
 		s := u - version[i]
-		staleSum += s
-		t.res.Staleness.Max = max(t.res.Staleness.Max, s)
 		if s >= len(t.res.Staleness.Hist) {
 			t.res.Staleness.Hist = append(t.res.Staleness.Hist, make([]int, s+1-len(t.res.Staleness.Hist))...)
 		}
@@ -409,7 +488,7 @@ func (t *trainer) async(ctx context.Context, total int) error {
 		return err
 	}
 	t.res.Training = time.Since(t.start)
-	t.res.Staleness.Mean = float64(staleSum) / float64(total)
+	t.final = []goray.Ref[[]float32]{last}
 	return nil
 }
 

@@ -3,15 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/goray-dev/goray"
+	"github.com/goray-dev/goray/examples/rl/es"
 )
 
 // startRuntime starts an embedded goray node with two CPUs for one test.
@@ -47,40 +56,53 @@ var balancing = []float32{0, 0, 0, 0, 0.1, 0.5, 1, 1, 0, 0}
 
 func TestTrainLearns(t *testing.T) {
 	ctx := startRuntime(t)
-	for _, seed := range []int64{1, 2} {
-		cfg := smallConfig()
-		cfg.Seed = seed
-		var out bytes.Buffer
-		res, err := Train(ctx, cfg, &out)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		h := res.History
-		if len(h) != cfg.MaxGenerations+1 || res.Solved {
-			t.Fatalf("seed %d: %d generations, solved=%v; want %d unsolved", seed, len(h), res.Solved, cfg.MaxGenerations+1)
-		}
-		best := float32(0)
-		for _, g := range h {
-			best = max(best, g.EvalReturn)
-		}
-		if h[0].EvalReturn >= 50 || best <= 200 {
-			t.Fatalf("seed %d: eval return went from %v to at best %v; want from under 50 to over 200", seed, h[0].EvalReturn, best)
-		}
-		for i := 1; i < len(h); i++ {
-			if h[i].Index != i || h[i].Steps <= h[i-1].Steps {
-				t.Fatalf("seed %d: generation %d has index %d and %d steps after %d", seed, i, h[i].Index, h[i].Steps, h[i-1].Steps)
+	tests := []struct {
+		env         string
+		generations int
+		start, best float32 // the first eval return is below start; the best above best
+	}{
+		{"cartpole", 20, 50, 200},
+		{"acrobot", 6, -499, -150},
+	}
+	for _, tt := range tests {
+		for _, seed := range []int64{1, 2} {
+			cfg := smallConfig()
+			cfg.Env, cfg.Seed, cfg.MaxGenerations = tt.env, seed, tt.generations
+			var out bytes.Buffer
+			res, err := Train(ctx, cfg, &out)
+			if err != nil {
+				t.Fatalf("%s seed %d: %v", tt.env, seed, err)
 			}
+			h := res.History
+			if len(h) != cfg.MaxGenerations+1 || res.Solved {
+				t.Fatalf("%s seed %d: %d generations, solved=%v; want %d unsolved", tt.env, seed, len(h), res.Solved, cfg.MaxGenerations+1)
+			}
+			best := h[0].EvalReturn
+			for _, g := range h {
+				best = max(best, g.EvalReturn)
+			}
+			if h[0].EvalReturn >= tt.start || best <= tt.best {
+				t.Fatalf("%s seed %d: eval return went from %v to at best %v; want from under %v to over %v",
+					tt.env, seed, h[0].EvalReturn, best, tt.start, tt.best)
+			}
+			for i := 1; i < len(h); i++ {
+				if h[i].Index != i || h[i].Steps <= h[i-1].Steps {
+					t.Fatalf("%s seed %d: generation %d has index %d and %d steps after %d", tt.env, seed, i, h[i].Index, h[i].Steps, h[i-1].Steps)
+				}
+			}
+			if last := h[len(h)-1]; res.Steps != last.Steps+res.Final.Steps || res.Final.Episodes != cfg.FinalEpisodes {
+				t.Fatalf("%s seed %d: %d steps in all, last generation says %d, final evaluation %+v", tt.env, seed, res.Steps, last.Steps, res.Final)
+			}
+			text := out.String()
+			if n := strings.Count(text, "\ngen "); n != len(h) {
+				t.Fatalf("%s seed %d: %d progress lines for %d generations:\n%s", tt.env, seed, n, len(h), text)
+			}
+			if !strings.Contains(text, fmt.Sprintf("not solved after %d generations", tt.generations)) ||
+				!strings.Contains(text, fmt.Sprintf("evaluation of the trained policy: mean return %.2f over 100 episodes", res.Final.MeanReturn)) {
+				t.Fatalf("%s seed %d: output does not report the end of training and the final evaluation:\n%s", tt.env, seed, text)
+			}
+			t.Logf("%s seed %d: eval return %v -> best %v, final %v, %d steps in %v", tt.env, seed, h[0].EvalReturn, best, res.Final.MeanReturn, res.Steps, res.Elapsed)
 		}
-		if res.Steps != h[len(h)-1].Steps {
-			t.Fatalf("seed %d: %d steps in all, last generation says %d", seed, res.Steps, h[len(h)-1].Steps)
-		}
-		if n := strings.Count(out.String(), "\ngen "); n != len(h) {
-			t.Fatalf("seed %d: %d progress lines for %d generations:\n%s", seed, n, len(h), out.String())
-		}
-		if !strings.Contains(out.String(), "not solved after 20 generations") {
-			t.Fatalf("seed %d: output does not report the end of training:\n%s", seed, out.String())
-		}
-		t.Logf("seed %d: eval return %v -> best %v, %d steps in %v", seed, h[0].EvalReturn, best, res.Steps, res.Elapsed)
 	}
 }
 
@@ -197,13 +219,22 @@ func TestBench(t *testing.T) {
 
 func TestWorkerRejectsBadRequests(t *testing.T) {
 	ctx := startRuntime(t)
-	if _, err := envWorker.New(ctx, WorkerSpec{NoiseSeed: 1, NoiseSize: 1 << 12, NumEnvs: 0}); err == nil {
-		t.Fatal("an actor with 0 environments was created")
+	specs := []struct {
+		name string
+		spec WorkerSpec
+	}{
+		{"no environments", WorkerSpec{Env: "cartpole", NoiseSeed: 1, NoiseSize: 1 << 12, NumEnvs: 0}},
+		{"oversized noise table", WorkerSpec{Env: "cartpole", NoiseSeed: 1, NoiseSize: maxNoiseSize + 1, NumEnvs: 4}},
+		{"noise table smaller than the policy", WorkerSpec{Env: "acrobot", NoiseSeed: 1, NoiseSize: 20, NumEnvs: 4}},
+		{"unknown environment", WorkerSpec{Env: "pong", NoiseSeed: 1, NoiseSize: 1 << 12, NumEnvs: 4}},
+		{"no environment", WorkerSpec{NoiseSeed: 1, NoiseSize: 1 << 12, NumEnvs: 4}},
 	}
-	if _, err := envWorker.New(ctx, WorkerSpec{NoiseSeed: 1, NoiseSize: maxNoiseSize + 1, NumEnvs: 4}); err == nil {
-		t.Fatal("an actor with an oversized noise table was created")
+	for _, tt := range specs {
+		if _, err := envWorker.New(ctx, tt.spec); !errors.Is(err, goray.ErrActorDied) {
+			t.Fatalf("%s: creating the actor: %v, want ErrActorDied", tt.name, err)
+		}
 	}
-	w, err := envWorker.New(ctx, WorkerSpec{NoiseSeed: 1, NoiseSize: 1 << 12, NumEnvs: 4})
+	w, err := envWorker.New(ctx, WorkerSpec{Env: "cartpole", NoiseSeed: 1, NoiseSize: 1 << 12, NumEnvs: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,22 +305,35 @@ func TestParseFlags(t *testing.T) {
 	custom := DefaultConfig()
 	custom.Workers, custom.EnvsPerWorker, custom.Pairs = 4, 8, 10
 	custom.Sigma, custom.LearningRate, custom.Seed, custom.MaxGenerations = 0.05, 0.02, 7, 3
+	acro, err := ConfigFor("acrobot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acro.Env != "acrobot" || acro.SolveThreshold != -100 {
+		t.Fatalf("ConfigFor(acrobot) = %+v", acro)
+	}
 	tests := []struct {
 		name    string
 		args    []string
 		want    Config
-		bench   bool
+		opts    options
 		wantErr error
 	}{
-		{"defaults", nil, DefaultConfig(), true, nil},
+		{"defaults", nil, DefaultConfig(), options{bench: true, benchCalls: 100}, nil},
 		{"all set", []string{"-workers", "4", "-envs", "8", "-pop", "10", "-sigma", "0.05", "-lr", "0.02",
-			"-seed", "7", "-max-gens", "3", "-bench=false"}, custom, false, nil},
-		{"no workers", []string{"-workers", "0"}, Config{}, false, ErrInvalidConfig},
-		{"negative sigma", []string{"-sigma", "-1"}, Config{}, false, ErrInvalidConfig},
-		{"no population", []string{"-pop", "0"}, Config{}, false, ErrInvalidConfig},
-		{"no bench calls", []string{"-bench-calls", "0"}, Config{}, false, ErrInvalidConfig},
-		{"stray argument", []string{"now"}, Config{}, false, ErrInvalidConfig},
-		{"help", []string{"-h"}, Config{}, false, flag.ErrHelp},
+			"-seed", "7", "-max-gens", "3", "-bench=false", "-save", "p.bin", "-curve", "c.csv"}, custom,
+			options{benchCalls: 100, save: "p.bin", curve: "c.csv"}, nil},
+		{"acrobot", []string{"-env", "acrobot"}, acro, options{bench: true, benchCalls: 100, envSet: true}, nil},
+		{"load", []string{"--load", "p.bin"}, DefaultConfig(), options{bench: true, benchCalls: 100, load: "p.bin"}, nil},
+		{"unknown environment", []string{"-env", "pong"}, Config{}, options{}, ErrInvalidConfig},
+		{"load and save", []string{"-load", "a", "-save", "b"}, Config{}, options{}, ErrInvalidConfig},
+		{"load and curve", []string{"-load", "a", "-curve", "b"}, Config{}, options{}, ErrInvalidConfig},
+		{"no workers", []string{"-workers", "0"}, Config{}, options{}, ErrInvalidConfig},
+		{"negative sigma", []string{"-sigma", "-1"}, Config{}, options{}, ErrInvalidConfig},
+		{"no population", []string{"-pop", "0"}, Config{}, options{}, ErrInvalidConfig},
+		{"no bench calls", []string{"-bench-calls", "0"}, Config{}, options{}, ErrInvalidConfig},
+		{"stray argument", []string{"now"}, Config{}, options{}, ErrInvalidConfig},
+		{"help", []string{"-h"}, Config{}, options{}, flag.ErrHelp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,27 +344,199 @@ func TestParseFlags(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || cfg != tt.want || o.bench != tt.bench {
-				t.Fatalf("got %+v bench=%v err=%v; want %+v bench=%v", cfg, o.bench, err, tt.want, tt.bench)
+			if err != nil || cfg != tt.want || o != tt.opts {
+				t.Fatalf("got %+v %+v err=%v; want %+v %+v", cfg, o, err, tt.want, tt.opts)
 			}
 		})
 	}
-	if _, _, err := parseFlags([]string{"-no-such-flag"}, io.Discard); err == nil {
-		t.Fatal("an unknown flag was accepted")
+	bad := []string{"-no-such-flag", "-sigma=x", "-lr=1e99"}
+	for _, arg := range bad {
+		if _, _, err := parseFlags([]string{arg}, io.Discard); err == nil {
+			t.Errorf("%s was accepted", arg)
+		}
 	}
 }
 
-// TestRun runs the command end to end, with its own runtime.
+// TestUsage checks that -h lists the flags with their defaults as written.
+func TestUsage(t *testing.T) {
+	var help bytes.Buffer
+	if _, _, err := parseFlags([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v, want flag.ErrHelp", err)
+	}
+	text := help.String()
+	for _, want := range []string{"-sigma deviation", "-lr rate", "(default 0.1)", "-env string", "cartpole, acrobot",
+		"-save file", "-load file", "-curve file"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("usage lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "0.100000") {
+		t.Errorf("usage prints a float32 default in float64 digits:\n%s", text)
+	}
+	// The main function exits 0 on flag.ErrHelp; run returns it as it is.
+	if err := run(context.Background(), []string{"-help"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run -help: %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestSaveLoad trains briefly, saves the policy, loads it back and checks
+// that the loaded policy is the trained one, bit for bit, and evaluates to
+// the same score on other actors, however many and however large.
+func TestSaveLoad(t *testing.T) {
+	ctx := startRuntime(t)
+	for _, env := range []string{"cartpole", "acrobot"} {
+		t.Run(env, func(t *testing.T) {
+			cfg := smallConfig()
+			cfg.Env, cfg.MaxGenerations = env, 3
+			res, err := Train(ctx, cfg, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "policy.bin")
+			e, _ := lookupEnv(env)
+			if err := savePolicy(path, e, res.Params); err != nil {
+				t.Fatal(err)
+			}
+			got, params, err := loadPolicy(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != env || !slices.Equal(params, res.Params) {
+				t.Fatalf("loaded %s %v, saved %s %v", got.Name, params, env, res.Params)
+			}
+			other := cfg
+			other.Workers, other.EnvsPerWorker = 3, 5
+			ev, err := Evaluate(ctx, other, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev != res.Final {
+				t.Fatalf("the loaded policy evaluates to %+v, the trained one to %+v", ev, res.Final)
+			}
+			if _, err := Evaluate(ctx, other, params[1:]); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("Evaluate of %d parameters: %v, want ErrInvalidConfig", len(params)-1, err)
+			}
+			// A different policy scores differently, so the comparison above
+			// can fail.
+			params[len(params)-1] += 1
+			if ev2, err := Evaluate(ctx, other, params); err != nil || ev2 == res.Final {
+				t.Fatalf("a changed policy evaluates to %+v (%v), like the trained one", ev2, err)
+			}
+		})
+	}
+}
+
+func TestLoadPolicyRejects(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, p es.Policy) string {
+		var b bytes.Buffer
+		if err := es.WritePolicy(&b, p); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		name string
+		path string
+		want error
+	}{
+		{"missing file", filepath.Join(dir, "none"), fs.ErrNotExist},
+		{"unknown environment", write("pong", es.Policy{Env: "pong", ObsSize: 4, NumActions: 2, Params: balancing}), ErrInvalidConfig},
+		{"wrong shape", write("shape", es.Policy{Env: "acrobot", ObsSize: 4, NumActions: 2, Params: balancing}), ErrInvalidConfig},
+		{"not a policy", func() string {
+			p := filepath.Join(dir, "text")
+			if err := os.WriteFile(p, []byte("hello, world, this is text"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}(), es.ErrBadPolicyFile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := loadPolicy(tt.path); !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRun runs the command end to end, with its own runtime: training with
+// -save and -curve, then -load, which must print the same evaluation.
 func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	policy, curve := filepath.Join(dir, "policy.bin"), filepath.Join(dir, "curve.csv")
 	var out bytes.Buffer
-	args := []string{"-max-gens", "2", "-noise", "65536", "-envs", "8", "-pop", "8", "-bench-calls", "1"}
+	args := []string{"-env", "acrobot", "-max-gens", "2", "-noise", "65536", "-envs", "8", "-pop", "8", "-bench-calls", "1",
+		"-save", policy, "-curve", curve}
 	if err := run(context.Background(), args, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
-	for _, want := range []string{"gen   0  mean", "gen   2  mean      -", "1 actor(s):", "2 actor(s):", "4 actor(s):", "steps/s"} {
+	for _, want := range []string{"Acrobot-v1: 2 env actors", "gen   0  mean", "gen   2  mean      -", "saved the policy to " + policy,
+		"1 actor(s):", "2 actor(s):", "4 actor(s):", "steps/s"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("output lacks %q:\n%s", want, text)
 		}
+	}
+	evalLine := regexp.MustCompile(`evaluation of the trained policy: (mean return \S+ over 100 episodes \(seed 1\))`).FindStringSubmatch(text)
+	if evalLine == nil {
+		t.Fatalf("output lacks the final evaluation:\n%s", text)
+	}
+
+	f, err := os.Open(curve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || !slices.Equal(rows[0], curveHeader) || rows[1][0] != "0" || rows[3][0] != "2" ||
+		rows[1][4] == "" || rows[3][4] != "" || rows[3][5] != "" {
+		t.Fatalf("curve %q: want a header and generations 0 to 2, the last without perturbation returns", rows)
+	}
+	for _, r := range rows[1:] {
+		if ret, err := strconv.ParseFloat(r[3], 32); err != nil || ret > 0 || ret < -500 {
+			t.Fatalf("curve row %q: eval return %v (%v), want an Acrobot return in [-500, 0]", r, ret, err)
+		}
+	}
+
+	out.Reset()
+	if err := run(context.Background(), []string{"-load", policy}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "evaluation of the loaded policy: " + evalLine[1]; !strings.Contains(out.String(), want) {
+		t.Fatalf("-load printed\n%s\nwant %q", out.String(), want)
+	}
+	if strings.Contains(out.String(), "gen ") || strings.Contains(out.String(), "actor(s)") {
+		t.Fatalf("-load trained or measured throughput:\n%s", out.String())
+	}
+	if err := run(context.Background(), []string{"-load", policy, "-env", "cartpole"}, io.Discard, io.Discard); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("-load of an Acrobot policy with -env cartpole: %v, want ErrInvalidConfig", err)
+	}
+}
+
+// TestMainHelp runs the program's main with -help in a child process and
+// checks that it prints the usage and exits with status 0.
+func TestMainHelp(t *testing.T) {
+	if os.Getenv("RL_TEST_MAIN") == "1" {
+		os.Args = []string{"rl", "-help"}
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainHelp$")
+	cmd.Env = append(os.Environ(), "RL_TEST_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rl -help: %v; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Usage of rl") || !strings.Contains(stderr.String(), "(default 0.1)") {
+		t.Fatalf("rl -help printed:\n%s", stderr.String())
 	}
 }

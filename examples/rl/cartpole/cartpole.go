@@ -36,7 +36,7 @@ type State struct {
 	X, XDot, Theta, ThetaDot float64
 }
 
-// CartPole is one CartPole-v1 environment. It implements [Env]. Action 0
+// CartPole is one CartPole-v1 environment, an es.Env. Action 0
 // pushes the cart left and action 1 pushes it right; observations are
 // (x, x_dot, theta, theta_dot).
 //
@@ -49,8 +49,6 @@ type CartPole struct {
 	trunc bool
 	obs   [obsSize]float32
 }
-
-var _ Env = (*CartPole)(nil)
 
 // New returns a cart-pole at rest in the upright position. Call Reset before
 // the first Step to start a proper episode.

@@ -1,21 +1,14 @@
-// Package cartpole is the simulation core of the reinforcement-learning
-// example: the [Env] interface that an environment implements, the classic
-// cart-pole balancing task ([CartPole], matching CartPole-v1), and [Vec], a
-// batch of cart-poles stepped together.
+// Package cartpole is the classic cart-pole balancing task, matching
+// CartPole-v1: one of the environments of the reinforcement-learning example.
+// [CartPole] implements the es.Env interface of examples/rl/es, so the
+// evolution-strategies code trains on it as on any other environment.
 //
 // The package does not import goray. Its values are meant to live inside
 // goray actors: each actor owns its own environments, and everything that
 // leaves an actor is a plain slice of numbers. There is no package-level
-// mutable state, and every trajectory is a pure function of the seeds and
-// actions it was given, so two processes of the same build that replay the
-// same seeds and actions see bit-identical observations.
-//
-// # Where Env lives
-//
-// [Env] is declared here, next to its reference implementation, rather than
-// in a package of its own: a user who brings a simulator imports one package
-// and finds both the contract and a complete, tested example of it. The
-// evolution-strategies package (examples/rl/es) accepts any [Env].
+// mutable state, and every trajectory is a pure function of the seed and
+// the actions it was given, so two processes of the same build that replay
+// the same seed and actions see bit-identical observations.
 //
 // # Dynamics
 //
@@ -28,7 +21,7 @@
 //
 // # Buffers
 //
-// Step and Reset reuse one observation buffer per environment and allocate
-// nothing: the slice they return is overwritten by the next call. Copy it if
-// it must outlive that call.
+// Step and Reset reuse one observation buffer and allocate nothing: the
+// slice they return is overwritten by the next call. Copy it if it must
+// outlive that call.
 package cartpole

@@ -1,6 +1,7 @@
-// Package es trains a policy for a [cartpole.Env] with evolution strategies,
-// after Salimans, Ho, Chen, Sidor and Sutskever (2017), "Evolution Strategies
-// as a Scalable Alternative to Reinforcement Learning".
+// Package es trains a linear policy for any [Env] with evolution
+// strategies, after Salimans, Ho, Chen, Sidor and Sutskever (2017),
+// "Evolution Strategies as a Scalable Alternative to Reinforcement
+// Learning".
 //
 // The package is the compute core that goray actors hold in the RL example;
 // it does not import goray and keeps no package-level mutable state. The
@@ -14,23 +15,26 @@
 //     workers.
 //   - A worker evaluates each offset with mirrored (antithetic) sampling:
 //     the policy with params + sigma*eps and with params - sigma*eps, on the
-//     same start states. [Evaluate] does this on any [cartpole.Env];
-//     [Evaluator] does it for CartPole on a [cartpole.Vec], which is the fast
-//     path. Either returns one [Result] per offset.
+//     same start states. [Evaluate] does this on one [Env]; an [Evaluator]
+//     does it on many environments made by a factory, stepping them in turn
+//     with a queue of episodes, which is what a worker holds. Either returns
+//     one [Result] per offset.
 //   - The driver's [Optimizer] turns the results into a gradient estimate
 //     through a centred rank transformation of the returns and applies it
 //     with Adam and L2 weight decay ([Optimizer.Update]).
 //
-// [Train] runs the whole loop in one process; it is what the tests use and a
-// template for the distributed version.
+// [Train] runs the whole loop in one process on any environment factory;
+// it is what the tests use and a template for the distributed version.
+// [WritePolicy] and [ReadPolicy] store a trained policy in a small
+// documented file format.
 //
 // # Policy
 //
 // The policy is linear: one score per action, an affine function of the
 // observation, and the action with the highest score is taken ([Act]). For
-// CartPole that is 10 parameters, which evolution strategies tune in a few
-// dozen generations; a hidden layer adds cost per step and buys nothing on
-// this task.
+// CartPole that is 10 parameters and for Acrobot 21, which evolution
+// strategies tune in a few dozen generations; a hidden layer adds cost per
+// step and buys nothing on these tasks.
 //
 // # Determinism
 //

@@ -3,8 +3,6 @@ package es
 import (
 	"errors"
 	"fmt"
-
-	"github.com/goray-dev/goray/examples/rl/cartpole"
 )
 
 // ErrInvalidArgument reports an argument a function cannot work with: a
@@ -48,7 +46,7 @@ func EpisodeSeed(seed int64, offset, ep int) int64 {
 // returns their mean returns. It works with any Env; for CartPole an
 // [Evaluator] gives the same results without an interface call per step or
 // an allocation per call.
-func Evaluate(env cartpole.Env, params []float32, noise *NoiseTable, offset int, sigma float32, episodes int, seed int64) (Result, error) {
+func Evaluate(env Env, params []float32, noise *NoiseTable, offset int, sigma float32, episodes int, seed int64) (Result, error) {
 	dim := NumParams(env.ObsSize(), env.NumActions())
 	if err := checkEval(params, dim, noise, []int{offset}, episodes); err != nil {
 		return Result{}, err
@@ -73,9 +71,25 @@ func Evaluate(env cartpole.Env, params []float32, noise *NoiseTable, offset int,
 	return res, nil
 }
 
+// Returns returns the mean and the best of the 2*len(results) returns of a
+// generation's perturbed policies, both signs counted; it returns 0, 0 for
+// no results.
+func Returns(results []Result) (mean, best float32) {
+	if len(results) == 0 {
+		return 0, 0
+	}
+	var sum float64
+	best = results[0].RetPos
+	for _, r := range results {
+		sum += float64(r.RetPos) + float64(r.RetNeg)
+		best = max(best, r.RetPos, r.RetNeg)
+	}
+	return float32(sum / float64(2*len(results))), best
+}
+
 // EvaluatePolicy runs episodes episodes of the unperturbed policy on env and
 // returns the mean return and the number of steps taken.
-func EvaluatePolicy(env cartpole.Env, params []float32, episodes int, seed int64) (mean float32, steps int64, err error) {
+func EvaluatePolicy(env Env, params []float32, episodes int, seed int64) (mean float32, steps int64, err error) {
 	if err := checkParams(params, NumParams(env.ObsSize(), env.NumActions()), episodes); err != nil {
 		return 0, 0, err
 	}
@@ -88,7 +102,7 @@ func EvaluatePolicy(env cartpole.Env, params []float32, episodes int, seed int64
 	return float32(total / float64(episodes)), steps, nil
 }
 
-func runEpisode(env cartpole.Env, params []float32, seed int64) (ret float64, steps int64) {
+func runEpisode(env Env, params []float32, seed int64) (ret float64, steps int64) {
 	obs := env.Reset(seed)
 	for {
 		var r float32

@@ -5,12 +5,23 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/goray-dev/goray/examples/rl/acrobot"
 	"github.com/goray-dev/goray/examples/rl/cartpole"
 )
 
 // goodParams balance the pole for whole episodes; the perturbations around
 // them produce a mix of long and short episodes.
 var goodParams = []float32{0, 0, 0, 0, 0.1, 0.5, 1, 1, 0, 0}
+
+// newCartPole is the environment factory of most tests.
+func newCartPole() Env { return cartpole.New() }
+
+func newAcrobot() Env { return acrobot.New() }
+
+var (
+	_ Env = (*cartpole.CartPole)(nil)
+	_ Env = (*acrobot.Acrobot)(nil)
+)
 
 func testNoise(t testing.TB) *NoiseTable {
 	t.Helper()
@@ -21,58 +32,78 @@ func testNoise(t testing.TB) *NoiseTable {
 	return nt
 }
 
-// TestEvaluatorMatchesEvaluate checks that the batched evaluator returns
-// exactly what the single-environment reference returns, however many
-// environments it steps together.
+// acrobotParams are, rounded, the policy go run ./examples/rl -env acrobot
+// trained; they swing the acrobot up in about 90 steps on average, and the
+// perturbations around them produce a mix of episode lengths.
+var acrobotParams = []float32{
+	-0.16, 0.34, 0.18, 0.38, -0.06, -0.40,
+	0.10, -0.04, -0.32, -0.12, 0.20, -0.15,
+	0.36, -0.13, -0.03, 0.11, -0.33, 0.33,
+	0.29, -0.07, 0.06,
+}
+
+// TestEvaluatorMatchesEvaluate checks, for each environment, that the
+// batched evaluator returns exactly what the single-environment reference
+// returns, however many environments it steps together.
 func TestEvaluatorMatchesEvaluate(t *testing.T) {
 	noise := testNoise(t)
 	offsets := []int{0, 17, 999, 4000, 123, 17}
 	const sigma, episodes, seed = 0.5, 3, 7
-	want := make([]Result, len(offsets))
-	env := cartpole.New()
-	lengths := map[float32]bool{}
-	for k, off := range offsets {
-		r, err := Evaluate(env, goodParams, noise, off, sigma, episodes, seed)
+	tests := []struct {
+		name   string
+		newEnv func() Env
+		params []float32
+	}{
+		{"cartpole", newCartPole, goodParams},
+		{"acrobot", newAcrobot, acrobotParams},
+	}
+	for _, tt := range tests {
+		want := make([]Result, len(offsets))
+		env := tt.newEnv()
+		lengths := map[float32]bool{}
+		for k, off := range offsets {
+			r, err := Evaluate(env, tt.params, noise, off, sigma, episodes, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[k] = r
+			lengths[r.RetPos], lengths[r.RetNeg] = true, true
+		}
+		if len(lengths) < 3 {
+			t.Fatalf("%s: returns %v are too uniform to test anything", tt.name, want)
+		}
+		if want[1] != want[5] {
+			t.Fatalf("%s: same offset, different results: %+v vs %+v", tt.name, want[1], want[5])
+		}
+		wantPolicy, wantSteps, err := EvaluatePolicy(env, tt.params, 4, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[k] = r
-		lengths[r.RetPos], lengths[r.RetNeg] = true, true
-	}
-	if len(lengths) < 3 {
-		t.Fatalf("returns %v are too uniform to test anything", want)
-	}
-	if want[1] != want[5] {
-		t.Fatalf("same offset, different results: %+v vs %+v", want[1], want[5])
-	}
-	wantPolicy, wantSteps, err := EvaluatePolicy(env, goodParams, 4, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, numEnvs := range []int{1, 3, 16, 64} {
-		t.Run(fmt.Sprint(numEnvs), func(t *testing.T) {
-			ev, err := NewEvaluator(numEnvs, noise)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prefix := []Result{{Offset: -5}}
-			got, err := ev.Evaluate(goodParams, offsets, sigma, episodes, seed, prefix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != 1+len(offsets) || got[0].Offset != -5 {
-				t.Fatalf("Evaluate did not append to out: %+v", got)
-			}
-			for k := range want {
-				if got[1+k] != want[k] {
-					t.Errorf("offset %d: evaluator %+v, reference %+v", offsets[k], got[1+k], want[k])
+		for _, numEnvs := range []int{1, 3, 16, 64} {
+			t.Run(fmt.Sprint(tt.name, "/", numEnvs), func(t *testing.T) {
+				ev, err := NewEvaluator(numEnvs, tt.newEnv, noise)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			mean, steps, err := ev.EvaluatePolicy(goodParams, 4, seed)
-			if err != nil || mean != wantPolicy || steps != wantSteps {
-				t.Errorf("EvaluatePolicy = %v, %d, %v; want %v, %d", mean, steps, err, wantPolicy, wantSteps)
-			}
-		})
+				prefix := []Result{{Offset: -5}}
+				got, err := ev.Evaluate(tt.params, offsets, sigma, episodes, seed, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != 1+len(offsets) || got[0].Offset != -5 {
+					t.Fatalf("Evaluate did not append to out: %+v", got)
+				}
+				for k := range want {
+					if got[1+k] != want[k] {
+						t.Errorf("offset %d: evaluator %+v, reference %+v", offsets[k], got[1+k], want[k])
+					}
+				}
+				mean, steps, err := ev.EvaluatePolicy(tt.params, 4, seed)
+				if err != nil || mean != wantPolicy || steps != wantSteps {
+					t.Errorf("EvaluatePolicy = %v, %d, %v; want %v, %d", mean, steps, err, wantPolicy, wantSteps)
+				}
+			})
+		}
 	}
 }
 
@@ -101,7 +132,7 @@ func TestEvaluateMirrored(t *testing.T) {
 
 func TestEvaluateRejectsBadInput(t *testing.T) {
 	noise := testNoise(t)
-	ev, err := NewEvaluator(4, noise)
+	ev, err := NewEvaluator(4, newCartPole, noise)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,17 +162,38 @@ func TestEvaluateRejectsBadInput(t *testing.T) {
 	if _, _, err := ev.EvaluatePolicy(goodParams[:3], 1, 1); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("EvaluatePolicy error %v, want ErrInvalidArgument", err)
 	}
-	if _, err := NewEvaluator(0, noise); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("NewEvaluator(0) error %v, want ErrInvalidArgument", err)
+	n := 0
+	mixed := func() Env {
+		n++
+		if n%2 == 0 {
+			return newAcrobot()
+		}
+		return newCartPole()
 	}
-	if _, err := NewEvaluator(1, nil); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("NewEvaluator(nil noise) error %v, want ErrInvalidArgument", err)
+	ctors := []struct {
+		name    string
+		numEnvs int
+		newEnv  func() Env
+		noise   *NoiseTable
+	}{
+		{"no environments", 0, newCartPole, noise},
+		{"nil noise table", 1, newCartPole, nil},
+		{"nil factory", 1, nil, noise},
+		{"factory makes nil", 1, func() Env { return nil }, noise},
+		{"factory makes two shapes", 2, mixed, noise},
+	}
+	for _, tt := range ctors {
+		t.Run("NewEvaluator "+tt.name, func(t *testing.T) {
+			if _, err := NewEvaluator(tt.numEnvs, tt.newEnv, tt.noise); !errors.Is(err, ErrInvalidArgument) {
+				t.Errorf("error %v, want ErrInvalidArgument", err)
+			}
+		})
 	}
 }
 
 func TestEvaluatorZeroAllocs(t *testing.T) {
 	noise := testNoise(t)
-	ev, err := NewEvaluator(8, noise)
+	ev, err := NewEvaluator(8, newCartPole, noise)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,27 +210,11 @@ func TestEvaluatorZeroAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkVecPolicy measures the hot loop of a worker: a linear policy
-// choosing actions for 64 CartPoles, stepped together.
-func BenchmarkVecPolicy(b *testing.B) {
-	v := cartpole.NewVec(64, 1)
-	actions := make([]int, v.Len())
-	b.ReportAllocs()
-	for b.Loop() {
-		obs := v.Obs()
-		for i := range actions {
-			actions[i] = Act(goodParams, obs[i*4:i*4+4])
-		}
-		v.Step(actions)
-	}
-	b.ReportMetric(float64(b.N*v.Len())/b.Elapsed().Seconds(), "steps/s")
-}
-
 // BenchmarkEvaluator measures useful steps per second of a worker evaluating
 // a generation of 32 mirrored pairs with 32 environments.
 func BenchmarkEvaluator(b *testing.B) {
 	noise := testNoise(b)
-	ev, err := NewEvaluator(32, noise)
+	ev, err := NewEvaluator(32, newCartPole, noise)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -196,4 +232,24 @@ func BenchmarkEvaluator(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(steps)/b.Elapsed().Seconds(), "steps/s")
+}
+
+func TestReturns(t *testing.T) {
+	tests := []struct {
+		name       string
+		results    []Result
+		mean, best float32
+	}{
+		{"none", nil, 0, 0},
+		{"one pair", []Result{{RetPos: 3, RetNeg: 5}}, 4, 5},
+		{"all negative", []Result{{RetPos: -500, RetNeg: -90}, {RetPos: -120, RetNeg: -500}}, -302.5, -90},
+		{"best on the minus side", []Result{{RetPos: 10, RetNeg: 500}, {RetPos: 20, RetNeg: 30}}, 140, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if mean, best := Returns(tt.results); mean != tt.mean || best != tt.best {
+				t.Fatalf("Returns = %v, %v; want %v, %v", mean, best, tt.mean, tt.best)
+			}
+		})
+	}
 }

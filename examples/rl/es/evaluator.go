@@ -2,64 +2,89 @@ package es
 
 import (
 	"fmt"
-
-	"github.com/goray-dev/goray/examples/rl/cartpole"
 )
 
-// cartPoleDim is the number of parameters of a CartPole policy.
-const cartPoleDim = 4*2 + 2
-
-// Evaluator evaluates CartPole policies on a [cartpole.Vec]: it keeps every
-// environment of the Vec busy with a queue of episodes, each environment
-// running its own perturbed copy of the parameters, and allocates nothing
-// per step. Its results equal those of [Evaluate] and [EvaluatePolicy] on a
-// single [cartpole.CartPole], bit for bit, whatever the number of
+// Evaluator evaluates linear policies on a batch of environments of one
+// kind: it keeps every environment busy with a queue of episodes, each
+// environment running its own perturbed copy of the parameters, and
+// allocates nothing per step once its buffers have grown to a call's size.
+// Its results equal those of [Evaluate] and [EvaluatePolicy] on a single
+// environment of the same kind, bit for bit, whatever the number of
 // environments.
 //
 // An Evaluator is what a worker actor holds. It is not safe for concurrent
 // use.
 type Evaluator struct {
-	vec     *cartpole.Vec
+	envs    []Env
+	obs     [][]float32 // current observation of each environment
+	obsSize int
+	dim     int // parameters of the policy
 	noise   *NoiseTable
 	slots   []float32 // one parameter vector per environment
 	job     []int     // job run by each environment, -1 when idle
 	ret     []float64 // return so far of each environment's episode
-	actions []int
 	jobRet  []float64 // return of every job of the current call
 	jobLen  []int64   // steps of every job of the current call
 }
 
-// NewEvaluator returns an Evaluator stepping numEnvs CartPoles at a time and
-// drawing perturbations from noise. A few dozen environments amortise the
-// per-step overhead; more only add environments that sit idle while the last
-// episodes of a call finish. It fails if numEnvs < 1 or noise is nil.
-func NewEvaluator(numEnvs int, noise *NoiseTable) (*Evaluator, error) {
+// NewEvaluator returns an Evaluator stepping numEnvs environments made by
+// newEnv and drawing perturbations from noise. A few dozen environments
+// amortise the per-call overhead; more only add environments that sit idle
+// while the last episodes of a call finish. It fails if numEnvs < 1, newEnv
+// or noise is nil, or the environments disagree on their shape or have no
+// observation or no action.
+func NewEvaluator(numEnvs int, newEnv func() Env, noise *NoiseTable) (*Evaluator, error) {
 	if numEnvs < 1 {
 		return nil, fmt.Errorf("%w: %d environments", ErrInvalidArgument, numEnvs)
+	}
+	if newEnv == nil {
+		return nil, fmt.Errorf("%w: nil environment factory", ErrInvalidArgument)
 	}
 	if noise == nil {
 		return nil, fmt.Errorf("%w: nil noise table", ErrInvalidArgument)
 	}
+	envs := make([]Env, numEnvs)
+	for i := range envs {
+		envs[i] = newEnv()
+		if envs[i] == nil {
+			return nil, fmt.Errorf("%w: the environment factory returned nil", ErrInvalidArgument)
+		}
+	}
+	obsSize, numActions := envs[0].ObsSize(), envs[0].NumActions()
+	if obsSize < 1 || numActions < 1 {
+		return nil, fmt.Errorf("%w: environment with %d observations and %d actions", ErrInvalidArgument, obsSize, numActions)
+	}
+	for _, env := range envs[1:] {
+		if env.ObsSize() != obsSize || env.NumActions() != numActions {
+			return nil, fmt.Errorf("%w: the environment factory makes environments of different shapes", ErrInvalidArgument)
+		}
+	}
+	dim := NumParams(obsSize, numActions)
 	return &Evaluator{
-		vec:     cartpole.NewVec(numEnvs, 0),
+		envs:    envs,
+		obs:     make([][]float32, numEnvs),
+		obsSize: obsSize,
+		dim:     dim,
 		noise:   noise,
-		slots:   make([]float32, numEnvs*cartPoleDim),
+		slots:   make([]float32, numEnvs*dim),
 		job:     make([]int, numEnvs),
 		ret:     make([]float64, numEnvs),
-		actions: make([]int, numEnvs),
 	}, nil
 }
 
 // NumEnvs returns the number of environments stepped together.
-func (e *Evaluator) NumEnvs() int { return e.vec.Len() }
+func (e *Evaluator) NumEnvs() int { return len(e.envs) }
+
+// Dim returns the number of parameters of a policy for the environments.
+func (e *Evaluator) Dim() int { return e.dim }
 
 // Evaluate evaluates the mirrored perturbation at each offset for episodes
 // episodes per sign, with start states from [EpisodeSeed](seed, offset, ep),
 // and appends one Result per offset, in order, to out. It rejects
-// parameters that are not a CartPole policy and offsets outside the noise
-// table with [ErrInvalidArgument].
+// parameters of the wrong length for the environments' policy and offsets
+// outside the noise table with [ErrInvalidArgument].
 func (e *Evaluator) Evaluate(params []float32, offsets []int, sigma float32, episodes int, seed int64, out []Result) ([]Result, error) {
-	if err := checkEval(params, cartPoleDim, e.noise, offsets, episodes); err != nil {
+	if err := checkEval(params, e.dim, e.noise, offsets, episodes); err != nil {
 		return out, err
 	}
 	perPair := 2 * episodes
@@ -70,7 +95,7 @@ func (e *Evaluator) Evaluate(params []float32, offsets []int, sigma float32, epi
 			sign, ep = -1, rest-episodes
 		}
 		off := offsets[k]
-		perturb(slot, params, e.noise.Slice(off, cartPoleDim), sign*sigma)
+		perturb(slot, params, e.noise.Slice(off, e.dim), sign*sigma)
 		return EpisodeSeed(seed, off, ep)
 	})
 	for k, off := range offsets {
@@ -87,7 +112,7 @@ func (e *Evaluator) Evaluate(params []float32, offsets []int, sigma float32, epi
 // EvaluatePolicy runs episodes episodes of the unperturbed policy and returns
 // the mean return and the number of steps taken.
 func (e *Evaluator) EvaluatePolicy(params []float32, episodes int, seed int64) (mean float32, steps int64, err error) {
-	if err := checkParams(params, cartPoleDim, episodes); err != nil {
+	if err := checkParams(params, e.dim, episodes); err != nil {
 		return 0, 0, err
 	}
 	e.run(episodes, func(job int, slot []float32) int64 {
@@ -108,46 +133,48 @@ func (e *Evaluator) run(numJobs int, start func(job int, slot []float32) int64) 
 	e.jobRet = grow(e.jobRet, numJobs)
 	e.jobLen = grow(e.jobLen, numJobs)
 	clear(e.jobLen)
-	n := e.vec.Len()
 	next, active := 0, 0
 	begin := func(i int) {
 		if next == numJobs {
 			e.job[i] = -1
 			return
 		}
-		slot := e.slots[i*cartPoleDim : (i+1)*cartPoleDim]
-		e.vec.ResetEnv(i, start(next, slot))
+		slot := e.slots[i*e.dim : (i+1)*e.dim]
+		e.obs[i] = e.checkObs(e.envs[i].Reset(start(next, slot)))
 		e.job[i], e.ret[i] = next, 0
 		next++
 		active++
 	}
-	for i := range n {
+	for i := range e.envs {
 		begin(i)
 	}
-	obs := e.vec.Obs()
 	for active > 0 {
-		for i := range n {
-			if e.job[i] < 0 {
-				e.actions[i] = 0
-				continue
-			}
-			e.actions[i] = Act(e.slots[i*cartPoleDim:(i+1)*cartPoleDim], obs[i*4:i*4+4])
-		}
-		_, rewards, dones := e.vec.Step(e.actions)
-		for i := range n {
+		for i, env := range e.envs {
 			j := e.job[i]
 			if j < 0 {
 				continue
 			}
-			e.ret[i] += float64(rewards[i])
+			obs, r, done := env.Step(Act(e.slots[i*e.dim:(i+1)*e.dim], e.obs[i]))
+			e.obs[i] = e.checkObs(obs)
+			e.ret[i] += float64(r)
 			e.jobLen[j]++
-			if dones[i] {
+			if done {
 				e.jobRet[j] = e.ret[i]
 				active--
 				begin(i)
 			}
 		}
 	}
+}
+
+// checkObs panics if an environment broke the Env contract by returning an
+// observation of the wrong size: the policy would read past it or misread
+// its shape.
+func (e *Evaluator) checkObs(obs []float32) []float32 {
+	if len(obs) != e.obsSize {
+		panic(fmt.Sprintf("es: an environment returned %d observations, its ObsSize is %d", len(obs), e.obsSize))
+	}
+	return obs
 }
 
 func grow[T any](s []T, n int) []T {

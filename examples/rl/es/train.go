@@ -20,7 +20,7 @@ type Config struct {
 	LearningRate   float32 // Adam's step size
 	L2             float32 // weight-decay coefficient
 	Episodes       int     // episodes per perturbation and sign
-	NumEnvs        int     // CartPoles stepped together by the Evaluator
+	NumEnvs        int     // environments stepped together by the Evaluator
 	MaxGenerations int     // give up after this many updates
 	EvalEpisodes   int     // episodes of the unperturbed policy measured every generation
 	SolveEpisodes  int     // consecutive episodes of the solved check
@@ -29,8 +29,9 @@ type Config struct {
 
 // DefaultConfig returns a configuration that solves CartPole-v1 in well under
 // a second of computation: 16 mirrored pairs per generation, sigma 0.1,
-// Adam at 0.1, and the usual solved bar of a mean return of at least 475
-// over 100 consecutive episodes.
+// Adam at 0.1, and CartPole-v1's solved bar of a mean return of at least 475
+// over 100 consecutive episodes. Other environments need their own
+// SolveThreshold and usually their own MaxGenerations.
 func DefaultConfig() Config {
 	return Config{
 		Seed:           1,
@@ -55,7 +56,7 @@ func (c Config) Validate() error {
 		ok   bool
 		what string
 	}{
-		{c.NoiseSize >= cartPoleDim, fmt.Sprintf("NoiseSize %d below the %d parameters", c.NoiseSize, cartPoleDim)},
+		{c.NoiseSize >= 1, fmt.Sprintf("NoiseSize %d", c.NoiseSize)},
 		{c.Pairs >= 1, fmt.Sprintf("Pairs %d", c.Pairs)},
 		{c.Sigma > 0, fmt.Sprintf("Sigma %v", c.Sigma)},
 		{c.LearningRate > 0, fmt.Sprintf("LearningRate %v", c.LearningRate)},
@@ -80,6 +81,7 @@ type Generation struct {
 	EvalReturn float32       // mean return of the parameters at the start of the generation, over EvalEpisodes
 	MeanReturn float32       // mean return over the generation's perturbed policies
 	MaxReturn  float32       // best return among the perturbed policies
+	Updated    bool          // whether the generation evaluated perturbations and updated the parameters (MeanReturn and MaxReturn are set)
 	Steps      int64         // environment steps so far, evaluation included
 	Elapsed    time.Duration // wall time since Train started
 }
@@ -94,9 +96,9 @@ type TrainResult struct {
 	Elapsed     time.Duration
 }
 
-// Train runs evolution strategies on CartPole-v1 in the calling goroutine,
-// starting from the zero policy (it always pushes left), until the
-// parameters are solved or MaxGenerations updates have been made. Each
+// Train runs evolution strategies in the calling goroutine on environments
+// made by newEnv, starting from the zero policy (it always takes action 0),
+// until the parameters are solved or MaxGenerations updates have been made. Each
 // generation it measures the current parameters over EvalEpisodes episodes;
 // when that mean reaches SolveThreshold it runs the solved check, a fresh
 // SolveEpisodes episodes, and stops if their mean reaches SolveThreshold too.
@@ -105,7 +107,7 @@ type TrainResult struct {
 // Everything except the wall times is a pure function of cfg. Train checks
 // ctx between generations and returns its error, with the history so far,
 // when it is done.
-func Train(ctx context.Context, cfg Config) (TrainResult, error) {
+func Train(ctx context.Context, newEnv func() Env, cfg Config) (TrainResult, error) {
 	start := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return TrainResult{}, err
@@ -114,14 +116,18 @@ func Train(ctx context.Context, cfg Config) (TrainResult, error) {
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	ev, err := NewEvaluator(cfg.NumEnvs, noise)
+	ev, err := NewEvaluator(cfg.NumEnvs, newEnv, noise)
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	opt := NewOptimizer(cartPoleDim, cfg.LearningRate)
+	dim := ev.Dim()
+	if dim > noise.Len() {
+		return TrainResult{}, fmt.Errorf("%w: NoiseSize %d below the %d parameters", ErrInvalidConfig, cfg.NoiseSize, dim)
+	}
+	opt := NewOptimizer(dim, cfg.LearningRate)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x243f6a8885a308d3))
 
-	res := TrainResult{Params: make([]float32, cartPoleDim)}
+	res := TrainResult{Params: make([]float32, dim)}
 	offsets := make([]int, cfg.Pairs)
 	var results []Result
 	for gen := 0; ; gen++ {
@@ -152,22 +158,20 @@ func Train(ctx context.Context, cfg Config) (TrainResult, error) {
 		}
 
 		for k := range offsets {
-			offsets[k] = noise.Sample(rng, cartPoleDim)
+			offsets[k] = noise.Sample(rng, dim)
 		}
 		results, err = ev.Evaluate(res.Params, offsets, cfg.Sigma, cfg.Episodes, genSeed(cfg.Seed, gen, purposeTrain), results[:0])
 		if err != nil {
 			return res, err
 		}
-		var sum float64
 		for _, r := range results {
-			sum += float64(r.RetPos) + float64(r.RetNeg)
-			g.MaxReturn = max(g.MaxReturn, r.RetPos, r.RetNeg)
 			res.Steps += r.Steps
 		}
-		g.MeanReturn = float32(sum / float64(2*len(results)))
+		g.MeanReturn, g.MaxReturn = Returns(results)
 		if err := opt.Update(res.Params, results, noise, cfg.Sigma, cfg.L2); err != nil {
 			return res, err
 		}
+		g.Updated = true
 		g.Steps, g.Elapsed = res.Steps, time.Since(start)
 		res.History = append(res.History, g)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/goray-dev/goray/examples/rl/cartpole"
 )
 
-// smallConfig learns CartPole quickly: a smaller noise table and never
-// stopping early, so a fixed number of generations runs.
+// smallConfig learns quickly: a smaller noise table and never stopping
+// early, so a fixed number of generations runs.
 func smallConfig(seed int64) Config {
 	cfg := DefaultConfig()
 	cfg.Seed = seed
@@ -21,31 +21,53 @@ func smallConfig(seed int64) Config {
 	return cfg
 }
 
+// TestTrainLearns trains each environment for a fixed number of
+// generations from the zero policy, which fails at once on CartPole (it
+// always pushes left) and never reaches the goal on Acrobot (a constant
+// torque), and requires the unperturbed policy to get far better.
 func TestTrainLearns(t *testing.T) {
-	for _, seed := range []int64{1, 2, 3} {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			res, err := Train(t.Context(), smallConfig(seed))
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := res.History
-			if len(h) != 26 || res.Solved {
-				t.Fatalf("%d generations, solved=%v; want 26 unsolved", len(h), res.Solved)
-			}
-			best := float32(0)
-			for _, g := range h {
-				best = max(best, g.EvalReturn)
-			}
-			if h[0].EvalReturn > 20 || best < 200 {
-				t.Fatalf("return went from %v to at best %v; want from under 20 to at least 200", h[0].EvalReturn, best)
-			}
-			for i := 1; i < len(h); i++ {
-				if h[i].Steps <= h[i-1].Steps || h[i].Index != i {
-					t.Fatalf("generation %d: steps %d after %d, index %d", i, h[i].Steps, h[i-1].Steps, h[i].Index)
+	tests := []struct {
+		name        string
+		newEnv      func() Env
+		generations int
+		start, best float32 // the first eval return is at most start; the best at least best
+	}{
+		{"cartpole", newCartPole, 25, 20, 200},
+		{"acrobot", newAcrobot, 8, -500, -150},
+	}
+	for _, tt := range tests {
+		for _, seed := range []int64{1, 2, 3} {
+			t.Run(fmt.Sprint(tt.name, "/", seed), func(t *testing.T) {
+				cfg := smallConfig(seed)
+				cfg.MaxGenerations = tt.generations
+				res, err := Train(t.Context(), tt.newEnv, cfg)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			t.Logf("seed %d: eval return %v -> best %v in %v, %d steps", seed, h[0].EvalReturn, best, res.Elapsed, res.Steps)
-		})
+				h := res.History
+				if len(h) != tt.generations+1 || res.Solved {
+					t.Fatalf("%d generations, solved=%v; want %d unsolved", len(h), res.Solved, tt.generations+1)
+				}
+				best := h[0].EvalReturn
+				for _, g := range h {
+					best = max(best, g.EvalReturn)
+				}
+				if h[0].EvalReturn > tt.start || best < tt.best {
+					t.Fatalf("return went from %v to at best %v; want from at most %v to at least %v", h[0].EvalReturn, best, tt.start, tt.best)
+				}
+				for i := 1; i < len(h); i++ {
+					if h[i].Steps <= h[i-1].Steps || h[i].Index != i {
+						t.Fatalf("generation %d: steps %d after %d, index %d", i, h[i].Steps, h[i-1].Steps, h[i].Index)
+					}
+				}
+				for i, g := range h {
+					if last := i == len(h)-1; g.Updated == last || g.Updated && (g.MaxReturn < g.MeanReturn || g.MeanReturn == 0) {
+						t.Fatalf("generation %d: %+v", i, g)
+					}
+				}
+				t.Logf("seed %d: eval return %v -> best %v in %v, %d steps", seed, h[0].EvalReturn, best, res.Elapsed, res.Steps)
+			})
+		}
 	}
 }
 
@@ -61,7 +83,7 @@ func TestTrainSolves(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Seed = seed
 			cfg.NoiseSize = 1 << 20
-			res, err := Train(t.Context(), cfg)
+			res, err := Train(t.Context(), newCartPole, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,12 +106,12 @@ func TestTrainSolves(t *testing.T) {
 func TestTrainDeterministic(t *testing.T) {
 	cfg := smallConfig(4)
 	cfg.MaxGenerations = 8
-	a, err := Train(t.Context(), cfg)
+	a, err := Train(t.Context(), newCartPole, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.NumEnvs = 5 // the batching of episodes must not matter
-	b, err := Train(t.Context(), cfg)
+	b, err := Train(t.Context(), newCartPole, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +135,7 @@ func TestTrainDeterministic(t *testing.T) {
 func TestTrainStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	res, err := Train(ctx, smallConfig(1))
+	res, err := Train(ctx, newCartPole, smallConfig(1))
 	if !errors.Is(err, context.Canceled) || len(res.History) != 0 {
 		t.Fatalf("error %v after %d generations, want context.Canceled after 0", err, len(res.History))
 	}
@@ -121,7 +143,7 @@ func TestTrainStopsOnCancel(t *testing.T) {
 	ctx, cancel = context.WithTimeout(t.Context(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
-	if _, err := Train(ctx, smallConfig(1)); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Train(ctx, newCartPole, smallConfig(1)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want context.DeadlineExceeded", err)
 	}
 }
@@ -134,7 +156,7 @@ func TestConfigValidate(t *testing.T) {
 		name string
 		edit func(*Config)
 	}{
-		{"tiny noise table", func(c *Config) { c.NoiseSize = 9 }},
+		{"no noise table", func(c *Config) { c.NoiseSize = 0 }},
 		{"no pairs", func(c *Config) { c.Pairs = 0 }},
 		{"zero sigma", func(c *Config) { c.Sigma = 0 }},
 		{"negative learning rate", func(c *Config) { c.LearningRate = -1 }},
@@ -152,7 +174,26 @@ func TestConfigValidate(t *testing.T) {
 			if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("Validate: %v, want ErrInvalidConfig", err)
 			}
-			if _, err := Train(t.Context(), cfg); !errors.Is(err, ErrInvalidConfig) {
+			if _, err := Train(t.Context(), newCartPole, cfg); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("Train: %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+	// Settings that are valid on their own but not for the environment.
+	small := DefaultConfig()
+	small.NoiseSize = 9 // a CartPole policy has 10 parameters
+	trainOnly := []struct {
+		name   string
+		newEnv func() Env
+		cfg    Config
+	}{
+		{"noise table smaller than the policy", newCartPole, small},
+		{"nil factory", nil, DefaultConfig()},
+		{"factory returns nil", func() Env { return nil }, DefaultConfig()},
+	}
+	for _, tt := range trainOnly {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Train(t.Context(), tt.newEnv, tt.cfg); !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("Train: %v, want ErrInvalidConfig", err)
 			}
 		})

@@ -1,8 +1,10 @@
-package cartpole
+package es
 
-// Env is a simulator an agent interacts with one step at a time. It is the
-// extension point of the RL example: implement it for your own simulator and
-// the training code in examples/rl/es runs on it unchanged.
+// Env is a simulator an agent interacts with one step at a time: the
+// extension point of the RL example. Implement it for your own simulator and
+// everything in this package trains on it unchanged; packages cartpole
+// (CartPole-v1) and acrobot (Acrobot-v1) are two complete, tested
+// implementations.
 //
 // An episode starts with Reset and ends when Step reports done. The contract:
 //
@@ -11,17 +13,17 @@ package cartpole
 //     replayed in another process from the seed alone.
 //   - Step(action) advances one step with an action in [0, NumActions()) and
 //     returns the next observation, the reward for this step, and whether the
-//     episode has ended (by failure or by a time limit). After done, the next
-//     call must be Reset.
+//     episode has ended (by failure, by success or by a time limit). After
+//     done, the next call must be Reset.
 //   - Every episode must end: an environment that can run forever must
-//     truncate itself after a bounded number of steps, as [CartPole] does
-//     after [MaxSteps].
-//   - Observations have exactly ObsSize() elements. The returned slices may
-//     be reused buffers that the following Reset or Step overwrites; callers
-//     copy what they keep.
+//     truncate itself after a bounded number of steps.
+//   - Observations have exactly ObsSize() elements, and ObsSize and
+//     NumActions never change. The returned slices may be reused buffers that
+//     the following Reset or Step overwrites; callers copy what they keep.
 //
 // An Env holds the state of one episode and is not safe for concurrent use.
-// Give each goroutine or actor its own.
+// Give each goroutine or actor its own; an [Evaluator] makes the ones it
+// steps with the factory it is given.
 type Env interface {
 	// Reset starts a new episode whose start state is determined by seed
 	// and returns the first observation.
@@ -35,3 +37,7 @@ type Env interface {
 	// 0 .. NumActions()-1.
 	NumActions() int
 }
+
+// PolicyDim returns the number of parameters of the linear policy for env:
+// NumParams(env.ObsSize(), env.NumActions()).
+func PolicyDim(env Env) int { return NumParams(env.ObsSize(), env.NumActions()) }
