@@ -254,9 +254,7 @@ func Evaluate(ctx context.Context, cfg Config, sizes []int, params []float32) (f
 	if len(params) != m.NumParams() {
 		return 0, fmt.Errorf("%w: %d parameters for a model %v of %d", ErrConfig, len(params), sizes, m.NumParams())
 	}
-	start, cancel := context.WithTimeout(ctx, actorStartTimeout)
-	defer cancel()
-	ev, err := evaluator.New(start, EvalConfig{Dir: cfg.Dir, Samples: cfg.TestSamples, Sizes: sizes, Shards: 1})
+	ev, err := evaluator.New(ctx, EvalConfig{Dir: cfg.Dir, Samples: cfg.TestSamples, Sizes: sizes, Shards: 1})
 	if err != nil {
 		return 0, err
 	}
@@ -264,17 +262,10 @@ func Evaluate(ctx context.Context, cfg Config, sizes []int, params []float32) (f
 	return goray.Get(ctx, accuracy.Remote(ctx, ev, params))
 }
 
-// actorStartTimeout bounds the creation of the actors, whose constructors
-// load the data set. Without a deadline on its context, creating an actor
-// waits at most a minute, which a busy two-core machine has exceeded.
-const actorStartTimeout = 10 * time.Minute
-
 // setup creates the actors. The workers and the evaluator load the data
 // set in their constructors, concurrently.
 func (t *trainer) setup(ctx context.Context) error {
 	cfg := t.cfg
-	ctx, cancel := context.WithTimeout(ctx, actorStartTimeout)
-	defer cancel()
 	t.workers = make([]goray.ActorRef[Worker], cfg.Workers)
 	errs := make([]error, cfg.Workers+1)
 	var wg sync.WaitGroup
