@@ -234,6 +234,28 @@ func (rt *runtime) actorDied(id []byte, perr *pb.Error) {
 	rt.owner.FailActor(string(id), perr, nil)
 }
 
+// actorMoved handles an actor restarting on another node after its node
+// died: the calls this process sent to its old host fail, and later calls
+// wait until the actor runs again.
+func (rt *runtime) actorMoved(id []byte, from string) {
+	if a := rt.actorHandleOf(id); a != nil {
+		a.mu.Lock()
+		a.pid = nil
+		resolve := !a.resolving && a.dead == nil
+		a.resolving = a.resolving || resolve
+		a.mu.Unlock()
+		if resolve {
+			rt.root.RequestWithCustomSender(rt.node.GCS, &pb.ResolveActor{ActorId: id}, rt.node.OwnerPID)
+		}
+	}
+	perr := &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
+		Message: fmt.Sprintf("actor %x lost its node %s while the call ran; it restarts elsewhere", id, from)}
+	rt.owner.FailActor(string(id), perr, func(holder any) bool {
+		h, ok := holder.(*handle)
+		return ok && h.sent.Load() == callSent
+	})
+}
+
 // actorResolved takes the GCS's answer to a ResolveActor.
 func (rt *runtime) actorResolved(r *pb.LookupActorReply) {
 	if r.Info == nil {

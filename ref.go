@@ -27,6 +27,8 @@ type handle struct {
 	actor *actorHandle
 	// task is set for the result of a task or actor call (it can be cancelled).
 	task bool
+	// spec is a task's spec, kept to resubmit it should its node die.
+	spec *pb.TaskSpec
 	// sent moves from callWaiting to callSent when the call leaves this
 	// process, or to callCancelled when it is cancelled before: whoever
 	// moves it first decides who answers a cancel.

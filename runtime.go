@@ -11,6 +11,7 @@ import (
 	"weak"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/cluster"
@@ -214,6 +215,37 @@ func (rt *runtime) notify(msg any) {
 		rt.actorDied(m.ActorId, m.Error)
 	case *pb.LookupActorReply:
 		rt.actorResolved(m)
+	case *pb.ActorMoved:
+		rt.actorMoved(m.ActorId, m.FromNode)
+	case *pb.TaskAccepted:
+		if id, err := objects.IDFromBytes(m.TaskId); err == nil {
+			rt.owner.Accepted(id, m.NodeId)
+		}
+	case *pb.NodeDied:
+		rt.nodeDied(m.NodeId)
+	}
+}
+
+// nodeDied resubmits the tasks that ran on a node that died, as their
+// retries allow, and fails the others.
+func (rt *runtime) nodeDied(node string) {
+	for _, holder := range rt.owner.PendingOn(node) {
+		h, ok := holder.(*handle)
+		if !ok || h.spec == nil {
+			continue
+		}
+		spec := h.spec
+		if spec.MaxRetries >= 0 && spec.Attempt >= spec.MaxRetries {
+			rt.owner.Fail(h.slot.ID, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Function: spec.Function,
+				Message: fmt.Sprintf("task %s: node %s died while it ran the task, and its %d retries are used up", spec.Function, node, spec.MaxRetries)})
+			continue
+		}
+		again := proto.Clone(spec).(*pb.TaskSpec)
+		again.Attempt++
+		again.Hops, again.GpuIds = 0, nil
+		h.spec = again
+		rt.owner.Accepted(h.slot.ID, "")
+		rt.root.Send(rt.node.Raylet, again)
 	}
 }
 

@@ -117,6 +117,7 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
 		Owner: rt.ownerPID, JobId: rt.jobID,
 	}
+	h.spec = spec
 	keepArgs(h.slot, args)
 	if argsReady(args) {
 		rt.sendTask(h, spec, args)

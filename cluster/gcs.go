@@ -129,6 +129,12 @@ func (g *GCS) Receive(c actor.Context) {
 		g.resolve(c, m)
 	case *pb.KillActor:
 		g.kill(c, m, c.Sender())
+	case *pb.ListNodes:
+		reply := &pb.ListNodesReply{}
+		for _, n := range g.nodes {
+			reply.Nodes = append(reply.Nodes, n)
+		}
+		c.Respond(reply)
 	case *pb.ListActors:
 		reply := &pb.ListActorsReply{}
 		for _, r := range g.actors {

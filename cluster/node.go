@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/gpu"
@@ -49,6 +50,9 @@ type Config struct {
 	// runtime, for nested calls); context.Background when nil.
 	Base   context.Context
 	Logger *slog.Logger
+	// Network makes the node a member of a cluster over the network; nil
+	// gives an embedded cluster of this one node.
+	Network *Network
 }
 
 // DefaultObjectStoreCapacity is the store's memory budget when unset: 30% of
@@ -73,6 +77,9 @@ type Node struct {
 	spillDir  string
 	ownsSpill bool
 	logger    *slog.Logger
+	head      bool         // runs the GCS and the placement actor
+	info      *pb.NodeInfo // what the GCS was told of the node
+	stopNet   func()       // stops messaging between processes
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -184,6 +191,15 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 // StartEmbedded starts a node that runs every system actor in this process:
 // GCS, placement, raylet, object store and directory.
 func StartEmbedded(cfg Config) (*Node, error) {
+	cfg.Network = nil
+	return Start(cfg)
+}
+
+// Start starts a node: an embedded cluster of one node when cfg.Network is
+// nil, else a head node (GCS and placement here) or a node that joins the
+// head named in cfg.Network. Messaging between processes starts before any
+// PID is built, so every PID the node hands out carries its real address.
+func Start(cfg Config) (*Node, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: a Registry is required", ErrInvalidConfig)
 	}
@@ -218,9 +234,21 @@ func StartEmbedded(cfg Config) (*Node, error) {
 	}
 
 	n.System = actor.NewActorSystem(actor.WithLoggerFactory(quietLogger(logger)), actor.WithDeadLetterRequestLogging(false))
+	net := cfg.Network
+	head := net == nil || net.Head
+	if net != nil {
+		if err := n.startNetwork(net); err != nil {
+			n.System.Shutdown()
+			return nil, err
+		}
+	}
 	addr := n.System.Address()
-	n.GCS = actor.NewPID(addr, GCSProcessID)
-	n.Placement = actor.NewPID(addr, placement.ProcessID)
+	headAddr := addr
+	if !head {
+		headAddr = net.HeadAddress
+	}
+	n.GCS = actor.NewPID(headAddr, GCSProcessID)
+	n.Placement = actor.NewPID(headAddr, placement.ProcessID)
 	n.Raylet = actor.NewPID(addr, RayletProcessID)
 	n.Store = actor.NewPID(addr, objects.StoreProcessID)
 	n.Directory = actor.NewPID(addr, objects.DirectoryProcessID)
@@ -239,16 +267,21 @@ func StartEmbedded(cfg Config) (*Node, error) {
 	n.OwnerPID = pid
 
 	root := n.System.Root
-	spawns := []struct {
+	type spawn struct {
 		id    string
 		props *actor.Props
-	}{
-		{placement.ProcessID, n.guarded("placement", placement.New(uint64(time.Now().UnixNano())))},
-		{GCSProcessID, NewGCS(n.Placement, n.guard("gcs"))},
-		{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
-		{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(func(string) *actor.PID { return n.Store }))},
-		{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))},
 	}
+	var spawns []spawn
+	if head {
+		spawns = append(spawns,
+			spawn{placement.ProcessID, n.guarded("placement", placement.New(uint64(time.Now().UnixNano())))},
+			spawn{GCSProcessID, NewGCS(n.Placement, n.guard("gcs"))})
+	}
+	spawns = append(spawns,
+		spawn{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
+		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(func(string) *actor.PID { return n.Store }))},
+		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))})
+	n.head = head
 	for _, s := range spawns {
 		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
 			n.System.Shutdown()
@@ -264,11 +297,12 @@ func StartEmbedded(cfg Config) (*Node, error) {
 			}
 		}
 	})
-	root.Send(n.GCS, &pb.NodeInfo{
+	n.info = &pb.NodeInfo{
 		NodeId: n.ID, Address: addr, Total: placement.ToWire(total), Available: placement.ToWire(total),
 		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store),
-		Directory: actors.WirePID(n.Directory), Alive: true,
-	})
+		Directory: actors.WirePID(n.Directory), Core: actors.WirePID(n.OwnerPID), Alive: true,
+	}
+	root.Send(n.GCS, n.info)
 	return n, nil
 }
 
@@ -283,10 +317,23 @@ func (n *Node) Stop(ctx context.Context) error {
 func (n *Node) stop(ctx context.Context) error {
 	root := n.System.Root
 	var errs []error
-	for _, pid := range []*actor.PID{n.GCS, n.Placement, n.Raylet, n.Directory, n.Store} {
+	pids := []*actor.PID{n.Raylet, n.Directory, n.Store}
+	if n.head {
+		pids = append([]*actor.PID{n.GCS, n.Placement}, pids...)
+	} else if n.info != nil {
+		// The head forgets this node at once, rather than when its
+		// membership notices.
+		left := proto.Clone(n.info).(*pb.NodeInfo)
+		left.Alive = false
+		root.Send(n.GCS, left)
+	}
+	for _, pid := range pids {
 		if err := waitFuture(ctx, root.StopFuture(pid)); err != nil {
 			errs = append(errs, fmt.Errorf("stopping %s: %w", pid.Id, err))
 		}
+	}
+	if n.stopNet != nil {
+		n.stopNet()
 	}
 	n.System.Shutdown()
 	n.Env.Pool.Close()

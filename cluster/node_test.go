@@ -45,9 +45,9 @@ func startTestNode(t *testing.T, cfg Config) *testNode {
 	if cfg.SpillDir == "" {
 		cfg.SpillDir = t.TempDir()
 	}
-	n, err := StartEmbedded(cfg)
+	n, err := Start(cfg)
 	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testWait)

@@ -17,8 +17,13 @@ import (
 // RayletProcessID is the well-known protoactor ID of a node's raylet.
 const RayletProcessID = "raylet"
 
-// reportDelay batches resource reports to the placement actor.
-const reportDelay = 20 * time.Millisecond
+// reportDelay batches resource reports to the placement actor; a raylet
+// reports every reportEvery besides, so that a placement decision that was
+// never acted on does not stay in the placement actor's view.
+const (
+	reportDelay = 20 * time.Millisecond
+	reportEvery = time.Second
+)
 
 // Backoff of a task that waits for another node to have room.
 const (
@@ -65,6 +70,7 @@ type Raylet struct {
 	rnd   *rand.Rand
 
 	reportScheduled bool
+	stopReports     scheduler.CancelFunc
 	// stopping refuses new work: a child spawned while the raylet stops
 	// would never be stopped, and the raylet would wait for it forever.
 	stopping bool
@@ -122,6 +128,7 @@ func (r *Raylet) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		r.timers = scheduler.NewTimerScheduler(c)
+		r.stopReports = r.timers.SendRepeatedly(reportEvery, reportEvery, c.Self(), flushReport{})
 	case *pb.TaskSpec:
 		r.submit(c, m)
 	case *pb.TaskFinished:
@@ -162,8 +169,9 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *actor.Stopping:
 		// Children stop with the raylet and answer what they hold.
 		r.stopping = true
+		r.stopReports()
 	case flushReport:
-		r.reportScheduled = false
+		r.reportScheduled = false // a periodic report serves a batch as well
 		c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
 	}
 }
@@ -239,8 +247,20 @@ func (r *Raylet) spillTarget(s *shape, spec *pb.TaskSpec) *pb.NodeInfo {
 
 // forward passes a task on to another node's raylet.
 func (r *Raylet) forward(c actor.Context, spec *pb.TaskSpec, node *pb.NodeInfo) {
-	spec.Hops++
-	c.Send(actors.PID(node.Raylet), spec)
+	next := respec(spec)
+	next.Hops++
+	c.Send(actors.PID(node.Raylet), next)
+}
+
+// respec copies a task spec to change the copy: in process, the spec the
+// raylet received is its owner's too, and messages are never changed once
+// sent. The arguments are shared, as they never change.
+func respec(s *pb.TaskSpec) *pb.TaskSpec {
+	return &pb.TaskSpec{
+		TaskId: s.TaskId, Function: s.Function, Args: s.Args, Resources: s.Resources, MaxRetries: s.MaxRetries,
+		RetryExceptions: s.RetryExceptions, Name: s.Name, ReturnId: s.ReturnId, Owner: s.Owner, Attempt: s.Attempt,
+		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops,
+	}
 }
 
 // learn takes the cluster view the placement actor shared.
@@ -338,6 +358,7 @@ func (r *Raylet) dispatch(c actor.Context) {
 func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
 	gpus := r.ledger.allocate(s)
 	if gpus != nil {
+		spec = respec(spec)
 		spec.GpuIds = gpus
 	}
 	r.scheduleReport()
@@ -506,7 +527,7 @@ func (r *Raylet) stats() *pb.NodeStats {
 	st := &pb.NodeStats{
 		NodeId: r.env.NodeID, Total: placement.ToWire(r.ledger.totals()), Available: placement.ToWire(r.ledger.available()),
 		RunningTasks: int32(len(r.running)), QueuedTasks: int32(len(r.spilling)),
-		Actors: int32(len(r.byHost)), QueuedActors: int32(len(r.actorsQ)),
+		Actors: int32(len(r.byHost)), QueuedActors: int32(len(r.actorsQ)), Peers: int32(r.peers),
 	}
 	for _, s := range r.queued {
 		st.QueuedTasks += int32(s.tasks.len())

@@ -13,6 +13,8 @@ import (
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func TestRayletTaskOutcomes(t *testing.T) {
@@ -493,5 +495,36 @@ func TestRayletAssignsGPUs(t *testing.T) {
 	i3 := <-infos
 	if len(i3.GPUIDs) != 1 || (i3.GPUIDs[0] != 0 && i3.GPUIDs[0] != 1) {
 		t.Errorf("third task's GPU IDs %v", i3.GPUIDs)
+	}
+}
+
+// respec must copy every field: a field it forgets is lost when a task is
+// passed on or given GPUs.
+func TestRespecCopiesEveryField(t *testing.T) {
+	spec := &pb.TaskSpec{}
+	m := spec.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		switch {
+		case f.IsMap():
+			m.Mutable(f).Map().Set(protoreflect.ValueOfString("k").MapKey(), protoreflect.ValueOfInt64(1))
+		case f.IsList():
+			l := m.Mutable(f).List()
+			l.Append(l.NewElement())
+		case f.Kind() == protoreflect.MessageKind:
+			m.Mutable(f)
+		case f.Kind() == protoreflect.BoolKind:
+			m.Set(f, protoreflect.ValueOfBool(true))
+		case f.Kind() == protoreflect.StringKind:
+			m.Set(f, protoreflect.ValueOfString("x"))
+		case f.Kind() == protoreflect.BytesKind:
+			m.Set(f, protoreflect.ValueOfBytes([]byte{1}))
+		default:
+			m.Set(f, protoreflect.ValueOfInt32(1))
+		}
+	}
+	if got := respec(spec); !proto.Equal(got, spec) {
+		t.Fatalf("respec lost fields:\n got  %v\n want %v", got, spec)
 	}
 }

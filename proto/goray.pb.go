@@ -2410,8 +2410,10 @@ type NodeStats struct {
 	RunningTasks int32 `protobuf:"varint,4,opt,name=running_tasks,json=runningTasks,proto3" json:"running_tasks,omitempty"`
 	QueuedTasks  int32 `protobuf:"varint,5,opt,name=queued_tasks,json=queuedTasks,proto3" json:"queued_tasks,omitempty"`
 	// Actors hosted, and actors waiting for resources.
-	Actors        int32 `protobuf:"varint,6,opt,name=actors,proto3" json:"actors,omitempty"`
-	QueuedActors  int32 `protobuf:"varint,7,opt,name=queued_actors,json=queuedActors,proto3" json:"queued_actors,omitempty"`
+	Actors       int32 `protobuf:"varint,6,opt,name=actors,proto3" json:"actors,omitempty"`
+	QueuedActors int32 `protobuf:"varint,7,opt,name=queued_actors,json=queuedActors,proto3" json:"queued_actors,omitempty"`
+	// Other live nodes in the raylet's view of the cluster.
+	Peers         int32 `protobuf:"varint,8,opt,name=peers,proto3" json:"peers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2495,6 +2497,94 @@ func (x *NodeStats) GetQueuedActors() int32 {
 	return 0
 }
 
+func (x *NodeStats) GetPeers() int32 {
+	if x != nil {
+		return x.Peers
+	}
+	return 0
+}
+
+// ListNodes asks the GCS for every node it knows, dead ones included.
+type ListNodes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodes) Reset() {
+	*x = ListNodes{}
+	mi := &file_goray_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodes) ProtoMessage() {}
+
+func (x *ListNodes) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
+func (*ListNodes) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{35}
+}
+
+type ListNodesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*NodeInfo            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesReply) Reset() {
+	*x = ListNodesReply{}
+	mi := &file_goray_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesReply) ProtoMessage() {}
+
+func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
+func (*ListNodesReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListNodesReply) GetNodes() []*NodeInfo {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
 // ClusterView carries the placement actor's view of every node to the
 // raylets, so that each decides where to spill work without asking.
 type ClusterView struct {
@@ -2506,7 +2596,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2608,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2621,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -2552,7 +2642,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +2654,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +2667,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -2608,7 +2698,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2710,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2723,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -2688,7 +2778,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +2790,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,7 +2803,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -2744,7 +2834,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2846,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2859,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -2802,7 +2892,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2814,7 +2904,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2827,7 +2917,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -2847,7 +2937,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +2949,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +2962,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -2898,7 +2988,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +3000,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3013,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -2949,7 +3039,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3051,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3064,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -3041,7 +3131,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3053,7 +3143,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3066,7 +3156,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3081,7 +3171,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3183,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3196,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3141,7 +3231,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3153,7 +3243,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3166,7 +3256,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -3192,7 +3282,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3294,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3307,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -3236,7 +3326,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3338,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3351,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -3283,7 +3373,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3295,7 +3385,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3308,7 +3398,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3536,7 +3626,7 @@ const file_goray_proto_rawDesc = "" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0e\n" +
-	"\fGetNodeStats\"\x93\x03\n" +
+	"\fGetNodeStats\"\xa9\x03\n" +
 	"\tNodeStats\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x121\n" +
 	"\x05total\x18\x02 \x03(\v2\x1b.goray.NodeStats.TotalEntryR\x05total\x12=\n" +
@@ -3544,14 +3634,18 @@ const file_goray_proto_rawDesc = "" +
 	"\rrunning_tasks\x18\x04 \x01(\x05R\frunningTasks\x12!\n" +
 	"\fqueued_tasks\x18\x05 \x01(\x05R\vqueuedTasks\x12\x16\n" +
 	"\x06actors\x18\x06 \x01(\x05R\x06actors\x12#\n" +
-	"\rqueued_actors\x18\a \x01(\x05R\fqueuedActors\x1a8\n" +
+	"\rqueued_actors\x18\a \x01(\x05R\fqueuedActors\x12\x14\n" +
+	"\x05peers\x18\b \x01(\x05R\x05peers\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
 	"\x0eAvailableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"4\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\v\n" +
+	"\tListNodes\"7\n" +
+	"\x0eListNodesReply\x12%\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x0f.goray.NodeInfoR\x05nodes\"4\n" +
 	"\vClusterView\x12%\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x0f.goray.NodeInfoR\x05nodes\"\xab\x01\n" +
 	"\x0eResourceReport\x12\x17\n" +
@@ -3658,7 +3752,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
@@ -3698,31 +3792,33 @@ var file_goray_proto_goTypes = []any{
 	(*NodeInfo)(nil),          // 35: goray.NodeInfo
 	(*GetNodeStats)(nil),      // 36: goray.GetNodeStats
 	(*NodeStats)(nil),         // 37: goray.NodeStats
-	(*ClusterView)(nil),       // 38: goray.ClusterView
-	(*ResourceReport)(nil),    // 39: goray.ResourceReport
-	(*PickNode)(nil),          // 40: goray.PickNode
-	(*PickNodeReply)(nil),     // 41: goray.PickNodeReply
-	(*PutObject)(nil),         // 42: goray.PutObject
-	(*GetObject)(nil),         // 43: goray.GetObject
-	(*GetObjectReply)(nil),    // 44: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 45: goray.DeleteObjects
-	(*StoreStats)(nil),        // 46: goray.StoreStats
-	(*GetStoreStats)(nil),     // 47: goray.GetStoreStats
-	(*AddObject)(nil),         // 48: goray.AddObject
-	(*RefDelta)(nil),          // 49: goray.RefDelta
-	(*FreeObjects)(nil),       // 50: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 51: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 52: goray.ObjectStatusReply
-	nil,                       // 53: goray.TaskSpec.ResourcesEntry
-	nil,                       // 54: goray.ActorSpec.ResourcesEntry
-	nil,                       // 55: goray.NodeInfo.TotalEntry
-	nil,                       // 56: goray.NodeInfo.AvailableEntry
-	nil,                       // 57: goray.NodeInfo.LabelsEntry
-	nil,                       // 58: goray.NodeStats.TotalEntry
-	nil,                       // 59: goray.NodeStats.AvailableEntry
-	nil,                       // 60: goray.ResourceReport.AvailableEntry
-	nil,                       // 61: goray.PickNode.ResourcesEntry
-	nil,                       // 62: goray.PickNode.LabelsEntry
+	(*ListNodes)(nil),         // 38: goray.ListNodes
+	(*ListNodesReply)(nil),    // 39: goray.ListNodesReply
+	(*ClusterView)(nil),       // 40: goray.ClusterView
+	(*ResourceReport)(nil),    // 41: goray.ResourceReport
+	(*PickNode)(nil),          // 42: goray.PickNode
+	(*PickNodeReply)(nil),     // 43: goray.PickNodeReply
+	(*PutObject)(nil),         // 44: goray.PutObject
+	(*GetObject)(nil),         // 45: goray.GetObject
+	(*GetObjectReply)(nil),    // 46: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 47: goray.DeleteObjects
+	(*StoreStats)(nil),        // 48: goray.StoreStats
+	(*GetStoreStats)(nil),     // 49: goray.GetStoreStats
+	(*AddObject)(nil),         // 50: goray.AddObject
+	(*RefDelta)(nil),          // 51: goray.RefDelta
+	(*FreeObjects)(nil),       // 52: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 53: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 54: goray.ObjectStatusReply
+	nil,                       // 55: goray.TaskSpec.ResourcesEntry
+	nil,                       // 56: goray.ActorSpec.ResourcesEntry
+	nil,                       // 57: goray.NodeInfo.TotalEntry
+	nil,                       // 58: goray.NodeInfo.AvailableEntry
+	nil,                       // 59: goray.NodeInfo.LabelsEntry
+	nil,                       // 60: goray.NodeStats.TotalEntry
+	nil,                       // 61: goray.NodeStats.AvailableEntry
+	nil,                       // 62: goray.ResourceReport.AvailableEntry
+	nil,                       // 63: goray.PickNode.ResourcesEntry
+	nil,                       // 64: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	3,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -3730,12 +3826,12 @@ var file_goray_proto_depIdxs = []int32{
 	4,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	5,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	53, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	55, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	3,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
 	6,  // 7: goray.Result.error:type_name -> goray.Error
 	3,  // 8: goray.Result.store:type_name -> goray.Pid
 	5,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
-	54, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	56, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
 	3,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
 	3,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
@@ -3756,29 +3852,30 @@ var file_goray_proto_depIdxs = []int32{
 	3,  // 28: goray.JobInfo.core:type_name -> goray.Pid
 	31, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
 	6,  // 30: goray.Ack.error:type_name -> goray.Error
-	55, // 31: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	56, // 32: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	57, // 33: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	57, // 31: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	58, // 32: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	59, // 33: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
 	3,  // 34: goray.NodeInfo.raylet:type_name -> goray.Pid
 	3,  // 35: goray.NodeInfo.store:type_name -> goray.Pid
 	3,  // 36: goray.NodeInfo.directory:type_name -> goray.Pid
 	3,  // 37: goray.NodeInfo.core:type_name -> goray.Pid
-	58, // 38: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	59, // 39: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	35, // 40: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	60, // 41: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	61, // 42: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	2,  // 43: goray.PickNode.strategy:type_name -> goray.Strategy
-	62, // 44: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	35, // 45: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	6,  // 46: goray.PickNodeReply.error:type_name -> goray.Error
-	3,  // 47: goray.PutObject.owner:type_name -> goray.Pid
-	6,  // 48: goray.GetObjectReply.error:type_name -> goray.Error
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	60, // 38: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	61, // 39: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	35, // 40: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	35, // 41: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	62, // 42: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	63, // 43: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	2,  // 44: goray.PickNode.strategy:type_name -> goray.Strategy
+	64, // 45: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	35, // 46: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	6,  // 47: goray.PickNodeReply.error:type_name -> goray.Error
+	3,  // 48: goray.PutObject.owner:type_name -> goray.Pid
+	6,  // 49: goray.GetObjectReply.error:type_name -> goray.Error
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -3796,7 +3893,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   60,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

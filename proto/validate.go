@@ -824,6 +824,31 @@ func (n *NodeInfo) Validate() error {
 	)
 }
 
+// Validate accepts any ListNodes: it has no fields.
+func (m *ListNodes) Validate() error {
+	if m == nil {
+		return nilMessage("ListNodes")
+	}
+	return nil
+}
+
+// Validate checks every node.
+func (m *ListNodesReply) Validate() error {
+	const t = "ListNodesReply"
+	if m == nil {
+		return nilMessage(t)
+	}
+	for i, n := range m.Nodes {
+		if n == nil {
+			return missing(t, fmt.Sprintf("nodes[%d]", i))
+		}
+		if err := n.Validate(); err != nil {
+			return nested(t, fmt.Sprintf("nodes[%d]", i), err)
+		}
+	}
+	return nil
+}
+
 // Validate checks every node, and bounds their number.
 func (m *ClusterView) Validate() error {
 	const t = "ClusterView"
@@ -977,6 +1002,7 @@ func (m *NodeStats) Validate() error {
 		checkNonNegative(t, "queued_tasks", int64(m.QueuedTasks)),
 		checkNonNegative(t, "actors", int64(m.Actors)),
 		checkNonNegative(t, "queued_actors", int64(m.QueuedActors)),
+		checkNonNegative(t, "peers", int64(m.Peers)),
 	)
 }
 

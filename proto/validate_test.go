@@ -135,6 +135,11 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ObjectRef.size", &pb.ObjectRef{Id: id1, Owner: pid(), Size: -1}},
 			},
 		},
+		"goray.ListNodes": {valid: []pb.Validator{&pb.ListNodes{}}},
+		"goray.ListNodesReply": {
+			valid: []pb.Validator{&pb.ListNodesReply{}, &pb.ListNodesReply{Nodes: []*pb.NodeInfo{{NodeId: node, Address: "a:1"}}}},
+			bad:   []badCase{{"ListNodesReply.nodes[0]", &pb.ListNodesReply{Nodes: []*pb.NodeInfo{nil}}}},
+		},
 		"goray.ClusterView": {
 			valid: []pb.Validator{&pb.ClusterView{}, &pb.ClusterView{Nodes: []*pb.NodeInfo{{NodeId: node, Address: "a:1"}}}},
 			bad: []badCase{
