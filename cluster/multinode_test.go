@@ -1,8 +1,15 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
-	"strconv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/goray-dev/goray/actors"
@@ -11,27 +18,123 @@ import (
 	pb "github.com/goray-dev/goray/proto"
 )
 
-// startNetworkNode starts a node of a cluster on 127.0.0.1: the head when
-// headAddr is empty. It shares reg with the other nodes of the test, as
-// every process of a job runs the same binary.
-func startNetworkNode(t *testing.T, reg *actors.Registry, headAddr string, resources map[string]float64) *testNode {
-	t.Helper()
-	cfg := Config{Registry: reg, Resources: resources,
-		Network: &Network{Host: "127.0.0.1", Head: headAddr == "", HeadAddress: headAddr}}
-	return startTestNode(t, cfg)
+// Multi-node tests run each node but the head as a child process: the test
+// binary re-executes itself as a node (nodeProcessEnv names the head), so
+// that every process has one actor system and one network stack, as in a
+// real cluster.
+const nodeProcessEnv = "GORAY_TEST_NODE"
+
+// multiRegistry holds the functions and actors of the multi-node tests; the
+// head and every child process register the same ones.
+var multiRegistry = func() *actors.Registry {
+	reg := actors.NewRegistry()
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(reg.RegisterFunc(&actors.Func{Name: "where", Invoke: func(ctx context.Context, _ [][]byte) ([]byte, error) {
+		return []byte(actors.CallInfoOf(ctx).NodeID), nil
+	}}))
+	return reg
+}()
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(nodeProcessEnv); spec != "" {
+		os.Exit(runNodeProcess(spec))
+	}
+	os.Exit(m.Run())
 }
 
-// A task only another node can run goes there; its owner learns where it
-// runs, and its result comes back.
-func TestTaskRunsOnAnotherNode(t *testing.T) {
-	reg := actors.NewRegistry()
-	if err := reg.RegisterFunc(&actors.Func{Name: "where", Invoke: func(ctx context.Context, _ [][]byte) ([]byte, error) {
-		return []byte(actors.CallInfoOf(ctx).NodeID), nil
-	}}); err != nil {
+// childNode is what a child process is asked to run.
+type childNode struct {
+	Head      string             `json:"head"`
+	Resources map[string]float64 `json:"resources"`
+}
+
+// runNodeProcess runs a node until its standard input closes, printing
+// "node ID ADDRESS" once it is up.
+func runNodeProcess(spec string) int {
+	var c childNode
+	if err := json.Unmarshal([]byte(spec), &c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	n, err := Start(Config{Registry: multiRegistry, Resources: c.Resources, SpillDir: os.TempDir() + "/goray-test-" + fmt.Sprint(os.Getpid()),
+		Network: &Network{Host: "127.0.0.1", HeadAddress: c.Head}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("node %s %s\n", n.ID, n.System.Address())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	if err := n.Stop(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// child is a node running in a child process.
+type child struct {
+	ID, Address string
+	cmd         *exec.Cmd
+	stdin       io.Closer
+}
+
+// startChild starts a node process that joins head; it is killed when the
+// test ends, whatever happens.
+func startChild(t *testing.T, head string, resources map[string]float64) *child {
+	t.Helper()
+	spec, err := json.Marshal(childNode{Head: head, Resources: resources})
+	if err != nil {
 		t.Fatal(err)
 	}
-	head := startNetworkNode(t, reg, "", map[string]float64{"CPU": 1})
-	worker := startNetworkNode(t, reg, head.System.Address(), map[string]float64{"CPU": 1, "special": 1})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeProcessEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdin: stdin}
+	t.Cleanup(func() { c.kill() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("node process: %v", err)
+	}
+	fields := strings.Fields(line)
+	if len(fields) != 3 || fields[0] != "node" {
+		t.Fatalf("node process said %q", line)
+	}
+	c.ID, c.Address = fields[1], fields[2]
+	return c
+}
+
+// kill ends the node process at once, as a crash would.
+func (c *child) kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	_ = c.cmd.Wait()
+}
+
+// startHead starts the head node in the test process.
+func startHead(t *testing.T, resources map[string]float64) *testNode {
+	t.Helper()
+	return startTestNode(t, Config{Registry: multiRegistry, Resources: resources, Network: &Network{Host: "127.0.0.1", Head: true}})
+}
+
+// A task only another node can run goes there; its result comes back, and
+// tasks that fit anywhere spread once the head is busy.
+func TestTaskRunsOnAnotherNode(t *testing.T) {
+	head := startHead(t, map[string]float64{"CPU": 1})
+	worker := startChild(t, head.System.Address(), map[string]float64{"CPU": 1, "special": 1})
 	waitUntil(t, "the head's raylet sees the worker", func() bool {
 		return head.request(head.Raylet, &pb.GetNodeStats{}).(*pb.NodeStats).Peers == 1
 	})
@@ -39,10 +142,8 @@ func TestTaskRunsOnAnotherNode(t *testing.T) {
 	if got := string(head.awaitValue(slot)); got != worker.ID {
 		t.Fatalf("task ran on %q, want the worker %q", got, worker.ID)
 	}
-
-	// Tasks that fit anywhere spread once the head is busy.
 	var slots []*objects.Slot
-	for range 20 {
+	for range 50 {
 		slots = append(slots, head.submit(&pb.TaskSpec{Function: "where", Resources: cpuReq(1)}))
 	}
 	ran := map[string]int{}
@@ -52,5 +153,5 @@ func TestTaskRunsOnAnotherNode(t *testing.T) {
 	if ran[worker.ID] == 0 || ran[head.ID] == 0 {
 		t.Fatalf("tasks ran %v times per node, want some on each", ran)
 	}
-	t.Logf("spread: %s", strconv.Itoa(ran[head.ID])+" on the head, "+strconv.Itoa(ran[worker.ID])+" on the worker")
+	t.Logf("spread: %d on the head, %d on the worker", ran[head.ID], ran[worker.ID])
 }
