@@ -36,6 +36,10 @@ var multiRegistry = func() *actors.Registry {
 	must(reg.RegisterFunc(&actors.Func{Name: "where", Invoke: func(ctx context.Context, _ [][]byte) ([]byte, error) {
 		return []byte(actors.CallInfoOf(ctx).NodeID), nil
 	}}))
+	must(reg.RegisterActor(&actors.ActorType{Name: "where-actor", New: func(context.Context, [][]byte) (any, error) { return &counter{}, nil }}))
+	must(reg.RegisterMethod("where-actor", &actors.Method{Name: "where", Invoke: func(ctx context.Context, _ any, _ [][]byte) ([]byte, error) {
+		return []byte(actors.CallInfoOf(ctx).NodeID), nil
+	}}))
 	return reg
 }()
 
@@ -154,4 +158,61 @@ func TestTaskRunsOnAnotherNode(t *testing.T) {
 		t.Fatalf("tasks ran %v times per node, want some on each", ran)
 	}
 	t.Logf("spread: %d on the head, %d on the worker", ran[head.ID], ran[worker.ID])
+}
+
+// An actor placed on another node answers calls from the head; when that
+// node dies, the actor restarts on a node with room, within its budget.
+func TestActorMovesWhenItsNodeDies(t *testing.T) {
+	head := startHead(t, map[string]float64{"CPU": 1})
+	worker := startChild(t, head.System.Address(), map[string]float64{"CPU": 1})
+	waitUntil(t, "the GCS knows the worker", func() bool {
+		return len(head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes) == 2
+	})
+	create := func(spec *pb.ActorSpec) *pb.CreateActorReply {
+		return head.request(head.GCS, &pb.CreateActor{Spec: spec}).(*pb.CreateActorReply)
+	}
+	// The head's CPU goes to a blocker, so the actor lands on the worker.
+	blocker := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1)}
+	if r := create(blocker); r.Error != nil || r.Info.NodeId != head.ID {
+		t.Fatalf("blocker: %+v", r)
+	}
+	spec := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), MaxRestarts: 1}
+	r := create(spec)
+	if r.Error != nil || r.Info.NodeId != worker.ID {
+		t.Fatalf("actor: %+v, want it on the worker", r)
+	}
+	call := func(pid *pb.Pid) *objects.Slot {
+		id := head.ids.Next()
+		slot := head.Owner.Pending(id, nil, "")
+		head.System.Root.Send(actors.PID(pid), &pb.ActorCall{ActorId: spec.ActorId, Method: "where", ReturnId: id.Bytes(), Owner: actors.WirePID(head.OwnerPID)})
+		return slot
+	}
+	if got := string(head.awaitValue(call(r.Info.Pid))); got != worker.ID {
+		t.Fatalf("call answered from %q, want the worker", got)
+	}
+
+	worker.kill()
+	head.System.Root.Send(head.GCS, &pb.NodeDied{NodeId: worker.ID}) // what membership reports
+	info := func() *pb.ActorInfo {
+		return head.request(head.GCS, &pb.LookupActor{ActorId: spec.ActorId}).(*pb.LookupActorReply).Info
+	}
+	waitUntil(t, "the actor to wait for a node", func() bool { return info().State == pb.ActorState_ACTOR_STATE_RESTARTING })
+	// Freeing the head's CPU lets it restart there.
+	head.request(head.GCS, &pb.KillActor{ActorId: blocker.ActorId, NoRestart: true})
+	waitUntil(t, "the actor alive on the head", func() bool {
+		i := info()
+		return i.State == pb.ActorState_ACTOR_STATE_ALIVE && i.NodeId == head.ID
+	})
+	if i := info(); i.NumRestarts != 1 {
+		t.Fatalf("restarts %d, want 1", i.NumRestarts)
+	}
+	if got := string(head.awaitValue(call(info().Pid))); got != head.ID {
+		t.Fatalf("call after the move answered from %q", got)
+	}
+	nodes := head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes
+	for _, n := range nodes {
+		if n.NodeId == worker.ID && n.Alive {
+			t.Fatal("the GCS still lists the dead worker as alive")
+		}
+	}
 }
