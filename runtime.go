@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,11 +64,18 @@ func (rt *runtime) end(err error) bool {
 
 type runtimeKey struct{}
 
-// config collects Init's options.
+// config collects Init's and StartNode's options.
 type config struct {
 	node      cluster.Config
 	namespace string
 	err       error
+	// address is the head node's, for a driver or a worker node; head
+	// makes this node the head of a new cluster.
+	address   string
+	head      bool
+	host      string
+	port      int
+	cpusGiven bool
 }
 
 // InitOption configures Init.
@@ -86,7 +95,27 @@ func WithResources(r map[string]float64) InitOption {
 }
 
 // WithCPUs sets the node's CPUs.
-func WithCPUs(n float64) InitOption { return WithResources(map[string]float64{"CPU": n}) }
+func WithCPUs(n float64) InitOption {
+	return func(c *config) {
+		WithResources(map[string]float64{"CPU": n})(c)
+		c.cpusGiven = true
+	}
+}
+
+// WithAddress joins the cluster whose head node's actor system listens at
+// addr (host:port). Init then runs this process as a driver: a node of the
+// cluster without CPUs of its own (unless WithCPUs gives some), which holds
+// the objects it creates and sends its work to the cluster. Without it,
+// Init reads the GORAY_ADDRESS environment variable; when that is empty
+// too, Init starts an embedded single-node cluster.
+func WithAddress(addr string) InitOption { return func(c *config) { c.address = addr } }
+
+// WithListen sets the host and port this process's node listens on for
+// other nodes (port 0: a free one). By default it listens on the address
+// it reaches the head from, on a free port.
+func WithListen(host string, port int) InitOption {
+	return func(c *config) { c.host, c.port = host, port }
+}
 
 // WithGPUs sets the node's GPUs.
 func WithGPUs(n int) InitOption { return WithResources(map[string]float64{"GPU": float64(n)}) }
@@ -128,9 +157,10 @@ func WithRestartBackoff(d time.Duration) InitOption {
 	return func(c *config) { c.node.RestartBackoff = d }
 }
 
-// Init starts goray in this process as an embedded single-node cluster and
-// returns a context that carries the runtime: pass it (or contexts derived
-// from it) to every goray call. Call Shutdown when done.
+// Init starts goray in this process and returns a context that carries the
+// runtime: pass it (or contexts derived from it) to every goray call. Call
+// Shutdown when done. Init starts an embedded single-node cluster, or joins
+// a cluster as a driver (WithAddress, or GORAY_ADDRESS).
 //
 // Init fails when a registration failed (a duplicate or empty name, a nil
 // function): such a program would fail later, at the first call.
@@ -138,26 +168,60 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: Init: nil context", ErrInvalidArgument)
 	}
-	if err := registrationError(actors.Default.Err()); err != nil {
-		return ctx, fmt.Errorf("goray: Init: %w", err)
-	}
 	cfg := config{namespace: "default"}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.err != nil {
-		return ctx, cfg.err
+	if cfg.address == "" {
+		cfg.address = getenvAddress()
 	}
-	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace, jobID: cluster.NewNodeID(),
+	if cfg.address != "" && !cfg.cpusGiven {
+		// A driver runs no work of its own unless told to.
+		WithResources(map[string]float64{"CPU": 0})(&cfg)
+	}
+	rt, err := startRuntime(ctx, cfg)
+	if err != nil {
+		return ctx, err
+	}
+	rt.jobID = cluster.NewNodeID()
+	job := &pb.JobInfo{JobId: rt.jobID, DriverNode: rt.node.ID, StartUnixMs: time.Now().UnixMilli(), Core: rt.ownerPID}
+	if _, err := rt.request(ctx, rt.node.GCS, &pb.RegisterJob{Job: job}); err != nil {
+		rt.end(ErrShutdown)
+		close(rt.stopped)
+		_ = rt.node.Stop(context.WithoutCancel(ctx))
+		return ctx, fmt.Errorf("goray: registering job: %w", err)
+	}
+	return context.WithValue(ctx, runtimeKey{}, rt), nil
+}
+
+// getenvAddress returns the head's address from the environment.
+func getenvAddress() string { return os.Getenv("GORAY_ADDRESS") }
+
+// startRuntime starts this process's node, as cfg says, and its core.
+func startRuntime(ctx context.Context, cfg config) (*runtime, error) {
+	if err := registrationError(actors.Default.Err()); err != nil {
+		return nil, fmt.Errorf("goray: %w", err)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	if cfg.head || cfg.address != "" {
+		host := cfg.host
+		if host == "" {
+			host = hostToward(cfg.address)
+		}
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, HeadAddress: cfg.address}
+	}
+	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
 	cfg.node.Registry = actors.Default
 	cfg.node.Base = context.WithValue(context.Background(), runtimeKey{}, rt)
-	node, err := cluster.StartEmbedded(cfg.node)
-	if errors.Is(err, cluster.ErrInvalidConfig) {
-		return ctx, fmt.Errorf("%w: goray: starting node: %w", ErrInvalidArgument, err)
-	}
-	if err != nil {
-		return ctx, fmt.Errorf("%w: goray: starting node: %w", ErrSystem, err)
+	node, err := cluster.Start(cfg.node)
+	switch {
+	case errors.Is(err, cluster.ErrInvalidConfig):
+		return nil, fmt.Errorf("%w: goray: starting node: %w", ErrInvalidArgument, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: goray: starting node: %w", ErrSystem, err)
 	}
 	rt.node, rt.root, rt.owner = node, node.System.Root, node.Owner
 	rt.ownerPID = actors.WirePID(node.OwnerPID)
@@ -174,13 +238,27 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 		rt.root.Send(node.Store, &pb.DeleteObjects{ObjectIds: [][]byte{id[:]}})
 	}
 	rt.owner.Notify = rt.notify
-	job := &pb.JobInfo{JobId: rt.jobID, DriverNode: node.ID, StartUnixMs: time.Now().UnixMilli(), Core: rt.ownerPID}
-	if _, err := rt.request(ctx, node.GCS, &pb.RegisterJob{Job: job}); err != nil {
-		_ = node.Stop(context.WithoutCancel(ctx))
-		return ctx, fmt.Errorf("goray: registering job: %w", err)
-	}
 	go rt.watchNode()
-	return context.WithValue(ctx, runtimeKey{}, rt), nil
+	return rt, nil
+}
+
+// hostToward returns the local address this machine reaches addr from,
+// so that the nodes of a cluster on several machines can reach this one;
+// 127.0.0.1 when addr is empty or on this machine.
+func hostToward(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return "127.0.0.1"
+	}
+	c, err := net.Dial("udp", addr) // no packet is sent
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
 // watchNode ends the runtime if its node fails.

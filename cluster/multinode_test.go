@@ -134,14 +134,33 @@ func startHead(t *testing.T, resources map[string]float64) *testNode {
 	return startTestNode(t, Config{Registry: multiRegistry, Resources: resources, Network: &Network{Host: "127.0.0.1", Head: true}})
 }
 
+// TestMultiNode runs its cases on one head in this process: protoactor's
+// remote sets gRPC's process-wide logger whenever it starts, so a test
+// process starts it once.
+func TestMultiNode(t *testing.T) {
+	head := startHead(t, map[string]float64{"CPU": 1})
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, head *testNode)
+	}{
+		{"task runs on another node", taskRunsOnAnotherNode},
+		{"actor moves when its node dies", actorMovesWhenItsNodeDies},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, head) })
+	}
+}
+
 // A task only another node can run goes there; its result comes back, and
 // tasks that fit anywhere spread once the head is busy.
-func TestTaskRunsOnAnotherNode(t *testing.T) {
-	head := startHead(t, map[string]float64{"CPU": 1})
+func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
 	worker := startChild(t, head.System.Address(), map[string]float64{"CPU": 1, "special": 1})
 	waitUntil(t, "the head's raylet sees the worker", func() bool {
 		return head.request(head.Raylet, &pb.GetNodeStats{}).(*pb.NodeStats).Peers == 1
 	})
+	defer func() {
+		worker.kill()
+		head.System.Root.Send(head.GCS, &pb.NodeDied{NodeId: worker.ID})
+	}()
 	slot := head.submit(&pb.TaskSpec{Function: "where", Resources: map[string]int64{"special": int64(placement.Unit)}})
 	if got := string(head.awaitValue(slot)); got != worker.ID {
 		t.Fatalf("task ran on %q, want the worker %q", got, worker.ID)
@@ -162,11 +181,15 @@ func TestTaskRunsOnAnotherNode(t *testing.T) {
 
 // An actor placed on another node answers calls from the head; when that
 // node dies, the actor restarts on a node with room, within its budget.
-func TestActorMovesWhenItsNodeDies(t *testing.T) {
-	head := startHead(t, map[string]float64{"CPU": 1})
+func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 	worker := startChild(t, head.System.Address(), map[string]float64{"CPU": 1})
 	waitUntil(t, "the GCS knows the worker", func() bool {
-		return len(head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes) == 2
+		for _, n := range head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes {
+			if n.NodeId == worker.ID {
+				return true
+			}
+		}
+		return false
 	})
 	create := func(spec *pb.ActorSpec) *pb.CreateActorReply {
 		return head.request(head.GCS, &pb.CreateActor{Spec: spec}).(*pb.CreateActorReply)
@@ -199,6 +222,7 @@ func TestActorMovesWhenItsNodeDies(t *testing.T) {
 	waitUntil(t, "the actor to wait for a node", func() bool { return info().State == pb.ActorState_ACTOR_STATE_RESTARTING })
 	// Freeing the head's CPU lets it restart there.
 	head.request(head.GCS, &pb.KillActor{ActorId: blocker.ActorId, NoRestart: true})
+	defer head.request(head.GCS, &pb.KillActor{ActorId: spec.ActorId, NoRestart: true})
 	waitUntil(t, "the actor alive on the head", func() bool {
 		i := info()
 		return i.State == pb.ActorState_ACTOR_STATE_ALIVE && i.NodeId == head.ID

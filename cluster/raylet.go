@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -54,8 +55,11 @@ type Raylet struct {
 	running map[objects.ID]*runningTask
 	byExec  map[string]*runningTask // by executor process ID
 	spare   *runningTask            // a finished task's record, reused by the next
-	// spilling holds tasks waiting for another node to have room.
-	spilling map[objects.ID]*pb.TaskSpec
+	// spilling holds tasks that only another node can run, waiting for one
+	// to have room; spillQueue keeps their order.
+	spilling   map[objects.ID]*pb.TaskSpec
+	spillQueue []*pb.TaskSpec
+	asking     map[objects.ID]bool // asked the placement actor where to go
 
 	hosts  map[string]*hostRec // by actor ID
 	byHost map[string]*hostRec // by host process ID
@@ -113,6 +117,7 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			running:   map[objects.ID]*runningTask{},
 			byExec:    map[string]*runningTask{},
 			spilling:  map[objects.ID]*pb.TaskSpec{},
+			asking:    map[objects.ID]bool{},
 			hosts:     map[string]*hostRec{},
 			byHost:    map[string]*hostRec{},
 			dead:      newCauseCache(maxDeadCauses),
@@ -160,6 +165,7 @@ func (r *Raylet) Receive(c actor.Context) {
 		c.Respond(r.stats())
 	case *pb.ClusterView:
 		r.learn(m)
+		r.spillWaiting(c)
 	case *actor.Terminated:
 		r.childStopped(c, m.Who)
 	case retrySpill:
@@ -217,9 +223,48 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 		r.dispatch(c)
 		return
 	}
-	// No local capacity could ever fit: ask where else it could run.
+	// No local capacity could ever fit: it waits for another node.
 	r.spilling[taskKey(spec.TaskId)] = spec
-	r.spill(c, spec, spillRetryFirst)
+	r.spillQueue = append(r.spillQueue, spec)
+	r.spillWaiting(c)
+}
+
+// spillWaiting passes each task waiting for another node to one the shared
+// view shows with room, in arrival order. It runs again with every new
+// view; a task the view cannot place, or no view yet, is placed by asking
+// the placement actor, which knows every node.
+func (r *Raylet) spillWaiting(c actor.Context) {
+	kept := r.spillQueue[:0]
+	for _, spec := range r.spillQueue {
+		id := taskKey(spec.TaskId)
+		if r.spilling[id] != spec {
+			continue // cancelled, or placed meanwhile
+		}
+		kept = append(kept, spec)
+		if r.asking[id] {
+			continue // the placement actor decides
+		}
+		if r.peers == 0 {
+			r.spill(c, spec, spillRetryFirst)
+			continue
+		}
+		req := placement.Request{Resources: placement.FromWire(spec.Resources), Local: r.env.NodeID}
+		node, err := r.view.Pick(req, r.rnd)
+		switch {
+		case err == nil && node != r.env.NodeID:
+			_ = r.view.Allocate(node, req.Resources)
+			delete(r.spilling, id)
+			kept = kept[:len(kept)-1]
+			r.forward(c, spec, r.infos[node])
+		case errors.Is(err, placement.ErrNoCapacity):
+		default:
+			// The view may lack a node that just joined: the placement
+			// actor decides.
+			r.spill(c, spec, spillRetryFirst)
+		}
+	}
+	clear(r.spillQueue[len(kept):])
+	r.spillQueue = kept
 }
 
 // maxHops bounds how often a task is passed on between raylets.
@@ -292,10 +337,12 @@ func (r *Raylet) learn(m *pb.ClusterView) {
 func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) {
 	id := taskKey(spec.TaskId)
 	pick := &pb.PickNode{Resources: spec.Resources, LocalNode: r.env.NodeID}
-	f := c.RequestFuture(r.placement, pick, 10*time.Second)
+	f := c.RequestFuture(r.placement, pick, systemRequestTimeout)
+	r.asking[id] = true
 	c.ReenterAfter(f, func(res any, err error) {
+		delete(r.asking, id)
 		if r.spilling[id] != spec {
-			return // cancelled meanwhile
+			return // cancelled, or placed by a view, meanwhile
 		}
 		reply, _ := res.(*pb.PickNodeReply)
 		switch {
@@ -303,7 +350,8 @@ func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) 
 			delete(r.spilling, id)
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, fmt.Sprintf("placement unavailable: %v", err))
 		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
-			// Another node could fit it once it frees up: ask again later.
+			// Another node could fit it once it frees up: the next view
+			// places it, or asking again does.
 			r.timers.SendOnce(delay, c.Self(), retrySpill{id: id, delay: min(2*delay, spillRetryMax)})
 		case reply.Error != nil:
 			delete(r.spilling, id)

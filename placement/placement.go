@@ -88,6 +88,8 @@ func (a *Actor) Receive(c actor.Context) {
 		a.shareView(c)
 	case *pb.PickNode:
 		c.Respond(a.pick(m))
+	case *pb.ListNodes:
+		c.Respond(&pb.ListNodesReply{Nodes: a.viewInfos()})
 	}
 }
 
@@ -99,20 +101,26 @@ func (a *Actor) scheduleView(c actor.Context) {
 	a.timers.SendOnce(viewDelay, c.Self(), shareView{})
 }
 
-// shareView sends every raylet the current view: each node with what it
-// has available.
-func (a *Actor) shareView(c actor.Context) {
-	view := &pb.ClusterView{}
+// viewInfos describes every node in the view with what it has available.
+func (a *Actor) viewInfos() []*pb.NodeInfo {
+	var out []*pb.NodeInfo
 	for _, n := range a.view.Nodes() {
 		info := a.infos[n.ID]
 		if info == nil {
 			continue
 		}
-		view.Nodes = append(view.Nodes, &pb.NodeInfo{
+		out = append(out, &pb.NodeInfo{
 			NodeId: n.ID, Address: info.Address, Total: ToWire(n.Total), Available: ToWire(n.Available),
 			Labels: n.Labels, Raylet: info.Raylet, Store: info.Store, Directory: info.Directory, Core: info.Core, Alive: true,
 		})
 	}
+	return out
+}
+
+// shareView sends every raylet the current view: each node with what it
+// has available.
+func (a *Actor) shareView(c actor.Context) {
+	view := &pb.ClusterView{Nodes: a.viewInfos()}
 	for _, n := range view.Nodes {
 		if n.Raylet != nil {
 			c.Send(actor.NewPID(n.Raylet.Address, n.Raylet.Id), view)
