@@ -404,7 +404,36 @@ func ObjectStoreStats(ctx context.Context) (StoreStats, error) {
 	if err != nil {
 		return StoreStats{}, err
 	}
-	reply, err := rt.request(ctx, rt.node.Store, &pb.GetStoreStats{})
+	return rt.storeStats(ctx, rt.node.Store)
+}
+
+// ClusterStoreStats returns the object store counters of every live node
+// of the cluster, by node ID.
+func ClusterStoreStats(ctx context.Context) (map[string]StoreStats, error) {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := listNodes(ctx, rt, rt.node.GCS)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]StoreStats{}
+	for _, n := range nodes {
+		if !n.Alive || n.Store == nil {
+			continue
+		}
+		st, err := rt.storeStats(ctx, actors.PID(n.Store))
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.NodeId, err)
+		}
+		out[n.NodeId] = st
+	}
+	return out, nil
+}
+
+func (rt *runtime) storeStats(ctx context.Context, store *actor.PID) (StoreStats, error) {
+	reply, err := rt.request(ctx, store, &pb.GetStoreStats{})
 	if err != nil {
 		return StoreStats{}, err
 	}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -111,4 +114,78 @@ func floats(m map[string]int64) map[string]float64 {
 		out[k] = placement.Quantity(v).Float()
 	}
 	return out
+}
+
+// JobInfo describes a job: a driver's run.
+type JobInfo struct {
+	ID, DriverNode string
+	Start, End     time.Time // End is zero while the job runs
+}
+
+// ListJobs returns every job the cluster knows.
+func ListJobs(ctx context.Context) ([]JobInfo, error) {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := rt.request(ctx, rt.node.GCS, &pb.ListJobs{})
+	if err != nil {
+		return nil, fmt.Errorf("listing jobs: %w", err)
+	}
+	r, ok := reply.(*pb.ListJobsReply)
+	if !ok {
+		return nil, fmt.Errorf("%w: listing jobs: unexpected reply %T", ErrSystem, reply)
+	}
+	out := make([]JobInfo, 0, len(r.Jobs))
+	for _, j := range r.Jobs {
+		info := JobInfo{ID: j.JobId, DriverNode: j.DriverNode, Start: time.UnixMilli(j.StartUnixMs)}
+		if j.EndUnixMs != 0 {
+			info.End = time.UnixMilli(j.EndUnixMs)
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b JobInfo) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// TaskInfo describes a task a node holds.
+type TaskInfo struct {
+	ID, Function, Name, NodeID, JobID string
+	// State is RUNNING, QUEUED (waiting for resources on its node) or
+	// WAITING_FOR_NODE (only another node could run it; none has room).
+	State     string
+	Resources map[string]float64
+	Attempt   int
+}
+
+// ListTasks returns the tasks the cluster's live nodes hold now: running,
+// and waiting to run. Finished tasks are not kept.
+func ListTasks(ctx context.Context) ([]TaskInfo, error) {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := listNodes(ctx, rt, rt.node.GCS)
+	if err != nil {
+		return nil, err
+	}
+	var out []TaskInfo
+	for _, n := range nodes {
+		if !n.Alive || n.Raylet == nil {
+			continue
+		}
+		reply, err := rt.request(ctx, actors.PID(n.Raylet), &pb.ListTasks{})
+		if err != nil {
+			return nil, fmt.Errorf("listing the tasks of node %s: %w", n.NodeId, err)
+		}
+		r, ok := reply.(*pb.ListTasksReply)
+		if !ok {
+			return nil, fmt.Errorf("%w: listing tasks: unexpected reply %T", ErrSystem, reply)
+		}
+		for _, t := range r.Tasks {
+			out = append(out, TaskInfo{ID: fmt.Sprintf("%x", t.TaskId), Function: t.Function, Name: t.Name, NodeID: t.NodeId,
+				JobID: t.JobId, State: strings.TrimPrefix(t.State.String(), "TASK_STATE_"), Resources: floats(t.Resources), Attempt: int(t.Attempt)})
+		}
+	}
+	return out, nil
 }

@@ -129,6 +129,12 @@ func (g *GCS) Receive(c actor.Context) {
 		g.resolve(c, m)
 	case *pb.KillActor:
 		g.kill(c, m, c.Sender())
+	case *pb.ListJobs:
+		reply := &pb.ListJobsReply{}
+		for _, j := range g.jobs {
+			reply.Jobs = append(reply.Jobs, proto.Clone(j).(*pb.JobInfo))
+		}
+		c.Respond(reply)
 	case *pb.ListNodes:
 		reply := &pb.ListNodesReply{}
 		for _, n := range g.nodes {

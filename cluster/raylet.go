@@ -163,6 +163,8 @@ func (r *Raylet) Receive(c actor.Context) {
 		r.answerDead(m)
 	case *pb.GetNodeStats:
 		c.Respond(r.stats())
+	case *pb.ListTasks:
+		c.Respond(r.tasks())
 	case *pb.ClusterView:
 		r.learn(m)
 		r.spillWaiting(c)
@@ -581,6 +583,30 @@ func (r *Raylet) stats() *pb.NodeStats {
 		st.QueuedTasks += int32(s.tasks.len())
 	}
 	return st
+}
+
+// tasks lists the tasks the raylet holds: running, queued, and waiting
+// for another node.
+func (r *Raylet) tasks() *pb.ListTasksReply {
+	reply := &pb.ListTasksReply{}
+	add := func(spec *pb.TaskSpec, state pb.TaskState) {
+		reply.Tasks = append(reply.Tasks, &pb.TaskInfo{TaskId: spec.TaskId, Function: spec.Function, Name: spec.Name,
+			State: state, NodeId: r.env.NodeID, Resources: spec.Resources, JobId: spec.JobId, Attempt: spec.Attempt})
+	}
+	for _, t := range r.running {
+		add(t.spec, pb.TaskState_TASK_STATE_RUNNING)
+	}
+	for _, s := range r.queued {
+		for _, spec := range s.tasks.specs[s.tasks.head:] {
+			if spec != nil {
+				add(spec, pb.TaskState_TASK_STATE_QUEUED)
+			}
+		}
+	}
+	for _, spec := range r.spilling {
+		add(spec, pb.TaskState_TASK_STATE_WAITING_FOR_NODE)
+	}
+	return reply
 }
 
 // answerDead fails a call that reached no host.

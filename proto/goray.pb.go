@@ -153,6 +153,57 @@ func (ActorState) EnumDescriptor() ([]byte, []int) {
 	return file_goray_proto_rawDescGZIP(), []int{1}
 }
 
+type TaskState int32
+
+const (
+	TaskState_TASK_STATE_RUNNING TaskState = 0
+	// Waiting at the node for resources to free up.
+	TaskState_TASK_STATE_QUEUED TaskState = 1
+	// Waiting for another node to have room: no local capacity could fit it.
+	TaskState_TASK_STATE_WAITING_FOR_NODE TaskState = 2
+)
+
+// Enum value maps for TaskState.
+var (
+	TaskState_name = map[int32]string{
+		0: "TASK_STATE_RUNNING",
+		1: "TASK_STATE_QUEUED",
+		2: "TASK_STATE_WAITING_FOR_NODE",
+	}
+	TaskState_value = map[string]int32{
+		"TASK_STATE_RUNNING":          0,
+		"TASK_STATE_QUEUED":           1,
+		"TASK_STATE_WAITING_FOR_NODE": 2,
+	}
+)
+
+func (x TaskState) Enum() *TaskState {
+	p := new(TaskState)
+	*p = x
+	return p
+}
+
+func (x TaskState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskState) Descriptor() protoreflect.EnumDescriptor {
+	return file_goray_proto_enumTypes[2].Descriptor()
+}
+
+func (TaskState) Type() protoreflect.EnumType {
+	return &file_goray_proto_enumTypes[2]
+}
+
+func (x TaskState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskState.Descriptor instead.
+func (TaskState) EnumDescriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{2}
+}
+
 type Strategy int32
 
 const (
@@ -186,11 +237,11 @@ func (x Strategy) String() string {
 }
 
 func (Strategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_goray_proto_enumTypes[2].Descriptor()
+	return file_goray_proto_enumTypes[3].Descriptor()
 }
 
 func (Strategy) Type() protoreflect.EnumType {
-	return &file_goray_proto_enumTypes[2]
+	return &file_goray_proto_enumTypes[3]
 }
 
 func (x Strategy) Number() protoreflect.EnumNumber {
@@ -199,7 +250,7 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{2}
+	return file_goray_proto_rawDescGZIP(), []int{3}
 }
 
 // Pid addresses a protoactor process: address "nonhost" means in process.
@@ -2157,6 +2208,86 @@ func (x *RegisterJob) GetJob() *JobInfo {
 	return nil
 }
 
+type ListJobs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobs) Reset() {
+	*x = ListJobs{}
+	mi := &file_goray_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobs) ProtoMessage() {}
+
+func (x *ListJobs) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobs.ProtoReflect.Descriptor instead.
+func (*ListJobs) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{30}
+}
+
+type ListJobsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*JobInfo             `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsReply) Reset() {
+	*x = ListJobsReply{}
+	mi := &file_goray_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsReply) ProtoMessage() {}
+
+func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
+func (*ListJobsReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListJobsReply) GetJobs() []*JobInfo {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
 type FinishJob struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -2166,7 +2297,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2309,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2322,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -2211,7 +2342,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2354,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2367,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Ack) GetError() *Error {
@@ -2265,7 +2396,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2408,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2421,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -2372,7 +2503,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2515,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2528,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 type NodeStats struct {
@@ -2420,7 +2551,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2432,7 +2563,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2445,7 +2576,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -2504,6 +2635,187 @@ func (x *NodeStats) GetPeers() int32 {
 	return 0
 }
 
+// ListTasks asks a raylet for the tasks it holds.
+type ListTasks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasks) Reset() {
+	*x = ListTasks{}
+	mi := &file_goray_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasks) ProtoMessage() {}
+
+func (x *ListTasks) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
+func (*ListTasks) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{37}
+}
+
+type TaskInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Function      string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	State         TaskState              `protobuf:"varint,4,opt,name=state,proto3,enum=goray.TaskState" json:"state,omitempty"`
+	NodeId        string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Resources     map[string]int64       `protobuf:"bytes,6,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	JobId         string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Attempt       int32                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskInfo) Reset() {
+	*x = TaskInfo{}
+	mi := &file_goray_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskInfo) ProtoMessage() {}
+
+func (x *TaskInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
+func (*TaskInfo) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *TaskInfo) GetTaskId() []byte {
+	if x != nil {
+		return x.TaskId
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetState() TaskState {
+	if x != nil {
+		return x.State
+	}
+	return TaskState_TASK_STATE_RUNNING
+}
+
+func (x *TaskInfo) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetResources() map[string]int64 {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+type ListTasksReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*TaskInfo            `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksReply) Reset() {
+	*x = ListTasksReply{}
+	mi := &file_goray_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksReply) ProtoMessage() {}
+
+func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksReply.ProtoReflect.Descriptor instead.
+func (*ListTasksReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListTasksReply) GetTasks() []*TaskInfo {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
 // ListNodes asks the GCS for every node it knows, dead ones included.
 type ListNodes struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2513,7 +2825,7 @@ type ListNodes struct {
 
 func (x *ListNodes) Reset() {
 	*x = ListNodes{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2837,7 @@ func (x *ListNodes) String() string {
 func (*ListNodes) ProtoMessage() {}
 
 func (x *ListNodes) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2850,7 @@ func (x *ListNodes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
 func (*ListNodes) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 type ListNodesReply struct {
@@ -2550,7 +2862,7 @@ type ListNodesReply struct {
 
 func (x *ListNodesReply) Reset() {
 	*x = ListNodesReply{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2562,7 +2874,7 @@ func (x *ListNodesReply) String() string {
 func (*ListNodesReply) ProtoMessage() {}
 
 func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +2887,7 @@ func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
 func (*ListNodesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListNodesReply) GetNodes() []*NodeInfo {
@@ -2596,7 +2908,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2608,7 +2920,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2621,7 +2933,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -2642,7 +2954,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2654,7 +2966,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2667,7 +2979,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -2698,7 +3010,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +3022,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +3035,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -2778,7 +3090,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2790,7 +3102,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2803,7 +3115,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -2834,7 +3146,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +3158,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +3171,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -2892,7 +3204,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3216,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3229,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -2937,7 +3249,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3261,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3274,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -2988,7 +3300,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3312,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3325,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -3039,7 +3351,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3363,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3376,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -3131,7 +3443,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3143,7 +3455,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3156,7 +3468,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3171,7 +3483,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3183,7 +3495,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3196,7 +3508,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3231,7 +3543,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3555,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3568,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -3282,7 +3594,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3294,7 +3606,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3619,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -3326,7 +3638,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3338,7 +3650,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3351,7 +3663,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{50}
+	return file_goray_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -3373,7 +3685,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3385,7 +3697,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3398,7 +3710,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{51}
+	return file_goray_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3595,7 +3907,11 @@ const file_goray_proto_rawDesc = "" +
 	"\x04core\x18\x05 \x01(\v2\n" +
 	".goray.PidR\x04core\"/\n" +
 	"\vRegisterJob\x12 \n" +
-	"\x03job\x18\x01 \x01(\v2\x0e.goray.JobInfoR\x03job\"\"\n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.goray.JobInfoR\x03job\"\n" +
+	"\n" +
+	"\bListJobs\"3\n" +
+	"\rListJobsReply\x12\"\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x0e.goray.JobInfoR\x04jobs\"\"\n" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
@@ -3643,6 +3959,21 @@ const file_goray_proto_rawDesc = "" +
 	"\x0eAvailableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\v\n" +
+	"\tListTasks\"\xc1\x02\n" +
+	"\bTaskInfo\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
+	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12&\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x10.goray.TaskStateR\x05state\x12\x17\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\x12<\n" +
+	"\tresources\x18\x06 \x03(\v2\x1e.goray.TaskInfo.ResourcesEntryR\tresources\x12\x15\n" +
+	"\x06job_id\x18\a \x01(\tR\x05jobId\x12\x18\n" +
+	"\aattempt\x18\b \x01(\x05R\aattempt\x1a<\n" +
+	"\x0eResourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"7\n" +
+	"\x0eListTasksReply\x12%\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x0f.goray.TaskInfoR\x05tasks\"\v\n" +
 	"\tListNodes\"7\n" +
 	"\x0eListNodesReply\x12%\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x0f.goray.NodeInfoR\x05nodes\"4\n" +
@@ -3733,7 +4064,11 @@ const file_goray_proto_rawDesc = "" +
 	"\x13ACTOR_STATE_PENDING\x10\x00\x12\x15\n" +
 	"\x11ACTOR_STATE_ALIVE\x10\x01\x12\x1a\n" +
 	"\x16ACTOR_STATE_RESTARTING\x10\x02\x12\x14\n" +
-	"\x10ACTOR_STATE_DEAD\x10\x03*Q\n" +
+	"\x10ACTOR_STATE_DEAD\x10\x03*[\n" +
+	"\tTaskState\x12\x16\n" +
+	"\x12TASK_STATE_RUNNING\x10\x00\x12\x15\n" +
+	"\x11TASK_STATE_QUEUED\x10\x01\x12\x1f\n" +
+	"\x1bTASK_STATE_WAITING_FOR_NODE\x10\x02*Q\n" +
 	"\bStrategy\x12\x14\n" +
 	"\x10STRATEGY_DEFAULT\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_SPREAD\x10\x01\x12\x1a\n" +
@@ -3751,131 +4086,142 @@ func file_goray_proto_rawDescGZIP() []byte {
 	return file_goray_proto_rawDescData
 }
 
-var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
-	(Strategy)(0),             // 2: goray.Strategy
-	(*Pid)(nil),               // 3: goray.Pid
-	(*ObjectRef)(nil),         // 4: goray.ObjectRef
-	(*Arg)(nil),               // 5: goray.Arg
-	(*Error)(nil),             // 6: goray.Error
-	(*TaskSpec)(nil),          // 7: goray.TaskSpec
-	(*Result)(nil),            // 8: goray.Result
-	(*TaskAccepted)(nil),      // 9: goray.TaskAccepted
-	(*NodeDied)(nil),          // 10: goray.NodeDied
-	(*ActorMoved)(nil),        // 11: goray.ActorMoved
-	(*TaskFinished)(nil),      // 12: goray.TaskFinished
-	(*CancelTask)(nil),        // 13: goray.CancelTask
-	(*TaskBlocked)(nil),       // 14: goray.TaskBlocked
-	(*TaskUnblocked)(nil),     // 15: goray.TaskUnblocked
-	(*ActorSpec)(nil),         // 16: goray.ActorSpec
-	(*ActorInfo)(nil),         // 17: goray.ActorInfo
-	(*CreateActor)(nil),       // 18: goray.CreateActor
-	(*CreateActorReply)(nil),  // 19: goray.CreateActorReply
-	(*StartActor)(nil),        // 20: goray.StartActor
-	(*ActorStateChanged)(nil), // 21: goray.ActorStateChanged
-	(*ActorCall)(nil),         // 22: goray.ActorCall
-	(*LookupActor)(nil),       // 23: goray.LookupActor
-	(*LookupActorReply)(nil),  // 24: goray.LookupActorReply
-	(*ResolveActor)(nil),      // 25: goray.ResolveActor
-	(*ActorDied)(nil),         // 26: goray.ActorDied
-	(*KillActor)(nil),         // 27: goray.KillActor
-	(*KillActorReply)(nil),    // 28: goray.KillActorReply
-	(*ListActors)(nil),        // 29: goray.ListActors
-	(*ListActorsReply)(nil),   // 30: goray.ListActorsReply
-	(*JobInfo)(nil),           // 31: goray.JobInfo
-	(*RegisterJob)(nil),       // 32: goray.RegisterJob
-	(*FinishJob)(nil),         // 33: goray.FinishJob
-	(*Ack)(nil),               // 34: goray.Ack
-	(*NodeInfo)(nil),          // 35: goray.NodeInfo
-	(*GetNodeStats)(nil),      // 36: goray.GetNodeStats
-	(*NodeStats)(nil),         // 37: goray.NodeStats
-	(*ListNodes)(nil),         // 38: goray.ListNodes
-	(*ListNodesReply)(nil),    // 39: goray.ListNodesReply
-	(*ClusterView)(nil),       // 40: goray.ClusterView
-	(*ResourceReport)(nil),    // 41: goray.ResourceReport
-	(*PickNode)(nil),          // 42: goray.PickNode
-	(*PickNodeReply)(nil),     // 43: goray.PickNodeReply
-	(*PutObject)(nil),         // 44: goray.PutObject
-	(*GetObject)(nil),         // 45: goray.GetObject
-	(*GetObjectReply)(nil),    // 46: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 47: goray.DeleteObjects
-	(*StoreStats)(nil),        // 48: goray.StoreStats
-	(*GetStoreStats)(nil),     // 49: goray.GetStoreStats
-	(*AddObject)(nil),         // 50: goray.AddObject
-	(*RefDelta)(nil),          // 51: goray.RefDelta
-	(*FreeObjects)(nil),       // 52: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 53: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 54: goray.ObjectStatusReply
-	nil,                       // 55: goray.TaskSpec.ResourcesEntry
-	nil,                       // 56: goray.ActorSpec.ResourcesEntry
-	nil,                       // 57: goray.NodeInfo.TotalEntry
-	nil,                       // 58: goray.NodeInfo.AvailableEntry
-	nil,                       // 59: goray.NodeInfo.LabelsEntry
-	nil,                       // 60: goray.NodeStats.TotalEntry
-	nil,                       // 61: goray.NodeStats.AvailableEntry
-	nil,                       // 62: goray.ResourceReport.AvailableEntry
-	nil,                       // 63: goray.PickNode.ResourcesEntry
-	nil,                       // 64: goray.PickNode.LabelsEntry
+	(TaskState)(0),            // 2: goray.TaskState
+	(Strategy)(0),             // 3: goray.Strategy
+	(*Pid)(nil),               // 4: goray.Pid
+	(*ObjectRef)(nil),         // 5: goray.ObjectRef
+	(*Arg)(nil),               // 6: goray.Arg
+	(*Error)(nil),             // 7: goray.Error
+	(*TaskSpec)(nil),          // 8: goray.TaskSpec
+	(*Result)(nil),            // 9: goray.Result
+	(*TaskAccepted)(nil),      // 10: goray.TaskAccepted
+	(*NodeDied)(nil),          // 11: goray.NodeDied
+	(*ActorMoved)(nil),        // 12: goray.ActorMoved
+	(*TaskFinished)(nil),      // 13: goray.TaskFinished
+	(*CancelTask)(nil),        // 14: goray.CancelTask
+	(*TaskBlocked)(nil),       // 15: goray.TaskBlocked
+	(*TaskUnblocked)(nil),     // 16: goray.TaskUnblocked
+	(*ActorSpec)(nil),         // 17: goray.ActorSpec
+	(*ActorInfo)(nil),         // 18: goray.ActorInfo
+	(*CreateActor)(nil),       // 19: goray.CreateActor
+	(*CreateActorReply)(nil),  // 20: goray.CreateActorReply
+	(*StartActor)(nil),        // 21: goray.StartActor
+	(*ActorStateChanged)(nil), // 22: goray.ActorStateChanged
+	(*ActorCall)(nil),         // 23: goray.ActorCall
+	(*LookupActor)(nil),       // 24: goray.LookupActor
+	(*LookupActorReply)(nil),  // 25: goray.LookupActorReply
+	(*ResolveActor)(nil),      // 26: goray.ResolveActor
+	(*ActorDied)(nil),         // 27: goray.ActorDied
+	(*KillActor)(nil),         // 28: goray.KillActor
+	(*KillActorReply)(nil),    // 29: goray.KillActorReply
+	(*ListActors)(nil),        // 30: goray.ListActors
+	(*ListActorsReply)(nil),   // 31: goray.ListActorsReply
+	(*JobInfo)(nil),           // 32: goray.JobInfo
+	(*RegisterJob)(nil),       // 33: goray.RegisterJob
+	(*ListJobs)(nil),          // 34: goray.ListJobs
+	(*ListJobsReply)(nil),     // 35: goray.ListJobsReply
+	(*FinishJob)(nil),         // 36: goray.FinishJob
+	(*Ack)(nil),               // 37: goray.Ack
+	(*NodeInfo)(nil),          // 38: goray.NodeInfo
+	(*GetNodeStats)(nil),      // 39: goray.GetNodeStats
+	(*NodeStats)(nil),         // 40: goray.NodeStats
+	(*ListTasks)(nil),         // 41: goray.ListTasks
+	(*TaskInfo)(nil),          // 42: goray.TaskInfo
+	(*ListTasksReply)(nil),    // 43: goray.ListTasksReply
+	(*ListNodes)(nil),         // 44: goray.ListNodes
+	(*ListNodesReply)(nil),    // 45: goray.ListNodesReply
+	(*ClusterView)(nil),       // 46: goray.ClusterView
+	(*ResourceReport)(nil),    // 47: goray.ResourceReport
+	(*PickNode)(nil),          // 48: goray.PickNode
+	(*PickNodeReply)(nil),     // 49: goray.PickNodeReply
+	(*PutObject)(nil),         // 50: goray.PutObject
+	(*GetObject)(nil),         // 51: goray.GetObject
+	(*GetObjectReply)(nil),    // 52: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 53: goray.DeleteObjects
+	(*StoreStats)(nil),        // 54: goray.StoreStats
+	(*GetStoreStats)(nil),     // 55: goray.GetStoreStats
+	(*AddObject)(nil),         // 56: goray.AddObject
+	(*RefDelta)(nil),          // 57: goray.RefDelta
+	(*FreeObjects)(nil),       // 58: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 59: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 60: goray.ObjectStatusReply
+	nil,                       // 61: goray.TaskSpec.ResourcesEntry
+	nil,                       // 62: goray.ActorSpec.ResourcesEntry
+	nil,                       // 63: goray.NodeInfo.TotalEntry
+	nil,                       // 64: goray.NodeInfo.AvailableEntry
+	nil,                       // 65: goray.NodeInfo.LabelsEntry
+	nil,                       // 66: goray.NodeStats.TotalEntry
+	nil,                       // 67: goray.NodeStats.AvailableEntry
+	nil,                       // 68: goray.TaskInfo.ResourcesEntry
+	nil,                       // 69: goray.ResourceReport.AvailableEntry
+	nil,                       // 70: goray.PickNode.ResourcesEntry
+	nil,                       // 71: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
-	3,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
-	3,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
-	4,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
+	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
+	4,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
+	5,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
-	5,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	55, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
-	3,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
-	6,  // 7: goray.Result.error:type_name -> goray.Error
-	3,  // 8: goray.Result.store:type_name -> goray.Pid
-	5,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
-	56, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	3,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
+	6,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
+	61, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	4,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
+	7,  // 7: goray.Result.error:type_name -> goray.Error
+	4,  // 8: goray.Result.store:type_name -> goray.Pid
+	6,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
+	62, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	4,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
-	3,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
-	16, // 14: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	17, // 15: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	6,  // 16: goray.CreateActorReply.error:type_name -> goray.Error
-	16, // 17: goray.StartActor.spec:type_name -> goray.ActorSpec
+	4,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
+	17, // 14: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	18, // 15: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	7,  // 16: goray.CreateActorReply.error:type_name -> goray.Error
+	17, // 17: goray.StartActor.spec:type_name -> goray.ActorSpec
 	1,  // 18: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	3,  // 19: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	6,  // 20: goray.ActorStateChanged.error:type_name -> goray.Error
-	5,  // 21: goray.ActorCall.args:type_name -> goray.Arg
-	3,  // 22: goray.ActorCall.owner:type_name -> goray.Pid
-	17, // 23: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	6,  // 24: goray.LookupActorReply.error:type_name -> goray.Error
-	6,  // 25: goray.ActorDied.error:type_name -> goray.Error
-	6,  // 26: goray.KillActorReply.error:type_name -> goray.Error
-	17, // 27: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	3,  // 28: goray.JobInfo.core:type_name -> goray.Pid
-	31, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
-	6,  // 30: goray.Ack.error:type_name -> goray.Error
-	57, // 31: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	58, // 32: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	59, // 33: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	3,  // 34: goray.NodeInfo.raylet:type_name -> goray.Pid
-	3,  // 35: goray.NodeInfo.store:type_name -> goray.Pid
-	3,  // 36: goray.NodeInfo.directory:type_name -> goray.Pid
-	3,  // 37: goray.NodeInfo.core:type_name -> goray.Pid
-	60, // 38: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	61, // 39: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	35, // 40: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	35, // 41: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	62, // 42: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	63, // 43: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	2,  // 44: goray.PickNode.strategy:type_name -> goray.Strategy
-	64, // 45: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	35, // 46: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	6,  // 47: goray.PickNodeReply.error:type_name -> goray.Error
-	3,  // 48: goray.PutObject.owner:type_name -> goray.Pid
-	6,  // 49: goray.GetObjectReply.error:type_name -> goray.Error
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	4,  // 19: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	7,  // 20: goray.ActorStateChanged.error:type_name -> goray.Error
+	6,  // 21: goray.ActorCall.args:type_name -> goray.Arg
+	4,  // 22: goray.ActorCall.owner:type_name -> goray.Pid
+	18, // 23: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	7,  // 24: goray.LookupActorReply.error:type_name -> goray.Error
+	7,  // 25: goray.ActorDied.error:type_name -> goray.Error
+	7,  // 26: goray.KillActorReply.error:type_name -> goray.Error
+	18, // 27: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	4,  // 28: goray.JobInfo.core:type_name -> goray.Pid
+	32, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
+	32, // 30: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	7,  // 31: goray.Ack.error:type_name -> goray.Error
+	63, // 32: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	64, // 33: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	65, // 34: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	4,  // 35: goray.NodeInfo.raylet:type_name -> goray.Pid
+	4,  // 36: goray.NodeInfo.store:type_name -> goray.Pid
+	4,  // 37: goray.NodeInfo.directory:type_name -> goray.Pid
+	4,  // 38: goray.NodeInfo.core:type_name -> goray.Pid
+	66, // 39: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	67, // 40: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	2,  // 41: goray.TaskInfo.state:type_name -> goray.TaskState
+	68, // 42: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	42, // 43: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	38, // 44: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	38, // 45: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	69, // 46: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	70, // 47: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	3,  // 48: goray.PickNode.strategy:type_name -> goray.Strategy
+	71, // 49: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	38, // 50: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	7,  // 51: goray.PickNodeReply.error:type_name -> goray.Error
+	4,  // 52: goray.PutObject.owner:type_name -> goray.Pid
+	7,  // 53: goray.GetObjectReply.error:type_name -> goray.Error
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -3892,8 +4238,8 @@ func file_goray_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   62,
+			NumEnums:      4,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -824,6 +824,76 @@ func (n *NodeInfo) Validate() error {
 	)
 }
 
+// Validate accepts any ListJobs: it has no fields.
+func (m *ListJobs) Validate() error {
+	if m == nil {
+		return nilMessage("ListJobs")
+	}
+	return nil
+}
+
+// Validate checks every job.
+func (m *ListJobsReply) Validate() error {
+	const t = "ListJobsReply"
+	if m == nil {
+		return nilMessage(t)
+	}
+	for i, j := range m.Jobs {
+		if j == nil {
+			return missing(t, fmt.Sprintf("jobs[%d]", i))
+		}
+		if err := j.Validate(); err != nil {
+			return nested(t, fmt.Sprintf("jobs[%d]", i), err)
+		}
+	}
+	return nil
+}
+
+// Validate accepts any ListTasks: it has no fields.
+func (m *ListTasks) Validate() error {
+	if m == nil {
+		return nilMessage("ListTasks")
+	}
+	return nil
+}
+
+// Validate checks the task's ID, names, state, node and resources.
+func (m *TaskInfo) Validate() error {
+	const t = "TaskInfo"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if _, ok := TaskState_name[int32(m.State)]; !ok {
+		return invalid(t, "state", "unknown value %d", int32(m.State))
+	}
+	return firstError(
+		checkID(t, "task_id", m.TaskId),
+		checkName(t, "function", m.Function),
+		checkLen(t, "name", m.Name, MaxNameLen),
+		checkHexID(t, "node_id", m.NodeId),
+		checkResources(t, "resources", m.Resources),
+		checkOptionalHexID(t, "job_id", m.JobId),
+		checkNonNegative(t, "attempt", int64(m.Attempt)),
+	)
+}
+
+// Validate checks every task.
+func (m *ListTasksReply) Validate() error {
+	const t = "ListTasksReply"
+	if m == nil {
+		return nilMessage(t)
+	}
+	for i, task := range m.Tasks {
+		if task == nil {
+			return missing(t, fmt.Sprintf("tasks[%d]", i))
+		}
+		if err := task.Validate(); err != nil {
+			return nested(t, fmt.Sprintf("tasks[%d]", i), err)
+		}
+	}
+	return nil
+}
+
 // Validate accepts any ListNodes: it has no fields.
 func (m *ListNodes) Validate() error {
 	if m == nil {

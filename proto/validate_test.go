@@ -136,6 +136,24 @@ func messageCases() map[protoreflect.FullName]messageCase {
 			},
 		},
 		"goray.ListNodes": {valid: []pb.Validator{&pb.ListNodes{}}},
+		"goray.ListJobs":  {valid: []pb.Validator{&pb.ListJobs{}}},
+		"goray.ListJobsReply": {
+			valid: []pb.Validator{&pb.ListJobsReply{}, &pb.ListJobsReply{Jobs: []*pb.JobInfo{{JobId: job}}}},
+			bad:   []badCase{{"ListJobsReply.jobs[0].job_id", &pb.ListJobsReply{Jobs: []*pb.JobInfo{{JobId: "j"}}}}},
+		},
+		"goray.ListTasks": {valid: []pb.Validator{&pb.ListTasks{}}},
+		"goray.TaskInfo": {
+			valid: []pb.Validator{&pb.TaskInfo{TaskId: id1, Function: "f", NodeId: node, State: pb.TaskState_TASK_STATE_QUEUED}},
+			bad: []badCase{
+				{"TaskInfo.task_id", &pb.TaskInfo{Function: "f", NodeId: node}},
+				{"TaskInfo.state", &pb.TaskInfo{TaskId: id1, Function: "f", NodeId: node, State: 7}},
+				{"TaskInfo.node_id", &pb.TaskInfo{TaskId: id1, Function: "f"}},
+			},
+		},
+		"goray.ListTasksReply": {
+			valid: []pb.Validator{&pb.ListTasksReply{}},
+			bad:   []badCase{{"ListTasksReply.tasks[0]", &pb.ListTasksReply{Tasks: []*pb.TaskInfo{nil}}}},
+		},
 		"goray.ListNodesReply": {
 			valid: []pb.Validator{&pb.ListNodesReply{}, &pb.ListNodesReply{Nodes: []*pb.NodeInfo{{NodeId: node, Address: "a:1"}}}},
 			bad:   []badCase{{"ListNodesReply.nodes[0]", &pb.ListNodesReply{Nodes: []*pb.NodeInfo{nil}}}},
