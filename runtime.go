@@ -76,6 +76,7 @@ type config struct {
 	host      string
 	port      int
 	cpusGiven bool
+	token     string
 }
 
 // InitOption configures Init.
@@ -109,6 +110,11 @@ func WithCPUs(n float64) InitOption {
 // Init reads the GORAY_ADDRESS environment variable; when that is empty
 // too, Init starts an embedded single-node cluster.
 func WithAddress(addr string) InitOption { return func(c *config) { c.address = addr } }
+
+// WithToken sets the cluster's secret token: every node and driver of a
+// cluster presents it, and refuses peers that do not. Without it, Init and
+// StartNode read the GORAY_TOKEN environment variable.
+func WithToken(token string) InitOption { return func(c *config) { c.token = token } }
 
 // WithListen sets the host and port this process's node listens on for
 // other nodes (port 0: a free one). By default it listens on the address
@@ -210,7 +216,10 @@ func startRuntime(ctx context.Context, cfg config) (*runtime, error) {
 		if host == "" {
 			host = hostToward(cfg.address)
 		}
-		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, HeadAddress: cfg.address}
+		if cfg.token == "" {
+			cfg.token = os.Getenv("GORAY_TOKEN")
+		}
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, HeadAddress: cfg.address, Token: cfg.token}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}

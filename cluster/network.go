@@ -23,6 +23,8 @@ type Network struct {
 	// HeadAddress is the head node's actor system address (host:port),
 	// for every other node.
 	HeadAddress string
+	// Token is the cluster's secret: messages between nodes carry it.
+	Token string
 	// Remote starts messaging between processes on sys, listening on host
 	// and port; it returns how to stop it. Nil starts protoactor remote
 	// without authentication.
