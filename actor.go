@@ -405,7 +405,7 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	spec := &pb.ActorSpec{
 		ActorId: id[:], TypeName: typeName, Args: wire, Name: o.name, Namespace: ns,
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
-		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobID, Owner: rt.ownerPID,
+		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobOf(ctx), Owner: rt.ownerPID,
 	}
 	// The actor holds a reference on each store argument for as long as it
 	// lives, so a restart finds them; the GCS drops them when it lets go of

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,9 +119,11 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 		t.Fatalf("Init: %v", err)
 	}
 	t.Cleanup(func() {
+		t0 := time.Now()
 		if err := goray.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
+		t.Logf("shutdown took %v", time.Since(t0))
 	})
 	pollUntil(t, "every node in the cluster", func() bool {
 		nodes, err := goray.Nodes(ctx)
@@ -129,17 +132,35 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 	return ctx, head, ws
 }
 
-var whereTask = goray.Task("test.where", func(ctx context.Context, _ int) (string, error) { return goray.NodeID(ctx) })
+var (
+	whereTask  = goray.Task("test.where", func(ctx context.Context, _ int) (string, error) { return goray.NodeID(ctx) })
+	whereActor = goray.Actor0("test.where-actor", func(ctx context.Context) (*Recorder, error) { return &Recorder{}, nil })
+	whereCall  = goray.Method0(whereActor, "where", func(r *Recorder, ctx context.Context) (string, error) { return goray.NodeID(ctx) })
+)
 
-// Tasks from a driver run on the cluster's nodes, not on the driver, and
-// spread over them; nested tasks run from worker nodes.
-func TestClusterRunsTasks(t *testing.T) {
+// TestCluster runs its cases against one cluster: a head and two workers
+// in child processes, this process their driver. (A process starts one
+// network stack: protoactor's remote sets gRPC's process-wide logger.)
+func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	t0 := time.Now()
 	ctx, head, workers := startCluster(t, 2)
-	t.Logf("cluster up in %v", time.Since(t0))
+	nodes := []string{head.ID, workers[0].ID, workers[1].ID}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, ctx context.Context, nodes []string)
+	}{
+		{"tasks", clusterRunsTasks},
+		{"actors", clusterRunsActors},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
+	}
+}
+
+// Tasks from a driver run on the cluster's nodes, not on the driver, and
+// spread over them; nested tasks run from worker nodes.
+func clusterRunsTasks(t *testing.T, ctx context.Context, nodes []string) {
 	ran := map[string]int{}
 	var refs []goray.Ref[string]
 	for i := range 60 {
@@ -148,21 +169,65 @@ func TestClusterRunsTasks(t *testing.T) {
 	for _, r := range refs {
 		ran[mustGet(t, ctx, r)]++
 	}
-	driver, err := goray.NodeID(ctx)
-	if err != nil {
-		t.Fatal(err)
+	for node := range ran {
+		if !slices.Contains(nodes, node) {
+			t.Fatalf("a task ran on %s, not a node of the cluster (the driver has no CPUs)", node)
+		}
 	}
-	if ran[driver] != 0 {
-		t.Fatalf("%d tasks ran on the driver, which has no CPUs", ran[driver])
+	if len(ran) < 2 {
+		t.Fatalf("60 tasks ran on %d node(s): %v", len(ran), ran)
 	}
-	t.Logf("tasks per node: %v (head %s, workers %s %s)", ran, head.ID, workers[0].ID, workers[1].ID)
-	t.Logf("tasks done at %v", time.Since(t0))
 	if got := mustGet(t, ctx, sumN.Remote(ctx, 10)); got != 90 {
 		t.Fatalf("nested tasks: %d", got)
 	}
-	t.Logf("nested done at %v", time.Since(t0))
 	if _, err := goray.Get(ctx, double.Remote(ctx, 1, goray.CPUs(2))); !errors.Is(err, goray.ErrInfeasible) {
 		t.Fatalf("2 CPUs on 1-CPU nodes: %v", err)
 	}
-	t.Logf("infeasible done at %v", time.Since(t0))
+}
+
+// Actors created by the driver run on the cluster's nodes; their calls, by
+// handle or by name, reach them there.
+func clusterRunsActors(t *testing.T, ctx context.Context, nodes []string) {
+	name := uniqueKey(t)
+	var refs []goray.ActorRef[Recorder]
+	on := map[string]bool{}
+	for i := range 3 {
+		opts := []goray.Option{goray.CPUs(1)}
+		if i == 0 {
+			opts = append(opts, goray.Name(name))
+		}
+		a, err := whereActor.New(ctx, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, a)
+		on[mustGet(t, ctx, whereCall.Remote(ctx, a))] = true
+	}
+	if len(on) != 3 {
+		t.Fatalf("three 1-CPU actors on three 1-CPU nodes ran on %v", on)
+	}
+	for node := range on {
+		if !slices.Contains(nodes, node) {
+			t.Fatalf("an actor ran on %s", node)
+		}
+	}
+	named, err := goray.GetActor[Recorder](ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, ctx, whereCall.Remote(ctx, named)); !on[got] {
+		t.Fatalf("call by name answered from %s", got)
+	}
+	for _, a := range refs {
+		if err := goray.Kill(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := goray.Get(ctx, whereCall.Remote(ctx, refs[1])); !errors.Is(err, goray.ErrActorDied) {
+		t.Fatalf("call after kill: %v", err)
+	}
+	// Their CPUs are free again: a task fits.
+	if _, err := getWithin(t, ctx, whereTask.Remote(ctx, 0), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -377,6 +377,15 @@ func runtimeOf(ctx context.Context) (*runtime, error) {
 
 func callOf(ctx context.Context) *actors.CallInfo { return actors.CallInfoOf(ctx) }
 
+// jobOf returns the job work submitted from ctx belongs to: the job of the
+// call ctx belongs to, or the runtime's own.
+func (rt *runtime) jobOf(ctx context.Context) string {
+	if info := callOf(ctx); info != nil && info.JobID != "" {
+		return info.JobID
+	}
+	return rt.jobID
+}
+
 // GPUIDs returns the GPU device indices assigned to the running task or
 // actor (empty outside one, or when it asked for no GPU).
 func GPUIDs(ctx context.Context) []int {
