@@ -195,11 +195,12 @@ func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 		return head.request(head.GCS, &pb.CreateActor{Spec: spec}).(*pb.CreateActorReply)
 	}
 	// The head's CPU goes to a blocker, so the actor lands on the worker.
-	blocker := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1)}
+	// Owned on the head, which the hybrid policy prefers while it has room.
+	blocker := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), Owner: actors.WirePID(head.OwnerPID)}
 	if r := create(blocker); r.Error != nil || r.Info.NodeId != head.ID {
 		t.Fatalf("blocker: %+v", r)
 	}
-	spec := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), MaxRestarts: 1}
+	spec := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), MaxRestarts: 1, Owner: actors.WirePID(head.OwnerPID)}
 	r := create(spec)
 	if r.Error != nil || r.Info.NodeId != worker.ID {
 		t.Fatalf("actor: %+v, want it on the worker", r)
