@@ -212,3 +212,22 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("Start(nil): %v, want ErrInvalidConfig", err)
 	}
 }
+
+// TestWarnsAboutEarlyProcesses checks what Start's warning counts: a new
+// actor system has no process, and one spawned before Start is counted.
+func TestWarnsAboutEarlyProcesses(t *testing.T) {
+	if n := local.logs.count("spawned before the transport started"); n != 0 {
+		t.Fatalf("the local node warned about early processes %d times", n)
+	}
+	sys := newSystem()
+	if n := localProcesses(sys); n != 0 {
+		t.Fatalf("a new actor system has %d processes, want 0", n)
+	}
+	_, pid := spawnSink(t, sys, "early")
+	if pid.Address != nonhost {
+		t.Fatalf("PID built before Start has address %s, want %s", pid.Address, nonhost)
+	}
+	if n := localProcesses(sys); n != 1 {
+		t.Fatalf("%d processes after one spawn, want 1", n)
+	}
+}
