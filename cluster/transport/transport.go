@@ -213,11 +213,16 @@ func startRemote(r *remote.Remote) (err error) {
 	return nil
 }
 
-// localProcesses counts the processes registered on system.
+// localProcesses counts the processes registered on system besides the
+// two every actor system registers when it is created.
 func localProcesses(system *actor.ActorSystem) int {
 	n := 0
 	for _, bucket := range system.ProcessRegistry.LocalPIDs.LocalPIDs {
-		n += bucket.Count()
+		for _, id := range bucket.Keys() {
+			if id != "deadletter" && id != "eventstream" {
+				n++
+			}
+		}
 	}
 	return n
 }
