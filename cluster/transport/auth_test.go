@@ -120,7 +120,7 @@ func TestAuthenticate(t *testing.T) {
 			logs := &recorder{}
 			g := testGuard(logs)
 			called := false
-			err := g.streamInterceptor(nil, fakeStream{ctx: callContext("10.0.0.1:5000", tt.md)}, &grpc.StreamServerInfo{FullMethod: "/m"},
+			err := g.streamInterceptor(nil, fakeStream{ctx: callContext("127.0.0.1:5000", tt.md)}, &grpc.StreamServerInfo{FullMethod: "/m"},
 				func(any, grpc.ServerStream) error { called = true; return nil })
 			if tt.ok != (err == nil) || called != tt.ok {
 				t.Fatalf("error %v, handler called %v; want accepted %v", err, called, tt.ok)
@@ -128,7 +128,7 @@ func TestAuthenticate(t *testing.T) {
 			if !tt.ok && status.Code(err) != codes.Unauthenticated {
 				t.Fatalf("error %v, want Unauthenticated", err)
 			}
-			_, err = g.unaryInterceptor(callContext("10.0.0.1:5000", tt.md), nil, &grpc.UnaryServerInfo{FullMethod: "/u"},
+			_, err = g.unaryInterceptor(callContext("127.0.0.1:5000", tt.md), nil, &grpc.UnaryServerInfo{FullMethod: "/u"},
 				func(context.Context, any) (any, error) { return "done", nil })
 			if tt.ok != (err == nil) {
 				t.Fatalf("unary: error %v, want accepted %v", err, tt.ok)
@@ -143,7 +143,7 @@ func TestRefusalLoggedOncePerPeer(t *testing.T) {
 	logs := &recorder{}
 	g := testGuard(logs)
 	for i := range 30 {
-		addr := fmt.Sprintf("10.0.0.%d:%d", 1+i%2, 5000+i%3)
+		addr := fmt.Sprintf("127.0.0.%d:%d", 1+i%2, 5000+i%3)
 		_ = g.streamInterceptor(nil, fakeStream{ctx: callContext(addr, nil)}, &grpc.StreamServerInfo{FullMethod: "/m"},
 			func(any, grpc.ServerStream) error { t.Fatal("handler called"); return nil })
 	}
@@ -162,12 +162,12 @@ func TestPanicRecovered(t *testing.T) {
 	g := testGuard(logs)
 	md := metadata.Pairs(authMetadataKey, credential(testToken))
 	for range 3 {
-		err := g.streamInterceptor(nil, fakeStream{ctx: callContext("10.0.0.1:1", md)}, &grpc.StreamServerInfo{FullMethod: "/m"},
+		err := g.streamInterceptor(nil, fakeStream{ctx: callContext("127.0.0.1:1", md)}, &grpc.StreamServerInfo{FullMethod: "/m"},
 			func(any, grpc.ServerStream) error { panic("boom") })
 		if status.Code(err) != codes.Internal {
 			t.Fatalf("stream: %v, want Internal", err)
 		}
-		_, err = g.unaryInterceptor(callContext("10.0.0.1:1", md), nil, &grpc.UnaryServerInfo{FullMethod: "/u"},
+		_, err = g.unaryInterceptor(callContext("127.0.0.1:1", md), nil, &grpc.UnaryServerInfo{FullMethod: "/u"},
 			func(context.Context, any) (any, error) { panic(fmt.Errorf("boom %d", 1)) })
 		if status.Code(err) != codes.Internal {
 			t.Fatalf("unary: %v, want Internal", err)
