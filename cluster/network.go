@@ -1,13 +1,12 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
+	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
+	"github.com/goray-dev/goray/cluster/transport"
 )
 
 // ErrNetwork reports a node that could not start messaging with others.
@@ -15,54 +14,44 @@ var ErrNetwork = errors.New("network")
 
 // Network makes a node a member of a cluster over the network.
 type Network struct {
-	// Host and Port the node's actor system listens on (port 0: a free one).
-	Host string
-	Port int
+	// Host and Port the node's actor system listens on (port 0: a free
+	// one); AdvertiseHost is how other nodes reach it (Host by default).
+	Host          string
+	Port          int
+	AdvertiseHost string
 	// Head runs the GCS and the placement actor on this node.
 	Head bool
 	// HeadAddress is the head node's actor system address (host:port),
 	// for every other node.
 	HeadAddress string
-	// Token is the cluster's secret: messages between nodes carry it.
+	// Token is the cluster's secret: every message between nodes presents
+	// it, and a node refuses peers without it. Required.
 	Token string
-	// Remote starts messaging between processes on sys, listening on host
-	// and port; it returns how to stop it. Nil starts protoactor remote
-	// without authentication.
-	Remote func(sys *actor.ActorSystem, host string, port int) (stop func(), err error)
+	// TLS encrypts the traffic between nodes (off by default).
+	TLS transport.TLSConfig
 }
 
 func (n *Node) startNetwork(cfg *Network) error {
 	if !cfg.Head && cfg.HeadAddress == "" {
 		return fmt.Errorf("%w: a node that is not the head needs the head's address", ErrInvalidConfig)
 	}
-	host := cfg.Host
-	if host == "" {
-		host = "127.0.0.1"
+	tc := transport.DefaultConfig()
+	if cfg.Host != "" {
+		tc.BindHost = cfg.Host
 	}
-	start := cfg.Remote
-	if start == nil {
-		start = plainRemote
-	}
-	stop, err := start(n.System, host, cfg.Port)
-	if err != nil {
+	tc.BindPort, tc.AdvertisedHost, tc.Token, tc.TLS, tc.Logger = cfg.Port, cfg.AdvertiseHost, cfg.Token, cfg.TLS, n.logger
+	tr, err := transport.Start(n.System, tc)
+	switch {
+	case errors.Is(err, transport.ErrNoToken), errors.Is(err, transport.ErrInvalidConfig), errors.Is(err, transport.ErrTLS):
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	case err != nil:
 		return fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
-	n.stopNet = stop
+	n.transport = tr
+	n.stopNet = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = tr.Stop(ctx)
+	}
 	return nil
-}
-
-// plainRemote starts protoactor remote without authentication.
-func plainRemote(sys *actor.ActorSystem, host string, port int) (func(), error) {
-	// remote.Start panics when it cannot listen: find out first.
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		return nil, err
-	}
-	port = l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return nil, err
-	}
-	r := remote.NewRemote(sys, remote.Configure(host, port))
-	r.Start()
-	return func() { r.Shutdown(false) }, nil
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/cluster/transport"
 	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
@@ -80,6 +81,7 @@ type Node struct {
 	head      bool         // runs the GCS and the placement actor
 	info      *pb.NodeInfo // what the GCS was told of the node
 	stopNet   func()       // stops messaging between processes
+	transport *transport.Transport
 
 	failOnce sync.Once
 	failed   chan struct{}
