@@ -161,10 +161,14 @@ type Timing struct {
 //     when the member is really dead). A live but suspected member has that
 //     long to hear the suspicion and refute it, which takes two gossip
 //     hops of ~100ms each.
-//   - SuspicionMaxTimeoutMult 3 (LAN default 6): without confirmations
-//     (a cluster of 3 or fewer, or confirmations lost) the timeout starts
-//     at 3 * 800ms = 2.4s and shrinks as confirmations come. Kept small so
-//     that a lone prober still declares the death in a few seconds.
+//   - SuspicionMaxTimeoutMult 6 (the default): a suspicion that no other
+//     member confirms starts at 6 * 800ms = 4.8s and shrinks as
+//     confirmations come. A dead member is confirmed by the other probers
+//     within a probe round or two, so this costs a real death nothing; but
+//     a live member suspected by one prober that is itself starved (no
+//     confirmations) gets seconds, not 800ms, to be heard refuting. With
+//     3, such lone suspicions timed out after 2.4s in runs with more
+//     spinning goroutines than cores per member.
 //   - AwarenessMaxMultiplier 8 (the default): a member that finds itself
 //     slow (its probes time out but nacks do not arrive, it has to refute)
 //     stretches its probe interval and timeout up to 8 times, to 1.6s and
@@ -192,7 +196,7 @@ func DefaultTiming() Timing {
 		ProbeTimeout:            100 * time.Millisecond,
 		IndirectChecks:          3,
 		SuspicionMult:           4,
-		SuspicionMaxTimeoutMult: 3,
+		SuspicionMaxTimeoutMult: 6,
 		AwarenessMaxMultiplier:  8,
 		GossipInterval:          100 * time.Millisecond,
 		GossipNodes:             3,
