@@ -110,7 +110,7 @@ func TestForeignPeerRefusedAndLoggedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey, otherLabel, err := deriveSecrets("another-cluster-token-0123456789")
+	otherKey, _, err := deriveSecrets("another-cluster-token-0123456789")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +150,14 @@ func TestForeignPeerRefusedAndLoggedOnce(t *testing.T) {
 			},
 		},
 		{
+			name:   "this cluster's label without encryption",
+			reason: reasonDecrypt,
+			join: func(t *testing.T, addr string) (string, int) {
+				ml := plainMemberlist(t, ourLabel, nil, io.Discard)
+				return joinRepeatedly(t, ml, addr)
+			},
+		},
+		{
 			name:   "this cluster's label with another key",
 			reason: reasonDecrypt,
 			join: func(t *testing.T, addr string) (string, int) {
@@ -158,7 +166,6 @@ func TestForeignPeerRefusedAndLoggedOnce(t *testing.T) {
 			},
 		},
 	}
-	_ = otherLabel
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder()
