@@ -32,8 +32,12 @@ type Cluster struct {
 	// reading around such calls; Shutdown holds it for writing.
 	life sync.RWMutex
 
+	// mu guards what follows. memberlist calls the delegate, which takes
+	// mu, while holding its own locks, so no memberlist method is ever
+	// called with mu held.
 	mu        sync.Mutex
 	ml        *memberlist.Memberlist
+	addr      netip.AddrPort // advertised gossip address
 	meta      Meta
 	metaBytes []byte
 	// view holds the alive members by node ID, this one included.
@@ -113,8 +117,14 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.wg.Wait()
 		return nil, fmt.Errorf("membership: start: %w", err)
 	}
+	var addr netip.AddrPort
+	if n := ml.LocalNode(); n != nil {
+		if ip, ok := netip.AddrFromSlice(n.Addr); ok {
+			addr = netip.AddrPortFrom(ip.Unmap(), n.Port)
+		}
+	}
 	c.mu.Lock()
-	c.ml = ml
+	c.ml, c.addr = ml, addr
 	c.mu.Unlock()
 	c.log.Debug("membership: started", slog.String("addr", c.Local().Addr.String()),
 		slog.String("role", meta.Role.String()))
@@ -198,7 +208,8 @@ func (c *Cluster) joinOnce(addrs []string) (int, error) {
 // still queued when Shutdown is called are discarded.
 func (c *Cluster) Events() <-chan Event { return c.events }
 
-// Members returns the alive members, this one included, ordered by node ID.
+// Members returns the alive members, this one included until it leaves,
+// ordered by node ID.
 // It reflects every event queued so far, including events the consumer of
 // Events has not received yet.
 func (c *Cluster) Members() []Member {
@@ -218,17 +229,7 @@ func (c *Cluster) Members() []Member {
 func (c *Cluster) Local() Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := Member{Meta: c.meta.Clone()}
-	if v, ok := c.view[c.id]; ok {
-		m.Addr = v.Addr
-	} else if c.ml != nil {
-		if n := c.ml.LocalNode(); n != nil {
-			if ip, ok := netip.AddrFromSlice(n.Addr); ok {
-				m.Addr = netip.AddrPortFrom(ip.Unmap(), n.Port)
-			}
-		}
-	}
-	return m
+	return Member{Addr: c.addr, Meta: c.meta.Clone()}
 }
 
 // HealthScore returns memberlist's awareness score of this member: 0 when
