@@ -24,7 +24,6 @@ const DefaultBroadcastTimeout = 5 * time.Second
 type Cluster struct {
 	id      string
 	log     *slog.Logger
-	timing  Timing
 	limiter *limiter // for members refused for their metadata
 
 	// life serialises calls into memberlist against Shutdown: memberlist
@@ -88,7 +87,6 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	c := &Cluster{
 		id:        cfg.NodeID,
 		log:       logger,
-		timing:    cfg.Timing,
 		limiter:   newLimiter(RefusalLogInterval, maxLimiterKeys, time.Now),
 		meta:      meta,
 		metaBytes: metaBytes,

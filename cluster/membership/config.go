@@ -148,33 +148,36 @@ type Timing struct {
 //     about 200ms, and a failed probe ends 200ms after it started. Five
 //     members then send 25 probes a second in all: nothing for a LAN.
 //   - ProbeTimeout 100ms (LAN default 500ms): on loopback or a LAN an ack
-//     takes well under a millisecond, and even with every core saturated a
-//     few tens of milliseconds. A late ack is not a death: it only starts
-//     the indirect probes, which get the other 100ms of the interval.
+//     takes well under a millisecond when the CPU is free. A late ack is
+//     not a death: the timeout only starts the indirect probes and the TCP
+//     fallback, and the direct ack still counts until the interval ends.
 //   - IndirectChecks 3 (the default): three other members probe for us
 //     before the member becomes suspect, so a member that is merely slow to
 //     answer one prober, or one prober that is itself starved of CPU, does
 //     not lead to a suspicion.
-//   - SuspicionMult 4 (the default): in a cluster of fewer than 10 members
-//     the suspicion timeout is 4 * 200ms = 800ms, reached once 2 other
-//     members confirm the suspicion (they do within a probe round or two
-//     when the member is really dead). A live but suspected member has that
-//     long to hear the suspicion and refute it, which takes two gossip
-//     hops of ~100ms each.
-//   - SuspicionMaxTimeoutMult 6 (the default): a suspicion that no other
-//     member confirms starts at 6 * 800ms = 4.8s and shrinks as
-//     confirmations come. A dead member is confirmed by the other probers
-//     within a probe round or two, so this costs a real death nothing; but
-//     a live member suspected by one prober that is itself starved (no
-//     confirmations) gets seconds, not 800ms, to be heard refuting. With
-//     3, such lone suspicions timed out after 2.4s in runs with more
-//     spinning goroutines than cores per member.
+//   - SuspicionMult 5 (LAN default 4): in a cluster of fewer than 10
+//     members the suspicion timeout is 5 * 200ms = 1s, reached once 3 other
+//     members confirm the suspicion (SuspicionMult-2; in a cluster of fewer
+//     than 5, which cannot supply them, it is 1s flat). When a member is really dead the other probers
+//     confirm within a probe round or two, so a kill is declared in about
+//     1.5s. A live but suspected member has at least that long to hear of
+//     the suspicion and refute it. With 4 (800ms after 2 confirmations)
+//     detection took 1.2s, but members whose CPUs were saturated while the
+//     machine ran other work were sometimes declared dead: starved members
+//     are suspected by several probers at once, and 200ms more to refute
+//     made the difference in the measurements.
+//   - SuspicionMaxTimeoutMult 6 (the default): a suspicion that others do
+//     not confirm starts at 6 * 1s = 6s and shrinks as confirmations come.
+//     A real death is confirmed quickly, so this costs it nothing; a live
+//     member suspected by one prober that is itself starved gets seconds
+//     to be heard refuting. With 3, such lone suspicions timed out after
+//     2.4s in runs with more spinning goroutines than cores per member.
 //   - AwarenessMaxMultiplier 8 (the default): a member that finds itself
-//     slow (its probes time out but nacks do not arrive, it has to refute)
-//     stretches its probe interval and timeout up to 8 times, to 1.6s and
-//     800ms. This is what keeps a CPU-starved member from declaring healthy
-//     ones dead; detection slows while it is starved, which is the right
-//     trade.
+//     slow (nacks from indirect probers do not arrive, it has to refute)
+//     stretches its probe interval, and so the time its indirect and TCP
+//     probes get, up to 8 times (1.6s). This keeps a CPU-starved member
+//     from suspecting healthy ones; its detection slows while it is
+//     starved, which is the right trade.
 //   - GossipInterval 100ms (LAN default 200ms) and GossipNodes 3: suspect,
 //     alive (refutation) and dead messages reach all of a small cluster in
 //     one or two rounds, so the other members learn a death ~100ms after
@@ -195,7 +198,7 @@ func DefaultTiming() Timing {
 		ProbeInterval:           200 * time.Millisecond,
 		ProbeTimeout:            100 * time.Millisecond,
 		IndirectChecks:          3,
-		SuspicionMult:           4,
+		SuspicionMult:           5,
 		SuspicionMaxTimeoutMult: 6,
 		AwarenessMaxMultiplier:  8,
 		GossipInterval:          100 * time.Millisecond,
