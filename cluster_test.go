@@ -29,11 +29,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// clusterToken is the token of the test clusters.
+const clusterToken = "cluster-test-token-0123456789"
+
 // runNode runs a node until its standard input closes: "head", or
 // "worker HEADADDR CPUS". It prints "node ID ADDRESS" once it runs.
 func runNode(role string) int {
 	f := strings.Fields(role)
-	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0)}
+	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken)}
 	switch {
 	case f[0] == "head":
 		opts = append(opts, goray.AsHead(), goray.WithCPUs(1))
@@ -114,7 +117,7 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 	for range workers {
 		ws = append(ws, startNodeProc(t, "worker "+head.Address+" 1"))
 	}
-	ctx, err := goray.Init(context.Background(), goray.WithAddress(head.Address), goray.WithListen("127.0.0.1", 0))
+	ctx, err := goray.Init(context.Background(), goray.WithAddress(head.Address), goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken))
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}
@@ -145,8 +148,8 @@ func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	ctx, head, workers := startCluster(t, 2)
-	nodes := []string{head.ID, workers[0].ID, workers[1].ID}
+	ctx, head, workers := startCluster(t, 3)
+	nodes := []string{head.ID, workers[0].ID, workers[1].ID, workers[2].ID}
 	for _, tc := range []struct {
 		name string
 		run  func(t *testing.T, ctx context.Context, nodes []string)
@@ -156,6 +159,8 @@ func TestCluster(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
 	}
+	// The cases that kill nodes come last.
+	t.Run("node killed during a workload", func(t *testing.T) { clusterSurvivesNodeKill(t, ctx, workers[2]) })
 }
 
 // Tasks from a driver run on the cluster's nodes, not on the driver, and
@@ -196,15 +201,18 @@ func clusterRunsActors(t *testing.T, ctx context.Context, nodes []string) {
 		if i == 0 {
 			opts = append(opts, goray.Name(name))
 		}
-		a, err := whereActor.New(ctx, opts...)
+		nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		a, err := whereActor.New(nctx, opts...)
+		cancel()
 		if err != nil {
+			dumpCluster(t, ctx)
 			t.Fatal(err)
 		}
 		refs = append(refs, a)
 		on[mustGet(t, ctx, whereCall.Remote(ctx, a))] = true
 	}
 	if len(on) != 3 {
-		t.Fatalf("three 1-CPU actors on three 1-CPU nodes ran on %v", on)
+		t.Fatalf("three 1-CPU actors on 1-CPU nodes ran on %v", on)
 	}
 	for node := range on {
 		if !slices.Contains(nodes, node) {
@@ -230,4 +238,59 @@ func clusterRunsActors(t *testing.T, ctx context.Context, nodes []string) {
 	if _, err := getWithin(t, ctx, whereTask.Remote(ctx, 0), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dumpCluster logs what the cluster holds, to explain a failure.
+func dumpCluster(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nodes, err := goray.Nodes(ctx)
+	t.Logf("nodes: %+v (%v)", nodes, err)
+	actors, err := goray.ListActors(ctx)
+	t.Logf("actors: %+v (%v)", actors, err)
+	tasks, err := goray.ListTasks(ctx)
+	t.Logf("tasks: %+v (%v)", tasks, err)
+}
+
+var napTask = goray.Task("test.nap", func(ctx context.Context, x int) (int, error) {
+	select {
+	case <-time.After(time.Millisecond):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return 2 * x, nil
+})
+
+// A worker node killed in the middle of a workload: every task it held is
+// run again elsewhere, and every result is right.
+func clusterSurvivesNodeKill(t *testing.T, ctx context.Context, victim *nodeProc) {
+	const n = 10_000
+	refs := make([]goray.Ref[int], n)
+	for i := range refs {
+		refs[i] = napTask.Remote(ctx, i)
+	}
+	t0 := time.Now()
+	for i, r := range refs {
+		if i == n/5 {
+			victim.kill()
+		}
+		got, err := getWithin(t, ctx, r, time.Minute)
+		if err != nil || got != 2*i {
+			t.Fatalf("task %d: %d, %v", i, got, err)
+		}
+	}
+	t.Logf("%d tasks, one node killed after %d results: all done in %v", n, n/5, time.Since(t0))
+	pollUntil(t, "the cluster sees the node dead", func() bool {
+		nodes, err := goray.Nodes(ctx)
+		if err != nil {
+			return false
+		}
+		for _, node := range nodes {
+			if node.ID == victim.ID {
+				return !node.Alive
+			}
+		}
+		return false
+	})
 }

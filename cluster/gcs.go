@@ -40,6 +40,8 @@ type GCS struct {
 	jobs      map[string]*pb.JobInfo
 	dead      []string // IDs of dead actors, oldest first
 	maxDead   int
+	// fingerprint is the head's build: a node with another gets no work.
+	fingerprint string
 }
 
 // MaxDeadActors is how many dead actors' records the GCS keeps.
@@ -108,6 +110,14 @@ func (g *GCS) Receive(c actor.Context) {
 		}
 		g.nodes[m.NodeId] = m
 		g.byAddress[m.Address] = m.NodeId
+		if m.Address == c.Self().Address {
+			g.fingerprint = m.Fingerprint // the head's own node
+		}
+		if g.fingerprint != "" && m.Fingerprint != "" && m.Fingerprint != g.fingerprint {
+			c.Logger().Warn("goray: a node runs another build than the head; it gets no work",
+				"node", m.NodeId, "address", m.Address, "build", m.Fingerprint, "head build", g.fingerprint)
+			return
+		}
 		c.Send(g.placement, m)
 	case *pb.NodeDied:
 		g.nodeDied(c, m.NodeId)
@@ -387,6 +397,12 @@ func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 		g.answerResolvers(c, rec)
 	case pb.ActorState_ACTOR_STATE_RESTARTING:
 		info.State = m.State
+	case pb.ActorState_ACTOR_STATE_PENDING:
+		// The node had no room after all: place the actor again.
+		if info.State == pb.ActorState_ACTOR_STATE_PENDING || info.State == pb.ActorState_ACTOR_STATE_RESTARTING {
+			info.NodeId = ""
+			g.timers.SendOnce(placeRetryFirst, c.Self(), placeActor{id: string(info.ActorId), delay: placeRetryFirst})
+		}
 	case pb.ActorState_ACTOR_STATE_DEAD:
 		perr := m.Error
 		if perr == nil {

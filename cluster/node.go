@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/cluster/membership"
 	"github.com/goray-dev/goray/cluster/transport"
 	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/objects"
@@ -82,6 +83,8 @@ type Node struct {
 	info      *pb.NodeInfo // what the GCS was told of the node
 	stopNet   func()       // stops messaging between processes
 	transport *transport.Transport
+	members   *membership.Cluster
+	address   string // the gossip address others join, for a node on the network
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -238,16 +241,18 @@ func Start(cfg Config) (*Node, error) {
 	n.System = actor.NewActorSystem(actor.WithLoggerFactory(quietLogger(logger)), actor.WithDeadLetterRequestLogging(false))
 	net := cfg.Network
 	head := net == nil || net.Head
+	addr := n.System.Address()
+	headAddr := addr
 	if net != nil {
-		if err := n.startNetwork(net); err != nil {
+		if net.Fingerprint == "" {
+			net.Fingerprint = cfg.Registry.Fingerprint()
+		}
+		headAddr, err = n.startNetwork(net, placement.ToWire(total), cfg.Labels)
+		if err != nil {
 			n.System.Shutdown()
 			return nil, err
 		}
-	}
-	addr := n.System.Address()
-	headAddr := addr
-	if !head {
-		headAddr = net.HeadAddress
+		addr = n.System.Address()
 	}
 	n.GCS = actor.NewPID(headAddr, GCSProcessID)
 	n.Placement = actor.NewPID(headAddr, placement.ProcessID)
@@ -304,9 +309,18 @@ func Start(cfg Config) (*Node, error) {
 		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store),
 		Directory: actors.WirePID(n.Directory), Core: actors.WirePID(n.OwnerPID), Alive: true,
 	}
+	if net != nil {
+		n.info.Fingerprint = net.Fingerprint
+		n.info.Gossip = n.address
+		go n.watchMembers()
+	}
 	root.Send(n.GCS, n.info)
 	return n, nil
 }
+
+// Address returns where other nodes join this node's cluster (its gossip
+// address), or "" for an embedded node.
+func (n *Node) Address() string { return n.address }
 
 // Stop stops every actor of the node and removes its spill files. The GCS
 // stops first, so no new actor is placed while the raylet stops. Stopping

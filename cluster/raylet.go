@@ -72,6 +72,7 @@ type Raylet struct {
 	infos map[string]*pb.NodeInfo
 	peers int
 	rnd   *rand.Rand
+	sent  map[string]int // tasks passed to each node since the last view
 
 	reportScheduled bool
 	stopReports     scheduler.CancelFunc
@@ -123,6 +124,7 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			dead:      newCauseCache(maxDeadCauses),
 			view:      placement.NewView(),
 			infos:     map[string]*pb.NodeInfo{},
+			sent:      map[string]int{},
 			rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		})
 	}, actor.WithSupervisor(stopChildren{logger: env}))
@@ -168,6 +170,13 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.ClusterView:
 		r.learn(m)
 		r.spillWaiting(c)
+	case *pb.NodeDied:
+		// Forward nothing more to it, without waiting for the next view.
+		if _, ok := r.infos[m.NodeId]; ok && m.NodeId != r.env.NodeID {
+			r.view.Remove(m.NodeId)
+			delete(r.infos, m.NodeId)
+			r.peers--
+		}
 	case *actor.Terminated:
 		r.childStopped(c, m.Who)
 	case retrySpill:
@@ -213,11 +222,6 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 			r.forward(c, spec, node)
 			return
 		}
-		if spec.Hops > 0 {
-			// Its owner must know where it runs, to resubmit it should
-			// this node die.
-			c.Send(actors.PID(spec.Owner), &pb.TaskAccepted{TaskId: spec.TaskId, NodeId: r.env.NodeID})
-		}
 		if s.tasks.peek() == nil {
 			r.queued = append(r.queued, s)
 		}
@@ -259,6 +263,14 @@ func (r *Raylet) spillWaiting(c actor.Context) {
 			kept = kept[:len(kept)-1]
 			r.forward(c, spec, r.infos[node])
 		case errors.Is(err, placement.ErrNoCapacity):
+			// Every node that could run it is busy: queue it at the one
+			// this raylet has sent least to for its size, rather than
+			// holding it here until a view shows room.
+			if node := r.leastLoaded(req); node != "" {
+				delete(r.spilling, id)
+				kept = kept[:len(kept)-1]
+				r.forward(c, spec, r.infos[node])
+			}
 		default:
 			// The view may lack a node that just joined: the placement
 			// actor decides.
@@ -292,10 +304,14 @@ func (r *Raylet) spillTarget(s *shape, spec *pb.TaskSpec) *pb.NodeInfo {
 	return r.infos[id]
 }
 
-// forward passes a task on to another node's raylet.
+// forward passes a task on to another node's raylet, and tells the task's
+// owner where it went, so that the owner resubmits it should that node die
+// before the task is done, even while it is on its way.
 func (r *Raylet) forward(c actor.Context, spec *pb.TaskSpec, node *pb.NodeInfo) {
+	r.sent[node.NodeId]++
 	next := respec(spec)
 	next.Hops++
+	c.Send(actors.PID(spec.Owner), &pb.TaskAccepted{TaskId: spec.TaskId, NodeId: node.NodeId})
 	c.Send(actors.PID(node.Raylet), next)
 }
 
@@ -308,6 +324,23 @@ func respec(s *pb.TaskSpec) *pb.TaskSpec {
 		RetryExceptions: s.RetryExceptions, Name: s.Name, ReturnId: s.ReturnId, Owner: s.Owner, Attempt: s.Attempt,
 		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops,
 	}
+}
+
+// leastLoaded returns the live node other than this one that could fit req
+// and was sent the fewest tasks since the last view, for its CPUs.
+func (r *Raylet) leastLoaded(req placement.Request) string {
+	best, bestLoad := "", 0.0
+	for id := range r.infos {
+		n, ok := r.view.Node(id)
+		if !ok || id == r.env.NodeID || !n.Alive || !req.Resources.Fits(n.Total) {
+			continue
+		}
+		load := float64(r.sent[id]+1) / max(n.Total[placement.CPU].Float(), 1)
+		if best == "" || load < bestLoad || (load == bestLoad && id < best) {
+			best, bestLoad = id, load
+		}
+	}
+	return best
 }
 
 // learn takes the cluster view the placement actor shared.
@@ -332,6 +365,7 @@ func (r *Raylet) learn(m *pb.ClusterView) {
 		}
 	}
 	r.peers = peers
+	clear(r.sent)
 }
 
 // spill asks the placement actor for a node that fits spec and sends it
@@ -505,6 +539,11 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 	case r.ledger.fits(h.shape) && len(r.actorsQ) == 0:
 		r.hosts[string(spec.ActorId)] = h
 		r.spawnHost(c, h)
+	case r.peers > 0:
+		// The placement actor's view was out of date: give the actor back,
+		// to be placed where there is room now.
+		c.Send(r.gcs, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_PENDING, NodeId: r.env.NodeID,
+			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_NO_CAPACITY, Message: fmt.Sprintf("node %s has no room now", r.env.NodeID), NodeId: r.env.NodeID}})
 	default:
 		r.hosts[string(spec.ActorId)] = h
 		r.actorsQ = append(r.actorsQ, h)

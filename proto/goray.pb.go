@@ -2389,7 +2389,12 @@ type NodeInfo struct {
 	Alive     bool                   `protobuf:"varint,8,opt,name=alive,proto3" json:"alive,omitempty"`
 	Directory *Pid                   `protobuf:"bytes,9,opt,name=directory,proto3" json:"directory,omitempty"`
 	// The node's core: the GCS tells it of actor deaths and moves.
-	Core          *Pid `protobuf:"bytes,10,opt,name=core,proto3" json:"core,omitempty"`
+	Core *Pid `protobuf:"bytes,10,opt,name=core,proto3" json:"core,omitempty"`
+	// The build the node runs (a hash of its registered functions and actor
+	// types): a node whose build differs from the head's gets no work.
+	Fingerprint string `protobuf:"bytes,11,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// Where the node gossips: the address others join the cluster through.
+	Gossip        string `protobuf:"bytes,12,opt,name=gossip,proto3" json:"gossip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2492,6 +2497,20 @@ func (x *NodeInfo) GetCore() *Pid {
 		return x.Core
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetGossip() string {
+	if x != nil {
+		return x.Gossip
+	}
+	return ""
 }
 
 // GetNodeStats asks a raylet what its node holds and runs now.
@@ -3915,7 +3934,7 @@ const file_goray_proto_rawDesc = "" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
-	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xbb\x04\n" +
+	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xf5\x04\n" +
 	"\bNodeInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x120\n" +
@@ -3931,7 +3950,9 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\tdirectory\x12\x1e\n" +
 	"\x04core\x18\n" +
 	" \x01(\v2\n" +
-	".goray.PidR\x04core\x1a8\n" +
+	".goray.PidR\x04core\x12 \n" +
+	"\vfingerprint\x18\v \x01(\tR\vfingerprint\x12\x16\n" +
+	"\x06gossip\x18\f \x01(\tR\x06gossip\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

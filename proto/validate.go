@@ -821,6 +821,8 @@ func (n *NodeInfo) Validate() error {
 		checkPid(t, "store", n.Store, n.Alive),
 		checkPid(t, "directory", n.Directory, false),
 		checkPid(t, "core", n.Core, false),
+		checkLen(t, "fingerprint", n.Fingerprint, MaxNameLen),
+		checkLen(t, "gossip", n.Gossip, MaxAddressLen),
 	)
 }
 
