@@ -2,6 +2,7 @@ package objects
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"path/filepath"
@@ -17,6 +18,7 @@ const (
 	fsWrite  = "write"
 	fsRead   = "read"
 	fsRemove = "remove"
+	fsReadAt = "readat"
 )
 
 // memFS is an in-memory SpillFS for tests. Any operation on a path can be
@@ -196,6 +198,28 @@ func (f *memFS) ReadFile(path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: fs.ErrNotExist}
 	}
 	return slices.Clone(b), nil
+}
+
+func (f *memFS) ReadAt(path string, p []byte, off int64) (int, error) {
+	err := f.begin(fsReadAt, path)
+	defer f.end(path)
+	if err != nil {
+		return 0, &fs.PathError{Op: "readat", Path: path, Err: err}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.files[path]
+	if !ok {
+		return 0, &fs.PathError{Op: "readat", Path: path, Err: fs.ErrNotExist}
+	}
+	if off < 0 || off > int64(len(b)) {
+		return 0, &fs.PathError{Op: "readat", Path: path, Err: fs.ErrInvalid}
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func (f *memFS) Remove(path string) error {
