@@ -174,10 +174,13 @@ func (x *CancelFetch) GetRequester() *Pid {
 // ReadChunk asks a store for the bytes [offset, offset+length) of an object
 // it holds, clipped to the object's end. The reply is an ObjectChunk.
 type ReadChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
-	Length        int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ObjectId []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Offset   int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length   int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	// Echoed in the ObjectChunk: the requester tells the replies to its
+	// current requests from late replies to earlier ones.
+	Tag           uint64 `protobuf:"varint,4,opt,name=tag,proto3" json:"tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -233,16 +236,25 @@ func (x *ReadChunk) GetLength() int64 {
 	return 0
 }
 
+func (x *ReadChunk) GetTag() uint64 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
 // ObjectChunk carries bytes of an object from offset, and the object's
 // size; or the error that kept the store from reading them
 // (ERROR_KIND_OBJECT_LOST when it does not hold the object).
 type ObjectChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
-	TotalSize     int64                  `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
-	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
-	Error         *Error                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ObjectId  []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Offset    int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	TotalSize int64                  `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	Data      []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Error     *Error                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The tag of the ReadChunk this answers.
+	Tag           uint64 `protobuf:"varint,6,opt,name=tag,proto3" json:"tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -310,6 +322,13 @@ func (x *ObjectChunk) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *ObjectChunk) GetTag() uint64 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
 }
 
 // AddLocation tells an owner's directory that the store of node node_id
@@ -502,18 +521,20 @@ const file_transfer_proto_rawDesc = "" +
 	"\vCancelFetch\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12(\n" +
 	"\trequester\x18\x02 \x01(\v2\n" +
-	".goray.PidR\trequester\"X\n" +
+	".goray.PidR\trequester\"j\n" +
 	"\tReadChunk\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x03 \x01(\x03R\x06length\"\x99\x01\n" +
+	"\x06length\x18\x03 \x01(\x03R\x06length\x12\x10\n" +
+	"\x03tag\x18\x04 \x01(\x04R\x03tag\"\xab\x01\n" +
 	"\vObjectChunk\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\"\n" +
-	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\"e\n" +
+	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12\x10\n" +
+	"\x03tag\x18\x06 \x01(\x04R\x03tag\"e\n" +
 	"\vAddLocation\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12 \n" +
