@@ -37,6 +37,9 @@ type memFS struct {
 	// SpillFS contract rules out (but for MkdirAll).
 	busy     map[string]int
 	overlaps []string
+	// readFiles counts ReadFile calls; readAtMax is the most bytes one
+	// ReadAt asked for.
+	readFiles, readAtMax int
 }
 
 type fsKey struct{ op, path string }
@@ -188,6 +191,9 @@ func (f *memFS) WriteFile(path string, data []byte) error {
 func (f *memFS) ReadFile(path string) ([]byte, error) {
 	err := f.begin(fsRead, path)
 	defer f.end(path)
+	f.mu.Lock()
+	f.readFiles++
+	f.mu.Unlock()
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
@@ -203,6 +209,9 @@ func (f *memFS) ReadFile(path string) ([]byte, error) {
 func (f *memFS) ReadAt(path string, p []byte, off int64) (int, error) {
 	err := f.begin(fsReadAt, path)
 	defer f.end(path)
+	f.mu.Lock()
+	f.readAtMax = max(f.readAtMax, len(p))
+	f.mu.Unlock()
 	if err != nil {
 		return 0, &fs.PathError{Op: "readat", Path: path, Err: err}
 	}

@@ -570,9 +570,11 @@ func Fetch(ctx context.Context, root *actor.RootContext, store *actor.PID, req *
 		if wait <= 0 {
 			return nil, ctx.Err()
 		}
-		ms = max(wait.Milliseconds(), 1)
+		// Rounded up, so that the store gives up no earlier than ctx.
+		ms = int64((wait + time.Millisecond - 1) / time.Millisecond)
 	}
-	f := actor.NewFuture(root.ActorSystem(), wait)
+	// The future outlives ctx, so that ctx's end is what Fetch reports.
+	f := actor.NewFuture(root.ActorSystem(), wait+time.Second)
 	r := &pb.FetchObject{ObjectId: req.GetObjectId(), Sources: req.GetSources(), Directory: req.GetDirectory(), Size: req.Size, TimeoutMs: ms}
 	root.RequestWithCustomSender(store, r, f.PID())
 	type result struct {
@@ -586,6 +588,13 @@ func Fetch(ctx context.Context, root *actor.RootContext, store *actor.PID, req *
 	}()
 	select {
 	case res := <-done:
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			// The store gave up at the deadline, as ctx is about to.
+			<-ctx.Done()
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if res.err != nil {
 			return nil, fmt.Errorf("objects: fetch: %w", res.err)
 		}

@@ -137,8 +137,7 @@ func (a *assembly) drop() int64 {
 	for off := range a.asked {
 		a.retry = append(a.retry, off)
 	}
-	// Highest first: want takes them from the end, lowest first.
-	slices.SortFunc(a.retry, func(x, y int64) int { return cmp.Compare(y, x) })
+	a.sortRetry()
 	clear(a.asked)
 	a.inFlight = 0
 	return n
@@ -158,21 +157,33 @@ func (a *assembly) add(m *pb.ObjectChunk) (status chunkStatus, freed int64, err 
 	}
 	delete(a.asked, m.GetOffset())
 	a.inFlight -= asked
+	status, err = a.take(m, asked)
+	if err != nil {
+		// Still needed: asked again of the next source.
+		a.retry = append(a.retry, m.GetOffset())
+		a.sortRetry()
+	}
+	return status, asked, err
+}
+
+// take checks a reply to the request for asked bytes at its offset and
+// copies its bytes into the buffer.
+func (a *assembly) take(m *pb.ObjectChunk, asked int64) (chunkStatus, error) {
 	if e := m.GetError(); e != nil {
-		return chunkIgnored, asked, fmt.Errorf("%w: %s: %s", ErrSourceFailed, e.GetKind(), e.GetMessage())
+		return chunkIgnored, fmt.Errorf("%w: %s: %s", ErrSourceFailed, e.GetKind(), e.GetMessage())
 	}
 	off, total, data := m.GetOffset(), m.GetTotalSize(), m.GetData()
 	switch {
 	case total < 0 || total > a.maxSize:
-		return chunkIgnored, asked, fmt.Errorf("%w: object of %d bytes, more than the %d accepted", ErrMalformedChunk, total, a.maxSize)
+		return chunkIgnored, fmt.Errorf("%w: object of %d bytes, more than the %d accepted", ErrMalformedChunk, total, a.maxSize)
 	case a.size >= 0 && total != a.size:
-		return chunkIgnored, asked, fmt.Errorf("%w: object of %d bytes, known to have %d", ErrMalformedChunk, total, a.size)
+		return chunkIgnored, fmt.Errorf("%w: object of %d bytes, known to have %d", ErrMalformedChunk, total, a.size)
 	case off > total || (off == total && off > 0):
-		return chunkIgnored, asked, fmt.Errorf("%w: offset %d past the end of %d bytes", ErrMalformedChunk, off, total)
+		return chunkIgnored, fmt.Errorf("%w: offset %d past the end of %d bytes", ErrMalformedChunk, off, total)
 	}
 	want := min(asked, total-off)
 	if int64(len(data)) != want {
-		return chunkIgnored, asked, fmt.Errorf("%w: %d bytes at offset %d, want %d", ErrMalformedChunk, len(data), off, want)
+		return chunkIgnored, fmt.Errorf("%w: %d bytes at offset %d, want %d", ErrMalformedChunk, len(data), off, want)
 	}
 	if a.size < 0 {
 		a.setSize(total)
@@ -180,9 +191,15 @@ func (a *assembly) add(m *pb.ObjectChunk) (status chunkStatus, freed int64, err 
 	copy(a.buf[off:], data)
 	a.received += want
 	if a.done() {
-		return chunkComplete, asked, nil
+		return chunkComplete, nil
 	}
-	return chunkAccepted, asked, nil
+	return chunkAccepted, nil
+}
+
+// sortRetry orders retry highest first: want takes from the end, lowest
+// first.
+func (a *assembly) sortRetry() {
+	slices.SortFunc(a.retry, func(x, y int64) int { return cmp.Compare(y, x) })
 }
 
 // maxObjectSize bounds TransferConfig.MaxObjectSize.
