@@ -547,7 +547,8 @@ func TestTransferRequesterGivesUp(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			a := newTNode(t, 0, nodeA, StoreConfig{})
 			const chunk = 64 << 10
-			b := newTNode(t, 1, nodeB, StoreConfig{Transfer: TransferConfig{ChunkSize: chunk, SourceWindow: 3 * chunk}})
+			// No stall timeout ends the pull in its stead.
+			b := newTNode(t, 1, nodeB, StoreConfig{Transfer: TransferConfig{ChunkSize: chunk, SourceWindow: 3 * chunk, StallTimeout: time.Hour}})
 			src, srcPID := newFakeSource(t, a, "fake")
 			id := NewIDGen().Next()
 			src.objects[id] = pattern(10*chunk, 6)
