@@ -754,3 +754,25 @@ func TestDirectoryRemoveNode(t *testing.T) {
 		t.Errorf("RemoveNode of a node with no copies: %v", r)
 	}
 }
+
+// TestTransferFetchDeadline sends a FetchObject with a deadline and no
+// CancelFetch after it: the store answers CANCELLED at the deadline and
+// ends the pull.
+func TestTransferFetchDeadline(t *testing.T) {
+	a := newTNode(t, 0, nodeA, StoreConfig{})
+	b := newTNode(t, 1, nodeB, StoreConfig{Transfer: TransferConfig{StallTimeout: time.Hour}})
+	src, srcPID := newFakeSource(t, a, "fake")
+	id := NewIDGen().Next()
+	src.objects[id] = []byte("held")
+	src.hold = true
+	start := time.Now()
+	r := b.request(t, b.store, &pb.FetchObject{ObjectId: id.Bytes(), Sources: []*pb.Pid{wirePID(srcPID)}, TimeoutMs: 200}).(*pb.GetObjectReply)
+	if r.GetError().GetKind() != pb.ErrorKind_ERROR_KIND_CANCELLED {
+		t.Fatalf("reply %v, want CANCELLED", r)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("answered after %v, before the deadline", d)
+	}
+	b.settled(t)
+	src.release()
+}
