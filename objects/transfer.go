@@ -552,9 +552,6 @@ func (e *FetchError) Error() string {
 // Unwrap returns ErrFetchFailed.
 func (e *FetchError) Unwrap() error { return ErrFetchFailed }
 
-// maxFetchWait bounds a Fetch whose context has no deadline.
-const maxFetchWait = 24 * time.Hour
-
 // Fetch asks store, the store actor of the caller's node, for an object and
 // waits for its bytes within ctx. If the store lacks the object it pulls it
 // from req's sources and records the copy with req's directory (see
@@ -563,31 +560,28 @@ const maxFetchWait = 24 * time.Hour
 // nobody else waits for it, and returns ctx's error. A failure the store
 // reports is a *FetchError.
 func Fetch(ctx context.Context, root *actor.RootContext, store *actor.PID, req *pb.FetchObject) ([]byte, error) {
-	wait := maxFetchWait
 	var ms int64
 	if d, ok := ctx.Deadline(); ok {
-		wait = time.Until(d)
+		wait := time.Until(d)
 		if wait <= 0 {
 			return nil, ctx.Err()
 		}
 		// Rounded up, so that the store gives up no earlier than ctx.
 		ms = int64((wait + time.Millisecond - 1) / time.Millisecond)
 	}
-	// The future outlives ctx, so that ctx's end is what Fetch reports.
-	f := actor.NewFuture(root.ActorSystem(), wait+time.Second)
-	r := &pb.FetchObject{ObjectId: req.GetObjectId(), Sources: req.GetSources(), Directory: req.GetDirectory(), Size: req.Size, TimeoutMs: ms}
-	root.RequestWithCustomSender(store, r, f.PID())
-	type result struct {
-		v   any
-		err error
+	// The reply goes to a process of this call's own, which hands it over
+	// without a goroutine of its own.
+	reg := root.ActorSystem().ProcessRegistry
+	inbox := &replyInbox{ch: make(chan any, 1)}
+	self, ok := reg.Add(inbox, "fetch"+reg.NextId())
+	if !ok {
+		return nil, fmt.Errorf("objects: fetch: registering the reply process %s failed", self.Id)
 	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f.Result()
-		done <- result{v, err}
-	}()
+	defer reg.Remove(self)
+	r := &pb.FetchObject{ObjectId: req.GetObjectId(), Sources: req.GetSources(), Directory: req.GetDirectory(), Size: req.Size, TimeoutMs: ms}
+	root.RequestWithCustomSender(store, r, self)
 	select {
-	case res := <-done:
+	case res := <-inbox.ch:
 		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
 			// The store gave up at the deadline, as ctx is about to.
 			<-ctx.Done()
@@ -595,10 +589,7 @@ func Fetch(ctx context.Context, root *actor.RootContext, store *actor.PID, req *
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if res.err != nil {
-			return nil, fmt.Errorf("objects: fetch: %w", res.err)
-		}
-		switch v := res.v.(type) {
+		switch v := res.(type) {
 		case *pb.GetObjectReply:
 			if v.GetError() != nil {
 				return nil, &FetchError{Err: v.GetError()}
@@ -607,10 +598,24 @@ func Fetch(ctx context.Context, root *actor.RootContext, store *actor.PID, req *
 		case *pb.Error:
 			return nil, &FetchError{Err: v}
 		default:
-			return nil, fmt.Errorf("objects: fetch: unexpected reply %T", res.v)
+			return nil, fmt.Errorf("objects: fetch: unexpected reply %T", res)
 		}
 	case <-ctx.Done():
-		root.Send(store, &pb.CancelFetch{ObjectId: req.GetObjectId(), Requester: wirePID(f.PID())})
+		root.Send(store, &pb.CancelFetch{ObjectId: req.GetObjectId(), Requester: wirePID(self)})
 		return nil, ctx.Err()
 	}
 }
+
+// replyInbox is a protoactor process that keeps the first message sent to it.
+type replyInbox struct{ ch chan any }
+
+func (p *replyInbox) SendUserMessage(_ *actor.PID, m any) {
+	select {
+	case p.ch <- actor.UnwrapEnvelopeMessage(m):
+	default: // a reply after the first: nobody reads it
+	}
+}
+
+func (p *replyInbox) SendSystemMessage(*actor.PID, any) {}
+
+func (p *replyInbox) Stop(*actor.PID) {}
