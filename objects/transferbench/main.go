@@ -44,7 +44,10 @@ import (
 // transportLimit is the message size the transport accepts.
 const transportLimit = 16 << 20
 
-var profile string
+var (
+	profile  string
+	recvPool bool
+)
 
 // startProfile starts a CPU profile to PROFILE.suffix, if asked for.
 func startProfile(suffix string) (stop func(), err error) {
@@ -70,6 +73,7 @@ func main() {
 	chunk := flag.Int64("chunk", 0, "chunk size in bytes (0: objects.DefaultChunkSize)")
 	window := flag.Int64("window", 0, "bytes in flight per source (0: objects.DefaultSourceWindow)")
 	grpcWindow := flag.Int("grpc-window", 0, "gRPC initial stream and connection flow-control windows in bytes (0: gRPC's dynamic default)")
+	flag.BoolVar(&recvPool, "recv-pool", false, "let gRPC servers reuse their receive buffers (grpc.RecvBufferPool)")
 	serve := flag.Bool("serve", false, "run as the source process (internal)")
 	flag.StringVar(&profile, "profile", "", "write CPU profiles of the warm runs to PROFILE.receiver and PROFILE.source")
 	flag.Parse()
@@ -92,6 +96,9 @@ func startNode(capacity int64, cfg objects.TransferConfig, grpcWindow int) (*act
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	server := []grpc.ServerOption{grpc.MaxRecvMsgSize(transportLimit)}
 	dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if recvPool {
+		server = append(server, grpc.RecvBufferPool(grpc.NewSharedBufferPool()))
+	}
 	if grpcWindow > 0 {
 		w := int32(grpcWindow)
 		server = append(server, grpc.InitialWindowSize(w), grpc.InitialConnWindowSize(w))
@@ -160,7 +167,7 @@ func runReceiver(size int64, runs int, chunk, window int64, grpcWindow int) erro
 	if err != nil {
 		return err
 	}
-	args := []string{"-serve", fmt.Sprintf("-size=%d", size), fmt.Sprintf("-grpc-window=%d", grpcWindow), "-profile=" + profile}
+	args := []string{"-serve", fmt.Sprintf("-size=%d", size), fmt.Sprintf("-grpc-window=%d", grpcWindow), "-profile=" + profile, fmt.Sprintf("-recv-pool=%v", recvPool)}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -197,7 +204,7 @@ func runReceiver(size int64, runs int, chunk, window int64, grpcWindow int) erro
 	}
 	req := &pb.FetchObject{ObjectId: id.Bytes(), Sources: []*pb.Pid{{Address: addr, Id: objects.StoreProcessID}}}
 	fmt.Printf("cpu: %s (%d cores), go %s\n", cpuModel(), runtime.NumCPU(), runtime.Version())
-	fmt.Printf("object %d bytes, chunk %d, window %d, grpc window %d\n", size, or(chunk, objects.DefaultChunkSize), or(window, objects.DefaultSourceWindow), grpcWindow)
+	fmt.Printf("object %d bytes, chunk %d, window %d, grpc window %d, receive buffer pool %v\n", size, or(chunk, objects.DefaultChunkSize), or(window, objects.DefaultSourceWindow), grpcWindow, recvPool)
 
 	fetch := func() (float64, []byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
