@@ -39,6 +39,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
@@ -100,7 +101,7 @@ func startNode(capacity int64, cfg objects.TransferConfig, grpcWindow int) (*act
 	server := []grpc.ServerOption{grpc.MaxRecvMsgSize(transportLimit)}
 	dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if recvPool {
-		server = append(server, grpc.RecvBufferPool(grpc.NewSharedBufferPool()))
+		server = append(server, experimental.RecvBufferPool(grpc.NewSharedBufferPool()))
 	}
 	if grpcWindow > 0 {
 		w := int32(grpcWindow)
@@ -231,12 +232,11 @@ func runReceiver(size int64, runs int, chunk, window int64, grpcWindow int) erro
 		runtime.GC()
 	}
 
-	cold, data, err := fetch()
+	cold, _, err := fetch()
 	if err != nil {
 		return err
 	}
 	coldFaults := lastFaults
-	data = nil
 	drop()
 	fmt.Printf("object_transfer_gigabytes cold: %.3f GB/s (receiver page faults: %d, %.0f MB)\n", cold, coldFaults, float64(coldFaults)*4096/1e6)
 	// After the cold run the runtime returns much of the memory it freed to
@@ -258,6 +258,7 @@ func runReceiver(size int64, runs int, chunk, window int64, grpcWindow int) erro
 	defer stop()
 
 	var rates []float64
+	var data []byte // the last run's copy, for the baselines
 	for i := range runs {
 		r, got, err := fetch()
 		if err != nil {
