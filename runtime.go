@@ -249,7 +249,11 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 	rt.pool = node.Env.Pool
 	rt.owner.Stored = func(s *objects.Slot) {
 		_, storeNode, size, _, _ := s.Value()
-		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode})
+		store := s.Store()
+		if store == nil && storeNode == node.ID {
+			store = rt.storePID
+		}
+		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode, Store: store})
 		rt.storedHandle(s)
 	}
 	rt.owner.Abandoned = func(id objects.ID) {

@@ -261,7 +261,7 @@ func (g *GCS) nodeDied(c actor.Context, id string) {
 	g.nodes[id] = dead
 	delete(g.byAddress, node.Address)
 	c.Send(g.placement, dead)
-	notice := &pb.NodeDied{NodeId: id}
+	notice := &pb.NodeDied{NodeId: id, Address: node.Address}
 	for _, pid := range g.listeners() {
 		c.Send(pid, notice)
 	}
@@ -304,12 +304,15 @@ func (g *GCS) cores() []*actor.PID {
 }
 
 // listeners returns who hears of node deaths: the cores, and every live
-// node's raylet and store.
+// node's raylet, store and directory.
 func (g *GCS) listeners() []*actor.PID {
 	out := g.cores()
 	for _, n := range g.nodes {
 		if n.Alive {
 			out = append(out, actors.PID(n.Raylet), actors.PID(n.Store))
+			if n.Directory != nil {
+				out = append(out, actors.PID(n.Directory))
+			}
 		}
 	}
 	return out

@@ -286,7 +286,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	spawns = append(spawns,
 		spawn{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
-		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(func(string) *actor.PID { return n.Store }))},
+		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(nil))},
 		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))})
 	n.head = head
 	for _, s := range spawns {

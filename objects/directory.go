@@ -14,8 +14,9 @@ const DirectoryProcessID = "directory"
 // count reaches zero, or it is freed explicitly, the directory deletes it
 // from every store that holds it, on this node or another.
 //
-// A location is a node ID and that node's store actor. AddObject names only
-// the node of the first copy: its store is the one storeOf returns.
+// A location is a node ID and that node's store actor. AddObject names the
+// node of the first copy and, usually, its store; when it does not, the
+// store is the one storeOf returns.
 // AddLocation, which a store sends when it has pulled a copy, names the
 // store as well, and the directory remembers it for the node until the node
 // is removed. A store that reports a copy of an object the directory no
@@ -59,11 +60,16 @@ func (d *Directory) Receive(c actor.Context) {
 			if err := d.table.Add(id, m.Size, m.NodeId); err != nil {
 				c.Logger().Debug("directory add", "error", err)
 			}
+			if m.Store != nil {
+				d.stores[m.NodeId] = actor.NewPID(m.Store.Address, m.Store.Id)
+			}
 		}
 	case *pb.AddLocation:
 		d.addLocation(c, m)
 	case *pb.RemoveNode:
 		d.removeNode(c, m)
+	case *pb.NodeDied:
+		d.removeNode(c, &pb.RemoveNode{NodeId: m.NodeId})
 	case *pb.RefDelta:
 		for _, b := range m.Incr {
 			if id, err := IDFromBytes(b); err == nil {

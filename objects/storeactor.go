@@ -95,6 +95,8 @@ func (a *StoreActor) Receive(c actor.Context) {
 		a.fetch(c, m)
 	case *pb.ObjectChunk:
 		a.chunk(c, m)
+	case *pb.NodeDied:
+		a.nodeDied(c, m.Address)
 	case *pb.CancelFetch:
 		a.cancelFetch(c, m)
 	case *fetchExpired:
@@ -282,7 +284,8 @@ func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
 		case e != nil:
 			c.Send(w.to, &pb.Result{ObjectId: w.id, Error: e})
 		default:
-			c.Send(w.to, &pb.Result{ObjectId: w.id, StoreNode: a.nodeID, Size: o.size})
+			c.Send(w.to, &pb.Result{ObjectId: w.id, StoreNode: a.nodeID, Size: o.size,
+				Store: &pb.Pid{Address: c.Self().Address, Id: c.Self().Id}})
 		}
 	}
 }

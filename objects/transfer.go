@@ -234,6 +234,20 @@ func (a *StoreActor) startSource(c actor.Context, p *pull) {
 	a.drain(c, l)
 }
 
+// nodeDied gives up every pull whose current source is on the node that
+// died at addr: its next source is tried at once, or the fetch fails with
+// OBJECT_LOST, instead of waiting out the stall timeout.
+func (a *StoreActor) nodeDied(c actor.Context, addr string) {
+	if addr == "" {
+		return
+	}
+	for _, p := range a.pulls {
+		if p.cur < len(p.sources) && p.sources[p.cur].Address == addr {
+			a.sourceFailed(c, p, fmt.Errorf("its node at %s died", addr))
+		}
+	}
+}
+
 // sourceFailed gives the pull's current source up and moves to the next.
 // After a malformed chunk nothing that source sent is kept.
 func (a *StoreActor) sourceFailed(c actor.Context, p *pull, err error) {

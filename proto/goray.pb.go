@@ -826,8 +826,10 @@ func (x *TaskAccepted) GetNodeId() string {
 // NodeDied tells cores and raylets that a node has left the cluster: what
 // ran or was stored there is gone.
 type NodeDied struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node's actor system address: what its processes' PIDs carry.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -865,6 +867,13 @@ func (*NodeDied) Descriptor() ([]byte, []int) {
 func (x *NodeDied) GetNodeId() string {
 	if x != nil {
 		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeDied) GetAddress() string {
+	if x != nil {
+		return x.Address
 	}
 	return ""
 }
@@ -3492,10 +3501,12 @@ func (*GetStoreStats) Descriptor() ([]byte, []int) {
 
 // AddObject registers an object in the store with its owner's directory.
 type AddObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	NodeId        string                 `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ObjectId []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Size     int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	NodeId   string                 `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The store actor holding the first copy, on node_id.
+	Store         *Pid `protobuf:"bytes,4,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3549,6 +3560,13 @@ func (x *AddObject) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *AddObject) GetStore() *Pid {
+	if x != nil {
+		return x.Store
+	}
+	return nil
 }
 
 // RefDelta changes reference counts: +1 per entry of incr, -1 per entry of decr.
@@ -3817,9 +3835,10 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x05store\"@\n" +
 	"\fTaskAccepted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x17\n" +
-	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"#\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"=\n" +
 	"\bNodeDied\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"D\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"D\n" +
 	"\n" +
 	"ActorMoved\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
@@ -4048,11 +4067,13 @@ const file_goray_proto_rawDesc = "" +
 	"\vspill_count\x18\a \x01(\x04R\n" +
 	"spillCount\x12#\n" +
 	"\rrestore_count\x18\b \x01(\x04R\frestoreCount\"\x0f\n" +
-	"\rGetStoreStats\"U\n" +
+	"\rGetStoreStats\"w\n" +
 	"\tAddObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x17\n" +
-	"\anode_id\x18\x03 \x01(\tR\x06nodeId\"2\n" +
+	"\anode_id\x18\x03 \x01(\tR\x06nodeId\x12 \n" +
+	"\x05store\x18\x04 \x01(\v2\n" +
+	".goray.PidR\x05store\"2\n" +
 	"\bRefDelta\x12\x12\n" +
 	"\x04incr\x18\x01 \x03(\fR\x04incr\x12\x12\n" +
 	"\x04decr\x18\x02 \x03(\fR\x04decr\",\n" +
@@ -4238,11 +4259,12 @@ var file_goray_proto_depIdxs = []int32{
 	7,  // 51: goray.PickNodeReply.error:type_name -> goray.Error
 	4,  // 52: goray.PutObject.owner:type_name -> goray.Pid
 	7,  // 53: goray.GetObjectReply.error:type_name -> goray.Error
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	4,  // 54: goray.AddObject.store:type_name -> goray.Pid
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }

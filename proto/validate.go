@@ -425,7 +425,7 @@ func (m *NodeDied) Validate() error {
 	if m == nil {
 		return nilMessage("NodeDied")
 	}
-	return checkHexID("NodeDied", "node_id", m.NodeId)
+	return firstError(checkHexID("NodeDied", "node_id", m.NodeId), checkLen("NodeDied", "address", m.Address, MaxAddressLen))
 }
 
 // Validate checks the actor ID and the node it left.
@@ -1088,6 +1088,7 @@ func (m *AddObject) Validate() error {
 		checkID(t, "object_id", m.ObjectId),
 		checkNonNegative(t, "size", m.Size),
 		checkHexID(t, "node_id", m.NodeId),
+		checkPid(t, "store", m.Store, false),
 	)
 }
 
