@@ -321,9 +321,10 @@ func (rt *runtime) notify(msg any) {
 		if id, err := objects.IDFromBytes(m.TaskId); err == nil {
 			rt.owner.Accepted(id, m.NodeId)
 			if rt.isDead(m.NodeId) {
-				// Sent to a node that had died already.
+				// Sent to a node that had died already: it never ran
+				// there, so this costs none of its retries.
 				if h, ok := rt.owner.PendingHolder(id).(*handle); ok {
-					rt.resubmit(h, m.NodeId)
+					rt.resubmit(h, m.NodeId, false)
 				}
 			}
 		}
@@ -360,25 +361,27 @@ func (rt *runtime) isDead(node string) bool {
 func (rt *runtime) nodeDied(node string) {
 	for _, holder := range rt.owner.PendingOn(node) {
 		if h, ok := holder.(*handle); ok {
-			rt.resubmit(h, node)
+			rt.resubmit(h, node, true)
 		}
 	}
 }
 
 // resubmit sends a task its dead node held to the local raylet again, as
-// its retries allow, or fails it.
-func (rt *runtime) resubmit(h *handle, node string) {
+// its retries allow when it counts as a retry, or fails it.
+func (rt *runtime) resubmit(h *handle, node string, retry bool) {
 	spec := h.spec
 	if spec == nil {
 		return
 	}
-	if spec.MaxRetries >= 0 && spec.Attempt >= spec.MaxRetries {
+	if retry && spec.MaxRetries >= 0 && spec.Attempt >= spec.MaxRetries {
 		rt.owner.Fail(h.slot.ID, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Function: spec.Function,
 			Message: fmt.Sprintf("task %s: node %s died while it held the task, and its %d retries are used up", spec.Function, node, spec.MaxRetries)})
 		return
 	}
 	again := proto.Clone(spec).(*pb.TaskSpec)
-	again.Attempt++
+	if retry {
+		again.Attempt++
+	}
 	again.Hops, again.GpuIds = 0, nil
 	h.spec = again
 	rt.owner.Accepted(h.slot.ID, "")

@@ -303,10 +303,12 @@ func (g *GCS) cores() []*actor.PID {
 	return out
 }
 
-// listeners returns who hears of node deaths: the cores, and every live
-// node's raylet, store and directory.
+// listeners returns who hears of node deaths: every live node's raylet,
+// store and directory, then the cores. Raylets come first, so that a
+// node's raylet has dropped the dead node before its core resubmits what
+// the dead node held (messages to one node keep their order).
 func (g *GCS) listeners() []*actor.PID {
-	out := g.cores()
+	var out []*actor.PID
 	for _, n := range g.nodes {
 		if n.Alive {
 			out = append(out, actors.PID(n.Raylet), actors.PID(n.Store))
@@ -315,7 +317,7 @@ func (g *GCS) listeners() []*actor.PID {
 			}
 		}
 	}
-	return out
+	return append(out, g.cores()...)
 }
 
 // settle records that an actor is dead: its name is free, those waiting on
