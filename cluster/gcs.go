@@ -102,10 +102,15 @@ func (g *GCS) Receive(c actor.Context) {
 		g.timers = scheduler.NewTimerScheduler(c)
 	case *pb.NodeInfo:
 		if old := g.nodes[m.NodeId]; old != nil && !old.Alive {
-			return // a node that died does not come back under its ID
+			// A node that died does not come back under its ID: its work
+			// has moved. Tell it, should it still run.
+			if m.Alive {
+				c.Send(actors.PID(m.Raylet), &pb.NodeDied{NodeId: m.NodeId, Address: m.Address})
+			}
+			return
 		}
 		if !m.Alive {
-			g.nodeDied(c, m.NodeId)
+			g.nodeDied(c, m.NodeId, true) // it is stopping and says so
 			return
 		}
 		g.nodes[m.NodeId] = m
@@ -120,7 +125,7 @@ func (g *GCS) Receive(c actor.Context) {
 		}
 		c.Send(g.placement, m)
 	case *pb.NodeDied:
-		g.nodeDied(c, m.NodeId)
+		g.nodeDied(c, m.NodeId, m.Left)
 	case *pb.RegisterJob:
 		g.jobs[m.Job.JobId] = m.Job
 		c.Respond(&pb.Ack{})
@@ -250,11 +255,17 @@ func (g *GCS) start(c actor.Context, rec *actorRec, node *pb.NodeInfo) {
 
 // nodeDied records that a node left the cluster: the placement actor
 // forgets it, every core and raylet hears of it, and its actors restart on
-// other nodes while their restart budget lasts, or die.
-func (g *GCS) nodeDied(c actor.Context, id string) {
+// other nodes while their restart budget lasts, or die. A node that did
+// not leave on its own is told too, should it still run.
+func (g *GCS) nodeDied(c actor.Context, id string, left bool) {
 	node := g.nodes[id]
 	if node == nil || !node.Alive {
 		return
+	}
+	if left {
+		c.Logger().Info("goray: node left", "node", id, "address", node.Address)
+	} else {
+		c.Logger().Warn("goray: node died", "node", id, "address", node.Address)
 	}
 	dead := proto.Clone(node).(*pb.NodeInfo)
 	dead.Alive = false
@@ -264,6 +275,10 @@ func (g *GCS) nodeDied(c actor.Context, id string) {
 	notice := &pb.NodeDied{NodeId: id, Address: node.Address}
 	for _, pid := range g.listeners() {
 		c.Send(pid, notice)
+	}
+	if !left {
+		// Should it still run (unreachable, not dead), it stops.
+		c.Send(actors.PID(node.Raylet), notice)
 	}
 	for _, rec := range g.actors {
 		if rec.info.NodeId != id || rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {

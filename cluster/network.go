@@ -149,7 +149,7 @@ func (n *Node) watchMembers() {
 		m := ev.Member
 		switch {
 		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && n.head:
-			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID()})
+			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID(), Left: ev.Kind == membership.EventLeft})
 		case ev.Kind == membership.EventDead && m.Meta.Role == membership.RoleHead:
 			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID())
 		case ev.Kind == membership.EventJoined && m.Meta.Role == membership.RoleHead && !n.head && m.Meta.ActorAddr == n.GCS.Address:

@@ -114,9 +114,22 @@ func (n *Node) Err() error {
 // fatal stops the node loudly: a system actor panicked, so its state can no
 // longer be trusted. Work in flight fails with the reason.
 func (n *Node) fatal(component string, reason any) {
+	n.fail(fmt.Errorf("%w: %s panicked: %v", ErrNodeFailed, component, reason),
+		"goray: a system actor failed; the node stops", "component", component, "panic", fmt.Sprint(reason))
+}
+
+// declaredDead stops the node loudly: the cluster declared it dead (it was
+// unreachable too long) and has moved its actors and tasks elsewhere.
+func (n *Node) declaredDead() {
+	n.fail(fmt.Errorf("%w: the cluster declared it dead; its work runs on other nodes", ErrNodeFailed),
+		"goray: the cluster declared this node dead (unreachable too long); the node stops")
+}
+
+// fail records err as the node's failure, logs msg and stops the node.
+func (n *Node) fail(err error, msg string, attrs ...any) {
 	n.failOnce.Do(func() {
-		n.failErr = fmt.Errorf("%w: %s panicked: %v", ErrNodeFailed, component, reason)
-		n.logger.Error("goray: a system actor failed; the node stops", "node", n.ID, "component", component, "panic", fmt.Sprint(reason))
+		n.failErr = err
+		n.logger.Error(msg, append([]any{"node", n.ID}, attrs...)...)
 		close(n.failed)
 		go func() { _ = n.Stop(context.Background()) }()
 	})
@@ -287,7 +300,7 @@ func Start(cfg Config) (*Node, error) {
 	spawns = append(spawns,
 		spawn{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
 		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(nil))},
-		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))})
+		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"), n.declaredDead)})
 	n.head = head
 	for _, s := range spawns {
 		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
@@ -297,8 +310,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	// A call sent to a host that has stopped reaches no process: the raylet
 	// answers it, so its caller is never left waiting.
+	// (Not when the raylet itself has stopped: its dead letter would come
+	// straight back here.)
 	n.System.EventStream.Subscribe(func(evt any) {
-		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok && !n.Raylet.Equal(dl.PID) {
 			if call, ok := dl.Message.(*pb.ActorCall); ok {
 				root.Send(n.Raylet, call)
 			}

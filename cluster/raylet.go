@@ -41,11 +41,12 @@ const maxDeadCauses = 10_000
 // actors, hosts actors as children, and sends work no local capacity could
 // ever fit to the node the placement actor names.
 type Raylet struct {
-	env       *actors.Env
-	placement *actor.PID
-	gcs       *actor.PID
-	ledger    *ledger
-	timers    *scheduler.TimerScheduler
+	env          *actors.Env
+	declaredDead func()
+	placement    *actor.PID
+	gcs          *actor.PID
+	ledger       *ledger
+	timers       *scheduler.TimerScheduler
 
 	// Queued tasks wait in their shape's FIFO: a shape that does not fit
 	// is skipped as a whole.
@@ -75,7 +76,6 @@ type Raylet struct {
 	sent  map[string]int // tasks passed to each node since the last view
 
 	reportScheduled bool
-	stopReports     scheduler.CancelFunc
 	// stopping refuses new work: a child spawned while the raylet stops
 	// would never be stopped, and the raylet would wait for it forever.
 	stopping bool
@@ -99,6 +99,10 @@ type hostRec struct {
 
 type (
 	flushReport struct{}
+	// periodicReport sends a report even when nothing changed (see
+	// reportEvery). Each schedules the next: protoactor's repeating timer
+	// races when cancelled.
+	periodicReport struct{}
 	// retrySpill asks the placement actor again for a task waiting for room.
 	retrySpill struct {
 		id    objects.ID
@@ -108,24 +112,28 @@ type (
 
 // NewRaylet returns the props of a raylet with the node's total resources.
 // guard is the middleware every system actor of the node runs behind.
-func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard *actors.Guard) *actor.Props {
+//
+// declaredDead is called when the GCS says this node is dead: it was
+// unreachable long enough that its actors and tasks were moved elsewhere.
+func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard *actors.Guard, declaredDead func()) *actor.Props {
 	return env.Props(func() actor.Actor {
 		return guard.Actor(&Raylet{
-			env:       env,
-			placement: placementPID,
-			gcs:       gcs,
-			ledger:    newLedger(total),
-			running:   map[objects.ID]*runningTask{},
-			byExec:    map[string]*runningTask{},
-			spilling:  map[objects.ID]*pb.TaskSpec{},
-			asking:    map[objects.ID]bool{},
-			hosts:     map[string]*hostRec{},
-			byHost:    map[string]*hostRec{},
-			dead:      newCauseCache(maxDeadCauses),
-			view:      placement.NewView(),
-			infos:     map[string]*pb.NodeInfo{},
-			sent:      map[string]int{},
-			rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
+			env:          env,
+			declaredDead: declaredDead,
+			placement:    placementPID,
+			gcs:          gcs,
+			ledger:       newLedger(total),
+			running:      map[objects.ID]*runningTask{},
+			byExec:       map[string]*runningTask{},
+			spilling:     map[objects.ID]*pb.TaskSpec{},
+			asking:       map[objects.ID]bool{},
+			hosts:        map[string]*hostRec{},
+			byHost:       map[string]*hostRec{},
+			dead:         newCauseCache(maxDeadCauses),
+			view:         placement.NewView(),
+			infos:        map[string]*pb.NodeInfo{},
+			sent:         map[string]int{},
+			rnd:          rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		})
 	}, actor.WithSupervisor(stopChildren{logger: env}))
 }
@@ -135,7 +143,7 @@ func (r *Raylet) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		r.timers = scheduler.NewTimerScheduler(c)
-		r.stopReports = r.timers.SendRepeatedly(reportEvery, reportEvery, c.Self(), flushReport{})
+		r.timers.SendOnce(reportEvery, c.Self(), periodicReport{})
 	case *pb.TaskSpec:
 		r.submit(c, m)
 	case *pb.TaskFinished:
@@ -171,8 +179,14 @@ func (r *Raylet) Receive(c actor.Context) {
 		r.learn(m)
 		r.spillWaiting(c)
 	case *pb.NodeDied:
+		if m.NodeId == r.env.NodeID {
+			// Its work runs elsewhere now: running it here too would
+			// duplicate actors.
+			r.declaredDead()
+			return
+		}
 		// Forward nothing more to it, without waiting for the next view.
-		if _, ok := r.infos[m.NodeId]; ok && m.NodeId != r.env.NodeID {
+		if _, ok := r.infos[m.NodeId]; ok {
 			r.view.Remove(m.NodeId)
 			delete(r.infos, m.NodeId)
 			r.peers--
@@ -186,10 +200,14 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *actor.Stopping:
 		// Children stop with the raylet and answer what they hold.
 		r.stopping = true
-		r.stopReports()
+	case periodicReport:
+		if !r.stopping {
+			r.timers.SendOnce(reportEvery, c.Self(), periodicReport{})
+		}
+		r.report(c)
 	case flushReport:
-		r.reportScheduled = false // a periodic report serves a batch as well
-		c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
+		r.reportScheduled = false
+		r.report(c)
 	}
 }
 
@@ -197,6 +215,10 @@ func (r *Raylet) Receive(c actor.Context) {
 func taskKey(id []byte) objects.ID {
 	k, _ := objects.IDFromBytes(id)
 	return k
+}
+
+func (r *Raylet) report(c actor.Context) {
+	c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
 }
 
 func (r *Raylet) scheduleReport() {

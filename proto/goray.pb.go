@@ -829,7 +829,9 @@ type NodeDied struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// The node's actor system address: what its processes' PIDs carry.
-	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The node left on its own (it stopped); otherwise it stopped answering.
+	Left          bool `protobuf:"varint,3,opt,name=left,proto3" json:"left,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -876,6 +878,13 @@ func (x *NodeDied) GetAddress() string {
 		return x.Address
 	}
 	return ""
+}
+
+func (x *NodeDied) GetLeft() bool {
+	if x != nil {
+		return x.Left
+	}
+	return false
 }
 
 // ActorMoved tells cores that an actor is restarting after its node died:
@@ -3835,10 +3844,11 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x05store\"@\n" +
 	"\fTaskAccepted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x17\n" +
-	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"=\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"Q\n" +
 	"\bNodeDied\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"D\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04left\x18\x03 \x01(\bR\x04left\"D\n" +
 	"\n" +
 	"ActorMoved\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
