@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
@@ -36,7 +37,8 @@ const clusterToken = "cluster-test-token-0123456789"
 // "worker HEADADDR CPUS". It prints "node ID ADDRESS" once it runs.
 func runNode(role string) int {
 	f := strings.Fields(role)
-	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken)}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node-role", f[0])
+	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken), goray.WithLogger(logger)}
 	switch {
 	case f[0] == "head":
 		opts = append(opts, goray.AsHead(), goray.WithCPUs(1))
@@ -148,19 +150,41 @@ func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	ctx, head, workers := startCluster(t, 3)
-	nodes := []string{head.ID, workers[0].ID, workers[1].ID, workers[2].ID}
+	ctx, head, workers := startCluster(t, 4)
+	nodes := []string{head.ID, workers[0].ID, workers[1].ID, workers[2].ID, workers[3].ID}
 	for _, tc := range []struct {
 		name string
 		run  func(t *testing.T, ctx context.Context, nodes []string)
 	}{
 		{"tasks", clusterRunsTasks},
 		{"actors", clusterRunsActors},
+		{"objects", clusterMovesObjects},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
 	}
 	// The cases that kill nodes come last.
 	t.Run("node killed during a workload", func(t *testing.T) { clusterSurvivesNodeKill(t, ctx, workers[2]) })
+	t.Run("actor's node killed", func(t *testing.T) { clusterMovesActors(t, ctx, workers[3]) })
+	// Large copies and saturated CPUs stall no node long enough for gossip
+	// to declare it dead: the killed nodes are the only dead ones.
+	t.Run("no false deaths", func(t *testing.T) {
+		all, err := goray.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dead []string
+		for _, n := range all {
+			if !n.Alive {
+				dead = append(dead, n.ID)
+			}
+		}
+		slices.Sort(dead)
+		want := []string{workers[2].ID, workers[3].ID}
+		slices.Sort(want)
+		if !slices.Equal(dead, want) {
+			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)
+		}
+	})
 }
 
 // Tasks from a driver run on the cluster's nodes, not on the driver, and
@@ -293,4 +317,113 @@ func clusterSurvivesNodeKill(t *testing.T, ctx context.Context, victim *nodeProc
 		}
 		return false
 	})
+}
+
+var (
+	bigResult = goray.Task("test.big", func(ctx context.Context, n int) ([]byte, error) {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		return b, nil
+	})
+	checksum = goray.Task("test.checksum", func(ctx context.Context, b []byte) (int, error) {
+		sum := 0
+		for i, v := range b {
+			if v != byte(i%251) {
+				return 0, fmt.Errorf("byte %d is %d", i, v)
+			}
+			sum += int(v)
+		}
+		return sum, nil
+	})
+)
+
+// Large objects move between nodes: a result made on a worker is read by
+// the driver, and a value the driver put is read by a task on a worker.
+func clusterMovesObjects(t *testing.T, ctx context.Context, nodes []string) {
+	const size = 100 << 20
+	b, err := getWithin(t, ctx, bigResult.Remote(ctx, size), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != size || b[size-1] != byte((size-1)%251) {
+		t.Fatalf("driver read %d bytes", len(b))
+	}
+	ref, err := goray.Put(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, v := range b {
+		want += int(v)
+	}
+	if got, err := getWithin(t, ctx, checksum.Submit(ctx, ref), time.Minute); err != nil || got != want {
+		t.Fatalf("a worker read the driver's object: %d, %v", got, err)
+	}
+}
+
+// An actor on a node that dies restarts on another within its budget; its
+// restart shows in ListActors.
+func clusterMovesActors(t *testing.T, ctx context.Context, victim *nodeProc) {
+	// One actor per node's CPU: one of them lands on the victim.
+	var refs []goray.ActorRef[Recorder]
+	var moving goray.ActorRef[Recorder]
+	for range 4 {
+		nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		a, err := whereActor.New(nctx, goray.CPUs(1), goray.MaxRestarts(1))
+		cancel()
+		if err != nil {
+			dumpCluster(t, ctx)
+			t.Fatal(err)
+		}
+		refs = append(refs, a)
+		if mustGet(t, ctx, whereCall.Remote(ctx, a)) == victim.ID {
+			moving = a
+		}
+	}
+	if moving == (goray.ActorRef[Recorder]{}) {
+		t.Fatal("no actor landed on the victim node")
+	}
+	victim.kill()
+	// Free a CPU elsewhere for it.
+	for _, a := range refs {
+		if a != moving {
+			if err := goray.Kill(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	// Calls that reach the dead node before its death is known fail as
+	// ActorDied; once the actor restarts elsewhere, calls succeed there.
+	var got string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		got, err = getWithin(t, ctx, whereCall.Remote(ctx, moving), 10*time.Second)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, goray.ErrActorDied) || time.Now().After(deadline) {
+			dumpCluster(t, ctx)
+			t.Fatalf("call after its node died: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got == victim.ID {
+		t.Fatalf("the actor still answers from the dead node %s", got)
+	}
+	actors, err := goray.ListActors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actors {
+		if a.ID == moving.ID() && (a.Restarts != 1 || a.NodeID != got) {
+			t.Fatalf("ListActors says %+v, want one restart on %s", a, got)
+		}
+	}
+	for _, a := range refs {
+		_ = goray.Kill(ctx, a)
+	}
 }

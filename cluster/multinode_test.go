@@ -160,7 +160,12 @@ func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
 	waitUntil(t, "the head's raylet sees the worker", func() bool {
 		return head.request(head.Raylet, &pb.GetNodeStats{}).(*pb.NodeStats).Peers == 1
 	})
-	defer worker.kill()
+	defer func() {
+		// The next case starts once the GCS knows this node is gone, so
+		// that nothing of it is placed here meanwhile.
+		worker.kill()
+		waitUntil(t, "the GCS to declare the worker dead", func() bool { return !head.nodeAlive(worker.ID) })
+	}()
 	slot := head.submit(&pb.TaskSpec{Function: "where", Resources: map[string]int64{"special": int64(placement.Unit)}})
 	if got := string(head.awaitValue(slot)); got != worker.ID {
 		t.Fatalf("task ran on %q, want the worker %q", got, worker.ID)
@@ -183,14 +188,7 @@ func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
 // node dies, the actor restarts on a node with room, within its budget.
 func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 	worker := startChild(t, head.Address(), map[string]float64{"CPU": 1})
-	waitUntil(t, "the GCS knows the worker", func() bool {
-		for _, n := range head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes {
-			if n.NodeId == worker.ID {
-				return true
-			}
-		}
-		return false
-	})
+	waitUntil(t, "the GCS knows the worker", func() bool { return head.nodeAlive(worker.ID) })
 	create := func(spec *pb.ActorSpec) *pb.CreateActorReply {
 		return head.request(head.GCS, &pb.CreateActor{Spec: spec}).(*pb.CreateActorReply)
 	}
@@ -239,4 +237,14 @@ func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 			t.Fatal("the GCS still lists the dead worker as alive")
 		}
 	}
+}
+
+// nodeAlive reports whether the GCS lists the node as alive.
+func (n *testNode) nodeAlive(id string) bool {
+	for _, info := range n.request(n.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes {
+		if info.NodeId == id {
+			return info.Alive
+		}
+	}
+	return false
 }
