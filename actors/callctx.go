@@ -37,7 +37,7 @@ func CallInfoOf(ctx context.Context) *CallInfo {
 // the done channel is made only if user code asks for it.
 type callCtx struct {
 	base context.Context
-	info CallInfo
+	info *CallInfo
 
 	mu     sync.Mutex
 	done   chan struct{}
@@ -53,7 +53,7 @@ type afterCall struct {
 // closedChan is the done channel of a context cancelled before anyone asked.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-func (c *callCtx) init(base context.Context, info CallInfo) {
+func (c *callCtx) init(base context.Context, info *CallInfo) {
 	c.base, c.info = base, info
 }
 
@@ -86,7 +86,7 @@ func (c *callCtx) Err() error {
 // Value implements context.Context.
 func (c *callCtx) Value(key any) any {
 	if _, ok := key.(callInfoKey); ok {
-		return &c.info
+		return c.info
 	}
 	return c.base.Value(key)
 }

@@ -37,6 +37,7 @@ type Executor struct {
 type taskCall struct {
 	callCtx
 	spec *pb.TaskSpec
+	info CallInfo
 }
 
 // NewExecutor returns the props of an executor actor.
@@ -79,8 +80,8 @@ func (x *Executor) Receive(c actor.Context) {
 // start hands the task to the goroutine of this mailbox run, once the run
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
-	t := &taskCall{spec: spec}
-	t.init(x.env.Base, CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet})
+	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet}}
+	t.init(x.env.Base, &t.info)
 	x.task = t
 	self, sys := x.self, x.env.System
 	x.handoff.After(func() {

@@ -90,12 +90,16 @@ type Host struct {
 	env     *Env
 	spec    *pb.ActorSpec
 	typ     *ActorType
-	gpuIDs  []int32
+	info    *CallInfo // what every call's context reports; never changes
 	policy  RestartPolicy
 	self    *actor.PID
 	gate    *stopGate
 	handoff *Handoff
 	lane    lane
+	// worker takes calls from the lane for generation workerGen; kept so a
+	// call does not allocate a closure to start one.
+	worker    func()
+	workerGen uint64
 
 	state       hostState
 	restarts    int32
@@ -123,7 +127,8 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 			limit = int(spec.MaxConcurrency)
 		}
 		h = &Host{
-			env: env, spec: spec, typ: typ, gpuIDs: gpuIDs, gate: gate, handoff: handoff,
+			env: env, spec: spec, typ: typ, gate: gate, handoff: handoff,
+			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs},
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
 		}
 		h.lane.limit, h.lane.running = limit, map[*hostCall]struct{}{}
@@ -182,17 +187,13 @@ func (h *Host) diedError(cause string) *pb.Error {
 	}
 }
 
-func (h *Host) callInfo() CallInfo {
-	return CallInfo{ActorID: h.spec.ActorId, JobID: h.spec.JobId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs}
-}
-
 // construct runs the constructor off the mailbox.
 func (h *Host) construct() {
 	h.state = hostStarting
 	h.incarnation++
 	inc, self := h.incarnation, h.self
 	life := &callCtx{}
-	life.init(h.env.Base, h.callInfo())
+	life.init(h.env.Base, h.info)
 	h.life = life
 	h.handoff.After(func() {
 		done := ctorDone{incarnation: inc}
@@ -241,7 +242,7 @@ func (h *Host) accept(m *pb.ActorCall) {
 		return
 	}
 	hc := &hostCall{msg: m}
-	hc.init(h.env.Base, h.callInfo())
+	hc.init(h.env.Base, h.info)
 	l := &h.lane
 	l.mu.Lock()
 	l.queue = append(l.queue, hc)
@@ -271,10 +272,12 @@ func (h *Host) startWorkers(n int) {
 	if n == 0 {
 		return
 	}
-	gen := h.lane.gen
-	h.handoff.After(func() { h.work(gen) })
+	if gen := h.lane.gen; h.worker == nil || h.workerGen != gen {
+		h.worker, h.workerGen = func() { h.work(gen) }, gen
+	}
+	h.handoff.After(h.worker)
 	for range n - 1 {
-		h.env.Pool.Go(func() { h.work(gen) })
+		h.env.Pool.Go(h.worker)
 	}
 }
 
@@ -289,7 +292,8 @@ func (h *Host) callError(death *pb.Error, method string) *pb.Error {
 // nothing of the host but the lane and what never changes.
 func (h *Host) work(gen uint64) {
 	l := &h.lane
-	var batch []*hostCall
+	var buf [maxRun]*hostCall
+	batch := buf[:0]
 	i := 0
 	exited := true
 	defer func() {
@@ -316,7 +320,11 @@ func (h *Host) work(gen uint64) {
 		}
 		batch = append(batch[:0], l.queue[:n]...)
 		clear(l.queue[:n])
-		l.queue = l.queue[n:]
+		if n == len(l.queue) {
+			l.queue = l.queue[:0] // keep the array: the next accept appends in place
+		} else {
+			l.queue = l.queue[n:]
+		}
 		for _, hc := range batch {
 			l.running[hc] = struct{}{}
 		}
@@ -359,8 +367,7 @@ func (h *Host) failRun(gen uint64, batch []*hostCall, i int, failure *pb.Error) 
 func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	call := hc.msg
 	defer hc.cancel(errCallDone)
-	name := h.spec.TypeName + "." + call.Method
-	data, perr := h.invoke(hc, inst, name)
+	name, data, perr := h.invoke(hc, inst)
 	switch hc.causeOf() {
 	case errTakenBack:
 		return nil
@@ -374,23 +381,28 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	return nil
 }
 
-func (h *Host) invoke(hc *hostCall, inst any, name string) ([]byte, *pb.Error) {
+// invoke runs the method of a call and returns the method's qualified name
+// with its outcome.
+func (h *Host) invoke(hc *hostCall, inst any) (name string, data []byte, perr *pb.Error) {
 	call := hc.msg
-	if hc.Err() != nil {
-		return nil, nil // cancelled before it began; runCall answers
-	}
 	m, err := h.typ.Method(call.Method)
 	if err != nil {
-		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID)
+		name = h.spec.TypeName + "." + call.Method
+		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID)
+	}
+	name = m.qualified
+	if hc.Err() != nil {
+		return name, nil, nil // cancelled before it began; runCall answers
 	}
 	if err := CheckArgs("method "+name, m.NumArgs, len(call.Args)); err != nil {
-		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID)
+		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID)
 	}
 	args, err := h.env.FetchArgs(hc, call.Args)
 	if err != nil {
-		return nil, ErrorOf(argErrorKind(err), err, name, h.env.NodeID)
+		return name, nil, ErrorOf(argErrorKind(err), err, name, h.env.NodeID)
 	}
-	return Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(hc, inst, args) })
+	data, perr = Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(hc, inst, args) })
+	return name, data, perr
 }
 
 // callFailed handles a call that failed the actor.
@@ -414,7 +426,7 @@ func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
 		again := &hostCall{msg: &pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
 			Owner: call.Owner, Attempt: call.Attempt + 1}}
-		again.init(h.env.Base, h.callInfo())
+		again.init(h.env.Base, h.info)
 		return again
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure)
@@ -462,7 +474,7 @@ func (h *Host) fail(c actor.Context, reason string) {
 	for _, hc := range queued {
 		// Calls that never started run on the next incarnation, in order.
 		fresh := &hostCall{msg: hc.msg}
-		fresh.init(h.env.Base, h.callInfo())
+		fresh.init(h.env.Base, h.info)
 		again = append(again, fresh)
 	}
 	l := &h.lane

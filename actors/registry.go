@@ -47,6 +47,9 @@ type Method struct {
 	NumArgs   int
 	Invoke    MethodInvoker
 	Signature string
+	// qualified is "type.method", as errors name the function; set when
+	// the method is registered.
+	qualified string
 }
 
 // ActorType is a registered actor type: its constructor and methods.
@@ -157,6 +160,7 @@ func (r *Registry) RegisterMethod(actorType string, m *Method) error {
 		if t.methods[m.Name] != nil {
 			err = fmt.Errorf("method %q of actor type %q: %w", m.Name, actorType, ErrDuplicate)
 		} else {
+			m.qualified = actorType + "." + m.Name
 			t.methods[m.Name] = m
 		}
 		t.mu.Unlock()
