@@ -34,15 +34,20 @@ func TestMain(m *testing.M) {
 const clusterToken = "cluster-test-token-0123456789"
 
 // runNode runs a node until its standard input closes: "head", or
-// "worker HEADADDR CPUS". It prints "node ID ADDRESS" once it runs.
+// "worker HEADADDR CPUS [TOKEN]" (the cluster's token by default). It prints
+// "node ID ADDRESS" once it runs.
 func runNode(role string) int {
 	f := strings.Fields(role)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node-role", f[0])
-	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken), goray.WithLogger(logger)}
+	token, wait := clusterToken, 30*time.Second
+	if len(f) == 4 {
+		token, wait = f[3], 3*time.Second
+	}
+	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(token), goray.WithLogger(logger)}
 	switch {
 	case f[0] == "head":
 		opts = append(opts, goray.AsHead(), goray.WithCPUs(1))
-	case f[0] == "worker" && len(f) == 3:
+	case f[0] == "worker" && (len(f) == 3 || len(f) == 4):
 		var cpus float64
 		fmt.Sscan(f[2], &cpus)
 		opts = append(opts, goray.WithAddress(f[1]), goray.WithCPUs(cpus))
@@ -50,7 +55,9 @@ func runNode(role string) int {
 		fmt.Fprintln(os.Stderr, "bad node role", role)
 		return 2
 	}
-	n, err := goray.StartNode(context.Background(), opts...)
+	sctx, cancel := context.WithTimeout(context.Background(), wait)
+	n, err := goray.StartNode(sctx, opts...)
+	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -159,6 +166,9 @@ func TestCluster(t *testing.T) {
 		{"tasks", clusterRunsTasks},
 		{"actors", clusterRunsActors},
 		{"objects", clusterMovesObjects},
+		{"a node with the wrong token is refused", func(t *testing.T, ctx context.Context, _ []string) {
+			clusterRefusesWrongToken(t, ctx, head)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
 	}
@@ -185,6 +195,46 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)
 		}
 	})
+}
+
+// A node that presents another token cannot join: its start fails with a
+// clear error and the cluster does not list it.
+func clusterRefusesWrongToken(t *testing.T, ctx context.Context, head *nodeProc) {
+	before, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeEnv+"=worker "+head.Address+" 1 another-token-0123456789")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("node with the wrong token: %v, want exit status 1; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("a node with the wrong token did not give up")
+	}
+	msg := stderr.String()
+	t.Logf("refused node said: %s", strings.TrimSpace(msg))
+	if !strings.Contains(msg, "starting node") {
+		t.Fatalf("the refused node's error does not say what failed: %q", msg)
+	}
+	after, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("the cluster lists %d nodes after the refusal, %d before", len(after), len(before))
+	}
 }
 
 // Tasks from a driver run on the cluster's nodes, not on the driver, and

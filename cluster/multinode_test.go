@@ -67,7 +67,7 @@ func runNodeProcess(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	n, err := Start(Config{Registry: multiRegistry, Resources: c.Resources, SpillDir: os.TempDir() + "/goray-test-" + fmt.Sprint(os.Getpid()),
+	n, err := Start(context.Background(), Config{Registry: multiRegistry, Resources: c.Resources, SpillDir: os.TempDir() + "/goray-test-" + fmt.Sprint(os.Getpid()),
 		Network: &Network{Host: "127.0.0.1", Join: c.Head, Token: testToken}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -58,9 +58,9 @@ type Network struct {
 	Fingerprint string
 }
 
-// startNetwork starts the transport, then gossip, and finds the head. It
-// returns the head's actor system address.
-func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[string]string) (string, error) {
+// startNetwork starts the transport, then gossip, and finds the head within
+// ctx and the join timeout. It returns the head's actor system address.
+func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]int64, labels map[string]string) (string, error) {
 	if !cfg.Head && cfg.Join == "" {
 		return "", fmt.Errorf("%w: a node that is not the head needs the address of the cluster to join", ErrInvalidConfig)
 	}
@@ -102,7 +102,7 @@ func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[str
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	members, err := membership.Start(ctx, mc)
 	if errors.Is(err, membership.ErrInvalidConfig) {
@@ -135,7 +135,7 @@ func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[str
 		select {
 		case <-ctx.Done():
 			n.stopNet()
-			return "", fmt.Errorf("%w: in the cluster at %s within %v", ErrNoHead, cfg.Join, timeout)
+			return "", fmt.Errorf("%w: in the cluster at %s within %v: %w", ErrNoHead, cfg.Join, timeout, context.Cause(ctx))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -210,14 +210,15 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 // GCS, placement, raylet, object store and directory.
 func StartEmbedded(cfg Config) (*Node, error) {
 	cfg.Network = nil
-	return Start(cfg)
+	return Start(context.Background(), cfg)
 }
 
 // Start starts a node: an embedded cluster of one node when cfg.Network is
 // nil, else a head node (GCS and placement here) or a node that joins the
 // head named in cfg.Network. Messaging between processes starts before any
 // PID is built, so every PID the node hands out carries its real address.
-func Start(cfg Config) (*Node, error) {
+// ctx bounds the start: joining the cluster and finding its head.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: a Registry is required", ErrInvalidConfig)
 	}
@@ -260,7 +261,7 @@ func Start(cfg Config) (*Node, error) {
 		if net.Fingerprint == "" {
 			net.Fingerprint = cfg.Registry.Fingerprint()
 		}
-		headAddr, err = n.startNetwork(net, placement.ToWire(total), cfg.Labels)
+		headAddr, err = n.startNetwork(ctx, net, placement.ToWire(total), cfg.Labels)
 		if err != nil {
 			n.System.Shutdown()
 			return nil, err
