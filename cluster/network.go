@@ -141,6 +141,20 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 	}
 }
 
+// rejoinHead calls at the gossip address of a head that is gone until a
+// node answers there, which gossip alone would never do: a restarted head
+// knows no member. It ends when the node stops. Whoever answers shares the
+// cluster's token, so it is the head back; watchMembers then registers
+// this node with its GCS.
+func (n *Node) rejoinHead(addr string) {
+	defer n.rejoining.Store(false)
+	if _, err := n.members.Join(context.Background(), addr); err != nil {
+		n.logger.Debug("goray: stopped waiting for the head", "address", addr, "error", err)
+		return
+	}
+	n.logger.Info("goray: reached the head's address again", "address", addr)
+}
+
 // watchMembers feeds membership changes to the node: the head's GCS learns
 // of every node that dies or leaves; any node re-registers with a head that
 // comes back.
@@ -150,8 +164,11 @@ func (n *Node) watchMembers() {
 		switch {
 		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && n.head:
 			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID(), Left: ev.Kind == membership.EventLeft})
-		case ev.Kind == membership.EventDead && m.Meta.Role == membership.RoleHead:
-			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID())
+		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && m.Meta.Role == membership.RoleHead:
+			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID(), "address", m.Addr)
+			if n.rejoining.CompareAndSwap(false, true) {
+				go n.rejoinHead(m.Addr.String())
+			}
 		case ev.Kind == membership.EventJoined && m.Meta.Role == membership.RoleHead && !n.head && m.Meta.ActorAddr == n.GCS.Address:
 			// A head back at its address: tell its new GCS about this node.
 			n.logger.Info("goray: the head node is back", "head", m.ID())

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -85,6 +86,9 @@ type Node struct {
 	transport *transport.Transport
 	members   *membership.Cluster
 	address   string // the gossip address others join, for a node on the network
+	// rejoining is set while the node calls at the address of a head that
+	// is gone.
+	rejoining atomic.Bool
 
 	failOnce sync.Once
 	failed   chan struct{}
