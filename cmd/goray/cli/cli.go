@@ -12,6 +12,6 @@ func New() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newMicrobenchmark())
+	root.AddCommand(newMicrobenchmark(), newBenchNode())
 	return root
 }

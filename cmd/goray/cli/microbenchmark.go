@@ -43,12 +43,13 @@ type Result struct {
 }
 
 func newMicrobenchmark() *cobra.Command {
-	var asJSON bool
+	var asJSON, cross bool
 	var seconds float64
+	var manyNodes int
 	var cpuProfile, only string
 	cmd := &cobra.Command{
 		Use:   "microbenchmark",
-		Short: "Measure per-call overheads in one process (names follow ray microbenchmark)",
+		Short: "Measure per-call overheads in one process, or across processes with --cluster (names follow ray microbenchmark)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d := time.Duration(seconds * float64(time.Second))
 			if cpuProfile != "" {
@@ -62,6 +63,9 @@ func newMicrobenchmark() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if manyNodes < 0 {
+				return fmt.Errorf("--many-nodes %d: want 0 or more", manyNodes)
+			}
 			var filter *regexp.Regexp
 			if only != "" {
 				var err error
@@ -69,11 +73,18 @@ func newMicrobenchmark() *cobra.Command {
 					return fmt.Errorf("--only: %w", err)
 				}
 			}
-			results, err := Microbenchmark(cmd.Context(), d, filter, func(r Result) {
+			report := func(r Result) {
 				if !asJSON {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %.2f %s\n", r.Name, r.Value, r.Unit)
 				}
-			})
+			}
+			var results []Result
+			var err error
+			if cross {
+				results, err = ClusterMicrobenchmark(cmd.Context(), d, filter, manyNodes, report)
+			} else {
+				results, err = Microbenchmark(cmd.Context(), d, filter, report)
+			}
 			if err != nil {
 				return err
 			}
@@ -87,6 +98,8 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().StringVar(&only, "only", "", "run only the benchmarks whose names match this regular expression")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().Float64Var(&seconds, "seconds", 1.5, "how long each benchmark runs")
+	cmd.Flags().BoolVar(&cross, "cluster", false, "run the cross-node benchmarks instead: this process and node processes it starts from its own binary on 127.0.0.1")
+	cmd.Flags().IntVar(&manyNodes, "many-nodes", 16, "with --cluster: how many one-CPU node processes many_nodes starts (0 skips it)")
 	return cmd
 }
 
