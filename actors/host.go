@@ -237,11 +237,12 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 // accept takes a call: a dead actor answers at once, a live one queues it.
 func (h *Host) accept(m *pb.ActorCall) {
 	if h.state == hostDead {
-		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method))
+		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method), nil)
 		return
 	}
 	hc := &hostCall{msg: m}
 	hc.init(h.env.Base, h.callInfo())
+	hc.info.Owner = m.Owner
 	l := &h.lane
 	l.mu.Lock()
 	l.queue = append(l.queue, hc)
@@ -370,7 +371,9 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	if perr != nil && perr.Kind == pb.ErrorKind_ERROR_KIND_PANIC {
 		return perr
 	}
-	h.env.Deliver(call.Owner, call.ReturnId, data, perr)
+	// The references a result holds travel with it, even when the call failed
+	// after encoding it, so that its owner lets go of them.
+	h.env.Deliver(call.Owner, call.ReturnId, data, perr, hc.info.Contained)
 	return nil
 }
 
@@ -415,9 +418,10 @@ func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 		again := &hostCall{msg: &pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
 			Owner: call.Owner, Attempt: call.Attempt + 1}}
 		again.init(h.env.Base, h.callInfo())
+		again.info.Owner = call.Owner
 		return again
 	}
-	h.env.Deliver(call.Owner, call.ReturnId, nil, failure)
+	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil
 }
 
@@ -463,6 +467,7 @@ func (h *Host) fail(c actor.Context, reason string) {
 		// Calls that never started run on the next incarnation, in order.
 		fresh := &hostCall{msg: hc.msg}
 		fresh.init(h.env.Base, h.callInfo())
+		fresh.info.Owner = hc.msg.Owner
 		again = append(again, fresh)
 	}
 	l := &h.lane
@@ -492,7 +497,7 @@ func (h *Host) die(c actor.Context, death *pb.Error) {
 	h.endIncarnation()
 	running, queued := h.takeBack()
 	for _, hc := range append(running, queued...) {
-		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method))
+		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method), nil)
 	}
 	h.report(c, pb.ActorState_ACTOR_STATE_DEAD, death)
 }
@@ -518,7 +523,7 @@ func (h *Host) cancelCall(returnID []byte) {
 			l.mu.Unlock()
 			hc.cancel(errTakenBack)
 			h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED,
-				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID})
+				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID}, nil)
 			return
 		}
 	}
