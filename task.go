@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/goray-dev/goray/actors"
-	)
+)
 
 // decodeArg decodes argument i of a registered function, binding the
 // references it holds to the runtime of ctx.
