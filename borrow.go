@@ -75,14 +75,6 @@ func (rt *runtime) forget(id objects.ID) {
 	t.mu.Unlock()
 }
 
-// lookup returns the live handle of id in this process, or nil.
-func (rt *runtime) lookup(id objects.ID) *handle {
-	t := &rt.table
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.refs[id].Value()
-}
-
 // isSelf reports whether p is this process's core.
 func (rt *runtime) isSelf(p *pb.Pid) bool {
 	return p.GetAddress() == rt.ownerPID.Address && p.GetId() == rt.ownerPID.Id
