@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/goray-dev/goray/proto"
 )
 
 // CallInfo describes the task or actor call a context belongs to.
@@ -19,6 +21,12 @@ type CallInfo struct {
 	GPUIDs []int32
 	// Raylet is where a blocked task reports that it waits (nil for actor calls).
 	Raylet *actor.PID
+	// Owner is the core the call's result goes to (nil for a constructor).
+	Owner *pb.Pid
+	// Contained is set by the function's invoker to the references its
+	// result holds, each pinned at its owner for Owner: they travel with
+	// the result.
+	Contained []*pb.Contained
 }
 
 type callInfoKey struct{}

@@ -41,7 +41,8 @@ const (
 // which only the host cancels.
 type hostCall struct {
 	callCtx
-	msg *pb.ActorCall
+	msg  *pb.ActorCall
+	info CallInfo
 }
 
 // lane is what a host shares with the goroutines that run its calls, under
@@ -90,7 +91,7 @@ type Host struct {
 	env     *Env
 	spec    *pb.ActorSpec
 	typ     *ActorType
-	info    *CallInfo // what every call's context reports; never changes
+	info    *CallInfo // what the incarnation's context reports; calls copy it
 	policy  RestartPolicy
 	self    *actor.PID
 	gate    *stopGate
@@ -235,14 +236,21 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 	h.startWorkers(n)
 }
 
+// newCall returns the host's record of a call, its context ready.
+func (h *Host) newCall(m *pb.ActorCall) *hostCall {
+	hc := &hostCall{msg: m, info: *h.info}
+	hc.info.Owner = m.Owner
+	hc.init(h.env.Base, &hc.info)
+	return hc
+}
+
 // accept takes a call: a dead actor answers at once, a live one queues it.
 func (h *Host) accept(m *pb.ActorCall) {
 	if h.state == hostDead {
-		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method))
+		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method), nil)
 		return
 	}
-	hc := &hostCall{msg: m}
-	hc.init(h.env.Base, h.info)
+	hc := h.newCall(m)
 	l := &h.lane
 	l.mu.Lock()
 	l.queue = append(l.queue, hc)
@@ -377,7 +385,9 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	if perr != nil && perr.Kind == pb.ErrorKind_ERROR_KIND_PANIC {
 		return perr
 	}
-	h.env.Deliver(call.Owner, call.ReturnId, data, perr)
+	// The references a result holds travel with it, even when the call failed
+	// after encoding it, so that its owner lets go of them.
+	h.env.Deliver(call.Owner, call.ReturnId, data, perr, hc.info.Contained)
 	return nil
 }
 
@@ -424,12 +434,10 @@ func (h *Host) callFailed(c actor.Context, m callFailed) {
 func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	call := hc.msg
 	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
-		again := &hostCall{msg: &pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1}}
-		again.init(h.env.Base, h.info)
-		return again
+		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
+			Owner: call.Owner, Attempt: call.Attempt + 1})
 	}
-	h.env.Deliver(call.Owner, call.ReturnId, nil, failure)
+	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil
 }
 
@@ -473,9 +481,7 @@ func (h *Host) fail(c actor.Context, reason string) {
 	}
 	for _, hc := range queued {
 		// Calls that never started run on the next incarnation, in order.
-		fresh := &hostCall{msg: hc.msg}
-		fresh.init(h.env.Base, h.info)
-		again = append(again, fresh)
+		again = append(again, h.newCall(hc.msg))
 	}
 	l := &h.lane
 	l.mu.Lock()
@@ -504,7 +510,7 @@ func (h *Host) die(c actor.Context, death *pb.Error) {
 	h.endIncarnation()
 	running, queued := h.takeBack()
 	for _, hc := range append(running, queued...) {
-		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method))
+		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method), nil)
 	}
 	h.report(c, pb.ActorState_ACTOR_STATE_DEAD, death)
 }
@@ -530,7 +536,7 @@ func (h *Host) cancelCall(returnID []byte) {
 			l.mu.Unlock()
 			hc.cancel(errTakenBack)
 			h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED,
-				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID})
+				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID}, nil)
 			return
 		}
 	}

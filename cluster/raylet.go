@@ -435,7 +435,7 @@ func taskName(spec *pb.TaskSpec) string {
 }
 
 func (r *Raylet) fail(spec *pb.TaskSpec, kind pb.ErrorKind, msg string) {
-	r.env.Deliver(spec.Owner, spec.ReturnId, nil, &pb.Error{Kind: kind, Message: msg, Function: spec.Function, NodeId: r.env.NodeID})
+	r.env.Deliver(spec.Owner, spec.ReturnId, nil, &pb.Error{Kind: kind, Message: msg, Function: spec.Function, NodeId: r.env.NodeID}, nil)
 }
 
 // dispatch starts queued actors and tasks whose resources are free, in
@@ -677,7 +677,7 @@ func (r *Raylet) answerDead(call *pb.ActorCall) {
 	if cause != nil {
 		msg = cause.Message
 	}
-	r.env.Deliver(call.Owner, call.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: msg, Function: call.Method, NodeId: r.env.NodeID})
+	r.env.Deliver(call.Owner, call.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: msg, Function: call.Method, NodeId: r.env.NodeID}, nil)
 }
 
 // childStopped handles a child that stopped: a host that stopped without

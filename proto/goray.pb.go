@@ -692,7 +692,10 @@ type Result struct {
 	Size      int64  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	Error     *Error `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// The store actor that holds the value, with store_node.
-	Store         *Pid `protobuf:"bytes,6,opt,name=store,proto3" json:"store,omitempty"`
+	Store *Pid `protobuf:"bytes,6,opt,name=store,proto3" json:"store,omitempty"`
+	// The references the value holds, each pinned at its owner by a borrow
+	// registered for the receiver of the result.
+	Contained     []*Contained `protobuf:"bytes,7,rep,name=contained,proto3" json:"contained,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -769,6 +772,286 @@ func (x *Result) GetStore() *Pid {
 	return nil
 }
 
+func (x *Result) GetContained() []*Contained {
+	if x != nil {
+		return x.Contained
+	}
+	return nil
+}
+
+// Contained is a reference found inside a value, and the token of the
+// borrow that keeps its object alive at its owner on the receiver's behalf.
+type Contained struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           *ObjectRef             `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Token         []byte                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Contained) Reset() {
+	*x = Contained{}
+	mi := &file_goray_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Contained) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Contained) ProtoMessage() {}
+
+func (x *Contained) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Contained.ProtoReflect.Descriptor instead.
+func (*Contained) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Contained) GetRef() *ObjectRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *Contained) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+// BorrowObjects registers borrows at the owner of the objects: each
+// object stays alive until its token is released (ReleaseObjects), or the
+// borrower's process dies. The owner answers BorrowObjectsReply, and later
+// sends ObjectReady for each object that was still pending.
+type BorrowObjects struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ObjectIds [][]byte               `protobuf:"bytes,1,rep,name=object_ids,json=objectIds,proto3" json:"object_ids,omitempty"`
+	Tokens    [][]byte               `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// The borrower's core: it hears of pending objects there, and its death
+	// releases its borrows.
+	Borrower      *Pid `protobuf:"bytes,3,opt,name=borrower,proto3" json:"borrower,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowObjects) Reset() {
+	*x = BorrowObjects{}
+	mi := &file_goray_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowObjects) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowObjects) ProtoMessage() {}
+
+func (x *BorrowObjects) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowObjects.ProtoReflect.Descriptor instead.
+func (*BorrowObjects) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BorrowObjects) GetObjectIds() [][]byte {
+	if x != nil {
+		return x.ObjectIds
+	}
+	return nil
+}
+
+func (x *BorrowObjects) GetTokens() [][]byte {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *BorrowObjects) GetBorrower() *Pid {
+	if x != nil {
+		return x.Borrower
+	}
+	return nil
+}
+
+// BorrowObjectsReply answers BorrowObjects: the outcome of each object
+// that is settled (a value, a location or an error; an object the owner no
+// longer has fails with OBJECT_FREED), and the IDs of those still pending.
+type BorrowObjectsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ready         []*Result              `protobuf:"bytes,1,rep,name=ready,proto3" json:"ready,omitempty"`
+	Pending       [][]byte               `protobuf:"bytes,2,rep,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowObjectsReply) Reset() {
+	*x = BorrowObjectsReply{}
+	mi := &file_goray_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowObjectsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowObjectsReply) ProtoMessage() {}
+
+func (x *BorrowObjectsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowObjectsReply.ProtoReflect.Descriptor instead.
+func (*BorrowObjectsReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BorrowObjectsReply) GetReady() []*Result {
+	if x != nil {
+		return x.Ready
+	}
+	return nil
+}
+
+func (x *BorrowObjectsReply) GetPending() [][]byte {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+// ObjectReady tells a borrower how a pending object it borrows settled.
+type ObjectReady struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectReady) Reset() {
+	*x = ObjectReady{}
+	mi := &file_goray_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectReady) ProtoMessage() {}
+
+func (x *ObjectReady) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectReady.ProtoReflect.Descriptor instead.
+func (*ObjectReady) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ObjectReady) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// ReleaseObjects ends borrows: tokens[i] was registered for object_ids[i].
+type ReleaseObjects struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ObjectIds     [][]byte               `protobuf:"bytes,1,rep,name=object_ids,json=objectIds,proto3" json:"object_ids,omitempty"`
+	Tokens        [][]byte               `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseObjects) Reset() {
+	*x = ReleaseObjects{}
+	mi := &file_goray_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseObjects) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseObjects) ProtoMessage() {}
+
+func (x *ReleaseObjects) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseObjects.ProtoReflect.Descriptor instead.
+func (*ReleaseObjects) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReleaseObjects) GetObjectIds() [][]byte {
+	if x != nil {
+		return x.ObjectIds
+	}
+	return nil
+}
+
+func (x *ReleaseObjects) GetTokens() [][]byte {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
 // TaskAccepted tells a task's owner which node took the task, so that the
 // owner can resubmit it should that node die.
 type TaskAccepted struct {
@@ -781,7 +1064,7 @@ type TaskAccepted struct {
 
 func (x *TaskAccepted) Reset() {
 	*x = TaskAccepted{}
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1076,7 @@ func (x *TaskAccepted) String() string {
 func (*TaskAccepted) ProtoMessage() {}
 
 func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1089,7 @@ func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAccepted.ProtoReflect.Descriptor instead.
 func (*TaskAccepted) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{6}
+	return file_goray_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskAccepted) GetTaskId() []byte {
@@ -838,7 +1121,7 @@ type NodeDied struct {
 
 func (x *NodeDied) Reset() {
 	*x = NodeDied{}
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +1133,7 @@ func (x *NodeDied) String() string {
 func (*NodeDied) ProtoMessage() {}
 
 func (x *NodeDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +1146,7 @@ func (x *NodeDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDied.ProtoReflect.Descriptor instead.
 func (*NodeDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{7}
+	return file_goray_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeDied) GetNodeId() string {
@@ -900,7 +1183,7 @@ type ActorMoved struct {
 
 func (x *ActorMoved) Reset() {
 	*x = ActorMoved{}
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1195,7 @@ func (x *ActorMoved) String() string {
 func (*ActorMoved) ProtoMessage() {}
 
 func (x *ActorMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1208,7 @@ func (x *ActorMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorMoved.ProtoReflect.Descriptor instead.
 func (*ActorMoved) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{8}
+	return file_goray_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ActorMoved) GetActorId() []byte {
@@ -952,7 +1235,7 @@ type TaskFinished struct {
 
 func (x *TaskFinished) Reset() {
 	*x = TaskFinished{}
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1247,7 @@ func (x *TaskFinished) String() string {
 func (*TaskFinished) ProtoMessage() {}
 
 func (x *TaskFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1260,7 @@ func (x *TaskFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFinished.ProtoReflect.Descriptor instead.
 func (*TaskFinished) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{9}
+	return file_goray_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskFinished) GetTaskId() []byte {
@@ -1000,7 +1283,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1295,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1308,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{10}
+	return file_goray_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelTask) GetTaskId() []byte {
@@ -1060,7 +1343,7 @@ type TaskBlocked struct {
 
 func (x *TaskBlocked) Reset() {
 	*x = TaskBlocked{}
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1355,7 @@ func (x *TaskBlocked) String() string {
 func (*TaskBlocked) ProtoMessage() {}
 
 func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1368,7 @@ func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlocked.ProtoReflect.Descriptor instead.
 func (*TaskBlocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{11}
+	return file_goray_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskBlocked) GetTaskId() []byte {
@@ -1104,7 +1387,7 @@ type TaskUnblocked struct {
 
 func (x *TaskUnblocked) Reset() {
 	*x = TaskUnblocked{}
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1399,7 @@ func (x *TaskUnblocked) String() string {
 func (*TaskUnblocked) ProtoMessage() {}
 
 func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1412,7 @@ func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskUnblocked.ProtoReflect.Descriptor instead.
 func (*TaskUnblocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{12}
+	return file_goray_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskUnblocked) GetTaskId() []byte {
@@ -1160,7 +1443,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1455,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1468,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{13}
+	return file_goray_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActorSpec) GetActorId() []byte {
@@ -1298,7 +1581,7 @@ type ActorInfo struct {
 
 func (x *ActorInfo) Reset() {
 	*x = ActorInfo{}
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1593,7 @@ func (x *ActorInfo) String() string {
 func (*ActorInfo) ProtoMessage() {}
 
 func (x *ActorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1606,7 @@ func (x *ActorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorInfo.ProtoReflect.Descriptor instead.
 func (*ActorInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{14}
+	return file_goray_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ActorInfo) GetActorId() []byte {
@@ -1414,7 +1697,7 @@ type CreateActor struct {
 
 func (x *CreateActor) Reset() {
 	*x = CreateActor{}
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1709,7 @@ func (x *CreateActor) String() string {
 func (*CreateActor) ProtoMessage() {}
 
 func (x *CreateActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1722,7 @@ func (x *CreateActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActor.ProtoReflect.Descriptor instead.
 func (*CreateActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{15}
+	return file_goray_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateActor) GetSpec() *ActorSpec {
@@ -1459,7 +1742,7 @@ type CreateActorReply struct {
 
 func (x *CreateActorReply) Reset() {
 	*x = CreateActorReply{}
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1754,7 @@ func (x *CreateActorReply) String() string {
 func (*CreateActorReply) ProtoMessage() {}
 
 func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1767,7 @@ func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActorReply.ProtoReflect.Descriptor instead.
 func (*CreateActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{16}
+	return file_goray_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateActorReply) GetInfo() *ActorInfo {
@@ -1511,7 +1794,7 @@ type StartActor struct {
 
 func (x *StartActor) Reset() {
 	*x = StartActor{}
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1806,7 @@ func (x *StartActor) String() string {
 func (*StartActor) ProtoMessage() {}
 
 func (x *StartActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1819,7 @@ func (x *StartActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActor.ProtoReflect.Descriptor instead.
 func (*StartActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{17}
+	return file_goray_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StartActor) GetSpec() *ActorSpec {
@@ -1561,7 +1844,7 @@ type ActorStateChanged struct {
 
 func (x *ActorStateChanged) Reset() {
 	*x = ActorStateChanged{}
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1856,7 @@ func (x *ActorStateChanged) String() string {
 func (*ActorStateChanged) ProtoMessage() {}
 
 func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1869,7 @@ func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorStateChanged.ProtoReflect.Descriptor instead.
 func (*ActorStateChanged) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{18}
+	return file_goray_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ActorStateChanged) GetActorId() []byte {
@@ -1645,7 +1928,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +1940,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +1953,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{19}
+	return file_goray_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ActorCall) GetActorId() []byte {
@@ -1726,7 +2009,7 @@ type LookupActor struct {
 
 func (x *LookupActor) Reset() {
 	*x = LookupActor{}
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +2021,7 @@ func (x *LookupActor) String() string {
 func (*LookupActor) ProtoMessage() {}
 
 func (x *LookupActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +2034,7 @@ func (x *LookupActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActor.ProtoReflect.Descriptor instead.
 func (*LookupActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{20}
+	return file_goray_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LookupActor) GetName() string {
@@ -1785,7 +2068,7 @@ type LookupActorReply struct {
 
 func (x *LookupActorReply) Reset() {
 	*x = LookupActorReply{}
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +2080,7 @@ func (x *LookupActorReply) String() string {
 func (*LookupActorReply) ProtoMessage() {}
 
 func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +2093,7 @@ func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActorReply.ProtoReflect.Descriptor instead.
 func (*LookupActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{21}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LookupActorReply) GetInfo() *ActorInfo {
@@ -1839,7 +2122,7 @@ type ResolveActor struct {
 
 func (x *ResolveActor) Reset() {
 	*x = ResolveActor{}
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2134,7 @@ func (x *ResolveActor) String() string {
 func (*ResolveActor) ProtoMessage() {}
 
 func (x *ResolveActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2147,7 @@ func (x *ResolveActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
 func (*ResolveActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{22}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResolveActor) GetActorId() []byte {
@@ -1886,7 +2169,7 @@ type ActorDied struct {
 
 func (x *ActorDied) Reset() {
 	*x = ActorDied{}
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2181,7 @@ func (x *ActorDied) String() string {
 func (*ActorDied) ProtoMessage() {}
 
 func (x *ActorDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2194,7 @@ func (x *ActorDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
 func (*ActorDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{23}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ActorDied) GetActorId() []byte {
@@ -1938,7 +2221,7 @@ type KillActor struct {
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1950,7 +2233,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1963,7 +2246,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -1989,7 +2272,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2284,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2297,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -2032,7 +2315,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2327,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2340,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 type ListActorsReply struct {
@@ -2069,7 +2352,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2364,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2377,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -2119,7 +2402,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2414,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2427,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -2191,7 +2474,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2486,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2499,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -2234,7 +2517,7 @@ type ListJobs struct {
 
 func (x *ListJobs) Reset() {
 	*x = ListJobs{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2529,7 @@ func (x *ListJobs) String() string {
 func (*ListJobs) ProtoMessage() {}
 
 func (x *ListJobs) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2542,7 @@ func (x *ListJobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobs.ProtoReflect.Descriptor instead.
 func (*ListJobs) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 type ListJobsReply struct {
@@ -2271,7 +2554,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2566,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2579,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListJobsReply) GetJobs() []*JobInfo {
@@ -2315,7 +2598,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2610,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2623,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -2360,7 +2643,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2655,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2668,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Ack) GetError() *Error {
@@ -2419,7 +2702,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2714,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2727,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -2540,7 +2823,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2835,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2848,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 type NodeStats struct {
@@ -2588,7 +2871,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2600,7 +2883,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +2896,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -2681,7 +2964,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2976,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +2989,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 type TaskInfo struct {
@@ -2725,7 +3008,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +3020,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +3033,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TaskInfo) GetTaskId() []byte {
@@ -2818,7 +3101,7 @@ type ListTasksReply struct {
 
 func (x *ListTasksReply) Reset() {
 	*x = ListTasksReply{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2830,7 +3113,7 @@ func (x *ListTasksReply) String() string {
 func (*ListTasksReply) ProtoMessage() {}
 
 func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2843,7 +3126,7 @@ func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksReply.ProtoReflect.Descriptor instead.
 func (*ListTasksReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListTasksReply) GetTasks() []*TaskInfo {
@@ -2862,7 +3145,7 @@ type ListNodes struct {
 
 func (x *ListNodes) Reset() {
 	*x = ListNodes{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +3157,7 @@ func (x *ListNodes) String() string {
 func (*ListNodes) ProtoMessage() {}
 
 func (x *ListNodes) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +3170,7 @@ func (x *ListNodes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
 func (*ListNodes) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 type ListNodesReply struct {
@@ -2899,7 +3182,7 @@ type ListNodesReply struct {
 
 func (x *ListNodesReply) Reset() {
 	*x = ListNodesReply{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3194,7 @@ func (x *ListNodesReply) String() string {
 func (*ListNodesReply) ProtoMessage() {}
 
 func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3207,7 @@ func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
 func (*ListNodesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListNodesReply) GetNodes() []*NodeInfo {
@@ -2945,7 +3228,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3240,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3253,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -2991,7 +3274,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3003,7 +3286,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3016,7 +3299,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -3047,7 +3330,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3059,7 +3342,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3072,7 +3355,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -3127,7 +3410,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3139,7 +3422,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3152,7 +3435,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -3173,17 +3456,19 @@ func (x *PickNodeReply) GetError() *Error {
 // reports the outcome to the owner as the Result for object_id (the store
 // node and size, or the error); without, it answers the sender with an Ack.
 type PutObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
-	Owner         *Pid                   `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ObjectId []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Data     []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Owner    *Pid                   `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The references the value holds, passed on in the Result to the owner.
+	Contained     []*Contained `protobuf:"bytes,4,rep,name=contained,proto3" json:"contained,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3195,7 +3480,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3208,7 +3493,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -3232,6 +3517,13 @@ func (x *PutObject) GetOwner() *Pid {
 	return nil
 }
 
+func (x *PutObject) GetContained() []*Contained {
+	if x != nil {
+		return x.Contained
+	}
+	return nil
+}
+
 type GetObject struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
@@ -3241,7 +3533,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3253,7 +3545,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3266,7 +3558,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -3286,7 +3578,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3298,7 +3590,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3311,7 +3603,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -3337,7 +3629,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3349,7 +3641,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3362,7 +3654,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -3388,7 +3680,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3400,7 +3692,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3413,7 +3705,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{50}
+	return file_goray_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -3480,7 +3772,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3492,7 +3784,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3505,7 +3797,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{51}
+	return file_goray_proto_rawDescGZIP(), []int{56}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3522,7 +3814,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +3826,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +3839,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{52}
+	return file_goray_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3589,7 +3881,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3601,7 +3893,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3614,7 +3906,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{53}
+	return file_goray_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -3640,7 +3932,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3652,7 +3944,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3665,7 +3957,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{54}
+	return file_goray_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -3684,7 +3976,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3696,7 +3988,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3709,7 +4001,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{55}
+	return file_goray_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -3731,7 +4023,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3743,7 +4035,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3756,7 +4048,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{56}
+	return file_goray_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3832,7 +4124,7 @@ const file_goray_proto_rawDesc = "" +
 	"\x04hops\x18\r \x01(\x05R\x04hops\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe6\x01\n" +
 	"\x06Result\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06inline\x18\x02 \x01(\fR\x06inline\x12\x1d\n" +
@@ -3841,7 +4133,26 @@ const file_goray_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x12\"\n" +
 	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12 \n" +
 	"\x05store\x18\x06 \x01(\v2\n" +
-	".goray.PidR\x05store\"@\n" +
+	".goray.PidR\x05store\x12.\n" +
+	"\tcontained\x18\a \x03(\v2\x10.goray.ContainedR\tcontained\"E\n" +
+	"\tContained\x12\"\n" +
+	"\x03ref\x18\x01 \x01(\v2\x10.goray.ObjectRefR\x03ref\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\"n\n" +
+	"\rBorrowObjects\x12\x1d\n" +
+	"\n" +
+	"object_ids\x18\x01 \x03(\fR\tobjectIds\x12\x16\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\x12&\n" +
+	"\bborrower\x18\x03 \x01(\v2\n" +
+	".goray.PidR\bborrower\"S\n" +
+	"\x12BorrowObjectsReply\x12#\n" +
+	"\x05ready\x18\x01 \x03(\v2\r.goray.ResultR\x05ready\x12\x18\n" +
+	"\apending\x18\x02 \x03(\fR\apending\"4\n" +
+	"\vObjectReady\x12%\n" +
+	"\x06result\x18\x01 \x01(\v2\r.goray.ResultR\x06result\"G\n" +
+	"\x0eReleaseObjects\x12\x1d\n" +
+	"\n" +
+	"object_ids\x18\x01 \x03(\fR\tobjectIds\x12\x16\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"@\n" +
 	"\fTaskAccepted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"Q\n" +
@@ -4051,12 +4362,13 @@ const file_goray_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
 	"\rPickNodeReply\x12#\n" +
 	"\x04node\x18\x01 \x01(\v2\x0f.goray.NodeInfoR\x04node\x12\"\n" +
-	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"^\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"\x8e\x01\n" +
 	"\tPutObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12 \n" +
 	"\x05owner\x18\x03 \x01(\v2\n" +
-	".goray.PidR\x05owner\"(\n" +
+	".goray.PidR\x05owner\x12.\n" +
+	"\tcontained\x18\x04 \x03(\v2\x10.goray.ContainedR\tcontained\"(\n" +
 	"\tGetObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\"H\n" +
 	"\x0eGetObjectReply\x12\x12\n" +
@@ -4139,80 +4451,85 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_goray_proto_goTypes = []any{
-	(ErrorKind)(0),            // 0: goray.ErrorKind
-	(ActorState)(0),           // 1: goray.ActorState
-	(TaskState)(0),            // 2: goray.TaskState
-	(Strategy)(0),             // 3: goray.Strategy
-	(*Pid)(nil),               // 4: goray.Pid
-	(*ObjectRef)(nil),         // 5: goray.ObjectRef
-	(*Arg)(nil),               // 6: goray.Arg
-	(*Error)(nil),             // 7: goray.Error
-	(*TaskSpec)(nil),          // 8: goray.TaskSpec
-	(*Result)(nil),            // 9: goray.Result
-	(*TaskAccepted)(nil),      // 10: goray.TaskAccepted
-	(*NodeDied)(nil),          // 11: goray.NodeDied
-	(*ActorMoved)(nil),        // 12: goray.ActorMoved
-	(*TaskFinished)(nil),      // 13: goray.TaskFinished
-	(*CancelTask)(nil),        // 14: goray.CancelTask
-	(*TaskBlocked)(nil),       // 15: goray.TaskBlocked
-	(*TaskUnblocked)(nil),     // 16: goray.TaskUnblocked
-	(*ActorSpec)(nil),         // 17: goray.ActorSpec
-	(*ActorInfo)(nil),         // 18: goray.ActorInfo
-	(*CreateActor)(nil),       // 19: goray.CreateActor
-	(*CreateActorReply)(nil),  // 20: goray.CreateActorReply
-	(*StartActor)(nil),        // 21: goray.StartActor
-	(*ActorStateChanged)(nil), // 22: goray.ActorStateChanged
-	(*ActorCall)(nil),         // 23: goray.ActorCall
-	(*LookupActor)(nil),       // 24: goray.LookupActor
-	(*LookupActorReply)(nil),  // 25: goray.LookupActorReply
-	(*ResolveActor)(nil),      // 26: goray.ResolveActor
-	(*ActorDied)(nil),         // 27: goray.ActorDied
-	(*KillActor)(nil),         // 28: goray.KillActor
-	(*KillActorReply)(nil),    // 29: goray.KillActorReply
-	(*ListActors)(nil),        // 30: goray.ListActors
-	(*ListActorsReply)(nil),   // 31: goray.ListActorsReply
-	(*JobInfo)(nil),           // 32: goray.JobInfo
-	(*RegisterJob)(nil),       // 33: goray.RegisterJob
-	(*ListJobs)(nil),          // 34: goray.ListJobs
-	(*ListJobsReply)(nil),     // 35: goray.ListJobsReply
-	(*FinishJob)(nil),         // 36: goray.FinishJob
-	(*Ack)(nil),               // 37: goray.Ack
-	(*NodeInfo)(nil),          // 38: goray.NodeInfo
-	(*GetNodeStats)(nil),      // 39: goray.GetNodeStats
-	(*NodeStats)(nil),         // 40: goray.NodeStats
-	(*ListTasks)(nil),         // 41: goray.ListTasks
-	(*TaskInfo)(nil),          // 42: goray.TaskInfo
-	(*ListTasksReply)(nil),    // 43: goray.ListTasksReply
-	(*ListNodes)(nil),         // 44: goray.ListNodes
-	(*ListNodesReply)(nil),    // 45: goray.ListNodesReply
-	(*ClusterView)(nil),       // 46: goray.ClusterView
-	(*ResourceReport)(nil),    // 47: goray.ResourceReport
-	(*PickNode)(nil),          // 48: goray.PickNode
-	(*PickNodeReply)(nil),     // 49: goray.PickNodeReply
-	(*PutObject)(nil),         // 50: goray.PutObject
-	(*GetObject)(nil),         // 51: goray.GetObject
-	(*GetObjectReply)(nil),    // 52: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 53: goray.DeleteObjects
-	(*StoreStats)(nil),        // 54: goray.StoreStats
-	(*GetStoreStats)(nil),     // 55: goray.GetStoreStats
-	(*AddObject)(nil),         // 56: goray.AddObject
-	(*RefDelta)(nil),          // 57: goray.RefDelta
-	(*FreeObjects)(nil),       // 58: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 59: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 60: goray.ObjectStatusReply
-	nil,                       // 61: goray.TaskSpec.ResourcesEntry
-	nil,                       // 62: goray.ActorSpec.ResourcesEntry
-	nil,                       // 63: goray.NodeInfo.TotalEntry
-	nil,                       // 64: goray.NodeInfo.AvailableEntry
-	nil,                       // 65: goray.NodeInfo.LabelsEntry
-	nil,                       // 66: goray.NodeStats.TotalEntry
-	nil,                       // 67: goray.NodeStats.AvailableEntry
-	nil,                       // 68: goray.TaskInfo.ResourcesEntry
-	nil,                       // 69: goray.ResourceReport.AvailableEntry
-	nil,                       // 70: goray.PickNode.ResourcesEntry
-	nil,                       // 71: goray.PickNode.LabelsEntry
+	(ErrorKind)(0),             // 0: goray.ErrorKind
+	(ActorState)(0),            // 1: goray.ActorState
+	(TaskState)(0),             // 2: goray.TaskState
+	(Strategy)(0),              // 3: goray.Strategy
+	(*Pid)(nil),                // 4: goray.Pid
+	(*ObjectRef)(nil),          // 5: goray.ObjectRef
+	(*Arg)(nil),                // 6: goray.Arg
+	(*Error)(nil),              // 7: goray.Error
+	(*TaskSpec)(nil),           // 8: goray.TaskSpec
+	(*Result)(nil),             // 9: goray.Result
+	(*Contained)(nil),          // 10: goray.Contained
+	(*BorrowObjects)(nil),      // 11: goray.BorrowObjects
+	(*BorrowObjectsReply)(nil), // 12: goray.BorrowObjectsReply
+	(*ObjectReady)(nil),        // 13: goray.ObjectReady
+	(*ReleaseObjects)(nil),     // 14: goray.ReleaseObjects
+	(*TaskAccepted)(nil),       // 15: goray.TaskAccepted
+	(*NodeDied)(nil),           // 16: goray.NodeDied
+	(*ActorMoved)(nil),         // 17: goray.ActorMoved
+	(*TaskFinished)(nil),       // 18: goray.TaskFinished
+	(*CancelTask)(nil),         // 19: goray.CancelTask
+	(*TaskBlocked)(nil),        // 20: goray.TaskBlocked
+	(*TaskUnblocked)(nil),      // 21: goray.TaskUnblocked
+	(*ActorSpec)(nil),          // 22: goray.ActorSpec
+	(*ActorInfo)(nil),          // 23: goray.ActorInfo
+	(*CreateActor)(nil),        // 24: goray.CreateActor
+	(*CreateActorReply)(nil),   // 25: goray.CreateActorReply
+	(*StartActor)(nil),         // 26: goray.StartActor
+	(*ActorStateChanged)(nil),  // 27: goray.ActorStateChanged
+	(*ActorCall)(nil),          // 28: goray.ActorCall
+	(*LookupActor)(nil),        // 29: goray.LookupActor
+	(*LookupActorReply)(nil),   // 30: goray.LookupActorReply
+	(*ResolveActor)(nil),       // 31: goray.ResolveActor
+	(*ActorDied)(nil),          // 32: goray.ActorDied
+	(*KillActor)(nil),          // 33: goray.KillActor
+	(*KillActorReply)(nil),     // 34: goray.KillActorReply
+	(*ListActors)(nil),         // 35: goray.ListActors
+	(*ListActorsReply)(nil),    // 36: goray.ListActorsReply
+	(*JobInfo)(nil),            // 37: goray.JobInfo
+	(*RegisterJob)(nil),        // 38: goray.RegisterJob
+	(*ListJobs)(nil),           // 39: goray.ListJobs
+	(*ListJobsReply)(nil),      // 40: goray.ListJobsReply
+	(*FinishJob)(nil),          // 41: goray.FinishJob
+	(*Ack)(nil),                // 42: goray.Ack
+	(*NodeInfo)(nil),           // 43: goray.NodeInfo
+	(*GetNodeStats)(nil),       // 44: goray.GetNodeStats
+	(*NodeStats)(nil),          // 45: goray.NodeStats
+	(*ListTasks)(nil),          // 46: goray.ListTasks
+	(*TaskInfo)(nil),           // 47: goray.TaskInfo
+	(*ListTasksReply)(nil),     // 48: goray.ListTasksReply
+	(*ListNodes)(nil),          // 49: goray.ListNodes
+	(*ListNodesReply)(nil),     // 50: goray.ListNodesReply
+	(*ClusterView)(nil),        // 51: goray.ClusterView
+	(*ResourceReport)(nil),     // 52: goray.ResourceReport
+	(*PickNode)(nil),           // 53: goray.PickNode
+	(*PickNodeReply)(nil),      // 54: goray.PickNodeReply
+	(*PutObject)(nil),          // 55: goray.PutObject
+	(*GetObject)(nil),          // 56: goray.GetObject
+	(*GetObjectReply)(nil),     // 57: goray.GetObjectReply
+	(*DeleteObjects)(nil),      // 58: goray.DeleteObjects
+	(*StoreStats)(nil),         // 59: goray.StoreStats
+	(*GetStoreStats)(nil),      // 60: goray.GetStoreStats
+	(*AddObject)(nil),          // 61: goray.AddObject
+	(*RefDelta)(nil),           // 62: goray.RefDelta
+	(*FreeObjects)(nil),        // 63: goray.FreeObjects
+	(*ObjectStatus)(nil),       // 64: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),  // 65: goray.ObjectStatusReply
+	nil,                        // 66: goray.TaskSpec.ResourcesEntry
+	nil,                        // 67: goray.ActorSpec.ResourcesEntry
+	nil,                        // 68: goray.NodeInfo.TotalEntry
+	nil,                        // 69: goray.NodeInfo.AvailableEntry
+	nil,                        // 70: goray.NodeInfo.LabelsEntry
+	nil,                        // 71: goray.NodeStats.TotalEntry
+	nil,                        // 72: goray.NodeStats.AvailableEntry
+	nil,                        // 73: goray.TaskInfo.ResourcesEntry
+	nil,                        // 74: goray.ResourceReport.AvailableEntry
+	nil,                        // 75: goray.PickNode.ResourcesEntry
+	nil,                        // 76: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -4220,61 +4537,67 @@ var file_goray_proto_depIdxs = []int32{
 	5,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	6,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	61, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	66, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	4,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
 	7,  // 7: goray.Result.error:type_name -> goray.Error
 	4,  // 8: goray.Result.store:type_name -> goray.Pid
-	6,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
-	62, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	4,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
-	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
-	4,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
-	17, // 14: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	18, // 15: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	7,  // 16: goray.CreateActorReply.error:type_name -> goray.Error
-	17, // 17: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 18: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	4,  // 19: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	7,  // 20: goray.ActorStateChanged.error:type_name -> goray.Error
-	6,  // 21: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 22: goray.ActorCall.owner:type_name -> goray.Pid
-	18, // 23: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 24: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 25: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 26: goray.KillActorReply.error:type_name -> goray.Error
-	18, // 27: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 28: goray.JobInfo.core:type_name -> goray.Pid
-	32, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
-	32, // 30: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 31: goray.Ack.error:type_name -> goray.Error
-	63, // 32: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	64, // 33: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	65, // 34: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 35: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 36: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 37: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 38: goray.NodeInfo.core:type_name -> goray.Pid
-	66, // 39: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	67, // 40: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 41: goray.TaskInfo.state:type_name -> goray.TaskState
-	68, // 42: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	42, // 43: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	38, // 44: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	38, // 45: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	69, // 46: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	70, // 47: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 48: goray.PickNode.strategy:type_name -> goray.Strategy
-	71, // 49: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	38, // 50: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 51: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 52: goray.PutObject.owner:type_name -> goray.Pid
-	7,  // 53: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 54: goray.AddObject.store:type_name -> goray.Pid
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	10, // 9: goray.Result.contained:type_name -> goray.Contained
+	5,  // 10: goray.Contained.ref:type_name -> goray.ObjectRef
+	4,  // 11: goray.BorrowObjects.borrower:type_name -> goray.Pid
+	9,  // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
+	9,  // 13: goray.ObjectReady.result:type_name -> goray.Result
+	6,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
+	67, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	4,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
+	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
+	4,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
+	22, // 19: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	23, // 20: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	7,  // 21: goray.CreateActorReply.error:type_name -> goray.Error
+	22, // 22: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 23: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	4,  // 24: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	7,  // 25: goray.ActorStateChanged.error:type_name -> goray.Error
+	6,  // 26: goray.ActorCall.args:type_name -> goray.Arg
+	4,  // 27: goray.ActorCall.owner:type_name -> goray.Pid
+	23, // 28: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	7,  // 29: goray.LookupActorReply.error:type_name -> goray.Error
+	7,  // 30: goray.ActorDied.error:type_name -> goray.Error
+	7,  // 31: goray.KillActorReply.error:type_name -> goray.Error
+	23, // 32: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	4,  // 33: goray.JobInfo.core:type_name -> goray.Pid
+	37, // 34: goray.RegisterJob.job:type_name -> goray.JobInfo
+	37, // 35: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	7,  // 36: goray.Ack.error:type_name -> goray.Error
+	68, // 37: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	69, // 38: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	70, // 39: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	4,  // 40: goray.NodeInfo.raylet:type_name -> goray.Pid
+	4,  // 41: goray.NodeInfo.store:type_name -> goray.Pid
+	4,  // 42: goray.NodeInfo.directory:type_name -> goray.Pid
+	4,  // 43: goray.NodeInfo.core:type_name -> goray.Pid
+	71, // 44: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	72, // 45: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	2,  // 46: goray.TaskInfo.state:type_name -> goray.TaskState
+	73, // 47: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	47, // 48: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	43, // 49: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	43, // 50: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	74, // 51: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	75, // 52: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	3,  // 53: goray.PickNode.strategy:type_name -> goray.Strategy
+	76, // 54: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	43, // 55: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	7,  // 56: goray.PickNodeReply.error:type_name -> goray.Error
+	4,  // 57: goray.PutObject.owner:type_name -> goray.Pid
+	10, // 58: goray.PutObject.contained:type_name -> goray.Contained
+	7,  // 59: goray.GetObjectReply.error:type_name -> goray.Error
+	4,  // 60: goray.AddObject.store:type_name -> goray.Pid
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4292,7 +4615,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   68,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -135,6 +135,44 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ObjectRef.size", &pb.ObjectRef{Id: id1, Owner: pid(), Size: -1}},
 			},
 		},
+		"goray.Contained": {
+			valid: []pb.Validator{&pb.Contained{Ref: &pb.ObjectRef{Id: id1, Owner: pid()}, Token: id2}},
+			bad: []badCase{
+				{"Contained.ref", &pb.Contained{Token: id2}},
+				{"Contained.ref.owner", &pb.Contained{Ref: &pb.ObjectRef{Id: id1}, Token: id2}},
+				{"Contained.token", &pb.Contained{Ref: &pb.ObjectRef{Id: id1, Owner: pid()}, Token: id2[:3]}},
+			},
+		},
+		"goray.BorrowObjects": {
+			valid: []pb.Validator{&pb.BorrowObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}, Borrower: pid()}},
+			bad: []badCase{
+				{"BorrowObjects.borrower", &pb.BorrowObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}}},
+				{"BorrowObjects.tokens", &pb.BorrowObjects{ObjectIds: [][]byte{id1}, Borrower: pid()}},
+				{"BorrowObjects.object_ids[0]", &pb.BorrowObjects{ObjectIds: [][]byte{id1[:4]}, Tokens: [][]byte{id2}, Borrower: pid()}},
+				{"BorrowObjects.tokens[0]", &pb.BorrowObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{nil}, Borrower: pid()}},
+			},
+		},
+		"goray.BorrowObjectsReply": {
+			valid: []pb.Validator{&pb.BorrowObjectsReply{}, &pb.BorrowObjectsReply{Ready: []*pb.Result{{ObjectId: id1, Inline: []byte{1}}}, Pending: [][]byte{id2}}},
+			bad: []badCase{
+				{"BorrowObjectsReply.ready[0].object_id", &pb.BorrowObjectsReply{Ready: []*pb.Result{{}}}},
+				{"BorrowObjectsReply.pending[0]", &pb.BorrowObjectsReply{Pending: [][]byte{id2[:1]}}},
+			},
+		},
+		"goray.ObjectReady": {
+			valid: []pb.Validator{&pb.ObjectReady{Result: &pb.Result{ObjectId: id1}}},
+			bad: []badCase{
+				{"ObjectReady.result", &pb.ObjectReady{}},
+				{"ObjectReady.result.object_id", &pb.ObjectReady{Result: &pb.Result{}}},
+			},
+		},
+		"goray.ReleaseObjects": {
+			valid: []pb.Validator{&pb.ReleaseObjects{}, &pb.ReleaseObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}}},
+			bad: []badCase{
+				{"ReleaseObjects.tokens", &pb.ReleaseObjects{ObjectIds: [][]byte{id1}}},
+				{"ReleaseObjects.object_ids[0]", &pb.ReleaseObjects{ObjectIds: [][]byte{nil}, Tokens: [][]byte{id2}}},
+			},
+		},
 		"goray.ListNodes": {valid: []pb.Validator{&pb.ListNodes{}}},
 		"goray.ListJobs":  {valid: []pb.Validator{&pb.ListJobs{}}},
 		"goray.ListJobsReply": {

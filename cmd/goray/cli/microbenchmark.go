@@ -30,6 +30,63 @@ var (
 
 type benchState struct{ n int }
 
+// benchRefs is a value holding Refs, for refs_in_value_round_trip.
+type benchRefs struct{ Refs []goray.Ref[int] }
+
+// benchSumRefs fetches every Ref the value holds.
+var benchSumRefs = goray.Task("goray.bench.sum-refs", func(ctx context.Context, v benchRefs) (int, error) {
+	total := 0
+	for _, r := range v.Refs {
+		x, err := goray.Get(ctx, r)
+		if err != nil {
+			return 0, err
+		}
+		total += x
+	}
+	return total, nil
+})
+
+// refsPerValue is how many Refs refs_in_value_round_trip passes in one value.
+const refsPerValue = 100
+
+// putInts stores n small values and returns their Refs.
+func putInts(ctx context.Context, n int) ([]goray.Ref[int], error) {
+	refs := make([]goray.Ref[int], n)
+	for i := range refs {
+		r, err := goray.Put(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = r
+	}
+	return refs, nil
+}
+
+// refsInValue measures Refs per second through a task that receives a
+// struct of refsPerValue Refs and fetches each.
+func refsInValue(ctx context.Context, d time.Duration) (float64, error) {
+	refs, err := putInts(ctx, refsPerValue)
+	if err != nil {
+		return 0, err
+	}
+	return rate(func(ctx context.Context) (int, error) {
+		_, err := goray.Get(ctx, benchSumRefs.Remote(ctx, benchRefs{Refs: refs}))
+		return refsPerValue, err
+	})(ctx, d)
+}
+
+// refsAsArgs is refsInValue's baseline: the same Refs passed as the Ref
+// argument of refsPerValue calls, which the runtime resolves.
+func refsAsArgs(ctx context.Context, d time.Duration) (float64, error) {
+	refs, err := putInts(ctx, refsPerValue)
+	if err != nil {
+		return 0, err
+	}
+	return rate(func(ctx context.Context) (int, error) {
+		return batch(ctx, refsPerValue, func(i int) goray.Ref[int] { return benchNoop.Submit(ctx, refs[i]) })
+	})(ctx, d)
+}
+
 func (s *benchState) call(ctx context.Context, x int) (int, error) {
 	s.n++
 	return x, nil
@@ -159,6 +216,8 @@ func benchmarks() []bench {
 			})(ctx, d)
 		}},
 		{"single_client_put_gigabytes", "GB/s", putGigabytes},
+		{"refs_in_value_round_trip", "refs/s", refsInValue},
+		{"refs_as_args_round_trip", "refs/s", refsAsArgs},
 		{"actors_created", "actors/s", actorsCreated},
 		{"protoactor_request_future_round_trip", "calls/s", func(_ context.Context, d time.Duration) (float64, error) {
 			return requestFutureBaseline(d)
