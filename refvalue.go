@@ -246,8 +246,17 @@ func encodeValue[T any](v T, refs bool) ([]byte, *refScan, error) {
 // decodeValue decodes data into a T and binds the references it holds to
 // the runtime of ctx, waiting until their owners registered the borrows.
 func decodeValue[T any](ctx context.Context, data []byte, refs bool) (T, error) {
+	if !refs {
+		return codec.Decode[T](data)
+	}
+	return decodeBound[T](ctx, data)
+}
+
+// decodeBound is decodeValue of a type that can hold references; apart, so
+// that a plain value does not escape to the heap.
+func decodeBound[T any](ctx context.Context, data []byte) (T, error) {
 	v, err := codec.Decode[T](data)
-	if err != nil || !refs {
+	if err != nil {
 		return v, err
 	}
 	rt, err := runtimeOf(ctx)

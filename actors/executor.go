@@ -149,7 +149,7 @@ func (e *Env) runOnce(ctx context.Context, spec *pb.TaskSpec) ([]byte, *pb.Error
 	if err != nil {
 		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, spec.Function, e.NodeID)
 	}
-	if err := CheckArgs("function "+spec.Function, fn.NumArgs, len(spec.Args)); err != nil {
+	if err := CheckArgs("function", spec.Function, fn.NumArgs, len(spec.Args)); err != nil {
 		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, spec.Function, e.NodeID)
 	}
 	args, err := e.FetchArgs(ctx, spec.Args)

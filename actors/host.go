@@ -207,7 +207,7 @@ func (h *Host) construct() {
 			if err != nil {
 				return nil, err
 			}
-			if err := CheckArgs("constructor of "+h.spec.TypeName, h.typ.NumArgs, len(args)); err != nil {
+			if err := CheckArgs("constructor of", h.spec.TypeName, h.typ.NumArgs, len(args)); err != nil {
 				return nil, err
 			}
 			done.inst, err = h.typ.New(life, args)
@@ -404,7 +404,7 @@ func (h *Host) invoke(hc *hostCall, inst any) (name string, data []byte, perr *p
 	if hc.Err() != nil {
 		return name, nil, nil // cancelled before it began; runCall answers
 	}
-	if err := CheckArgs("method "+name, m.NumArgs, len(call.Args)); err != nil {
+	if err := CheckArgs("method", name, m.NumArgs, len(call.Args)); err != nil {
 		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID)
 	}
 	args, err := h.env.FetchArgs(hc, call.Args)

@@ -242,10 +242,11 @@ func (r *Registry) Fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// CheckArgs reports ErrArgCount when got differs from want.
-func CheckArgs(what string, want, got int) error {
+// CheckArgs reports ErrArgCount when got differs from want, naming the
+// callee as kind and name ("method", "T.m"), joined only on error.
+func CheckArgs(kind, name string, want, got int) error {
 	if want != got {
-		return fmt.Errorf("%s: %w: want %d, got %d", what, ErrArgCount, want, got)
+		return fmt.Errorf("%s %s: %w: want %d, got %d", kind, name, ErrArgCount, want, got)
 	}
 	return nil
 }
