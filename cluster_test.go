@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,9 +34,10 @@ func TestMain(m *testing.M) {
 // clusterToken is the token of the test clusters.
 const clusterToken = "cluster-test-token-0123456789"
 
-// runNode runs a node until its standard input closes: "head", or
-// "worker HEADADDR CPUS [TOKEN]" (the cluster's token by default). It prints
-// "node ID ADDRESS" once it runs.
+// runNode runs a node until its standard input closes: "head", "head-at
+// GOSSIPPORT PORT" (a head at given ports), or "worker HEADADDR CPUS
+// [TOKEN]" (the cluster's token by default; workers also have a "worker"
+// resource that only they have). It prints "node ID ADDRESS" once it runs.
 func runNode(role string) int {
 	f := strings.Fields(role)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node-role", f[0])
@@ -47,10 +49,15 @@ func runNode(role string) int {
 	switch {
 	case f[0] == "head":
 		opts = append(opts, goray.AsHead(), goray.WithCPUs(1))
+	case f[0] == "head-at" && len(f) == 3:
+		var gossip, port int
+		fmt.Sscan(f[1], &gossip)
+		fmt.Sscan(f[2], &port)
+		opts = append(opts, goray.AsHead(), goray.WithCPUs(1), goray.WithGossipPort(gossip), goray.WithListen("127.0.0.1", port))
 	case f[0] == "worker" && (len(f) == 3 || len(f) == 4):
 		var cpus float64
 		fmt.Sscan(f[2], &cpus)
-		opts = append(opts, goray.WithAddress(f[1]), goray.WithCPUs(cpus))
+		opts = append(opts, goray.WithAddress(f[1]), goray.WithCPUs(cpus), goray.WithResources(map[string]float64{"worker": 100}))
 	default:
 		fmt.Fprintln(os.Stderr, "bad node role", role)
 		return 2
@@ -83,6 +90,15 @@ type nodeProc struct {
 // startNodeProc starts a node process; it is killed when the test ends.
 func startNodeProc(t *testing.T, role string) *nodeProc {
 	t.Helper()
+	p := launchNodeProc(t, role)
+	t.Cleanup(p.kill)
+	return p
+}
+
+// launchNodeProc starts a node process and waits until it runs; killing it
+// is up to the caller.
+func launchNodeProc(t *testing.T, role string) *nodeProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), nodeEnv+"="+role)
 	cmd.Stderr = os.Stderr
@@ -98,13 +114,14 @@ func startNodeProc(t *testing.T, role string) *nodeProc {
 		t.Fatal(err)
 	}
 	p := &nodeProc{cmd: cmd, stdin: stdin}
-	t.Cleanup(p.kill)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
+		p.kill()
 		t.Fatalf("node process %q: %v", role, err)
 	}
 	fields := strings.Fields(line)
 	if len(fields) != 3 || fields[0] != "node" {
+		p.kill()
 		t.Fatalf("node process %q said %q", role, line)
 	}
 	p.ID, p.Address = fields[1], fields[2]
@@ -118,11 +135,11 @@ func (p *nodeProc) kill() {
 }
 
 // startCluster starts a head and workers of one CPU each, and a driver
-// joined to them; it waits until the cluster lists every node.
-func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nodeProc) {
+// joined to them; it waits until the cluster lists every node. spawn starts
+// another node process, killed only after the driver shut down.
+func startCluster(t *testing.T, workers int) (ctx context.Context, head *nodeProc, ws []*nodeProc, spawn func(t *testing.T, role string) *nodeProc) {
 	t.Helper()
-	head := startNodeProc(t, "head")
-	var ws []*nodeProc
+	head = startNodeProc(t, "head")
 	for range workers {
 		ws = append(ws, startNodeProc(t, "worker "+head.Address+" 1"))
 	}
@@ -130,18 +147,32 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}
+	var late []*nodeProc
+	var mu sync.Mutex
+	spawn = func(t *testing.T, role string) *nodeProc {
+		p := launchNodeProc(t, role)
+		mu.Lock()
+		late = append(late, p)
+		mu.Unlock()
+		return p
+	}
 	t.Cleanup(func() {
 		t0 := time.Now()
 		if err := goray.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 		t.Logf("shutdown took %v", time.Since(t0))
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range late {
+			p.kill()
+		}
 	})
 	pollUntil(t, "every node in the cluster", func() bool {
 		nodes, err := goray.Nodes(ctx)
 		return err == nil && len(nodes) == workers+2
 	})
-	return ctx, head, ws
+	return ctx, head, ws, spawn
 }
 
 var (
@@ -157,7 +188,7 @@ func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	ctx, head, workers := startCluster(t, 4)
+	ctx, head, workers, spawn := startCluster(t, 4)
 	nodes := []string{head.ID, workers[0].ID, workers[1].ID, workers[2].ID, workers[3].ID}
 	for _, tc := range []struct {
 		name string
@@ -195,6 +226,79 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)
 		}
 	})
+	// The head goes last: the cluster runs on without it and re-forms
+	// around it when it comes back at its address.
+	// (The new head outlives the driver, whose Shutdown finishes its job
+	// there.)
+	t.Run("head restarted", func(t *testing.T) {
+		clusterSurvivesHeadRestart(t, ctx, head, workers[:2], func(role string) *nodeProc { return spawn(t, role) })
+	})
+}
+
+// The head is killed and started again at the same ports: the workers keep
+// running their actors meanwhile, the operations that need the head fail
+// with an error instead of hanging, and every node registers with the new
+// head once it is back.
+func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodeProc, workers []*nodeProc, start func(role string) *nodeProc) {
+	a, err := whereActor.New(ctx, goray.Resource("worker", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := mustGet(t, ctx, whereCall.Remote(ctx, a))
+	nodes, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == head.ID })
+	if i < 0 {
+		t.Fatal("the head is not in the cluster's list")
+	}
+	_, gossipPort, _ := strings.Cut(head.Address, ":")
+	_, port, _ := strings.Cut(nodes[i].Address, ":")
+
+	head.kill()
+	if got := mustGet(t, ctx, whereCall.Remote(ctx, a)); got != on {
+		t.Fatalf("the actor answered from %s, then from %s with the head gone", on, got)
+	}
+	// Until gossip declares the head dead, a call to it ends with its
+	// context; from then on at once, with ErrHeadUnavailable.
+	pollUntil(t, "the driver to know the head is gone", func() bool {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		t0 := time.Now()
+		_, err := goray.ListActors(qctx)
+		if time.Since(t0) > 2*time.Second {
+			t.Fatalf("ListActors took %v with the head gone, past its 1 s context", time.Since(t0))
+		}
+		if err == nil {
+			t.Fatal("ListActors succeeded with the head gone")
+		}
+		return errors.Is(err, goray.ErrHeadUnavailable)
+	})
+	if _, err := whereActor.New(ctx); !errors.Is(err, goray.ErrHeadUnavailable) {
+		t.Fatalf("creating an actor with the head gone: %v, want ErrHeadUnavailable", err)
+	}
+
+	back := start("head-at " + gossipPort + " " + port)
+	pollUntil(t, "every node registered with the new head", func() bool {
+		nodes, err := goray.Nodes(ctx)
+		if err != nil {
+			return false
+		}
+		alive := map[string]bool{}
+		for _, n := range nodes {
+			alive[n.ID] = n.Alive
+		}
+		return alive[back.ID] && alive[workers[0].ID] && alive[workers[1].ID] && len(alive) >= 4
+	})
+	if got := mustGet(t, ctx, whereCall.Remote(ctx, a)); got != on {
+		t.Fatalf("the actor answered from %s after the head came back, from %s before", got, on)
+	}
+	for i := range 20 {
+		if _, err := getWithin(t, ctx, whereTask.Remote(ctx, i), 20*time.Second); err != nil {
+			t.Fatalf("task %d after the head came back: %v", i, err)
+		}
+	}
 }
 
 // A node that presents another token cannot join: its start fails with a

@@ -82,6 +82,7 @@ type config struct {
 	head      bool
 	host      string
 	port      int
+	gossip    int // the gossip port
 	cpusGiven bool
 	token     string
 }
@@ -129,6 +130,11 @@ func WithToken(token string) InitOption { return func(c *config) { c.token = tok
 func WithListen(host string, port int) InitOption {
 	return func(c *config) { c.host, c.port = host, port }
 }
+
+// WithGossipPort sets the port this process's node gossips on, on the
+// WithListen host: for a head, the port of the cluster's address, which
+// the others join at (0, the default: a free one).
+func WithGossipPort(port int) InitOption { return func(c *config) { c.gossip = port } }
 
 // WithGPUs sets the node's GPUs.
 func WithGPUs(n int) InitOption { return WithResources(map[string]float64{"GPU": float64(n)}) }
@@ -231,7 +237,7 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		if driver {
 			role = membership.RoleDriver
 		}
-		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{},
@@ -540,6 +546,9 @@ func (rt *runtime) storeStats(ctx context.Context, store *actor.PID) (StoreStats
 // request sends a request to a system actor and waits for the reply until
 // ctx ends: the caller's context is the only deadline.
 func (rt *runtime) request(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	if (pid == rt.node.GCS || pid == rt.node.Placement) && !rt.node.HeadReachable() {
+		return nil, fmt.Errorf("%w: %T needs it", ErrHeadUnavailable, msg)
+	}
 	v, err := actors.Request(ctx, rt.node.System, pid, msg)
 	if err == nil {
 		return v, nil

@@ -155,6 +155,11 @@ func (n *Node) rejoinHead(addr string) {
 	n.logger.Info("goray: reached the head's address again", "address", addr)
 }
 
+// HeadReachable reports whether the node can reach the cluster's head: false
+// from the moment gossip declares the head dead (or it leaves) until a head
+// is back at its address.
+func (n *Node) HeadReachable() bool { return !n.headGone.Load() }
+
 // watchMembers feeds membership changes to the node: the head's GCS learns
 // of every node that dies or leaves; any node re-registers with a head that
 // comes back.
@@ -166,6 +171,7 @@ func (n *Node) watchMembers() {
 			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID(), Left: ev.Kind == membership.EventLeft})
 		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && m.Meta.Role == membership.RoleHead:
 			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID(), "address", m.Addr)
+			n.headGone.Store(true)
 			if n.rejoining.CompareAndSwap(false, true) {
 				go n.rejoinHead(m.Addr.String())
 			}
@@ -173,6 +179,7 @@ func (n *Node) watchMembers() {
 			// A head back at its address: tell its new GCS about this node.
 			n.logger.Info("goray: the head node is back", "head", m.ID())
 			n.System.Root.Send(n.GCS, n.info)
+			n.headGone.Store(false)
 		}
 	}
 }

@@ -87,8 +87,9 @@ type Node struct {
 	members   *membership.Cluster
 	address   string // the gossip address others join, for a node on the network
 	// rejoining is set while the node calls at the address of a head that
-	// is gone.
+	// is gone; headGone while the head is gone.
 	rejoining atomic.Bool
+	headGone  atomic.Bool
 
 	failOnce sync.Once
 	failed   chan struct{}
