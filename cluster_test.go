@@ -238,9 +238,10 @@ func TestCluster(t *testing.T) {
 // The head is killed and started again at the same ports: the workers keep
 // running their actors meanwhile, the operations that need the head fail
 // with an error instead of hanging, and every node registers with the new
-// head once it is back.
+// head once it is back, with the actors it hosts.
 func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodeProc, workers []*nodeProc, start func(role string) *nodeProc) {
-	a, err := whereActor.New(ctx, goray.Resource("worker", 1))
+	name := uniqueKey(t)
+	a, err := whereActor.New(ctx, goray.Resource("worker", 1), goray.Name(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +294,18 @@ func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodePro
 	})
 	if got := mustGet(t, ctx, whereCall.Remote(ctx, a)); got != on {
 		t.Fatalf("the actor answered from %s after the head came back, from %s before", got, on)
+	}
+	// The new head knows the actor again: by name, and in its listing.
+	pollUntil(t, "the new head to know the actor by name", func() bool {
+		named, err := goray.GetActor[Recorder](ctx, name)
+		return err == nil && mustGet(t, ctx, whereCall.Remote(ctx, named)) == on
+	})
+	listed, err := goray.ListActors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(listed, func(s goray.ActorInfo) bool { return s.Name == name }); i < 0 || !strings.Contains(listed[i].State, "ALIVE") || listed[i].NodeID != on {
+		t.Fatalf("the new head lists %+v, want %s alive on %s", listed, name, on)
 	}
 	for i := range 20 {
 		if _, err := getWithin(t, ctx, whereTask.Remote(ctx, i), 20*time.Second); err != nil {

@@ -179,6 +179,7 @@ func (n *Node) watchMembers() {
 			// A head back at its address: tell its new GCS about this node.
 			n.logger.Info("goray: the head node is back", "head", m.ID())
 			n.System.Root.Send(n.GCS, n.info)
+			n.System.Root.Send(n.Raylet, restoreActors{})
 			n.headGone.Store(false)
 		}
 	}

@@ -1914,6 +1914,105 @@ func (x *ActorStateChanged) GetError() *Error {
 	return nil
 }
 
+// RestoreActors tells a GCS that knows nothing of them (its head restarted)
+// which actors a raylet hosts and in what state, so that it records them
+// again: lookups, listings and kills then find them.
+type RestoreActors struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Actors        []*RestoredActor       `protobuf:"bytes,1,rep,name=actors,proto3" json:"actors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreActors) Reset() {
+	*x = RestoreActors{}
+	mi := &file_goray_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreActors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreActors) ProtoMessage() {}
+
+func (x *RestoreActors) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreActors.ProtoReflect.Descriptor instead.
+func (*RestoreActors) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RestoreActors) GetActors() []*RestoredActor {
+	if x != nil {
+		return x.Actors
+	}
+	return nil
+}
+
+type RestoredActor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spec          *ActorSpec             `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	State         *ActorStateChanged     `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoredActor) Reset() {
+	*x = RestoredActor{}
+	mi := &file_goray_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoredActor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoredActor) ProtoMessage() {}
+
+func (x *RestoredActor) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoredActor.ProtoReflect.Descriptor instead.
+func (*RestoredActor) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RestoredActor) GetSpec() *ActorSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *RestoredActor) GetState() *ActorStateChanged {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 type ActorCall struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
@@ -1928,7 +2027,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2039,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2052,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ActorCall) GetActorId() []byte {
@@ -2009,7 +2108,7 @@ type LookupActor struct {
 
 func (x *LookupActor) Reset() {
 	*x = LookupActor{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2021,7 +2120,7 @@ func (x *LookupActor) String() string {
 func (*LookupActor) ProtoMessage() {}
 
 func (x *LookupActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2034,7 +2133,7 @@ func (x *LookupActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActor.ProtoReflect.Descriptor instead.
 func (*LookupActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LookupActor) GetName() string {
@@ -2068,7 +2167,7 @@ type LookupActorReply struct {
 
 func (x *LookupActorReply) Reset() {
 	*x = LookupActorReply{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2179,7 @@ func (x *LookupActorReply) String() string {
 func (*LookupActorReply) ProtoMessage() {}
 
 func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2192,7 @@ func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActorReply.ProtoReflect.Descriptor instead.
 func (*LookupActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LookupActorReply) GetInfo() *ActorInfo {
@@ -2122,7 +2221,7 @@ type ResolveActor struct {
 
 func (x *ResolveActor) Reset() {
 	*x = ResolveActor{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2233,7 @@ func (x *ResolveActor) String() string {
 func (*ResolveActor) ProtoMessage() {}
 
 func (x *ResolveActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2246,7 @@ func (x *ResolveActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
 func (*ResolveActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResolveActor) GetActorId() []byte {
@@ -2169,7 +2268,7 @@ type ActorDied struct {
 
 func (x *ActorDied) Reset() {
 	*x = ActorDied{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2280,7 @@ func (x *ActorDied) String() string {
 func (*ActorDied) ProtoMessage() {}
 
 func (x *ActorDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2293,7 @@ func (x *ActorDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
 func (*ActorDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ActorDied) GetActorId() []byte {
@@ -2221,7 +2320,7 @@ type KillActor struct {
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2332,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2345,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -2272,7 +2371,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2383,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2396,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -2315,7 +2414,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2426,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2439,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 type ListActorsReply struct {
@@ -2352,7 +2451,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +2463,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +2476,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -2402,7 +2501,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2513,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2526,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -2474,7 +2573,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2585,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2598,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -2517,7 +2616,7 @@ type ListJobs struct {
 
 func (x *ListJobs) Reset() {
 	*x = ListJobs{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2628,7 @@ func (x *ListJobs) String() string {
 func (*ListJobs) ProtoMessage() {}
 
 func (x *ListJobs) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2641,7 @@ func (x *ListJobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobs.ProtoReflect.Descriptor instead.
 func (*ListJobs) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 type ListJobsReply struct {
@@ -2554,7 +2653,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2665,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2678,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListJobsReply) GetJobs() []*JobInfo {
@@ -2598,7 +2697,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2709,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2722,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -2643,7 +2742,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2655,7 +2754,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2668,7 +2767,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Ack) GetError() *Error {
@@ -2702,7 +2801,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +2813,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +2826,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -2823,7 +2922,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2835,7 +2934,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2848,7 +2947,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 type NodeStats struct {
@@ -2871,7 +2970,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2883,7 +2982,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2896,7 +2995,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -2964,7 +3063,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2976,7 +3075,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2989,7 +3088,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 type TaskInfo struct {
@@ -3008,7 +3107,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +3119,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +3132,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TaskInfo) GetTaskId() []byte {
@@ -3101,7 +3200,7 @@ type ListTasksReply struct {
 
 func (x *ListTasksReply) Reset() {
 	*x = ListTasksReply{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3113,7 +3212,7 @@ func (x *ListTasksReply) String() string {
 func (*ListTasksReply) ProtoMessage() {}
 
 func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3126,7 +3225,7 @@ func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksReply.ProtoReflect.Descriptor instead.
 func (*ListTasksReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListTasksReply) GetTasks() []*TaskInfo {
@@ -3145,7 +3244,7 @@ type ListNodes struct {
 
 func (x *ListNodes) Reset() {
 	*x = ListNodes{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3256,7 @@ func (x *ListNodes) String() string {
 func (*ListNodes) ProtoMessage() {}
 
 func (x *ListNodes) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3269,7 @@ func (x *ListNodes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
 func (*ListNodes) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 type ListNodesReply struct {
@@ -3182,7 +3281,7 @@ type ListNodesReply struct {
 
 func (x *ListNodesReply) Reset() {
 	*x = ListNodesReply{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3293,7 @@ func (x *ListNodesReply) String() string {
 func (*ListNodesReply) ProtoMessage() {}
 
 func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3306,7 @@ func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
 func (*ListNodesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListNodesReply) GetNodes() []*NodeInfo {
@@ -3228,7 +3327,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3240,7 +3339,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3253,7 +3352,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -3274,7 +3373,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3286,7 +3385,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3299,7 +3398,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -3330,7 +3429,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3342,7 +3441,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3355,7 +3454,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -3410,7 +3509,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3422,7 +3521,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3435,7 +3534,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{50}
+	return file_goray_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -3468,7 +3567,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3579,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3592,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{51}
+	return file_goray_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -3533,7 +3632,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3644,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3657,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{52}
+	return file_goray_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -3578,7 +3677,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3590,7 +3689,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3603,7 +3702,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{53}
+	return file_goray_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -3629,7 +3728,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +3740,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +3753,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{54}
+	return file_goray_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -3680,7 +3779,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3692,7 +3791,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3705,7 +3804,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{55}
+	return file_goray_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -3772,7 +3871,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3784,7 +3883,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +3896,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{56}
+	return file_goray_proto_rawDescGZIP(), []int{58}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3814,7 +3913,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[57]
+	mi := &file_goray_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3826,7 +3925,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[57]
+	mi := &file_goray_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3839,7 +3938,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{57}
+	return file_goray_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3881,7 +3980,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[58]
+	mi := &file_goray_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3893,7 +3992,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[58]
+	mi := &file_goray_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3906,7 +4005,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{58}
+	return file_goray_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -3932,7 +4031,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[59]
+	mi := &file_goray_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3944,7 +4043,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[59]
+	mi := &file_goray_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3957,7 +4056,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{59}
+	return file_goray_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -3976,7 +4075,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[60]
+	mi := &file_goray_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3988,7 +4087,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[60]
+	mi := &file_goray_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4001,7 +4100,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{60}
+	return file_goray_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -4023,7 +4122,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[61]
+	mi := &file_goray_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4035,7 +4134,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[61]
+	mi := &file_goray_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4048,7 +4147,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{61}
+	return file_goray_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -4225,7 +4324,12 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x03pid\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12!\n" +
 	"\fnum_restarts\x18\x05 \x01(\x05R\vnumRestarts\x12\"\n" +
-	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"\xb7\x01\n" +
+	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"=\n" +
+	"\rRestoreActors\x12,\n" +
+	"\x06actors\x18\x01 \x03(\v2\x14.goray.RestoredActorR\x06actors\"e\n" +
+	"\rRestoredActor\x12$\n" +
+	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\x12.\n" +
+	"\x05state\x18\x02 \x01(\v2\x18.goray.ActorStateChangedR\x05state\"\xb7\x01\n" +
 	"\tActorCall\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -4451,7 +4555,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),             // 0: goray.ErrorKind
 	(ActorState)(0),            // 1: goray.ActorState
@@ -4481,55 +4585,57 @@ var file_goray_proto_goTypes = []any{
 	(*CreateActorReply)(nil),   // 25: goray.CreateActorReply
 	(*StartActor)(nil),         // 26: goray.StartActor
 	(*ActorStateChanged)(nil),  // 27: goray.ActorStateChanged
-	(*ActorCall)(nil),          // 28: goray.ActorCall
-	(*LookupActor)(nil),        // 29: goray.LookupActor
-	(*LookupActorReply)(nil),   // 30: goray.LookupActorReply
-	(*ResolveActor)(nil),       // 31: goray.ResolveActor
-	(*ActorDied)(nil),          // 32: goray.ActorDied
-	(*KillActor)(nil),          // 33: goray.KillActor
-	(*KillActorReply)(nil),     // 34: goray.KillActorReply
-	(*ListActors)(nil),         // 35: goray.ListActors
-	(*ListActorsReply)(nil),    // 36: goray.ListActorsReply
-	(*JobInfo)(nil),            // 37: goray.JobInfo
-	(*RegisterJob)(nil),        // 38: goray.RegisterJob
-	(*ListJobs)(nil),           // 39: goray.ListJobs
-	(*ListJobsReply)(nil),      // 40: goray.ListJobsReply
-	(*FinishJob)(nil),          // 41: goray.FinishJob
-	(*Ack)(nil),                // 42: goray.Ack
-	(*NodeInfo)(nil),           // 43: goray.NodeInfo
-	(*GetNodeStats)(nil),       // 44: goray.GetNodeStats
-	(*NodeStats)(nil),          // 45: goray.NodeStats
-	(*ListTasks)(nil),          // 46: goray.ListTasks
-	(*TaskInfo)(nil),           // 47: goray.TaskInfo
-	(*ListTasksReply)(nil),     // 48: goray.ListTasksReply
-	(*ListNodes)(nil),          // 49: goray.ListNodes
-	(*ListNodesReply)(nil),     // 50: goray.ListNodesReply
-	(*ClusterView)(nil),        // 51: goray.ClusterView
-	(*ResourceReport)(nil),     // 52: goray.ResourceReport
-	(*PickNode)(nil),           // 53: goray.PickNode
-	(*PickNodeReply)(nil),      // 54: goray.PickNodeReply
-	(*PutObject)(nil),          // 55: goray.PutObject
-	(*GetObject)(nil),          // 56: goray.GetObject
-	(*GetObjectReply)(nil),     // 57: goray.GetObjectReply
-	(*DeleteObjects)(nil),      // 58: goray.DeleteObjects
-	(*StoreStats)(nil),         // 59: goray.StoreStats
-	(*GetStoreStats)(nil),      // 60: goray.GetStoreStats
-	(*AddObject)(nil),          // 61: goray.AddObject
-	(*RefDelta)(nil),           // 62: goray.RefDelta
-	(*FreeObjects)(nil),        // 63: goray.FreeObjects
-	(*ObjectStatus)(nil),       // 64: goray.ObjectStatus
-	(*ObjectStatusReply)(nil),  // 65: goray.ObjectStatusReply
-	nil,                        // 66: goray.TaskSpec.ResourcesEntry
-	nil,                        // 67: goray.ActorSpec.ResourcesEntry
-	nil,                        // 68: goray.NodeInfo.TotalEntry
-	nil,                        // 69: goray.NodeInfo.AvailableEntry
-	nil,                        // 70: goray.NodeInfo.LabelsEntry
-	nil,                        // 71: goray.NodeStats.TotalEntry
-	nil,                        // 72: goray.NodeStats.AvailableEntry
-	nil,                        // 73: goray.TaskInfo.ResourcesEntry
-	nil,                        // 74: goray.ResourceReport.AvailableEntry
-	nil,                        // 75: goray.PickNode.ResourcesEntry
-	nil,                        // 76: goray.PickNode.LabelsEntry
+	(*RestoreActors)(nil),      // 28: goray.RestoreActors
+	(*RestoredActor)(nil),      // 29: goray.RestoredActor
+	(*ActorCall)(nil),          // 30: goray.ActorCall
+	(*LookupActor)(nil),        // 31: goray.LookupActor
+	(*LookupActorReply)(nil),   // 32: goray.LookupActorReply
+	(*ResolveActor)(nil),       // 33: goray.ResolveActor
+	(*ActorDied)(nil),          // 34: goray.ActorDied
+	(*KillActor)(nil),          // 35: goray.KillActor
+	(*KillActorReply)(nil),     // 36: goray.KillActorReply
+	(*ListActors)(nil),         // 37: goray.ListActors
+	(*ListActorsReply)(nil),    // 38: goray.ListActorsReply
+	(*JobInfo)(nil),            // 39: goray.JobInfo
+	(*RegisterJob)(nil),        // 40: goray.RegisterJob
+	(*ListJobs)(nil),           // 41: goray.ListJobs
+	(*ListJobsReply)(nil),      // 42: goray.ListJobsReply
+	(*FinishJob)(nil),          // 43: goray.FinishJob
+	(*Ack)(nil),                // 44: goray.Ack
+	(*NodeInfo)(nil),           // 45: goray.NodeInfo
+	(*GetNodeStats)(nil),       // 46: goray.GetNodeStats
+	(*NodeStats)(nil),          // 47: goray.NodeStats
+	(*ListTasks)(nil),          // 48: goray.ListTasks
+	(*TaskInfo)(nil),           // 49: goray.TaskInfo
+	(*ListTasksReply)(nil),     // 50: goray.ListTasksReply
+	(*ListNodes)(nil),          // 51: goray.ListNodes
+	(*ListNodesReply)(nil),     // 52: goray.ListNodesReply
+	(*ClusterView)(nil),        // 53: goray.ClusterView
+	(*ResourceReport)(nil),     // 54: goray.ResourceReport
+	(*PickNode)(nil),           // 55: goray.PickNode
+	(*PickNodeReply)(nil),      // 56: goray.PickNodeReply
+	(*PutObject)(nil),          // 57: goray.PutObject
+	(*GetObject)(nil),          // 58: goray.GetObject
+	(*GetObjectReply)(nil),     // 59: goray.GetObjectReply
+	(*DeleteObjects)(nil),      // 60: goray.DeleteObjects
+	(*StoreStats)(nil),         // 61: goray.StoreStats
+	(*GetStoreStats)(nil),      // 62: goray.GetStoreStats
+	(*AddObject)(nil),          // 63: goray.AddObject
+	(*RefDelta)(nil),           // 64: goray.RefDelta
+	(*FreeObjects)(nil),        // 65: goray.FreeObjects
+	(*ObjectStatus)(nil),       // 66: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),  // 67: goray.ObjectStatusReply
+	nil,                        // 68: goray.TaskSpec.ResourcesEntry
+	nil,                        // 69: goray.ActorSpec.ResourcesEntry
+	nil,                        // 70: goray.NodeInfo.TotalEntry
+	nil,                        // 71: goray.NodeInfo.AvailableEntry
+	nil,                        // 72: goray.NodeInfo.LabelsEntry
+	nil,                        // 73: goray.NodeStats.TotalEntry
+	nil,                        // 74: goray.NodeStats.AvailableEntry
+	nil,                        // 75: goray.TaskInfo.ResourcesEntry
+	nil,                        // 76: goray.ResourceReport.AvailableEntry
+	nil,                        // 77: goray.PickNode.ResourcesEntry
+	nil,                        // 78: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -4537,7 +4643,7 @@ var file_goray_proto_depIdxs = []int32{
 	5,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	6,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	66, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	68, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	4,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
 	7,  // 7: goray.Result.error:type_name -> goray.Error
 	4,  // 8: goray.Result.store:type_name -> goray.Pid
@@ -4547,7 +4653,7 @@ var file_goray_proto_depIdxs = []int32{
 	9,  // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
 	9,  // 13: goray.ObjectReady.result:type_name -> goray.Result
 	6,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
-	67, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	69, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
 	4,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
 	4,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
@@ -4558,46 +4664,49 @@ var file_goray_proto_depIdxs = []int32{
 	1,  // 23: goray.ActorStateChanged.state:type_name -> goray.ActorState
 	4,  // 24: goray.ActorStateChanged.pid:type_name -> goray.Pid
 	7,  // 25: goray.ActorStateChanged.error:type_name -> goray.Error
-	6,  // 26: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 27: goray.ActorCall.owner:type_name -> goray.Pid
-	23, // 28: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 29: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 30: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 31: goray.KillActorReply.error:type_name -> goray.Error
-	23, // 32: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 33: goray.JobInfo.core:type_name -> goray.Pid
-	37, // 34: goray.RegisterJob.job:type_name -> goray.JobInfo
-	37, // 35: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 36: goray.Ack.error:type_name -> goray.Error
-	68, // 37: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	69, // 38: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	70, // 39: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 40: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 41: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 42: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 43: goray.NodeInfo.core:type_name -> goray.Pid
-	71, // 44: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	72, // 45: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 46: goray.TaskInfo.state:type_name -> goray.TaskState
-	73, // 47: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	47, // 48: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	43, // 49: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	43, // 50: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	74, // 51: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	75, // 52: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 53: goray.PickNode.strategy:type_name -> goray.Strategy
-	76, // 54: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	43, // 55: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 56: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 57: goray.PutObject.owner:type_name -> goray.Pid
-	10, // 58: goray.PutObject.contained:type_name -> goray.Contained
-	7,  // 59: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 60: goray.AddObject.store:type_name -> goray.Pid
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	29, // 26: goray.RestoreActors.actors:type_name -> goray.RestoredActor
+	22, // 27: goray.RestoredActor.spec:type_name -> goray.ActorSpec
+	27, // 28: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
+	6,  // 29: goray.ActorCall.args:type_name -> goray.Arg
+	4,  // 30: goray.ActorCall.owner:type_name -> goray.Pid
+	23, // 31: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	7,  // 32: goray.LookupActorReply.error:type_name -> goray.Error
+	7,  // 33: goray.ActorDied.error:type_name -> goray.Error
+	7,  // 34: goray.KillActorReply.error:type_name -> goray.Error
+	23, // 35: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	4,  // 36: goray.JobInfo.core:type_name -> goray.Pid
+	39, // 37: goray.RegisterJob.job:type_name -> goray.JobInfo
+	39, // 38: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	7,  // 39: goray.Ack.error:type_name -> goray.Error
+	70, // 40: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	71, // 41: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	72, // 42: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	4,  // 43: goray.NodeInfo.raylet:type_name -> goray.Pid
+	4,  // 44: goray.NodeInfo.store:type_name -> goray.Pid
+	4,  // 45: goray.NodeInfo.directory:type_name -> goray.Pid
+	4,  // 46: goray.NodeInfo.core:type_name -> goray.Pid
+	73, // 47: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	74, // 48: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	2,  // 49: goray.TaskInfo.state:type_name -> goray.TaskState
+	75, // 50: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	49, // 51: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	45, // 52: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	45, // 53: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	76, // 54: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	77, // 55: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	3,  // 56: goray.PickNode.strategy:type_name -> goray.Strategy
+	78, // 57: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	45, // 58: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	7,  // 59: goray.PickNodeReply.error:type_name -> goray.Error
+	4,  // 60: goray.PutObject.owner:type_name -> goray.Pid
+	10, // 61: goray.PutObject.contained:type_name -> goray.Contained
+	7,  // 62: goray.GetObjectReply.error:type_name -> goray.Error
+	4,  // 63: goray.AddObject.store:type_name -> goray.Pid
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4615,7 +4724,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   73,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -730,6 +731,46 @@ func (m *ActorStateChanged) Validate() error {
 		checkNonNegative(t, "num_restarts", int64(m.NumRestarts)),
 		checkError(t, "error", m.Error),
 	)
+}
+
+// Validate checks every restored actor; there are at most MaxIDs.
+func (m *RestoreActors) Validate() error {
+	const t = "RestoreActors"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if len(m.Actors) > MaxIDs {
+		return invalid(t, "actors", "%d entries, at most %d", len(m.Actors), MaxIDs)
+	}
+	for i, a := range m.Actors {
+		if err := a.Validate(); err != nil {
+			return nested(t, index("actors", i), err)
+		}
+	}
+	return nil
+}
+
+// Validate checks the spec and the state, which must be of the same actor.
+func (m *RestoredActor) Validate() error {
+	const t = "RestoredActor"
+	switch {
+	case m == nil:
+		return nilMessage(t)
+	case m.Spec == nil:
+		return missing(t, "spec")
+	case m.State == nil:
+		return missing(t, "state")
+	}
+	if err := m.Spec.Validate(); err != nil {
+		return nested(t, "spec", err)
+	}
+	if err := m.State.Validate(); err != nil {
+		return nested(t, "state", err)
+	}
+	if !bytes.Equal(m.Spec.ActorId, m.State.ActorId) {
+		return invalid(t, "state.actor_id", "differs from spec.actor_id")
+	}
+	return nil
 }
 
 // Validate checks what the host uses: the actor and return IDs, the method,

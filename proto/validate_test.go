@@ -50,6 +50,11 @@ func actorSpec() *pb.ActorSpec {
 	}
 }
 
+func restored() *pb.RestoredActor {
+	return &pb.RestoredActor{Spec: actorSpec(),
+		State: &pb.ActorStateChanged{ActorId: id1, State: pb.ActorState_ACTOR_STATE_ALIVE, Pid: pid(), NodeId: node, NumRestarts: 1}}
+}
+
 func actorInfo() *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: id1, TypeName: "counter", Name: "c1", Namespace: "default", State: pb.ActorState_ACTOR_STATE_ALIVE,
@@ -399,6 +404,24 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ActorStateChanged.node_id", &pb.ActorStateChanged{ActorId: id1, NodeId: "node"}},
 				{"ActorStateChanged.num_restarts", &pb.ActorStateChanged{ActorId: id1, NumRestarts: -1}},
 				{"ActorStateChanged.error.kind", &pb.ActorStateChanged{ActorId: id1, Error: &pb.Error{Kind: 100}}},
+			},
+		},
+		"goray.RestoredActor": {
+			valid: []pb.Validator{restored()},
+			bad: []badCase{
+				{"RestoredActor.spec: missing", &pb.RestoredActor{State: restored().State}},
+				{"RestoredActor.state: missing", &pb.RestoredActor{Spec: actorSpec()}},
+				{"RestoredActor.spec.type_name", with(restored, func(r *pb.RestoredActor) { r.Spec.TypeName = "" })},
+				{"RestoredActor.state.pid: missing", with(restored, func(r *pb.RestoredActor) { r.State.Pid = nil })},
+				{"RestoredActor.state.actor_id: differs", with(restored, func(r *pb.RestoredActor) { r.State.ActorId = id2 })},
+			},
+		},
+		"goray.RestoreActors": {
+			valid: []pb.Validator{&pb.RestoreActors{}, &pb.RestoreActors{Actors: []*pb.RestoredActor{restored(), restored()}}},
+			bad: []badCase{
+				{"RestoreActors.actors[1]: nil message", &pb.RestoreActors{Actors: []*pb.RestoredActor{restored(), nil}}},
+				{"RestoreActors.actors[0].spec: missing", &pb.RestoreActors{Actors: []*pb.RestoredActor{{State: restored().State}}}},
+				{"RestoreActors.actors: 10001 entries", &pb.RestoreActors{Actors: make([]*pb.RestoredActor, pb.MaxIDs+1)}},
 			},
 		},
 		"goray.ActorCall": {
