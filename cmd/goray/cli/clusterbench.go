@@ -351,6 +351,7 @@ func clusterBenchmarks(bc *benchCluster, manyNodes int) []clusterBench {
 		})),
 		one("multi_client_tasks_async", "tasks/s", bc.multiClientTasks),
 		one("object_transfer_gigabytes", "GB/s", bc.objectTransfer),
+		one("memory_first_touch_gigabytes", "GB/s", firstTouch),
 		one("node_death_detect_seconds", "s", bc.deathDetect),
 		one("actor_restart_elsewhere_seconds", "s", bc.restartElsewhere),
 	}
