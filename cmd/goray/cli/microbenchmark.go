@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -88,12 +86,6 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().Float64Var(&seconds, "seconds", 1.5, "how long each benchmark runs")
 	return cmd
-}
-
-func writeJSON(w io.Writer, rs []Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rs)
 }
 
 // bench is one benchmark: it measures for about d and returns its value.
