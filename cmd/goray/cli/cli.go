@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// New returns the root command with every goray subcommand: start, stop
-// and microbenchmark. A program that registers its own
+// New returns the root command with every goray subcommand: start, stop,
+// status, list, get and microbenchmark. A program that registers its own
 // tasks and actors can add commands of its own to it, or add it beneath its
 // own root; node processes re-run the program with the same command path.
 func New() *cobra.Command {
@@ -24,7 +24,7 @@ func New() *cobra.Command {
 	tempDir := new(string)
 	root.PersistentFlags().StringVar(tempDir, "temp-dir", defaultTempDir(),
 		"root of the session directories (default "+tempDirEnv+", else $TMPDIR/goray)")
-	root.AddCommand(newMicrobenchmark(), newStart(tempDir), newStop(tempDir))
+	root.AddCommand(newMicrobenchmark(), newStart(tempDir), newStop(tempDir), newStatus(tempDir), newList(tempDir), newGet(tempDir))
 	return root
 }
 
