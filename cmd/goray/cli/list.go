@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,10 @@ included.`,
 				out = append(out, listedNode{nodeView: viewNode(n), Role: role})
 			}
 		}
+		rank := map[string]int{"head": 0, "worker": 1, "driver": 2}
+		slices.SortStableFunc(out, func(a, b listedNode) int {
+			return cmp.Or(rank[a.Role]-rank[b.Role], strings.Compare(a.State, b.State), strings.Compare(a.Address, b.Address))
+		})
 		return printList(cmd.OutOrStdout(), q.output, out, "NODE ID\tROLE\tADDRESS\tSTATE\tRESOURCES (USED/TOTAL)\tLABELS", func(n listedNode) string {
 			res := formatResources(n.Total)
 			if n.State == "ALIVE" {

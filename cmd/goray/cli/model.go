@@ -60,8 +60,15 @@ type statusReport struct {
 	Demands     demands    `json:"demands"`
 	// Unreachable lists nodes (drivers included) the cluster lists ALIVE
 	// that do not accept a connection.
-	Unreachable []string `json:"unreachable"`
-	Warnings    []string `json:"warnings"`
+	Unreachable []unreachableNode `json:"unreachable"`
+	Warnings    []string          `json:"warnings"`
+}
+
+// unreachableNode is a node listed ALIVE that does not accept a connection.
+type unreachableNode struct {
+	NodeID  string `json:"node_id"`
+	Address string `json:"address"`
+	Role    string `json:"role"` // head, worker or driver
 }
 
 type actorView struct {
@@ -160,7 +167,7 @@ func (v nodeView) used() map[string]float64 {
 func buildStatus(head string, nodes []goray.NodeInfo, jobs []goray.JobInfo, tasks []goray.TaskInfo, actors []goray.ActorInfo) statusReport {
 	r := statusReport{HeadAddress: head, Nodes: []nodeView{},
 		Resources: usage{Total: map[string]float64{}, Used: map[string]float64{}},
-		Demands:   demands{Pending: []demand{}, Infeasible: []demand{}}, Unreachable: []string{}, Warnings: []string{}}
+		Demands:   demands{Pending: []demand{}, Infeasible: []demand{}}, Unreachable: []unreachableNode{}, Warnings: []string{}}
 	rs := newRoles(head, jobs, nodes)
 	var live []nodeView
 	for _, n := range nodes {

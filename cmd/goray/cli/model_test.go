@@ -141,7 +141,7 @@ func TestStatusJSON(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	nodes, jobs, tasks, actors := fixture()
 	r := buildStatus("10.0.0.1:6379", nodes, jobs, tasks, actors)
-	r.Unreachable = []string{"ee"}
+	r.Unreachable = []unreachableNode{{NodeID: "ee", Address: "10.0.0.9:4001", Role: "driver"}}
 	var buf bytes.Buffer
 	if err := printStatus(&buf, r); err != nil {
 		t.Fatal(err)
@@ -158,11 +158,32 @@ func TestStatusTable(t *testing.T) {
 		"counter: 2 actors pending",
 		"Infeasible demands",
 		"{CPU 6}: 1 task waiting for a node with room",
-		"Listed ALIVE but not answering: ee",
+		"Listed ALIVE but not answering: ee (driver, 10.0.0.9:4001)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// With a node that does not answer, tasks were not listed: status does not
+// claim that none wait.
+func TestStatusTableUnknownTasks(t *testing.T) {
+	r := buildStatus("h:1", nil, nil, nil, nil)
+	var buf bytes.Buffer
+	if err := printStatus(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "(no tasks or actors waiting for resources)") {
+		t.Fatalf("status of an idle cluster:\n%s", buf.String())
+	}
+	r.Unreachable = []unreachableNode{{NodeID: "ee", Address: "h:2", Role: "driver"}}
+	buf.Reset()
+	if err := printStatus(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "task demands unknown") || strings.Contains(out, "no tasks or actors") {
+		t.Fatalf("status with a silent node:\n%s", out)
 	}
 }
 

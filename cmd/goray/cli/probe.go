@@ -59,8 +59,12 @@ func silentError(what string, silent []goray.NodeInfo) error {
 	for _, n := range silent {
 		parts = append(parts, n.ID+" at "+n.Address)
 	}
-	return fmt.Errorf("cannot list %s: %d nodes the cluster lists as ALIVE do not answer (%s); goray does not yet notice nodes that are gone",
-		what, len(silent), strings.Join(parts, ", "))
+	nodes := "nodes the cluster lists as ALIVE do not answer"
+	if len(silent) == 1 {
+		nodes = "node the cluster lists as ALIVE does not answer"
+	}
+	return fmt.Errorf("cannot list %s: %d %s (%s); goray does not yet notice nodes that are gone",
+		what, len(silent), nodes, strings.Join(parts, ", "))
 }
 
 // askEveryNode checks that every node listed ALIVE answers, before a

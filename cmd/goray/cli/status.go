@@ -69,8 +69,9 @@ func collectStatus(c cluster) (statusReport, error) {
 		}
 	}
 	r := buildStatus(c.address, nodes, jobs, tasks, actors)
+	rs := newRoles(c.address, jobs, nodes)
 	for _, n := range silent {
-		r.Unreachable = append(r.Unreachable, n.ID)
+		r.Unreachable = append(r.Unreachable, unreachableNode{NodeID: n.ID, Address: n.Address, Role: rs.of(n)})
 	}
 	if len(silent) > 0 {
 		r.Warnings = append(r.Warnings, "task demands unknown: "+silentError("tasks", silent).Error())
@@ -114,13 +115,21 @@ func printStatus(w io.Writer, r statusReport) error {
 		return err
 	}
 	if len(r.Unreachable) > 0 {
-		fmt.Fprintf(w, "\nListed ALIVE but not answering: %s\n", strings.Join(r.Unreachable, ", "))
+		var parts []string
+		for _, n := range r.Unreachable {
+			parts = append(parts, n.NodeID+" ("+n.Role+", "+n.Address+")")
+		}
+		fmt.Fprintf(w, "\nListed ALIVE but not answering: %s\n", strings.Join(parts, ", "))
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "\nWarning: %s\n", warn)
 	}
 	fmt.Fprintln(w, "\nPending demands:")
-	printDemands(w, r.Demands.Pending, "(no tasks or actors waiting for resources)")
+	none := "(no tasks or actors waiting for resources)"
+	if len(r.Unreachable) > 0 {
+		none = "(no actors waiting for resources; task demands unknown)"
+	}
+	printDemands(w, r.Demands.Pending, none)
 	if len(r.Demands.Infeasible) > 0 {
 		fmt.Fprintln(w, "\nInfeasible demands (no live node has these resources):")
 		printDemands(w, r.Demands.Infeasible, "")
