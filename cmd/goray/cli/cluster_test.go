@@ -388,6 +388,18 @@ func TestErrors(t *testing.T) {
 			t.Errorf("took %v", r.took)
 		}
 	})
+	t.Run("worker joining what is not a head", func(t *testing.T) {
+		// The address answers, so the node starts; start reports that the
+		// head never lists it, and kills it.
+		r := failCLI(t, "the goray head at "+silent.Addr().String()+" did not answer within 2s",
+			"start", "--address", silent.Addr().String(), "--token-file", tokenPath, "--timeout", "2s", "--temp-dir", root)
+		if r.took > 10*time.Second {
+			t.Errorf("took %v", r.took)
+		}
+		if names := allNodeNames(t, root); len(names) != 0 {
+			t.Errorf("a failed start left pid files: %v", names)
+		}
+	})
 	t.Run("worker without a token", func(t *testing.T) {
 		failCLI(t, "no cluster token for "+closed, "start", "--address", closed, "--temp-dir", root)
 	})
