@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,17 +150,12 @@ func TestClusterExample(t *testing.T) {
 	}
 }
 
-// goTool returns the go command that runs this test.
+// goTool returns the go command: go test puts its own first on PATH.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
 	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func pidFiles(t *testing.T, sessions string) []string {
