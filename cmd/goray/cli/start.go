@@ -366,6 +366,9 @@ func startBackground(ctx context.Context, cmd *cobra.Command, spec nodeSpec, roo
 	exited := make(chan error, 1)
 	go func() { exited <- child.Wait() }() // reaps the child whenever it ends
 
+	// Interrupted while it waits, start takes the node down with it.
+	ctx, release := signal.NotifyContext(ctx, stopSignals()...)
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, spec.timeout)
 	defer cancel()
 	rec, err := waitReady(ctx, p.sess, p.name, spec.timeout, exited)
