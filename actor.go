@@ -38,11 +38,11 @@ type class[S any] interface {
 
 // registerActor registers ctor as actor type name; nilFn reports that the
 // user's constructor is nil, which the registry refuses.
-func registerActor[S any](name string, n int, nilFn bool, ctor actors.Constructor) error {
+func registerActor[S any](name string, n int, fn any, nilFn bool, ctor actors.Constructor) error {
 	if nilFn {
 		ctor = nil
 	}
-	err := actors.Default.RegisterActor(&actors.ActorType{Name: name, NumArgs: n, New: ctor})
+	err := actors.Default.RegisterActor(&actors.ActorType{Name: name, NumArgs: n, New: ctor, Signature: fmt.Sprintf("%T", fn)})
 	if err == nil {
 		actorTypeNames.Lock()
 		t := reflect.TypeFor[S]()
@@ -60,7 +60,7 @@ type ActorType0[S any] struct {
 
 // Actor0 registers an actor type whose constructor takes no argument.
 func Actor0[S any](name string, ctor func(context.Context) (*S, error)) *ActorType0[S] {
-	err := registerActor[S](name, 0, ctor == nil, func(ctx context.Context, _ [][]byte) (any, error) {
+	err := registerActor[S](name, 0, ctor, ctor == nil, func(ctx context.Context, _ [][]byte) (any, error) {
 		s, err := ctor(ctx)
 		return nilCheck(name, s, err)
 	})
@@ -89,7 +89,7 @@ type ActorType[S, A any] struct {
 //		return &Counter{n: start}, nil
 //	})
 func Actor[S, A any](name string, ctor func(context.Context, A) (*S, error)) *ActorType[S, A] {
-	err := registerActor[S](name, 1, ctor == nil, func(ctx context.Context, args [][]byte) (any, error) {
+	err := registerActor[S](name, 1, ctor, ctor == nil, func(ctx context.Context, args [][]byte) (any, error) {
 		a, err := decodeArg[A](name, args, 0)
 		if err != nil {
 			return nil, err
@@ -405,7 +405,7 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	spec := &pb.ActorSpec{
 		ActorId: id[:], TypeName: typeName, Args: wire, Name: o.name, Namespace: ns,
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
-		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobID, Owner: rt.ownerPID,
+		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobOf(ctx), Owner: rt.ownerPID,
 	}
 	// The actor holds a reference on each store argument for as long as it
 	// lives, so a restart finds them; the GCS drops them when it lets go of

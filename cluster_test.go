@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,11 +30,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// clusterToken is the token of the test clusters.
+const clusterToken = "cluster-test-token-0123456789"
+
 // runNode runs a node until its standard input closes: "head", or
 // "worker HEADADDR CPUS". It prints "node ID ADDRESS" once it runs.
 func runNode(role string) int {
 	f := strings.Fields(role)
-	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0)}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node-role", f[0])
+	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken), goray.WithLogger(logger)}
 	switch {
 	case f[0] == "head":
 		opts = append(opts, goray.AsHead(), goray.WithCPUs(1))
@@ -113,14 +119,16 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 	for range workers {
 		ws = append(ws, startNodeProc(t, "worker "+head.Address+" 1"))
 	}
-	ctx, err := goray.Init(context.Background(), goray.WithAddress(head.Address), goray.WithListen("127.0.0.1", 0))
+	ctx, err := goray.Init(context.Background(), goray.WithAddress(head.Address), goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken))
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}
 	t.Cleanup(func() {
+		t0 := time.Now()
 		if err := goray.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
+		t.Logf("shutdown took %v", time.Since(t0))
 	})
 	pollUntil(t, "every node in the cluster", func() bool {
 		nodes, err := goray.Nodes(ctx)
@@ -129,17 +137,59 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 	return ctx, head, ws
 }
 
-var whereTask = goray.Task("test.where", func(ctx context.Context, _ int) (string, error) { return goray.NodeID(ctx) })
+var (
+	whereTask  = goray.Task("test.where", func(ctx context.Context, _ int) (string, error) { return goray.NodeID(ctx) })
+	whereActor = goray.Actor0("test.where-actor", func(ctx context.Context) (*Recorder, error) { return &Recorder{}, nil })
+	whereCall  = goray.Method0(whereActor, "where", func(r *Recorder, ctx context.Context) (string, error) { return goray.NodeID(ctx) })
+)
 
-// Tasks from a driver run on the cluster's nodes, not on the driver, and
-// spread over them; nested tasks run from worker nodes.
-func TestClusterRunsTasks(t *testing.T) {
+// TestCluster runs its cases against one cluster: a head and two workers
+// in child processes, this process their driver. (A process starts one
+// network stack: protoactor's remote sets gRPC's process-wide logger.)
+func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	t0 := time.Now()
-	ctx, head, workers := startCluster(t, 2)
-	t.Logf("cluster up in %v", time.Since(t0))
+	ctx, head, workers := startCluster(t, 4)
+	nodes := []string{head.ID, workers[0].ID, workers[1].ID, workers[2].ID, workers[3].ID}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, ctx context.Context, nodes []string)
+	}{
+		{"tasks", clusterRunsTasks},
+		{"actors", clusterRunsActors},
+		{"objects", clusterMovesObjects},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
+	}
+	// The cases that kill nodes come last.
+	t.Run("node killed during a workload", func(t *testing.T) { clusterSurvivesNodeKill(t, ctx, workers[2]) })
+	t.Run("actor's node killed", func(t *testing.T) { clusterMovesActors(t, ctx, workers[3]) })
+	// Large copies and saturated CPUs stall no node long enough for gossip
+	// to declare it dead: the killed nodes are the only dead ones.
+	t.Run("no false deaths", func(t *testing.T) {
+		all, err := goray.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dead []string
+		for _, n := range all {
+			if !n.Alive {
+				dead = append(dead, n.ID)
+			}
+		}
+		slices.Sort(dead)
+		want := []string{workers[2].ID, workers[3].ID}
+		slices.Sort(want)
+		if !slices.Equal(dead, want) {
+			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)
+		}
+	})
+}
+
+// Tasks from a driver run on the cluster's nodes, not on the driver, and
+// spread over them; nested tasks run from worker nodes.
+func clusterRunsTasks(t *testing.T, ctx context.Context, nodes []string) {
 	ran := map[string]int{}
 	var refs []goray.Ref[string]
 	for i := range 60 {
@@ -148,21 +198,232 @@ func TestClusterRunsTasks(t *testing.T) {
 	for _, r := range refs {
 		ran[mustGet(t, ctx, r)]++
 	}
-	driver, err := goray.NodeID(ctx)
-	if err != nil {
-		t.Fatal(err)
+	for node := range ran {
+		if !slices.Contains(nodes, node) {
+			t.Fatalf("a task ran on %s, not a node of the cluster (the driver has no CPUs)", node)
+		}
 	}
-	if ran[driver] != 0 {
-		t.Fatalf("%d tasks ran on the driver, which has no CPUs", ran[driver])
+	if len(ran) < 2 {
+		t.Fatalf("60 tasks ran on %d node(s): %v", len(ran), ran)
 	}
-	t.Logf("tasks per node: %v (head %s, workers %s %s)", ran, head.ID, workers[0].ID, workers[1].ID)
-	t.Logf("tasks done at %v", time.Since(t0))
 	if got := mustGet(t, ctx, sumN.Remote(ctx, 10)); got != 90 {
 		t.Fatalf("nested tasks: %d", got)
 	}
-	t.Logf("nested done at %v", time.Since(t0))
 	if _, err := goray.Get(ctx, double.Remote(ctx, 1, goray.CPUs(2))); !errors.Is(err, goray.ErrInfeasible) {
 		t.Fatalf("2 CPUs on 1-CPU nodes: %v", err)
 	}
-	t.Logf("infeasible done at %v", time.Since(t0))
+}
+
+// Actors created by the driver run on the cluster's nodes; their calls, by
+// handle or by name, reach them there.
+func clusterRunsActors(t *testing.T, ctx context.Context, nodes []string) {
+	name := uniqueKey(t)
+	var refs []goray.ActorRef[Recorder]
+	on := map[string]bool{}
+	for i := range 3 {
+		opts := []goray.Option{goray.CPUs(1)}
+		if i == 0 {
+			opts = append(opts, goray.Name(name))
+		}
+		nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		a, err := whereActor.New(nctx, opts...)
+		cancel()
+		if err != nil {
+			dumpCluster(t, ctx)
+			t.Fatal(err)
+		}
+		refs = append(refs, a)
+		on[mustGet(t, ctx, whereCall.Remote(ctx, a))] = true
+	}
+	if len(on) != 3 {
+		t.Fatalf("three 1-CPU actors on 1-CPU nodes ran on %v", on)
+	}
+	for node := range on {
+		if !slices.Contains(nodes, node) {
+			t.Fatalf("an actor ran on %s", node)
+		}
+	}
+	named, err := goray.GetActor[Recorder](ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, ctx, whereCall.Remote(ctx, named)); !on[got] {
+		t.Fatalf("call by name answered from %s", got)
+	}
+	for _, a := range refs {
+		if err := goray.Kill(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := goray.Get(ctx, whereCall.Remote(ctx, refs[1])); !errors.Is(err, goray.ErrActorDied) {
+		t.Fatalf("call after kill: %v", err)
+	}
+	// Their CPUs are free again: a task fits.
+	if _, err := getWithin(t, ctx, whereTask.Remote(ctx, 0), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dumpCluster logs what the cluster holds, to explain a failure.
+func dumpCluster(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nodes, err := goray.Nodes(ctx)
+	t.Logf("nodes: %+v (%v)", nodes, err)
+	actors, err := goray.ListActors(ctx)
+	t.Logf("actors: %+v (%v)", actors, err)
+	tasks, err := goray.ListTasks(ctx)
+	t.Logf("tasks: %+v (%v)", tasks, err)
+}
+
+var napTask = goray.Task("test.nap", func(ctx context.Context, x int) (int, error) {
+	select {
+	case <-time.After(time.Millisecond):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return 2 * x, nil
+})
+
+// A worker node killed in the middle of a workload: every task it held is
+// run again elsewhere, and every result is right.
+func clusterSurvivesNodeKill(t *testing.T, ctx context.Context, victim *nodeProc) {
+	const n = 10_000
+	refs := make([]goray.Ref[int], n)
+	for i := range refs {
+		refs[i] = napTask.Remote(ctx, i)
+	}
+	t0 := time.Now()
+	for i, r := range refs {
+		if i == n/5 {
+			victim.kill()
+		}
+		got, err := getWithin(t, ctx, r, time.Minute)
+		if err != nil || got != 2*i {
+			t.Fatalf("task %d: %d, %v", i, got, err)
+		}
+	}
+	t.Logf("%d tasks, one node killed after %d results: all done in %v", n, n/5, time.Since(t0))
+	pollUntil(t, "the cluster sees the node dead", func() bool {
+		nodes, err := goray.Nodes(ctx)
+		if err != nil {
+			return false
+		}
+		for _, node := range nodes {
+			if node.ID == victim.ID {
+				return !node.Alive
+			}
+		}
+		return false
+	})
+}
+
+var (
+	bigResult = goray.Task("test.big", func(ctx context.Context, n int) ([]byte, error) {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		return b, nil
+	})
+	checksum = goray.Task("test.checksum", func(ctx context.Context, b []byte) (int, error) {
+		sum := 0
+		for i, v := range b {
+			if v != byte(i%251) {
+				return 0, fmt.Errorf("byte %d is %d", i, v)
+			}
+			sum += int(v)
+		}
+		return sum, nil
+	})
+)
+
+// Large objects move between nodes: a result made on a worker is read by
+// the driver, and a value the driver put is read by a task on a worker.
+func clusterMovesObjects(t *testing.T, ctx context.Context, nodes []string) {
+	const size = 100 << 20
+	b, err := getWithin(t, ctx, bigResult.Remote(ctx, size), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != size || b[size-1] != byte((size-1)%251) {
+		t.Fatalf("driver read %d bytes", len(b))
+	}
+	ref, err := goray.Put(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, v := range b {
+		want += int(v)
+	}
+	if got, err := getWithin(t, ctx, checksum.Submit(ctx, ref), time.Minute); err != nil || got != want {
+		t.Fatalf("a worker read the driver's object: %d, %v", got, err)
+	}
+}
+
+// An actor on a node that dies restarts on another within its budget; its
+// restart shows in ListActors.
+func clusterMovesActors(t *testing.T, ctx context.Context, victim *nodeProc) {
+	// One actor per node's CPU: one of them lands on the victim.
+	var refs []goray.ActorRef[Recorder]
+	var moving goray.ActorRef[Recorder]
+	for range 4 {
+		nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		a, err := whereActor.New(nctx, goray.CPUs(1), goray.MaxRestarts(1))
+		cancel()
+		if err != nil {
+			dumpCluster(t, ctx)
+			t.Fatal(err)
+		}
+		refs = append(refs, a)
+		if mustGet(t, ctx, whereCall.Remote(ctx, a)) == victim.ID {
+			moving = a
+		}
+	}
+	if moving == (goray.ActorRef[Recorder]{}) {
+		t.Fatal("no actor landed on the victim node")
+	}
+	victim.kill()
+	// Free a CPU elsewhere for it.
+	for _, a := range refs {
+		if a != moving {
+			if err := goray.Kill(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	// Calls that reach the dead node before its death is known fail as
+	// ActorDied; once the actor restarts elsewhere, calls succeed there.
+	var got string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		got, err = getWithin(t, ctx, whereCall.Remote(ctx, moving), 10*time.Second)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, goray.ErrActorDied) || time.Now().After(deadline) {
+			dumpCluster(t, ctx)
+			t.Fatalf("call after its node died: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got == victim.ID {
+		t.Fatalf("the actor still answers from the dead node %s", got)
+	}
+	actors, err := goray.ListActors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actors {
+		if a.ID == moving.ID() && (a.Restarts != 1 || a.NodeID != got) {
+			t.Fatalf("ListActors says %+v, want one restart on %s", a, got)
+		}
+	}
+	for _, a := range refs {
+		_ = goray.Kill(ctx, a)
+	}
 }

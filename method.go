@@ -10,7 +10,7 @@ import (
 
 // registerMethod registers inv as method name of c; nilFn reports that
 // the user's function is nil, which the registry refuses.
-func registerMethod[S any](c class[S], name string, n int, nilFn bool, inv func(ctx context.Context, s *S, args [][]byte) ([]byte, error)) error {
+func registerMethod[S any](c class[S], name string, n int, fn any, nilFn bool, inv func(ctx context.Context, s *S, args [][]byte) ([]byte, error)) error {
 	if c == nil {
 		return fmt.Errorf("%w: method %q of a nil actor type", ErrInvalidArgument, name)
 	}
@@ -18,7 +18,7 @@ func registerMethod[S any](c class[S], name string, n int, nilFn bool, inv func(
 		return fmt.Errorf("method %q: %w", name, err)
 	}
 	what := c.typeName() + "." + name
-	m := &actors.Method{Name: name, NumArgs: n}
+	m := &actors.Method{Name: name, NumArgs: n, Signature: fmt.Sprintf("%T", fn)}
 	if !nilFn {
 		m.Invoke = func(ctx context.Context, inst any, args [][]byte) ([]byte, error) {
 			s, ok := inst.(*S)
@@ -39,7 +39,7 @@ type MethodFunc0[S, R any] struct {
 
 // Method0 registers fn, a method without arguments, of actor type c.
 func Method0[S, R any](c class[S], name string, fn func(*S, context.Context) (R, error)) *MethodFunc0[S, R] {
-	err := registerMethod(c, name, 0, fn == nil, func(ctx context.Context, s *S, _ [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 0, fn, fn == nil, func(ctx context.Context, s *S, _ [][]byte) ([]byte, error) {
 		r, err := fn(s, ctx)
 		return encodeResult(name, r, err)
 	})
@@ -62,7 +62,7 @@ type MethodFunc[S, A, R any] struct {
 //
 //	var add = goray.Method(counter, "add", (*Counter).Add)
 func Method[S, A, R any](c class[S], name string, fn func(*S, context.Context, A) (R, error)) *MethodFunc[S, A, R] {
-	err := registerMethod(c, name, 1, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 1, fn, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
 		a, err := decodeArg[A](name, args, 0)
 		if err != nil {
 			return nil, err
@@ -93,7 +93,7 @@ type MethodFunc2[S, A, B, R any] struct {
 
 // Method2 registers fn, a method with two arguments, of actor type c.
 func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Context, A, B) (R, error)) *MethodFunc2[S, A, B, R] {
-	err := registerMethod(c, name, 2, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 2, fn, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
 		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err
@@ -147,7 +147,7 @@ type MethodFunc3[S, A, B, C, R any] struct {
 
 // Method3 registers fn, a method with three arguments, of actor type c.
 func Method3[S, A, B, C, R any](c class[S], name string, fn func(*S, context.Context, A, B, C) (R, error)) *MethodFunc3[S, A, B, C, R] {
-	err := registerMethod(c, name, 3, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
+	err := registerMethod(c, name, 3, fn, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
 		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err

@@ -34,7 +34,7 @@ func StartNode(ctx context.Context, opts ...InitOption) (*Node, error) {
 	if !cfg.head && cfg.address == "" {
 		return nil, fmt.Errorf("%w: StartNode: neither AsHead nor the address of a head", ErrInvalidArgument)
 	}
-	rt, err := startRuntime(ctx, cfg)
+	rt, err := startRuntime(ctx, cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -44,9 +44,9 @@ func StartNode(ctx context.Context, opts ...InitOption) (*Node, error) {
 // ID returns the node's ID, fresh for every start.
 func (n *Node) ID() string { return n.rt.node.ID }
 
-// Address returns where other nodes reach this one (host:port): the
-// address to join, for a head.
-func (n *Node) Address() string { return n.rt.node.System.Address() }
+// Address returns the address to join this node's cluster at (host:port
+// of its gossip): what WithAddress takes, for a head.
+func (n *Node) Address() string { return n.rt.node.Address() }
 
 // Failed is closed when the node failed (a system actor broke) and stopped.
 func (n *Node) Failed() <-chan struct{} { return n.rt.node.Failed() }

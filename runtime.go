@@ -17,6 +17,7 @@ import (
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/cluster"
+	"github.com/goray-dev/goray/cluster/membership"
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -42,6 +43,9 @@ type runtime struct {
 
 	handlesMu sync.Mutex
 	handles   map[string]weak.Pointer[actorHandle] // by actor ID
+
+	deadMu    sync.Mutex
+	deadNodes map[string]struct{} // nodes known dead, to resubmit what reaches them late
 }
 
 // err returns why the runtime ended, or nil while it runs.
@@ -185,7 +189,7 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 		// A driver runs no work of its own unless told to.
 		WithResources(map[string]float64{"CPU": 0})(&cfg)
 	}
-	rt, err := startRuntime(ctx, cfg)
+	rt, err := startRuntime(ctx, cfg, true)
 	if err != nil {
 		return ctx, err
 	}
@@ -203,8 +207,9 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 // getenvAddress returns the head's address from the environment.
 func getenvAddress() string { return os.Getenv("GORAY_ADDRESS") }
 
-// startRuntime starts this process's node, as cfg says, and its core.
-func startRuntime(ctx context.Context, cfg config) (*runtime, error) {
+// startRuntime starts this process's node, as cfg says, and its core; a
+// driver's node announces itself as one.
+func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error) {
 	if err := registrationError(actors.Default.Err()); err != nil {
 		return nil, fmt.Errorf("goray: %w", err)
 	}
@@ -219,7 +224,11 @@ func startRuntime(ctx context.Context, cfg config) (*runtime, error) {
 		if cfg.token == "" {
 			cfg.token = os.Getenv("GORAY_TOKEN")
 		}
-		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, HeadAddress: cfg.address, Token: cfg.token}
+		role := membership.RoleWorker
+		if driver {
+			role = membership.RoleDriver
+		}
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
@@ -240,7 +249,11 @@ func startRuntime(ctx context.Context, cfg config) (*runtime, error) {
 	rt.pool = node.Env.Pool
 	rt.owner.Stored = func(s *objects.Slot) {
 		_, storeNode, size, _, _ := s.Value()
-		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode})
+		store := s.Store()
+		if store == nil && storeNode == node.ID {
+			store = rt.storePID
+		}
+		rt.root.Send(node.Directory, &pb.AddObject{ObjectId: s.ID[:], Size: size, NodeId: storeNode, Store: store})
 		rt.storedHandle(s)
 	}
 	rt.owner.Abandoned = func(id objects.ID) {
@@ -307,33 +320,72 @@ func (rt *runtime) notify(msg any) {
 	case *pb.TaskAccepted:
 		if id, err := objects.IDFromBytes(m.TaskId); err == nil {
 			rt.owner.Accepted(id, m.NodeId)
+			if rt.isDead(m.NodeId) {
+				// Sent to a node that had died already: it never ran
+				// there, so this costs none of its retries.
+				if h, ok := rt.owner.PendingHolder(id).(*handle); ok {
+					rt.resubmit(h, m.NodeId, false)
+				}
+			}
 		}
 	case *pb.NodeDied:
+		rt.markDead(m.NodeId)
 		rt.nodeDied(m.NodeId)
 	}
+}
+
+// maxDeadNodes bounds the dead nodes a core remembers.
+const maxDeadNodes = 1024
+
+func (rt *runtime) markDead(node string) {
+	rt.deadMu.Lock()
+	defer rt.deadMu.Unlock()
+	if rt.deadNodes == nil {
+		rt.deadNodes = map[string]struct{}{}
+	}
+	if len(rt.deadNodes) >= maxDeadNodes {
+		clear(rt.deadNodes)
+	}
+	rt.deadNodes[node] = struct{}{}
+}
+
+func (rt *runtime) isDead(node string) bool {
+	rt.deadMu.Lock()
+	defer rt.deadMu.Unlock()
+	_, ok := rt.deadNodes[node]
+	return ok
 }
 
 // nodeDied resubmits the tasks that ran on a node that died, as their
 // retries allow, and fails the others.
 func (rt *runtime) nodeDied(node string) {
 	for _, holder := range rt.owner.PendingOn(node) {
-		h, ok := holder.(*handle)
-		if !ok || h.spec == nil {
-			continue
+		if h, ok := holder.(*handle); ok {
+			rt.resubmit(h, node, true)
 		}
-		spec := h.spec
-		if spec.MaxRetries >= 0 && spec.Attempt >= spec.MaxRetries {
-			rt.owner.Fail(h.slot.ID, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Function: spec.Function,
-				Message: fmt.Sprintf("task %s: node %s died while it ran the task, and its %d retries are used up", spec.Function, node, spec.MaxRetries)})
-			continue
-		}
-		again := proto.Clone(spec).(*pb.TaskSpec)
-		again.Attempt++
-		again.Hops, again.GpuIds = 0, nil
-		h.spec = again
-		rt.owner.Accepted(h.slot.ID, "")
-		rt.root.Send(rt.node.Raylet, again)
 	}
+}
+
+// resubmit sends a task its dead node held to the local raylet again, as
+// its retries allow when it counts as a retry, or fails it.
+func (rt *runtime) resubmit(h *handle, node string, retry bool) {
+	spec := h.spec
+	if spec == nil {
+		return
+	}
+	if retry && spec.MaxRetries >= 0 && spec.Attempt >= spec.MaxRetries {
+		rt.owner.Fail(h.slot.ID, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Function: spec.Function,
+			Message: fmt.Sprintf("task %s: node %s died while it held the task, and its %d retries are used up", spec.Function, node, spec.MaxRetries)})
+		return
+	}
+	again := proto.Clone(spec).(*pb.TaskSpec)
+	if retry {
+		again.Attempt++
+	}
+	again.Hops, again.GpuIds = 0, nil
+	h.spec = again
+	rt.owner.Accepted(h.slot.ID, "")
+	rt.root.Send(rt.node.Raylet, again)
 }
 
 // Shutdown ends the job: its actors that are not detached are killed, and
@@ -376,6 +428,15 @@ func runtimeOf(ctx context.Context) (*runtime, error) {
 }
 
 func callOf(ctx context.Context) *actors.CallInfo { return actors.CallInfoOf(ctx) }
+
+// jobOf returns the job work submitted from ctx belongs to: the job of the
+// call ctx belongs to, or the runtime's own.
+func (rt *runtime) jobOf(ctx context.Context) string {
+	if info := callOf(ctx); info != nil && info.JobID != "" {
+		return info.JobID
+	}
+	return rt.jobID
+}
 
 // GPUIDs returns the GPU device indices assigned to the running task or
 // actor (empty outside one, or when it asked for no GPU).

@@ -41,11 +41,11 @@ func encodeResult[R any](what string, r R, err error) ([]byte, error) {
 
 // registerFunc registers inv as task name; nilFn reports that the user's
 // function is nil, which the registry refuses.
-func registerFunc(name string, n int, nilFn bool, inv actors.Invoker) error {
+func registerFunc(name string, n int, fn any, nilFn bool, inv actors.Invoker) error {
 	if nilFn {
 		inv = nil
 	}
-	return actors.Default.RegisterFunc(&actors.Func{Name: name, NumArgs: n, Invoke: inv})
+	return actors.Default.RegisterFunc(&actors.Func{Name: name, NumArgs: n, Invoke: inv, Signature: fmt.Sprintf("%T", fn)})
 }
 
 // TaskFunc0 is a registered task without arguments.
@@ -56,7 +56,7 @@ type TaskFunc0[R any] struct {
 
 // Task0 registers fn as a task without arguments under name.
 func Task0[R any](name string, fn func(context.Context) (R, error)) *TaskFunc0[R] {
-	err := registerFunc(name, 0, fn == nil, func(ctx context.Context, _ [][]byte) ([]byte, error) {
+	err := registerFunc(name, 0, fn, fn == nil, func(ctx context.Context, _ [][]byte) ([]byte, error) {
 		r, err := fn(ctx)
 		return encodeResult(name, r, err)
 	})
@@ -84,7 +84,7 @@ type TaskFunc[A, R any] struct {
 //
 // A duplicate name makes Init fail and every call of the task fail.
 func Task[A, R any](name string, fn func(context.Context, A) (R, error)) *TaskFunc[A, R] {
-	err := registerFunc(name, 1, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	err := registerFunc(name, 1, fn, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		a, err := decodeArg[A](name, args, 0)
 		if err != nil {
 			return nil, err
@@ -121,7 +121,7 @@ type TaskFunc2[A, B, R any] struct {
 
 // Task2 registers fn, a task with two arguments, under name.
 func Task2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) *TaskFunc2[A, B, R] {
-	err := registerFunc(name, 2, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	err := registerFunc(name, 2, fn, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err
@@ -156,7 +156,7 @@ type TaskFunc3[A, B, C, R any] struct {
 
 // Task3 registers fn, a task with three arguments, under name.
 func Task3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, error)) *TaskFunc3[A, B, C, R] {
-	err := registerFunc(name, 3, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	err := registerFunc(name, 3, fn, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		a, b, err := decode2[A, B](name, args)
 		if err != nil {
 			return nil, err

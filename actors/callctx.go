@@ -12,8 +12,11 @@ import (
 type CallInfo struct {
 	TaskID  []byte
 	ActorID []byte
-	NodeID  string
-	GPUIDs  []int32
+	// JobID is the job the call belongs to: what it submits belongs to the
+	// same job.
+	JobID  string
+	NodeID string
+	GPUIDs []int32
 	// Raylet is where a blocked task reports that it waits (nil for actor calls).
 	Raylet *actor.PID
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -109,21 +110,26 @@ func (e *Env) FetchArgs(ctx context.Context, args []*pb.Arg) ([][]byte, error) {
 	return out, nil
 }
 
-// Fetch reads one object through the local store, until ctx ends.
+// Fetch reads one object through the local store, until ctx ends: the
+// store pulls it from the stores ref names when it holds no copy, and the
+// owner's directory records the new copy.
 func (e *Env) Fetch(ctx context.Context, ref *pb.ObjectRef) ([]byte, error) {
-	id := ref.Id
-	res, err := Request(ctx, e.System, e.Store, &pb.GetObject{ObjectId: id})
-	if err != nil {
-		return nil, fmt.Errorf("fetch object %x: %w", id, err)
+	req := &pb.FetchObject{ObjectId: ref.Id, Sources: ref.Locations}
+	if ref.Size > 0 {
+		req.Size = &ref.Size
 	}
-	reply, ok := res.(*pb.GetObjectReply)
-	if !ok {
-		return nil, fmt.Errorf("fetch object %x: unexpected reply %T", id, res)
+	if ref.Owner != nil {
+		req.Directory = &pb.Pid{Address: ref.Owner.Address, Id: objects.DirectoryProcessID}
 	}
-	if reply.Error != nil {
-		return nil, &RemoteError{E: reply.Error}
+	data, err := objects.Fetch(ctx, e.System.Root, e.Store, req)
+	var fe *objects.FetchError
+	switch {
+	case errors.As(err, &fe):
+		return nil, &RemoteError{E: fe.Err}
+	case err != nil:
+		return nil, fmt.Errorf("fetch object %x: %w", ref.Id, err)
 	}
-	return reply.Data, nil
+	return data, nil
 }
 
 // Deliver sends a call's outcome to its owner: inline when small, else the

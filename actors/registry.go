@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -35,20 +37,24 @@ type Func struct {
 	Name    string
 	NumArgs int
 	Invoke  Invoker
+	// Signature is the function's Go type, for the build fingerprint.
+	Signature string
 }
 
 // Method is a registered actor method.
 type Method struct {
-	Name    string
-	NumArgs int
-	Invoke  MethodInvoker
+	Name      string
+	NumArgs   int
+	Invoke    MethodInvoker
+	Signature string
 }
 
 // ActorType is a registered actor type: its constructor and methods.
 type ActorType struct {
-	Name    string
-	NumArgs int
-	New     Constructor
+	Name      string
+	NumArgs   int
+	New       Constructor
+	Signature string
 
 	mu      sync.RWMutex
 	methods map[string]*Method
@@ -203,6 +209,33 @@ func (r *Registry) Names() (funcs, actorTypes []string) {
 	sort.Strings(funcs)
 	sort.Strings(actorTypes)
 	return funcs, actorTypes
+}
+
+// Fingerprint identifies what the registry holds: a hash over every
+// function, actor type and method with its arity and signature. Processes
+// that run the same build have the same fingerprint.
+func (r *Registry) Fingerprint() string {
+	r.mu.RLock()
+	var lines []string
+	for _, f := range r.funcs {
+		lines = append(lines, fmt.Sprintf("func %s/%d %s", f.Name, f.NumArgs, f.Signature))
+	}
+	for _, t := range r.actors {
+		lines = append(lines, fmt.Sprintf("actor %s/%d %s", t.Name, t.NumArgs, t.Signature))
+		t.mu.RLock()
+		for _, m := range t.methods {
+			lines = append(lines, fmt.Sprintf("method %s.%s/%d %s", t.Name, m.Name, m.NumArgs, m.Signature))
+		}
+		t.mu.RUnlock()
+	}
+	r.mu.RUnlock()
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // CheckArgs reports ErrArgCount when got differs from want.

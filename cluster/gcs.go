@@ -40,6 +40,8 @@ type GCS struct {
 	jobs      map[string]*pb.JobInfo
 	dead      []string // IDs of dead actors, oldest first
 	maxDead   int
+	// fingerprint is the head's build: a node with another gets no work.
+	fingerprint string
 }
 
 // MaxDeadActors is how many dead actors' records the GCS keeps.
@@ -100,17 +102,30 @@ func (g *GCS) Receive(c actor.Context) {
 		g.timers = scheduler.NewTimerScheduler(c)
 	case *pb.NodeInfo:
 		if old := g.nodes[m.NodeId]; old != nil && !old.Alive {
-			return // a node that died does not come back under its ID
+			// A node that died does not come back under its ID: its work
+			// has moved. Tell it, should it still run.
+			if m.Alive {
+				c.Send(actors.PID(m.Raylet), &pb.NodeDied{NodeId: m.NodeId, Address: m.Address})
+			}
+			return
 		}
 		if !m.Alive {
-			g.nodeDied(c, m.NodeId)
+			g.nodeDied(c, m.NodeId, true) // it is stopping and says so
 			return
 		}
 		g.nodes[m.NodeId] = m
 		g.byAddress[m.Address] = m.NodeId
+		if m.Address == c.Self().Address {
+			g.fingerprint = m.Fingerprint // the head's own node
+		}
+		if g.fingerprint != "" && m.Fingerprint != "" && m.Fingerprint != g.fingerprint {
+			c.Logger().Warn("goray: a node runs another build than the head; it gets no work",
+				"node", m.NodeId, "address", m.Address, "build", m.Fingerprint, "head build", g.fingerprint)
+			return
+		}
 		c.Send(g.placement, m)
 	case *pb.NodeDied:
-		g.nodeDied(c, m.NodeId)
+		g.nodeDied(c, m.NodeId, m.Left)
 	case *pb.RegisterJob:
 		g.jobs[m.Job.JobId] = m.Job
 		c.Respond(&pb.Ack{})
@@ -240,20 +255,30 @@ func (g *GCS) start(c actor.Context, rec *actorRec, node *pb.NodeInfo) {
 
 // nodeDied records that a node left the cluster: the placement actor
 // forgets it, every core and raylet hears of it, and its actors restart on
-// other nodes while their restart budget lasts, or die.
-func (g *GCS) nodeDied(c actor.Context, id string) {
+// other nodes while their restart budget lasts, or die. A node that did
+// not leave on its own is told too, should it still run.
+func (g *GCS) nodeDied(c actor.Context, id string, left bool) {
 	node := g.nodes[id]
 	if node == nil || !node.Alive {
 		return
+	}
+	if left {
+		c.Logger().Info("goray: node left", "node", id, "address", node.Address)
+	} else {
+		c.Logger().Warn("goray: node died", "node", id, "address", node.Address)
 	}
 	dead := proto.Clone(node).(*pb.NodeInfo)
 	dead.Alive = false
 	g.nodes[id] = dead
 	delete(g.byAddress, node.Address)
 	c.Send(g.placement, dead)
-	notice := &pb.NodeDied{NodeId: id}
+	notice := &pb.NodeDied{NodeId: id, Address: node.Address}
 	for _, pid := range g.listeners() {
 		c.Send(pid, notice)
+	}
+	if !left {
+		// Should it still run (unreachable, not dead), it stops.
+		c.Send(actors.PID(node.Raylet), notice)
 	}
 	for _, rec := range g.actors {
 		if rec.info.NodeId != id || rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
@@ -293,16 +318,21 @@ func (g *GCS) cores() []*actor.PID {
 	return out
 }
 
-// listeners returns who hears of node deaths: the cores, and every live
-// node's raylet and store.
+// listeners returns who hears of node deaths: every live node's raylet,
+// store and directory, then the cores. Raylets come first, so that a
+// node's raylet has dropped the dead node before its core resubmits what
+// the dead node held (messages to one node keep their order).
 func (g *GCS) listeners() []*actor.PID {
-	out := g.cores()
+	var out []*actor.PID
 	for _, n := range g.nodes {
 		if n.Alive {
 			out = append(out, actors.PID(n.Raylet), actors.PID(n.Store))
+			if n.Directory != nil {
+				out = append(out, actors.PID(n.Directory))
+			}
 		}
 	}
-	return out
+	return append(out, g.cores()...)
 }
 
 // settle records that an actor is dead: its name is free, those waiting on
@@ -387,6 +417,12 @@ func (g *GCS) changed(c actor.Context, m *pb.ActorStateChanged) {
 		g.answerResolvers(c, rec)
 	case pb.ActorState_ACTOR_STATE_RESTARTING:
 		info.State = m.State
+	case pb.ActorState_ACTOR_STATE_PENDING:
+		// The node had no room after all: place the actor again.
+		if info.State == pb.ActorState_ACTOR_STATE_PENDING || info.State == pb.ActorState_ACTOR_STATE_RESTARTING {
+			info.NodeId = ""
+			g.timers.SendOnce(placeRetryFirst, c.Self(), placeActor{id: string(info.ActorId), delay: placeRetryFirst})
+		}
 	case pb.ActorState_ACTOR_STATE_DEAD:
 		perr := m.Error
 		if perr == nil {

@@ -159,3 +159,27 @@ func TestSystemActorFailureStopsNode(t *testing.T) {
 		t.Fatalf("the failure was not logged at Error:\n%s", logs.String())
 	}
 }
+
+// A node the GCS declares dead stops, should it still run: its actors and
+// tasks have moved to other nodes, and running them here too would
+// duplicate them.
+func TestNodeDeclaredDeadStops(t *testing.T) {
+	var logs bytes.Buffer
+	n := startTestNode(t, Config{Resources: map[string]float64{"CPU": 1}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: n.ID})
+	select {
+	case <-n.Failed():
+	case <-time.After(testWait):
+		t.Fatal("Failed was not closed")
+	}
+	if err := n.Err(); !errors.Is(err, ErrNodeFailed) || !strings.Contains(err.Error(), "declared it dead") {
+		t.Fatalf("Err() = %v", err)
+	}
+	waitUntil(t, "the node's actors stopped", func() bool {
+		_, ok := n.System.ProcessRegistry.GetLocal(RayletProcessID)
+		return !ok
+	})
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("the stop was not logged at Error:\n%s", logs.String())
+	}
+}

@@ -50,6 +50,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testToken is the cluster token of the multi-node tests.
+const testToken = "multi-node-test-token"
+
 // childNode is what a child process is asked to run.
 type childNode struct {
 	Head      string             `json:"head"`
@@ -65,12 +68,12 @@ func runNodeProcess(spec string) int {
 		return 2
 	}
 	n, err := Start(Config{Registry: multiRegistry, Resources: c.Resources, SpillDir: os.TempDir() + "/goray-test-" + fmt.Sprint(os.Getpid()),
-		Network: &Network{Host: "127.0.0.1", HeadAddress: c.Head}})
+		Network: &Network{Host: "127.0.0.1", Join: c.Head, Token: testToken}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Printf("node %s %s\n", n.ID, n.System.Address())
+	fmt.Printf("node %s %s\n", n.ID, n.Address())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	if err := n.Stop(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -131,7 +134,7 @@ func (c *child) kill() {
 // startHead starts the head node in the test process.
 func startHead(t *testing.T, resources map[string]float64) *testNode {
 	t.Helper()
-	return startTestNode(t, Config{Registry: multiRegistry, Resources: resources, Network: &Network{Host: "127.0.0.1", Head: true}})
+	return startTestNode(t, Config{Registry: multiRegistry, Resources: resources, Network: &Network{Host: "127.0.0.1", Head: true, Token: testToken}})
 }
 
 // TestMultiNode runs its cases on one head in this process: protoactor's
@@ -153,13 +156,15 @@ func TestMultiNode(t *testing.T) {
 // A task only another node can run goes there; its result comes back, and
 // tasks that fit anywhere spread once the head is busy.
 func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
-	worker := startChild(t, head.System.Address(), map[string]float64{"CPU": 1, "special": 1})
+	worker := startChild(t, head.Address(), map[string]float64{"CPU": 1, "special": 1})
 	waitUntil(t, "the head's raylet sees the worker", func() bool {
 		return head.request(head.Raylet, &pb.GetNodeStats{}).(*pb.NodeStats).Peers == 1
 	})
 	defer func() {
+		// The next case starts once the GCS knows this node is gone, so
+		// that nothing of it is placed here meanwhile.
 		worker.kill()
-		head.System.Root.Send(head.GCS, &pb.NodeDied{NodeId: worker.ID})
+		waitUntil(t, "the GCS to declare the worker dead", func() bool { return !head.nodeAlive(worker.ID) })
 	}()
 	slot := head.submit(&pb.TaskSpec{Function: "where", Resources: map[string]int64{"special": int64(placement.Unit)}})
 	if got := string(head.awaitValue(slot)); got != worker.ID {
@@ -182,24 +187,18 @@ func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
 // An actor placed on another node answers calls from the head; when that
 // node dies, the actor restarts on a node with room, within its budget.
 func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
-	worker := startChild(t, head.System.Address(), map[string]float64{"CPU": 1})
-	waitUntil(t, "the GCS knows the worker", func() bool {
-		for _, n := range head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes {
-			if n.NodeId == worker.ID {
-				return true
-			}
-		}
-		return false
-	})
+	worker := startChild(t, head.Address(), map[string]float64{"CPU": 1})
+	waitUntil(t, "the GCS knows the worker", func() bool { return head.nodeAlive(worker.ID) })
 	create := func(spec *pb.ActorSpec) *pb.CreateActorReply {
 		return head.request(head.GCS, &pb.CreateActor{Spec: spec}).(*pb.CreateActorReply)
 	}
 	// The head's CPU goes to a blocker, so the actor lands on the worker.
-	blocker := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1)}
+	// Owned on the head, which the hybrid policy prefers while it has room.
+	blocker := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), Owner: actors.WirePID(head.OwnerPID)}
 	if r := create(blocker); r.Error != nil || r.Info.NodeId != head.ID {
 		t.Fatalf("blocker: %+v", r)
 	}
-	spec := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), MaxRestarts: 1}
+	spec := &pb.ActorSpec{ActorId: head.ids.Next().Bytes(), TypeName: "where-actor", Resources: cpuReq(1), MaxRestarts: 1, Owner: actors.WirePID(head.OwnerPID)}
 	r := create(spec)
 	if r.Error != nil || r.Info.NodeId != worker.ID {
 		t.Fatalf("actor: %+v, want it on the worker", r)
@@ -214,8 +213,7 @@ func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 		t.Fatalf("call answered from %q, want the worker", got)
 	}
 
-	worker.kill()
-	head.System.Root.Send(head.GCS, &pb.NodeDied{NodeId: worker.ID}) // what membership reports
+	worker.kill() // gossip tells the head's GCS
 	info := func() *pb.ActorInfo {
 		return head.request(head.GCS, &pb.LookupActor{ActorId: spec.ActorId}).(*pb.LookupActorReply).Info
 	}
@@ -239,4 +237,14 @@ func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 			t.Fatal("the GCS still lists the dead worker as alive")
 		}
 	}
+}
+
+// nodeAlive reports whether the GCS lists the node as alive.
+func (n *testNode) nodeAlive(id string) bool {
+	for _, info := range n.request(n.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes {
+		if info.NodeId == id {
+			return info.Alive
+		}
+	}
+	return false
 }

@@ -1,68 +1,161 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
+	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
+	"github.com/goray-dev/goray/cluster/membership"
+	"github.com/goray-dev/goray/cluster/transport"
+	pb "github.com/goray-dev/goray/proto"
 )
 
-// ErrNetwork reports a node that could not start messaging with others.
-var ErrNetwork = errors.New("network")
+// Errors of a node on the network.
+var (
+	// ErrNetwork reports a node that could not start messaging with others.
+	ErrNetwork = errors.New("network")
+	// ErrNoHead reports a node that found no head in the cluster it joined.
+	ErrNoHead = errors.New("no head node answered")
+)
 
-// Network makes a node a member of a cluster over the network.
+// Version is the goray version nodes announce to each other.
+const Version = "0.1.0"
+
+// Network makes a node a member of a cluster over the network. Nodes find
+// each other by gossip (cluster/membership) and send messages through the
+// authenticated transport (cluster/transport).
 type Network struct {
-	// Host and Port the node's actor system listens on (port 0: a free one).
-	Host string
-	Port int
-	// Head runs the GCS and the placement actor on this node.
+	// Host is the IP address the node listens on, for messages and gossip
+	// (127.0.0.1 by default); AdvertiseHost is how other nodes reach it
+	// (Host by default).
+	Host          string
+	AdvertiseHost string
+	// Port is where the node listens for messages, GossipPort for gossip
+	// (0: a free port). A head's gossip address is the cluster's address.
+	Port       int
+	GossipPort int
+	// Head runs the GCS and the placement actor on this node and starts a
+	// new cluster; any other node joins the cluster at Join (host:port of
+	// any member's gossip address, usually the head's).
 	Head bool
-	// HeadAddress is the head node's actor system address (host:port),
-	// for every other node.
-	HeadAddress string
-	// Token is the cluster's secret: messages between nodes carry it.
+	Join string
+	// Role is what the node announces: head, worker or driver (worker by
+	// default for a node that is not the head).
+	Role membership.Role
+	// Token is the cluster's secret: gossip is encrypted with a key
+	// derived from it and every message between nodes presents it, so a
+	// node without it can neither join nor send. Required (16 bytes or
+	// more).
 	Token string
-	// Remote starts messaging between processes on sys, listening on host
-	// and port; it returns how to stop it. Nil starts protoactor remote
-	// without authentication.
-	Remote func(sys *actor.ActorSystem, host string, port int) (stop func(), err error)
+	// TLS encrypts the messages between nodes (off by default).
+	TLS transport.TLSConfig
+	// JoinTimeout bounds the wait for the head (30 s by default).
+	JoinTimeout time.Duration
+	// Fingerprint identifies the build (the registered functions and
+	// actor types): a node whose build differs from the head's gets no
+	// work, so it never receives a function it lacks.
+	Fingerprint string
 }
 
-func (n *Node) startNetwork(cfg *Network) error {
-	if !cfg.Head && cfg.HeadAddress == "" {
-		return fmt.Errorf("%w: a node that is not the head needs the head's address", ErrInvalidConfig)
+// startNetwork starts the transport, then gossip, and finds the head. It
+// returns the head's actor system address.
+func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[string]string) (string, error) {
+	if !cfg.Head && cfg.Join == "" {
+		return "", fmt.Errorf("%w: a node that is not the head needs the address of the cluster to join", ErrInvalidConfig)
 	}
 	host := cfg.Host
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	start := cfg.Remote
-	if start == nil {
-		start = plainRemote
+	tc := transport.DefaultConfig()
+	tc.BindHost, tc.BindPort, tc.AdvertisedHost, tc.Token, tc.TLS, tc.Logger = host, cfg.Port, cfg.AdvertiseHost, cfg.Token, cfg.TLS, n.logger
+	tr, err := transport.Start(n.System, tc)
+	switch {
+	case errors.Is(err, transport.ErrNoToken), errors.Is(err, transport.ErrInvalidConfig), errors.Is(err, transport.ErrTLS):
+		return "", fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	case err != nil:
+		return "", fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
-	stop, err := start(n.System, host, cfg.Port)
+	n.transport = tr
+	n.stopNet = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = tr.Stop(ctx)
+	}
+
+	role := cfg.Role
+	switch {
+	case cfg.Head:
+		role = membership.RoleHead
+	case role == 0:
+		role = membership.RoleWorker
+	}
+	mc := membership.DefaultConfig()
+	mc.NodeID, mc.BindHost, mc.BindPort, mc.AdvertiseHost, mc.Token, mc.Logger = n.ID, host, cfg.GossipPort, cfg.AdvertiseHost, cfg.Token, n.logger
+	mc.Meta = membership.Meta{ActorAddr: n.System.Address(), Role: role, Version: Version, Fingerprint: cfg.Fingerprint,
+		Resources: total, Labels: labels}
+	if !cfg.Head {
+		mc.Join = []string{cfg.Join}
+	}
+	timeout := cfg.JoinTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	members, err := membership.Start(ctx, mc)
+	if errors.Is(err, membership.ErrInvalidConfig) {
+		n.stopNet()
+		return "", fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNetwork, err)
+		n.stopNet()
+		return "", fmt.Errorf("%w: joining %s: %w", ErrNetwork, cfg.Join, err)
 	}
-	n.stopNet = stop
-	return nil
+	n.members = members
+	stopTransport := n.stopNet
+	n.stopNet = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = members.Leave(ctx)
+		_ = members.Shutdown()
+		stopTransport()
+	}
+	n.address = members.Local().Addr.String()
+	if cfg.Head {
+		return n.System.Address(), nil
+	}
+	for {
+		for _, m := range members.Members() {
+			if m.Meta.Role == membership.RoleHead {
+				return m.Meta.ActorAddr, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			n.stopNet()
+			return "", fmt.Errorf("%w: in the cluster at %s within %v", ErrNoHead, cfg.Join, timeout)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
-// plainRemote starts protoactor remote without authentication.
-func plainRemote(sys *actor.ActorSystem, host string, port int) (func(), error) {
-	// remote.Start panics when it cannot listen: find out first.
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		return nil, err
+// watchMembers feeds membership changes to the node: the head's GCS learns
+// of every node that dies or leaves; any node re-registers with a head that
+// comes back.
+func (n *Node) watchMembers() {
+	for ev := range n.members.Events() {
+		m := ev.Member
+		switch {
+		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && n.head:
+			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID(), Left: ev.Kind == membership.EventLeft})
+		case ev.Kind == membership.EventDead && m.Meta.Role == membership.RoleHead:
+			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID())
+		case ev.Kind == membership.EventJoined && m.Meta.Role == membership.RoleHead && !n.head && m.Meta.ActorAddr == n.GCS.Address:
+			// A head back at its address: tell its new GCS about this node.
+			n.logger.Info("goray: the head node is back", "head", m.ID())
+			n.System.Root.Send(n.GCS, n.info)
+		}
 	}
-	port = l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return nil, err
-	}
-	r := remote.NewRemote(sys, remote.Configure(host, port))
-	r.Start()
-	return func() { r.Shutdown(false) }, nil
 }

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/cluster/membership"
+	"github.com/goray-dev/goray/cluster/transport"
 	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
@@ -80,6 +82,9 @@ type Node struct {
 	head      bool         // runs the GCS and the placement actor
 	info      *pb.NodeInfo // what the GCS was told of the node
 	stopNet   func()       // stops messaging between processes
+	transport *transport.Transport
+	members   *membership.Cluster
+	address   string // the gossip address others join, for a node on the network
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -109,9 +114,22 @@ func (n *Node) Err() error {
 // fatal stops the node loudly: a system actor panicked, so its state can no
 // longer be trusted. Work in flight fails with the reason.
 func (n *Node) fatal(component string, reason any) {
+	n.fail(fmt.Errorf("%w: %s panicked: %v", ErrNodeFailed, component, reason),
+		"goray: a system actor failed; the node stops", "component", component, "panic", fmt.Sprint(reason))
+}
+
+// declaredDead stops the node loudly: the cluster declared it dead (it was
+// unreachable too long) and has moved its actors and tasks elsewhere.
+func (n *Node) declaredDead() {
+	n.fail(fmt.Errorf("%w: the cluster declared it dead; its work runs on other nodes", ErrNodeFailed),
+		"goray: the cluster declared this node dead (unreachable too long); the node stops")
+}
+
+// fail records err as the node's failure, logs msg and stops the node.
+func (n *Node) fail(err error, msg string, attrs ...any) {
 	n.failOnce.Do(func() {
-		n.failErr = fmt.Errorf("%w: %s panicked: %v", ErrNodeFailed, component, reason)
-		n.logger.Error("goray: a system actor failed; the node stops", "node", n.ID, "component", component, "panic", fmt.Sprint(reason))
+		n.failErr = err
+		n.logger.Error(msg, append([]any{"node", n.ID}, attrs...)...)
 		close(n.failed)
 		go func() { _ = n.Stop(context.Background()) }()
 	})
@@ -236,16 +254,18 @@ func Start(cfg Config) (*Node, error) {
 	n.System = actor.NewActorSystem(actor.WithLoggerFactory(quietLogger(logger)), actor.WithDeadLetterRequestLogging(false))
 	net := cfg.Network
 	head := net == nil || net.Head
+	addr := n.System.Address()
+	headAddr := addr
 	if net != nil {
-		if err := n.startNetwork(net); err != nil {
+		if net.Fingerprint == "" {
+			net.Fingerprint = cfg.Registry.Fingerprint()
+		}
+		headAddr, err = n.startNetwork(net, placement.ToWire(total), cfg.Labels)
+		if err != nil {
 			n.System.Shutdown()
 			return nil, err
 		}
-	}
-	addr := n.System.Address()
-	headAddr := addr
-	if !head {
-		headAddr = net.HeadAddress
+		addr = n.System.Address()
 	}
 	n.GCS = actor.NewPID(headAddr, GCSProcessID)
 	n.Placement = actor.NewPID(headAddr, placement.ProcessID)
@@ -279,8 +299,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	spawns = append(spawns,
 		spawn{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
-		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(func(string) *actor.PID { return n.Store }))},
-		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"))})
+		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(nil))},
+		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"), n.declaredDead)})
 	n.head = head
 	for _, s := range spawns {
 		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
@@ -290,8 +310,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	// A call sent to a host that has stopped reaches no process: the raylet
 	// answers it, so its caller is never left waiting.
+	// (Not when the raylet itself has stopped: its dead letter would come
+	// straight back here.)
 	n.System.EventStream.Subscribe(func(evt any) {
-		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok && !n.Raylet.Equal(dl.PID) {
 			if call, ok := dl.Message.(*pb.ActorCall); ok {
 				root.Send(n.Raylet, call)
 			}
@@ -302,9 +324,18 @@ func Start(cfg Config) (*Node, error) {
 		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store),
 		Directory: actors.WirePID(n.Directory), Core: actors.WirePID(n.OwnerPID), Alive: true,
 	}
+	if net != nil {
+		n.info.Fingerprint = net.Fingerprint
+		n.info.Gossip = n.address
+		go n.watchMembers()
+	}
 	root.Send(n.GCS, n.info)
 	return n, nil
 }
+
+// Address returns where other nodes join this node's cluster (its gossip
+// address), or "" for an embedded node.
+func (n *Node) Address() string { return n.address }
 
 // Stop stops every actor of the node and removes its spill files. The GCS
 // stops first, so no new actor is placed while the raylet stops. Stopping

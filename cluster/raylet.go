@@ -41,11 +41,12 @@ const maxDeadCauses = 10_000
 // actors, hosts actors as children, and sends work no local capacity could
 // ever fit to the node the placement actor names.
 type Raylet struct {
-	env       *actors.Env
-	placement *actor.PID
-	gcs       *actor.PID
-	ledger    *ledger
-	timers    *scheduler.TimerScheduler
+	env          *actors.Env
+	declaredDead func()
+	placement    *actor.PID
+	gcs          *actor.PID
+	ledger       *ledger
+	timers       *scheduler.TimerScheduler
 
 	// Queued tasks wait in their shape's FIFO: a shape that does not fit
 	// is skipped as a whole.
@@ -72,9 +73,9 @@ type Raylet struct {
 	infos map[string]*pb.NodeInfo
 	peers int
 	rnd   *rand.Rand
+	sent  map[string]int // tasks passed to each node since the last view
 
 	reportScheduled bool
-	stopReports     scheduler.CancelFunc
 	// stopping refuses new work: a child spawned while the raylet stops
 	// would never be stopped, and the raylet would wait for it forever.
 	stopping bool
@@ -98,6 +99,10 @@ type hostRec struct {
 
 type (
 	flushReport struct{}
+	// periodicReport sends a report even when nothing changed (see
+	// reportEvery). Each schedules the next: protoactor's repeating timer
+	// races when cancelled.
+	periodicReport struct{}
 	// retrySpill asks the placement actor again for a task waiting for room.
 	retrySpill struct {
 		id    objects.ID
@@ -107,23 +112,28 @@ type (
 
 // NewRaylet returns the props of a raylet with the node's total resources.
 // guard is the middleware every system actor of the node runs behind.
-func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard *actors.Guard) *actor.Props {
+//
+// declaredDead is called when the GCS says this node is dead: it was
+// unreachable long enough that its actors and tasks were moved elsewhere.
+func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *actor.PID, guard *actors.Guard, declaredDead func()) *actor.Props {
 	return env.Props(func() actor.Actor {
 		return guard.Actor(&Raylet{
-			env:       env,
-			placement: placementPID,
-			gcs:       gcs,
-			ledger:    newLedger(total),
-			running:   map[objects.ID]*runningTask{},
-			byExec:    map[string]*runningTask{},
-			spilling:  map[objects.ID]*pb.TaskSpec{},
-			asking:    map[objects.ID]bool{},
-			hosts:     map[string]*hostRec{},
-			byHost:    map[string]*hostRec{},
-			dead:      newCauseCache(maxDeadCauses),
-			view:      placement.NewView(),
-			infos:     map[string]*pb.NodeInfo{},
-			rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
+			env:          env,
+			declaredDead: declaredDead,
+			placement:    placementPID,
+			gcs:          gcs,
+			ledger:       newLedger(total),
+			running:      map[objects.ID]*runningTask{},
+			byExec:       map[string]*runningTask{},
+			spilling:     map[objects.ID]*pb.TaskSpec{},
+			asking:       map[objects.ID]bool{},
+			hosts:        map[string]*hostRec{},
+			byHost:       map[string]*hostRec{},
+			dead:         newCauseCache(maxDeadCauses),
+			view:         placement.NewView(),
+			infos:        map[string]*pb.NodeInfo{},
+			sent:         map[string]int{},
+			rnd:          rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		})
 	}, actor.WithSupervisor(stopChildren{logger: env}))
 }
@@ -133,7 +143,7 @@ func (r *Raylet) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		r.timers = scheduler.NewTimerScheduler(c)
-		r.stopReports = r.timers.SendRepeatedly(reportEvery, reportEvery, c.Self(), flushReport{})
+		r.timers.SendOnce(reportEvery, c.Self(), periodicReport{})
 	case *pb.TaskSpec:
 		r.submit(c, m)
 	case *pb.TaskFinished:
@@ -168,6 +178,19 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.ClusterView:
 		r.learn(m)
 		r.spillWaiting(c)
+	case *pb.NodeDied:
+		if m.NodeId == r.env.NodeID {
+			// Its work runs elsewhere now: running it here too would
+			// duplicate actors.
+			r.declaredDead()
+			return
+		}
+		// Forward nothing more to it, without waiting for the next view.
+		if _, ok := r.infos[m.NodeId]; ok {
+			r.view.Remove(m.NodeId)
+			delete(r.infos, m.NodeId)
+			r.peers--
+		}
 	case *actor.Terminated:
 		r.childStopped(c, m.Who)
 	case retrySpill:
@@ -177,10 +200,14 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *actor.Stopping:
 		// Children stop with the raylet and answer what they hold.
 		r.stopping = true
-		r.stopReports()
+	case periodicReport:
+		if !r.stopping {
+			r.timers.SendOnce(reportEvery, c.Self(), periodicReport{})
+		}
+		r.report(c)
 	case flushReport:
-		r.reportScheduled = false // a periodic report serves a batch as well
-		c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
+		r.reportScheduled = false
+		r.report(c)
 	}
 }
 
@@ -188,6 +215,10 @@ func (r *Raylet) Receive(c actor.Context) {
 func taskKey(id []byte) objects.ID {
 	k, _ := objects.IDFromBytes(id)
 	return k
+}
+
+func (r *Raylet) report(c actor.Context) {
+	c.Send(r.placement, &pb.ResourceReport{NodeId: r.env.NodeID, Available: placement.ToWire(r.ledger.available())})
 }
 
 func (r *Raylet) scheduleReport() {
@@ -212,11 +243,6 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 		if node := r.spillTarget(s, spec); node != nil {
 			r.forward(c, spec, node)
 			return
-		}
-		if spec.Hops > 0 {
-			// Its owner must know where it runs, to resubmit it should
-			// this node die.
-			c.Send(actors.PID(spec.Owner), &pb.TaskAccepted{TaskId: spec.TaskId, NodeId: r.env.NodeID})
 		}
 		if s.tasks.peek() == nil {
 			r.queued = append(r.queued, s)
@@ -259,6 +285,14 @@ func (r *Raylet) spillWaiting(c actor.Context) {
 			kept = kept[:len(kept)-1]
 			r.forward(c, spec, r.infos[node])
 		case errors.Is(err, placement.ErrNoCapacity):
+			// Every node that could run it is busy: queue it at the one
+			// this raylet has sent least to for its size, rather than
+			// holding it here until a view shows room.
+			if node := r.leastLoaded(req); node != "" {
+				delete(r.spilling, id)
+				kept = kept[:len(kept)-1]
+				r.forward(c, spec, r.infos[node])
+			}
 		default:
 			// The view may lack a node that just joined: the placement
 			// actor decides.
@@ -292,10 +326,14 @@ func (r *Raylet) spillTarget(s *shape, spec *pb.TaskSpec) *pb.NodeInfo {
 	return r.infos[id]
 }
 
-// forward passes a task on to another node's raylet.
+// forward passes a task on to another node's raylet, and tells the task's
+// owner where it went, so that the owner resubmits it should that node die
+// before the task is done, even while it is on its way.
 func (r *Raylet) forward(c actor.Context, spec *pb.TaskSpec, node *pb.NodeInfo) {
+	r.sent[node.NodeId]++
 	next := respec(spec)
 	next.Hops++
+	c.Send(actors.PID(spec.Owner), &pb.TaskAccepted{TaskId: spec.TaskId, NodeId: node.NodeId})
 	c.Send(actors.PID(node.Raylet), next)
 }
 
@@ -308,6 +346,23 @@ func respec(s *pb.TaskSpec) *pb.TaskSpec {
 		RetryExceptions: s.RetryExceptions, Name: s.Name, ReturnId: s.ReturnId, Owner: s.Owner, Attempt: s.Attempt,
 		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops,
 	}
+}
+
+// leastLoaded returns the live node other than this one that could fit req
+// and was sent the fewest tasks since the last view, for its CPUs.
+func (r *Raylet) leastLoaded(req placement.Request) string {
+	best, bestLoad := "", 0.0
+	for id := range r.infos {
+		n, ok := r.view.Node(id)
+		if !ok || id == r.env.NodeID || !n.Alive || !req.Resources.Fits(n.Total) {
+			continue
+		}
+		load := float64(r.sent[id]+1) / max(n.Total[placement.CPU].Float(), 1)
+		if best == "" || load < bestLoad || (load == bestLoad && id < best) {
+			best, bestLoad = id, load
+		}
+	}
+	return best
 }
 
 // learn takes the cluster view the placement actor shared.
@@ -332,6 +387,7 @@ func (r *Raylet) learn(m *pb.ClusterView) {
 		}
 	}
 	r.peers = peers
+	clear(r.sent)
 }
 
 // spill asks the placement actor for a node that fits spec and sends it
@@ -505,6 +561,11 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 	case r.ledger.fits(h.shape) && len(r.actorsQ) == 0:
 		r.hosts[string(spec.ActorId)] = h
 		r.spawnHost(c, h)
+	case r.peers > 0:
+		// The placement actor's view was out of date: give the actor back,
+		// to be placed where there is room now.
+		c.Send(r.gcs, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_PENDING, NodeId: r.env.NodeID,
+			Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_NO_CAPACITY, Message: fmt.Sprintf("node %s has no room now", r.env.NodeID), NodeId: r.env.NodeID}})
 	default:
 		r.hosts[string(spec.ActorId)] = h
 		r.actorsQ = append(r.actorsQ, h)

@@ -1,6 +1,6 @@
 // Package objects holds goray's object layer: object identifiers, the
-// node-local object store and the owner table of reference counts and
-// locations.
+// node-local object store, the owner table of reference counts and
+// locations, and the transfer of objects between nodes.
 //
 // An object is an immutable byte slice named by an ID. IDs come from an
 // IDGen, which combines a random per-process prefix with a counter and is
@@ -19,4 +19,37 @@
 // node's store actor and the object directory actor) live in this package
 // beside the cores they wrap; tests drive the cores directly, without actors or
 // a network.
+//
+// # Transfer
+//
+// A node that needs an object it does not hold asks its own store actor with
+// a FetchObject naming the stores known to hold a copy (Fetch wraps this for
+// a caller with a context). The store answers at once if it holds the
+// object. Otherwise it pulls the object from one source at a time, trying the
+// next when one fails, with ReadChunk requests answered by ObjectChunk
+// replies of TransferConfig.ChunkSize bytes; the source serves each chunk
+// from memory, or from its spill file with a read of that chunk alone on its
+// I/O goroutines. Concurrent fetches of one object share one pull. The
+// chunks are copied into a single buffer of the object's size, the only
+// full copy the receiver holds, which the store then keeps; every waiting
+// request is answered and the owner's directory is told of the new copy
+// with an AddLocation.
+//
+// The chunks asked of one source node and not yet received are bounded by
+// TransferConfig.SourceWindow over all pulls from it, because protoactor
+// remote sends all messages from one node to another over one gRPC stream
+// and batches what is queued into one gRPC message: the window keeps a batch
+// of chunks under the transport's message limit. A source that sends nothing
+// for TransferConfig.StallTimeout is given up for the next. When no source
+// has the object the fetch fails with ERROR_KIND_OBJECT_LOST naming each
+// source tried and why. A request may carry a deadline, and CancelFetch
+// withdraws one; a pull nobody waits for any more is cancelled. The pull
+// logic's core, assembly, checks every reply against what was asked, so a
+// hostile source can neither write outside the buffer nor change the size.
+//
+// The directory deletes an object from every store that holds a copy when
+// its owner frees it, including copies pulled to other nodes; a copy
+// reported after the object was freed is deleted too. RemoveNode forgets the
+// copies on a dead node and reports, with ObjectsLost, the objects left
+// without any.
 package objects

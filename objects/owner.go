@@ -290,6 +290,17 @@ func (o *Owner) Accepted(id ID, node string) {
 	sh.mu.Unlock()
 }
 
+// PendingHolder returns the holder of pending slot id, or nil.
+func (o *Owner) PendingHolder(id ID) any {
+	sh := o.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s := sh.m[id]; s != nil {
+		return s.holder
+	}
+	return nil
+}
+
 // PendingOn returns the holders of the pending slots whose task runs on
 // node.
 func (o *Owner) PendingOn(node string) []any {

@@ -37,6 +37,9 @@ var (
 	// it depends on was handed out and is still running. It happens only when
 	// the synchronous methods are mixed with the store actor's.
 	ErrStoreBusy = errors.New("objects: store has disk I/O under way")
+	// ErrOutOfRange means a chunk was asked for at an offset past the
+	// object's end, or with a length that is not positive.
+	ErrOutOfRange = errors.New("objects: chunk out of range")
 )
 
 // spillExt is the suffix of spill files; the name before it is the object ID.
@@ -64,6 +67,9 @@ type StoreConfig struct {
 	// once. Zero means DefaultIOWorkers. The Store itself starts no
 	// goroutines.
 	IOWorkers int
+	// Transfer configures how the store actor pulls objects from other
+	// stores. The zero value means the defaults.
+	Transfer TransferConfig
 }
 
 // StoreStats is a snapshot of a Store's counters.
@@ -139,9 +145,18 @@ type storeEntry struct {
 	// gets wait for the restore of a restoring object; puts wait for a new
 	// (admitting or writing) object to be placed.
 	gets, puts []ticket
+	// chunks wait for the restore of a restoring object too, for a part of
+	// its bytes.
+	chunks []chunkWait
 	// deleted marks an entry removed from the store while its I/O ran.
 	deleted    bool
 	prev, next *storeEntry
+}
+
+// chunkWait is a chunk read waiting for an object's restore.
+type chunkWait struct {
+	t      ticket
+	off, n int64
 }
 
 // ioKind is a file operation.
@@ -151,6 +166,7 @@ const (
 	ioWrite ioKind = iota + 1
 	ioRead
 	ioRemove
+	ioReadAt // a bounded read of part of a spill file, for a chunk
 )
 
 // ioOp is a file operation the store needs performed. Its owner takes it with
@@ -161,7 +177,10 @@ type ioOp struct {
 	id    ID
 	path  string
 	data  []byte      // ioWrite: the bytes to write
-	size  int64       // ioRead: the expected size
+	size  int64       // ioRead: the expected size; ioReadAt: the bytes to read
+	off   int64       // ioReadAt: where to read from
+	total int64       // ioReadAt: the object's size
+	t     ticket      // ioReadAt: the request the bytes answer
 	mkdir string      // ioWrite: spill directory to create first, if not yet known to exist
 	e     *storeEntry // the entry a write or read serves; nil for removals
 }
@@ -169,7 +188,7 @@ type ioOp struct {
 // ioResult is a performed ioOp.
 type ioResult struct {
 	op         *ioOp
-	data       []byte // ioRead
+	data       []byte // ioRead, ioReadAt
 	dirReady   bool   // ioWrite: the spill directory exists
 	createdDir bool   // ioWrite: and was created by this op
 	err        error
@@ -227,6 +246,7 @@ type Store struct {
 	log      *slog.Logger
 	fs       SpillFS
 	workers  int
+	transfer TransferConfig
 
 	objects map[ID]*storeEntry
 	// lru is a circular doubly linked list of in-memory entries with a
@@ -273,12 +293,17 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if workers == 0 {
 		workers = DefaultIOWorkers
 	}
+	transfer, err := cfg.Transfer.withDefaults(cfg.Capacity)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
 		capacity: cfg.Capacity,
 		dir:      cfg.SpillDir,
 		log:      logger,
 		fs:       fsys,
 		workers:  workers,
+		transfer: transfer,
 		objects:  make(map[ID]*storeEntry),
 		busy:     make(map[ID]*opQueue),
 		orphans:  make(map[string]struct{}),
@@ -417,6 +442,70 @@ func (s *Store) get(id ID) ([]byte, ticket, error) {
 	return nil, t, nil
 }
 
+// ReadChunk returns up to n bytes of the object from offset off, fewer at
+// its end, and the object's size. It reads a spilled object's chunk from its
+// spill file with a read of at most n bytes, without restoring it. An offset
+// past the end, or n < 1, gives ErrOutOfRange. Disk I/O runs on the caller's
+// goroutine.
+func (s *Store) ReadChunk(id ID, off, n int64) (data []byte, size int64, err error) {
+	data, size, t, err := s.readChunk(id, off, n)
+	s.runIO()
+	if t == 0 {
+		return data, size, err
+	}
+	o := s.await(t)
+	return o.data, o.size, o.err
+}
+
+// readChunk is ReadChunk without the I/O: it returns the bytes and the
+// object's size, an error, or a nonzero ticket if the bytes must first be
+// read from disk. The bytes of an object in memory are a slice of it, which
+// the caller must not modify.
+func (s *Store) readChunk(id ID, off, n int64) ([]byte, int64, ticket, error) {
+	if s.closed {
+		return nil, 0, 0, fmt.Errorf("objects: read chunk of %s: %w", id, ErrStoreClosed)
+	}
+	e, ok := s.objects[id]
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("objects: read chunk of %s: %w", id, ErrObjectNotFound)
+	}
+	if off < 0 || off > e.size || n < 1 {
+		return nil, e.size, 0, fmt.Errorf("objects: read chunk of %s: %w: %d bytes at %d of %d", id, ErrOutOfRange, n, off, e.size)
+	}
+	n = min(n, e.size-off)
+	switch e.state {
+	case stateMemory:
+		s.unlink(e)
+		s.link(e)
+	case stateDisk:
+		if n == 0 {
+			return nil, e.size, 0, nil
+		}
+		t := s.newTicket()
+		s.issue(&ioOp{kind: ioReadAt, id: id, path: e.path, off: off, size: n, total: e.size, t: t})
+		return nil, e.size, t, nil
+	case stateRestoring:
+		t := s.newTicket()
+		e.chunks = append(e.chunks, chunkWait{t: t, off: off, n: n})
+		return nil, e.size, t, nil
+	}
+	// In memory, or at hand while its I/O runs.
+	return e.data[off : off+n : off+n], e.size, 0, nil
+}
+
+// answerChunks answers the chunk reads waiting for e's restore: from data,
+// the object's bytes, or with err.
+func (s *Store) answerChunks(e *storeEntry, data []byte, err error) {
+	for _, w := range e.chunks {
+		o := outcome{ticket: w.t, id: e.id, size: e.size, err: err}
+		if err == nil {
+			o.data = data[w.off : w.off+w.n : w.off+w.n]
+		}
+		s.outcomes = append(s.outcomes, o)
+	}
+	e.chunks = nil
+}
+
 // del is Delete without the I/O.
 func (s *Store) del(id ID) bool {
 	if s.closed {
@@ -442,6 +531,7 @@ func (s *Store) del(id ID) bool {
 		e.deleted = true
 	}
 	s.answer(e, &e.gets, nil, fmt.Errorf("objects: get %s: %w while it was read from disk", id, ErrObjectDeleted))
+	s.answerChunks(e, nil, fmt.Errorf("objects: read chunk of %s: %w while it was read from disk", id, ErrObjectDeleted))
 	s.answer(e, &e.puts, nil, fmt.Errorf("objects: put %s: %w before it was stored", id, ErrObjectDeleted))
 	s.setState(e, stateNone)
 	e.data = nil
@@ -534,10 +624,14 @@ func (s *Store) Close() error {
 		}
 		s.answer(e, &e.gets, nil, fmt.Errorf("objects: get %s: %w", e.id, ErrStoreClosed))
 		s.answer(e, &e.puts, nil, fmt.Errorf("objects: put %s: %w", e.id, ErrStoreClosed))
+		s.answerChunks(e, nil, fmt.Errorf("objects: read chunk of %s: %w", e.id, ErrStoreClosed))
 	}
 	for _, q := range s.busy {
 		for _, op := range q.ops {
 			paths[op.path] = struct{}{}
+			if op.kind == ioReadAt {
+				s.outcomes = append(s.outcomes, outcome{ticket: op.t, id: op.id, err: fmt.Errorf("objects: read chunk of %s: %w", op.id, ErrStoreClosed)})
+			}
 		}
 	}
 	var errs []error
@@ -603,6 +697,12 @@ func (s *Store) finish(r ioResult) {
 		s.finishWrite(op, r.err)
 	case ioRead:
 		s.finishRead(op, r.data, r.err)
+	case ioReadAt:
+		o := outcome{ticket: op.t, id: op.id, size: op.total, data: r.data, err: r.err}
+		if r.err != nil {
+			o.err = fmt.Errorf("objects: read chunk of %s: %w", op.id, r.err)
+		}
+		s.outcomes = append(s.outcomes, o)
 	case ioRemove:
 		if r.err != nil {
 			s.orphans[op.path] = struct{}{}
@@ -655,9 +755,11 @@ func (s *Store) finishRead(op *ioOp, data []byte, err error) {
 	if err != nil {
 		s.setState(e, stateDisk)
 		s.answer(e, &e.gets, nil, fmt.Errorf("objects: get %s: %w", e.id, err))
+		s.answerChunks(e, nil, fmt.Errorf("objects: read chunk of %s: %w", e.id, err))
 		return
 	}
 	s.answer(e, &e.gets, data, nil)
+	s.answerChunks(e, data, nil)
 	switch {
 	case s.fits(e.size):
 		e.data = data
@@ -871,6 +973,17 @@ func runIO(fsys SpillFS, op *ioOp) ioResult {
 			r.err = fmt.Errorf("%w: spill file %s has %d bytes, want %d", ErrSpillFailed, op.path, len(data), op.size)
 		default:
 			r.data = data
+		}
+	case ioReadAt:
+		buf := make([]byte, op.size)
+		n, err := fsys.ReadAt(op.path, buf, op.off)
+		if n == len(buf) {
+			err = nil // io.ReaderAt may report io.EOF with the last byte
+		}
+		if err != nil {
+			r.err = fmt.Errorf("%w: read %d bytes at %d of %s: %w", ErrSpillFailed, op.size, op.off, op.path, err)
+		} else {
+			r.data = buf
 		}
 	case ioRemove:
 		if err := fsys.Remove(op.path); err != nil && !errors.Is(err, fs.ErrNotExist) {

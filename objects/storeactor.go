@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -35,6 +36,13 @@ type StoreActor struct {
 	io     ioPool
 	// waiting maps the store's tickets to the requests waiting for them.
 	waiting map[ticket]waiter
+
+	// Pulls of objects from other stores (transfer.go).
+	cfg   TransferConfig
+	pulls map[ID]*pull
+	links map[string]*link // by the source's address
+	tags  uint64           // last tag of chunk requests
+	sched *scheduler.TimerScheduler
 }
 
 // NewStoreActor returns the props of a store actor owning s.
@@ -44,7 +52,10 @@ func NewStoreActor(s *Store, nodeID string) *actor.Props {
 
 // StoreActorFor returns a store actor owning s.
 func StoreActorFor(s *Store, nodeID string) *StoreActor {
-	return &StoreActor{store: s, nodeID: nodeID, io: ioPool{limit: s.workers}, waiting: make(map[ticket]waiter)}
+	return &StoreActor{
+		store: s, nodeID: nodeID, io: ioPool{limit: s.workers}, waiting: make(map[ticket]waiter),
+		cfg: s.transfer, pulls: make(map[ID]*pull), links: make(map[string]*link),
+	}
 }
 
 // replyKind is the message a waiting request is answered with.
@@ -54,6 +65,8 @@ const (
 	replyGet    replyKind = iota // GetObjectReply to the sender
 	replyResult                  // Result to the Put's owner
 	replyAck                     // Ack to the Put's sender
+	replyChunk                   // ObjectChunk to the ReadChunk's sender
+	replyPulled                  // the pull of the object id was put into the store
 )
 
 // waiter is where to send the outcome of a request.
@@ -61,6 +74,8 @@ type waiter struct {
 	kind replyKind
 	to   *actor.PID // nil: nobody to tell
 	id   []byte     // the object ID as the request carried it
+	off  int64      // replyChunk: the offset asked for
+	tag  uint64     // replyChunk: the request's tag
 }
 
 // Receive implements actor.Actor.
@@ -74,6 +89,22 @@ func (a *StoreActor) Receive(c actor.Context) {
 		a.get(c, m)
 	case *pb.DeleteObjects:
 		a.deleteObjects(c, m)
+	case *pb.ReadChunk:
+		a.readChunk(c, m)
+	case *pb.FetchObject:
+		a.fetch(c, m)
+	case *pb.ObjectChunk:
+		a.chunk(c, m)
+	case *pb.NodeDied:
+		a.nodeDied(c, m.Address)
+	case *pb.CancelFetch:
+		a.cancelFetch(c, m)
+	case *fetchExpired:
+		a.expired(c, m)
+	case *stallCheck:
+		a.stalled(c, m)
+	case getTransferStats:
+		c.Respond(a.transferStats())
 	case *pb.GetStoreStats:
 		s := a.store.Stats()
 		c.Respond(&pb.StoreStats{
@@ -89,12 +120,14 @@ func (a *StoreActor) Receive(c actor.Context) {
 		a.pump(c)
 		a.deliver(c)
 	case *actor.Restarting:
+		a.stopPulls(c, fmt.Sprintf("store actor on node %s restarting", a.nodeID))
 		a.drainIO(c)
 		for t, w := range a.waiting {
 			a.reply(c, w, outcome{ticket: t, err: fmt.Errorf("objects: store actor on node %s restarting", a.nodeID)})
 		}
 		clear(a.waiting)
 	case *actor.Stopping:
+		a.stopPulls(c, fmt.Sprintf("store actor on node %s stopping", a.nodeID))
 		a.drainIO(c)
 		if err := a.store.Close(); err != nil {
 			c.Logger().Warn("closing object store", "error", err)
@@ -136,6 +169,11 @@ func (a *StoreActor) get(c actor.Context, m *pb.GetObject) {
 		a.invalid(c, w, fmt.Errorf("objects: get: %w", err))
 		return
 	}
+	a.getID(c, w, id)
+}
+
+// getID answers w with the object's bytes, once read back if it is spilled.
+func (a *StoreActor) getID(c actor.Context, w waiter, id ID) {
 	data, t, err := a.store.get(id)
 	if t == 0 {
 		a.reply(c, w, outcome{id: id, data: data, err: err})
@@ -220,6 +258,19 @@ func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
 			r = &pb.GetObjectReply{Error: a.wireError(getErrorKind(o.err), o.err)}
 		}
 		c.Send(w.to, r)
+	case replyChunk:
+		if w.to == nil {
+			return
+		}
+		r := &pb.ObjectChunk{ObjectId: w.id, Offset: w.off, TotalSize: o.size, Data: o.data, Tag: w.tag}
+		if o.err != nil {
+			r = &pb.ObjectChunk{ObjectId: w.id, Offset: w.off, Tag: w.tag, Error: a.wireError(getErrorKind(o.err), o.err)}
+		}
+		c.Send(w.to, r)
+	case replyPulled:
+		if id, err := IDFromBytes(w.id); err == nil {
+			a.pulled(c, id, o.err)
+		}
 	case replyResult, replyAck:
 		var e *pb.Error
 		if o.err != nil {
@@ -233,7 +284,8 @@ func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
 		case e != nil:
 			c.Send(w.to, &pb.Result{ObjectId: w.id, Error: e})
 		default:
-			c.Send(w.to, &pb.Result{ObjectId: w.id, StoreNode: a.nodeID, Size: o.size})
+			c.Send(w.to, &pb.Result{ObjectId: w.id, StoreNode: a.nodeID, Size: o.size,
+				Store: &pb.Pid{Address: c.Self().Address, Id: c.Self().Id}})
 		}
 	}
 }
@@ -246,10 +298,12 @@ func (a *StoreActor) wireError(kind pb.ErrorKind, err error) *pb.Error {
 // getErrorKind classifies the error of a Get.
 func getErrorKind(err error) pb.ErrorKind {
 	switch {
-	case errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidRequest):
+	case errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidRequest), errors.Is(err, ErrOutOfRange):
 		return pb.ErrorKind_ERROR_KIND_INVALID
 	case errors.Is(err, ErrObjectDeleted):
 		return pb.ErrorKind_ERROR_KIND_OBJECT_FREED
+	case errors.Is(err, ErrStoreFull):
+		return pb.ErrorKind_ERROR_KIND_NO_CAPACITY
 	default:
 		return pb.ErrorKind_ERROR_KIND_OBJECT_LOST
 	}

@@ -2,6 +2,7 @@ package objects
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"path/filepath"
@@ -17,6 +18,7 @@ const (
 	fsWrite  = "write"
 	fsRead   = "read"
 	fsRemove = "remove"
+	fsReadAt = "readat"
 )
 
 // memFS is an in-memory SpillFS for tests. Any operation on a path can be
@@ -35,6 +37,9 @@ type memFS struct {
 	// SpillFS contract rules out (but for MkdirAll).
 	busy     map[string]int
 	overlaps []string
+	// readFiles counts ReadFile calls; readAtMax is the most bytes one
+	// ReadAt asked for.
+	readFiles, readAtMax int
 }
 
 type fsKey struct{ op, path string }
@@ -186,6 +191,9 @@ func (f *memFS) WriteFile(path string, data []byte) error {
 func (f *memFS) ReadFile(path string) ([]byte, error) {
 	err := f.begin(fsRead, path)
 	defer f.end(path)
+	f.mu.Lock()
+	f.readFiles++
+	f.mu.Unlock()
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
@@ -196,6 +204,31 @@ func (f *memFS) ReadFile(path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: fs.ErrNotExist}
 	}
 	return slices.Clone(b), nil
+}
+
+func (f *memFS) ReadAt(path string, p []byte, off int64) (int, error) {
+	err := f.begin(fsReadAt, path)
+	defer f.end(path)
+	f.mu.Lock()
+	f.readAtMax = max(f.readAtMax, len(p))
+	f.mu.Unlock()
+	if err != nil {
+		return 0, &fs.PathError{Op: "readat", Path: path, Err: err}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.files[path]
+	if !ok {
+		return 0, &fs.PathError{Op: "readat", Path: path, Err: fs.ErrNotExist}
+	}
+	if off < 0 || off > int64(len(b)) {
+		return 0, &fs.PathError{Op: "readat", Path: path, Err: fs.ErrInvalid}
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func (f *memFS) Remove(path string) error {

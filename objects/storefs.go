@@ -24,6 +24,11 @@ type SpillFS interface {
 	WriteFile(path string, data []byte) error
 	// ReadFile returns the contents of the file at path.
 	ReadFile(path string) ([]byte, error)
+	// ReadAt reads len(p) bytes from the file at path starting at byte
+	// offset off, as io.ReaderAt does: fewer bytes only with an error
+	// (io.EOF at the end of the file). It serves chunks of spilled objects
+	// without reading them whole.
+	ReadAt(path string, p []byte, off int64) (n int, err error)
 	// Remove deletes the file or empty directory at path. Removing a path
 	// that does not exist fails with an error satisfying
 	// errors.Is(err, fs.ErrNotExist).
@@ -63,5 +68,17 @@ func (osFS) WriteFile(path string, data []byte) error {
 }
 
 func (osFS) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func (osFS) ReadAt(path string, p []byte, off int64) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.ReadAt(p, off)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return n, err
+}
 
 func (osFS) Remove(path string) error { return os.Remove(path) }

@@ -826,8 +826,12 @@ func (x *TaskAccepted) GetNodeId() string {
 // NodeDied tells cores and raylets that a node has left the cluster: what
 // ran or was stored there is gone.
 type NodeDied struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node's actor system address: what its processes' PIDs carry.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The node left on its own (it stopped); otherwise it stopped answering.
+	Left          bool `protobuf:"varint,3,opt,name=left,proto3" json:"left,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -867,6 +871,20 @@ func (x *NodeDied) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *NodeDied) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *NodeDied) GetLeft() bool {
+	if x != nil {
+		return x.Left
+	}
+	return false
 }
 
 // ActorMoved tells cores that an actor is restarting after its node died:
@@ -2389,7 +2407,12 @@ type NodeInfo struct {
 	Alive     bool                   `protobuf:"varint,8,opt,name=alive,proto3" json:"alive,omitempty"`
 	Directory *Pid                   `protobuf:"bytes,9,opt,name=directory,proto3" json:"directory,omitempty"`
 	// The node's core: the GCS tells it of actor deaths and moves.
-	Core          *Pid `protobuf:"bytes,10,opt,name=core,proto3" json:"core,omitempty"`
+	Core *Pid `protobuf:"bytes,10,opt,name=core,proto3" json:"core,omitempty"`
+	// The build the node runs (a hash of its registered functions and actor
+	// types): a node whose build differs from the head's gets no work.
+	Fingerprint string `protobuf:"bytes,11,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// Where the node gossips: the address others join the cluster through.
+	Gossip        string `protobuf:"bytes,12,opt,name=gossip,proto3" json:"gossip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2492,6 +2515,20 @@ func (x *NodeInfo) GetCore() *Pid {
 		return x.Core
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetGossip() string {
+	if x != nil {
+		return x.Gossip
+	}
+	return ""
 }
 
 // GetNodeStats asks a raylet what its node holds and runs now.
@@ -3473,10 +3510,12 @@ func (*GetStoreStats) Descriptor() ([]byte, []int) {
 
 // AddObject registers an object in the store with its owner's directory.
 type AddObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	NodeId        string                 `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ObjectId []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Size     int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	NodeId   string                 `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The store actor holding the first copy, on node_id.
+	Store         *Pid `protobuf:"bytes,4,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3530,6 +3569,13 @@ func (x *AddObject) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *AddObject) GetStore() *Pid {
+	if x != nil {
+		return x.Store
+	}
+	return nil
 }
 
 // RefDelta changes reference counts: +1 per entry of incr, -1 per entry of decr.
@@ -3798,9 +3844,11 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x05store\"@\n" +
 	"\fTaskAccepted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x17\n" +
-	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"#\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"Q\n" +
 	"\bNodeDied\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"D\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04left\x18\x03 \x01(\bR\x04left\"D\n" +
 	"\n" +
 	"ActorMoved\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
@@ -3915,7 +3963,7 @@ const file_goray_proto_rawDesc = "" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
-	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xbb\x04\n" +
+	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xf5\x04\n" +
 	"\bNodeInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x120\n" +
@@ -3931,7 +3979,9 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\tdirectory\x12\x1e\n" +
 	"\x04core\x18\n" +
 	" \x01(\v2\n" +
-	".goray.PidR\x04core\x1a8\n" +
+	".goray.PidR\x04core\x12 \n" +
+	"\vfingerprint\x18\v \x01(\tR\vfingerprint\x12\x16\n" +
+	"\x06gossip\x18\f \x01(\tR\x06gossip\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -4027,11 +4077,13 @@ const file_goray_proto_rawDesc = "" +
 	"\vspill_count\x18\a \x01(\x04R\n" +
 	"spillCount\x12#\n" +
 	"\rrestore_count\x18\b \x01(\x04R\frestoreCount\"\x0f\n" +
-	"\rGetStoreStats\"U\n" +
+	"\rGetStoreStats\"w\n" +
 	"\tAddObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x17\n" +
-	"\anode_id\x18\x03 \x01(\tR\x06nodeId\"2\n" +
+	"\anode_id\x18\x03 \x01(\tR\x06nodeId\x12 \n" +
+	"\x05store\x18\x04 \x01(\v2\n" +
+	".goray.PidR\x05store\"2\n" +
 	"\bRefDelta\x12\x12\n" +
 	"\x04incr\x18\x01 \x03(\fR\x04incr\x12\x12\n" +
 	"\x04decr\x18\x02 \x03(\fR\x04decr\",\n" +
@@ -4217,11 +4269,12 @@ var file_goray_proto_depIdxs = []int32{
 	7,  // 51: goray.PickNodeReply.error:type_name -> goray.Error
 	4,  // 52: goray.PutObject.owner:type_name -> goray.Pid
 	7,  // 53: goray.GetObjectReply.error:type_name -> goray.Error
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	4,  // 54: goray.AddObject.store:type_name -> goray.Pid
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }

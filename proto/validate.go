@@ -425,7 +425,7 @@ func (m *NodeDied) Validate() error {
 	if m == nil {
 		return nilMessage("NodeDied")
 	}
-	return checkHexID("NodeDied", "node_id", m.NodeId)
+	return firstError(checkHexID("NodeDied", "node_id", m.NodeId), checkLen("NodeDied", "address", m.Address, MaxAddressLen))
 }
 
 // Validate checks the actor ID and the node it left.
@@ -821,6 +821,8 @@ func (n *NodeInfo) Validate() error {
 		checkPid(t, "store", n.Store, n.Alive),
 		checkPid(t, "directory", n.Directory, false),
 		checkPid(t, "core", n.Core, false),
+		checkLen(t, "fingerprint", n.Fingerprint, MaxNameLen),
+		checkLen(t, "gossip", n.Gossip, MaxAddressLen),
 	)
 }
 
@@ -1086,6 +1088,7 @@ func (m *AddObject) Validate() error {
 		checkID(t, "object_id", m.ObjectId),
 		checkNonNegative(t, "size", m.Size),
 		checkHexID(t, "node_id", m.NodeId),
+		checkPid(t, "store", m.Store, false),
 	)
 }
 

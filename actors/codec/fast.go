@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"strconv"
 	"unsafe"
 )
@@ -178,9 +179,49 @@ func appendNumbers[E number](dst []byte, tg tag, s []E, maxBytes int) ([]byte, e
 	}
 	dst = append(dst, byte(tg))
 	if nativeLE || size == 1 {
-		return append(dst, byteView(s)...), nil
+		return appendLarge(dst, byteView(s)), nil
 	}
 	return appendSwapped(dst, s), nil
+}
+
+// copyStep bounds one memmove of copyLarge. memmove cannot be preempted,
+// and the garbage collector waits for every goroutine to stop in turn: one
+// copy of a hundred megabytes into fresh pages held it, and with it every
+// other goroutine of a 2-core process, for over a second (long enough for
+// gossip to declare the node dead). A megabyte takes about a millisecond
+// at worst.
+const copyStep = 1 << 20
+
+// copyLarge is copy in steps of copyStep, yielding between steps: the
+// loop has no other point where the scheduler or the collector could stop
+// the goroutine.
+func copyLarge(dst, src []byte) int {
+	n := 0
+	for n < len(src) && n < len(dst) {
+		if n > 0 {
+			runtime.Gosched()
+		}
+		n += copy(dst[n:], src[n:min(len(src), n+copyStep)])
+	}
+	return n
+}
+
+// appendLarge is append(dst, src...) with the copy in steps of copyStep.
+func appendLarge(dst, src []byte) []byte {
+	if len(src) <= copyStep {
+		return append(dst, src...)
+	}
+	n := len(dst) + len(src)
+	if cap(dst) < n {
+		// make clears a large allocation in preemptible steps; append
+		// would clear it in one.
+		grown := make([]byte, len(dst), n)
+		copy(grown, dst)
+		dst = grown
+	}
+	dst = dst[:n]
+	copyLarge(dst[n-len(src):], src)
+	return dst
 }
 
 // appendSwapped is the big-endian-host path of appendNumbers.
@@ -293,7 +334,7 @@ func decodeSlice[E number](tg tag, payload []byte) ([]E, error) {
 	}
 	s := make([]E, len(payload)/size)
 	if nativeLE || size == 1 {
-		copy(byteView(s), payload)
+		copyLarge(byteView(s), payload)
 	} else {
 		getLE(s, payload)
 	}
