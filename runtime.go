@@ -234,7 +234,7 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
 	cfg.node.Registry = actors.Default
 	cfg.node.Base = context.WithValue(context.Background(), runtimeKey{}, rt)
-	node, err := cluster.Start(cfg.node)
+	node, err := cluster.Start(ctx, cfg.node)
 	switch {
 	case errors.Is(err, cluster.ErrInvalidConfig):
 		return nil, fmt.Errorf("%w: goray: starting node: %w", ErrInvalidArgument, err)

@@ -58,9 +58,10 @@ type Network struct {
 	Fingerprint string
 }
 
-// startNetwork starts the transport, then gossip, and finds the head. It
-// returns the head's actor system address.
-func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[string]string) (string, error) {
+// startNetwork starts the transport, then gossip, and finds the head,
+// within ctx and the join timeout. It returns the head's actor system
+// address.
+func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]int64, labels map[string]string) (string, error) {
 	if !cfg.Head && cfg.Join == "" {
 		return "", fmt.Errorf("%w: a node that is not the head needs the address of the cluster to join", ErrInvalidConfig)
 	}
@@ -84,13 +85,7 @@ func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[str
 		_ = tr.Stop(ctx)
 	}
 
-	role := cfg.Role
-	switch {
-	case cfg.Head:
-		role = membership.RoleHead
-	case role == 0:
-		role = membership.RoleWorker
-	}
+	role := cfg.role()
 	mc := membership.DefaultConfig()
 	mc.NodeID, mc.BindHost, mc.BindPort, mc.AdvertiseHost, mc.Token, mc.Logger = n.ID, host, cfg.GossipPort, cfg.AdvertiseHost, cfg.Token, n.logger
 	mc.Meta = membership.Meta{ActorAddr: n.System.Address(), Role: role, Version: Version, Fingerprint: cfg.Fingerprint,
@@ -102,7 +97,7 @@ func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[str
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	members, err := membership.Start(ctx, mc)
 	if errors.Is(err, membership.ErrInvalidConfig) {
@@ -139,6 +134,28 @@ func (n *Node) startNetwork(cfg *Network, total map[string]int64, labels map[str
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// role returns the role the node announces.
+func (cfg *Network) role() membership.Role {
+	switch {
+	case cfg.Head:
+		return membership.RoleHead
+	case cfg.Role == 0:
+		return membership.RoleWorker
+	}
+	return cfg.Role
+}
+
+// nodeRole returns the role the node registers with the GCS.
+func nodeRole(cfg *Network) pb.NodeRole {
+	switch cfg.role() {
+	case membership.RoleHead:
+		return pb.NodeRole_NODE_ROLE_HEAD
+	case membership.RoleDriver:
+		return pb.NodeRole_NODE_ROLE_DRIVER
+	}
+	return pb.NodeRole_NODE_ROLE_WORKER
 }
 
 // watchMembers feeds membership changes to the node: the head's GCS learns

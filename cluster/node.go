@@ -210,14 +210,15 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 // GCS, placement, raylet, object store and directory.
 func StartEmbedded(cfg Config) (*Node, error) {
 	cfg.Network = nil
-	return Start(cfg)
+	return Start(context.Background(), cfg)
 }
 
 // Start starts a node: an embedded cluster of one node when cfg.Network is
 // nil, else a head node (GCS and placement here) or a node that joins the
-// head named in cfg.Network. Messaging between processes starts before any
-// PID is built, so every PID the node hands out carries its real address.
-func Start(cfg Config) (*Node, error) {
+// head named in cfg.Network, giving up when ctx ends or the network's
+// JoinTimeout passes. Messaging between processes starts before any PID is
+// built, so every PID the node hands out carries its real address.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: a Registry is required", ErrInvalidConfig)
 	}
@@ -260,7 +261,7 @@ func Start(cfg Config) (*Node, error) {
 		if net.Fingerprint == "" {
 			net.Fingerprint = cfg.Registry.Fingerprint()
 		}
-		headAddr, err = n.startNetwork(net, placement.ToWire(total), cfg.Labels)
+		headAddr, err = n.startNetwork(ctx, net, placement.ToWire(total), cfg.Labels)
 		if err != nil {
 			n.System.Shutdown()
 			return nil, err
@@ -324,9 +325,11 @@ func Start(cfg Config) (*Node, error) {
 		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store),
 		Directory: actors.WirePID(n.Directory), Core: actors.WirePID(n.OwnerPID), Alive: true,
 	}
+	n.info.Role = pb.NodeRole_NODE_ROLE_HEAD
 	if net != nil {
 		n.info.Fingerprint = net.Fingerprint
 		n.info.Gossip = n.address
+		n.info.Role = nodeRole(net)
 		go n.watchMembers()
 	}
 	root.Send(n.GCS, n.info)

@@ -45,7 +45,7 @@ func startTestNode(t *testing.T, cfg Config) *testNode {
 	if cfg.SpillDir == "" {
 		cfg.SpillDir = t.TempDir()
 	}
-	n, err := Start(cfg)
+	n, err := Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -153,6 +153,62 @@ func (ActorState) EnumDescriptor() ([]byte, []int) {
 	return file_goray_proto_rawDescGZIP(), []int{1}
 }
 
+// NodeRole is what a node does in the cluster. An embedded node is a head.
+type NodeRole int32
+
+const (
+	NodeRole_NODE_ROLE_UNSPECIFIED NodeRole = 0
+	// Runs the GCS and the placement actor, besides a raylet.
+	NodeRole_NODE_ROLE_HEAD NodeRole = 1
+	// Runs a raylet and the work placed on it.
+	NodeRole_NODE_ROLE_WORKER NodeRole = 2
+	// Runs a user's program that submits work (Init with an address).
+	NodeRole_NODE_ROLE_DRIVER NodeRole = 3
+)
+
+// Enum value maps for NodeRole.
+var (
+	NodeRole_name = map[int32]string{
+		0: "NODE_ROLE_UNSPECIFIED",
+		1: "NODE_ROLE_HEAD",
+		2: "NODE_ROLE_WORKER",
+		3: "NODE_ROLE_DRIVER",
+	}
+	NodeRole_value = map[string]int32{
+		"NODE_ROLE_UNSPECIFIED": 0,
+		"NODE_ROLE_HEAD":        1,
+		"NODE_ROLE_WORKER":      2,
+		"NODE_ROLE_DRIVER":      3,
+	}
+)
+
+func (x NodeRole) Enum() *NodeRole {
+	p := new(NodeRole)
+	*p = x
+	return p
+}
+
+func (x NodeRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_goray_proto_enumTypes[2].Descriptor()
+}
+
+func (NodeRole) Type() protoreflect.EnumType {
+	return &file_goray_proto_enumTypes[2]
+}
+
+func (x NodeRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeRole.Descriptor instead.
+func (NodeRole) EnumDescriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{2}
+}
+
 type TaskState int32
 
 const (
@@ -188,11 +244,11 @@ func (x TaskState) String() string {
 }
 
 func (TaskState) Descriptor() protoreflect.EnumDescriptor {
-	return file_goray_proto_enumTypes[2].Descriptor()
+	return file_goray_proto_enumTypes[3].Descriptor()
 }
 
 func (TaskState) Type() protoreflect.EnumType {
-	return &file_goray_proto_enumTypes[2]
+	return &file_goray_proto_enumTypes[3]
 }
 
 func (x TaskState) Number() protoreflect.EnumNumber {
@@ -201,7 +257,7 @@ func (x TaskState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskState.Descriptor instead.
 func (TaskState) EnumDescriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{2}
+	return file_goray_proto_rawDescGZIP(), []int{3}
 }
 
 type Strategy int32
@@ -237,11 +293,11 @@ func (x Strategy) String() string {
 }
 
 func (Strategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_goray_proto_enumTypes[3].Descriptor()
+	return file_goray_proto_enumTypes[4].Descriptor()
 }
 
 func (Strategy) Type() protoreflect.EnumType {
-	return &file_goray_proto_enumTypes[3]
+	return &file_goray_proto_enumTypes[4]
 }
 
 func (x Strategy) Number() protoreflect.EnumNumber {
@@ -250,7 +306,7 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{3}
+	return file_goray_proto_rawDescGZIP(), []int{4}
 }
 
 // Pid addresses a protoactor process: address "nonhost" means in process.
@@ -1280,18 +1336,20 @@ func (x *ActorSpec) GetGpuIds() []int32 {
 }
 
 type ActorInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	TypeName      string                 `protobuf:"bytes,2,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	State         ActorState             `protobuf:"varint,5,opt,name=state,proto3,enum=goray.ActorState" json:"state,omitempty"`
-	Pid           *Pid                   `protobuf:"bytes,6,opt,name=pid,proto3" json:"pid,omitempty"`
-	NodeId        string                 `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	NumRestarts   int32                  `protobuf:"varint,8,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
-	DeathCause    string                 `protobuf:"bytes,9,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
-	Detached      bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
-	JobId         string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ActorId     []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	TypeName    string                 `protobuf:"bytes,2,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
+	Name        string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace   string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	State       ActorState             `protobuf:"varint,5,opt,name=state,proto3,enum=goray.ActorState" json:"state,omitempty"`
+	Pid         *Pid                   `protobuf:"bytes,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	NodeId      string                 `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NumRestarts int32                  `protobuf:"varint,8,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
+	DeathCause  string                 `protobuf:"bytes,9,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
+	Detached    bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
+	JobId       string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// What the actor holds of its node while it lives (its spec's request).
+	Resources     map[string]int64 `protobuf:"bytes,12,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1401,6 +1459,13 @@ func (x *ActorInfo) GetJobId() string {
 		return x.JobId
 	}
 	return ""
+}
+
+func (x *ActorInfo) GetResources() map[string]int64 {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
 }
 
 // CreateActor asks the GCS to create an actor; the reply is ActorInfo (ALIVE)
@@ -2412,7 +2477,9 @@ type NodeInfo struct {
 	// types): a node whose build differs from the head's gets no work.
 	Fingerprint string `protobuf:"bytes,11,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	// Where the node gossips: the address others join the cluster through.
-	Gossip        string `protobuf:"bytes,12,opt,name=gossip,proto3" json:"gossip,omitempty"`
+	Gossip string `protobuf:"bytes,12,opt,name=gossip,proto3" json:"gossip,omitempty"`
+	// What the node does in the cluster.
+	Role          NodeRole `protobuf:"varint,13,opt,name=role,proto3,enum=goray.NodeRole" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2529,6 +2596,13 @@ func (x *NodeInfo) GetGossip() string {
 		return x.Gossip
 	}
 	return ""
+}
+
+func (x *NodeInfo) GetRole() NodeRole {
+	if x != nil {
+		return x.Role
+	}
+	return NodeRole_NODE_ROLE_UNSPECIFIED
 }
 
 // GetNodeStats asks a raylet what its node holds and runs now.
@@ -3883,7 +3957,7 @@ const file_goray_proto_rawDesc = "" +
 	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcc\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc9\x03\n" +
 	"\tActorInfo\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x12\n" +
@@ -3898,7 +3972,11 @@ const file_goray_proto_rawDesc = "" +
 	"deathCause\x12\x1a\n" +
 	"\bdetached\x18\n" +
 	" \x01(\bR\bdetached\x12\x15\n" +
-	"\x06job_id\x18\v \x01(\tR\x05jobId\"3\n" +
+	"\x06job_id\x18\v \x01(\tR\x05jobId\x12=\n" +
+	"\tresources\x18\f \x03(\v2\x1f.goray.ActorInfo.ResourcesEntryR\tresources\x1a<\n" +
+	"\x0eResourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"3\n" +
 	"\vCreateActor\x12$\n" +
 	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\"\\\n" +
 	"\x10CreateActorReply\x12$\n" +
@@ -3963,7 +4041,7 @@ const file_goray_proto_rawDesc = "" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
-	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xf5\x04\n" +
+	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\x9a\x05\n" +
 	"\bNodeInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x120\n" +
@@ -3981,7 +4059,8 @@ const file_goray_proto_rawDesc = "" +
 	" \x01(\v2\n" +
 	".goray.PidR\x04core\x12 \n" +
 	"\vfingerprint\x18\v \x01(\tR\vfingerprint\x12\x16\n" +
-	"\x06gossip\x18\f \x01(\tR\x06gossip\x1a8\n" +
+	"\x06gossip\x18\f \x01(\tR\x06gossip\x12#\n" +
+	"\x04role\x18\r \x01(\x0e2\x0f.goray.NodeRoleR\x04role\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -4116,7 +4195,12 @@ const file_goray_proto_rawDesc = "" +
 	"\x13ACTOR_STATE_PENDING\x10\x00\x12\x15\n" +
 	"\x11ACTOR_STATE_ALIVE\x10\x01\x12\x1a\n" +
 	"\x16ACTOR_STATE_RESTARTING\x10\x02\x12\x14\n" +
-	"\x10ACTOR_STATE_DEAD\x10\x03*[\n" +
+	"\x10ACTOR_STATE_DEAD\x10\x03*e\n" +
+	"\bNodeRole\x12\x19\n" +
+	"\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eNODE_ROLE_HEAD\x10\x01\x12\x14\n" +
+	"\x10NODE_ROLE_WORKER\x10\x02\x12\x14\n" +
+	"\x10NODE_ROLE_DRIVER\x10\x03*[\n" +
 	"\tTaskState\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x00\x12\x15\n" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x1f\n" +
@@ -4138,143 +4222,147 @@ func file_goray_proto_rawDescGZIP() []byte {
 	return file_goray_proto_rawDescData
 }
 
-var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),            // 0: goray.ErrorKind
 	(ActorState)(0),           // 1: goray.ActorState
-	(TaskState)(0),            // 2: goray.TaskState
-	(Strategy)(0),             // 3: goray.Strategy
-	(*Pid)(nil),               // 4: goray.Pid
-	(*ObjectRef)(nil),         // 5: goray.ObjectRef
-	(*Arg)(nil),               // 6: goray.Arg
-	(*Error)(nil),             // 7: goray.Error
-	(*TaskSpec)(nil),          // 8: goray.TaskSpec
-	(*Result)(nil),            // 9: goray.Result
-	(*TaskAccepted)(nil),      // 10: goray.TaskAccepted
-	(*NodeDied)(nil),          // 11: goray.NodeDied
-	(*ActorMoved)(nil),        // 12: goray.ActorMoved
-	(*TaskFinished)(nil),      // 13: goray.TaskFinished
-	(*CancelTask)(nil),        // 14: goray.CancelTask
-	(*TaskBlocked)(nil),       // 15: goray.TaskBlocked
-	(*TaskUnblocked)(nil),     // 16: goray.TaskUnblocked
-	(*ActorSpec)(nil),         // 17: goray.ActorSpec
-	(*ActorInfo)(nil),         // 18: goray.ActorInfo
-	(*CreateActor)(nil),       // 19: goray.CreateActor
-	(*CreateActorReply)(nil),  // 20: goray.CreateActorReply
-	(*StartActor)(nil),        // 21: goray.StartActor
-	(*ActorStateChanged)(nil), // 22: goray.ActorStateChanged
-	(*ActorCall)(nil),         // 23: goray.ActorCall
-	(*LookupActor)(nil),       // 24: goray.LookupActor
-	(*LookupActorReply)(nil),  // 25: goray.LookupActorReply
-	(*ResolveActor)(nil),      // 26: goray.ResolveActor
-	(*ActorDied)(nil),         // 27: goray.ActorDied
-	(*KillActor)(nil),         // 28: goray.KillActor
-	(*KillActorReply)(nil),    // 29: goray.KillActorReply
-	(*ListActors)(nil),        // 30: goray.ListActors
-	(*ListActorsReply)(nil),   // 31: goray.ListActorsReply
-	(*JobInfo)(nil),           // 32: goray.JobInfo
-	(*RegisterJob)(nil),       // 33: goray.RegisterJob
-	(*ListJobs)(nil),          // 34: goray.ListJobs
-	(*ListJobsReply)(nil),     // 35: goray.ListJobsReply
-	(*FinishJob)(nil),         // 36: goray.FinishJob
-	(*Ack)(nil),               // 37: goray.Ack
-	(*NodeInfo)(nil),          // 38: goray.NodeInfo
-	(*GetNodeStats)(nil),      // 39: goray.GetNodeStats
-	(*NodeStats)(nil),         // 40: goray.NodeStats
-	(*ListTasks)(nil),         // 41: goray.ListTasks
-	(*TaskInfo)(nil),          // 42: goray.TaskInfo
-	(*ListTasksReply)(nil),    // 43: goray.ListTasksReply
-	(*ListNodes)(nil),         // 44: goray.ListNodes
-	(*ListNodesReply)(nil),    // 45: goray.ListNodesReply
-	(*ClusterView)(nil),       // 46: goray.ClusterView
-	(*ResourceReport)(nil),    // 47: goray.ResourceReport
-	(*PickNode)(nil),          // 48: goray.PickNode
-	(*PickNodeReply)(nil),     // 49: goray.PickNodeReply
-	(*PutObject)(nil),         // 50: goray.PutObject
-	(*GetObject)(nil),         // 51: goray.GetObject
-	(*GetObjectReply)(nil),    // 52: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 53: goray.DeleteObjects
-	(*StoreStats)(nil),        // 54: goray.StoreStats
-	(*GetStoreStats)(nil),     // 55: goray.GetStoreStats
-	(*AddObject)(nil),         // 56: goray.AddObject
-	(*RefDelta)(nil),          // 57: goray.RefDelta
-	(*FreeObjects)(nil),       // 58: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 59: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 60: goray.ObjectStatusReply
-	nil,                       // 61: goray.TaskSpec.ResourcesEntry
-	nil,                       // 62: goray.ActorSpec.ResourcesEntry
-	nil,                       // 63: goray.NodeInfo.TotalEntry
-	nil,                       // 64: goray.NodeInfo.AvailableEntry
-	nil,                       // 65: goray.NodeInfo.LabelsEntry
-	nil,                       // 66: goray.NodeStats.TotalEntry
-	nil,                       // 67: goray.NodeStats.AvailableEntry
-	nil,                       // 68: goray.TaskInfo.ResourcesEntry
-	nil,                       // 69: goray.ResourceReport.AvailableEntry
-	nil,                       // 70: goray.PickNode.ResourcesEntry
-	nil,                       // 71: goray.PickNode.LabelsEntry
+	(NodeRole)(0),             // 2: goray.NodeRole
+	(TaskState)(0),            // 3: goray.TaskState
+	(Strategy)(0),             // 4: goray.Strategy
+	(*Pid)(nil),               // 5: goray.Pid
+	(*ObjectRef)(nil),         // 6: goray.ObjectRef
+	(*Arg)(nil),               // 7: goray.Arg
+	(*Error)(nil),             // 8: goray.Error
+	(*TaskSpec)(nil),          // 9: goray.TaskSpec
+	(*Result)(nil),            // 10: goray.Result
+	(*TaskAccepted)(nil),      // 11: goray.TaskAccepted
+	(*NodeDied)(nil),          // 12: goray.NodeDied
+	(*ActorMoved)(nil),        // 13: goray.ActorMoved
+	(*TaskFinished)(nil),      // 14: goray.TaskFinished
+	(*CancelTask)(nil),        // 15: goray.CancelTask
+	(*TaskBlocked)(nil),       // 16: goray.TaskBlocked
+	(*TaskUnblocked)(nil),     // 17: goray.TaskUnblocked
+	(*ActorSpec)(nil),         // 18: goray.ActorSpec
+	(*ActorInfo)(nil),         // 19: goray.ActorInfo
+	(*CreateActor)(nil),       // 20: goray.CreateActor
+	(*CreateActorReply)(nil),  // 21: goray.CreateActorReply
+	(*StartActor)(nil),        // 22: goray.StartActor
+	(*ActorStateChanged)(nil), // 23: goray.ActorStateChanged
+	(*ActorCall)(nil),         // 24: goray.ActorCall
+	(*LookupActor)(nil),       // 25: goray.LookupActor
+	(*LookupActorReply)(nil),  // 26: goray.LookupActorReply
+	(*ResolveActor)(nil),      // 27: goray.ResolveActor
+	(*ActorDied)(nil),         // 28: goray.ActorDied
+	(*KillActor)(nil),         // 29: goray.KillActor
+	(*KillActorReply)(nil),    // 30: goray.KillActorReply
+	(*ListActors)(nil),        // 31: goray.ListActors
+	(*ListActorsReply)(nil),   // 32: goray.ListActorsReply
+	(*JobInfo)(nil),           // 33: goray.JobInfo
+	(*RegisterJob)(nil),       // 34: goray.RegisterJob
+	(*ListJobs)(nil),          // 35: goray.ListJobs
+	(*ListJobsReply)(nil),     // 36: goray.ListJobsReply
+	(*FinishJob)(nil),         // 37: goray.FinishJob
+	(*Ack)(nil),               // 38: goray.Ack
+	(*NodeInfo)(nil),          // 39: goray.NodeInfo
+	(*GetNodeStats)(nil),      // 40: goray.GetNodeStats
+	(*NodeStats)(nil),         // 41: goray.NodeStats
+	(*ListTasks)(nil),         // 42: goray.ListTasks
+	(*TaskInfo)(nil),          // 43: goray.TaskInfo
+	(*ListTasksReply)(nil),    // 44: goray.ListTasksReply
+	(*ListNodes)(nil),         // 45: goray.ListNodes
+	(*ListNodesReply)(nil),    // 46: goray.ListNodesReply
+	(*ClusterView)(nil),       // 47: goray.ClusterView
+	(*ResourceReport)(nil),    // 48: goray.ResourceReport
+	(*PickNode)(nil),          // 49: goray.PickNode
+	(*PickNodeReply)(nil),     // 50: goray.PickNodeReply
+	(*PutObject)(nil),         // 51: goray.PutObject
+	(*GetObject)(nil),         // 52: goray.GetObject
+	(*GetObjectReply)(nil),    // 53: goray.GetObjectReply
+	(*DeleteObjects)(nil),     // 54: goray.DeleteObjects
+	(*StoreStats)(nil),        // 55: goray.StoreStats
+	(*GetStoreStats)(nil),     // 56: goray.GetStoreStats
+	(*AddObject)(nil),         // 57: goray.AddObject
+	(*RefDelta)(nil),          // 58: goray.RefDelta
+	(*FreeObjects)(nil),       // 59: goray.FreeObjects
+	(*ObjectStatus)(nil),      // 60: goray.ObjectStatus
+	(*ObjectStatusReply)(nil), // 61: goray.ObjectStatusReply
+	nil,                       // 62: goray.TaskSpec.ResourcesEntry
+	nil,                       // 63: goray.ActorSpec.ResourcesEntry
+	nil,                       // 64: goray.ActorInfo.ResourcesEntry
+	nil,                       // 65: goray.NodeInfo.TotalEntry
+	nil,                       // 66: goray.NodeInfo.AvailableEntry
+	nil,                       // 67: goray.NodeInfo.LabelsEntry
+	nil,                       // 68: goray.NodeStats.TotalEntry
+	nil,                       // 69: goray.NodeStats.AvailableEntry
+	nil,                       // 70: goray.TaskInfo.ResourcesEntry
+	nil,                       // 71: goray.ResourceReport.AvailableEntry
+	nil,                       // 72: goray.PickNode.ResourcesEntry
+	nil,                       // 73: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
-	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
-	4,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
-	5,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
+	5,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
+	5,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
+	6,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
-	6,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	61, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
-	4,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
-	7,  // 7: goray.Result.error:type_name -> goray.Error
-	4,  // 8: goray.Result.store:type_name -> goray.Pid
-	6,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
-	62, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	4,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
+	7,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
+	62, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	5,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
+	8,  // 7: goray.Result.error:type_name -> goray.Error
+	5,  // 8: goray.Result.store:type_name -> goray.Pid
+	7,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
+	63, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	5,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
-	4,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
-	17, // 14: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	18, // 15: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	7,  // 16: goray.CreateActorReply.error:type_name -> goray.Error
-	17, // 17: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 18: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	4,  // 19: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	7,  // 20: goray.ActorStateChanged.error:type_name -> goray.Error
-	6,  // 21: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 22: goray.ActorCall.owner:type_name -> goray.Pid
-	18, // 23: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 24: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 25: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 26: goray.KillActorReply.error:type_name -> goray.Error
-	18, // 27: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 28: goray.JobInfo.core:type_name -> goray.Pid
-	32, // 29: goray.RegisterJob.job:type_name -> goray.JobInfo
-	32, // 30: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 31: goray.Ack.error:type_name -> goray.Error
-	63, // 32: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	64, // 33: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	65, // 34: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 35: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 36: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 37: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 38: goray.NodeInfo.core:type_name -> goray.Pid
-	66, // 39: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	67, // 40: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 41: goray.TaskInfo.state:type_name -> goray.TaskState
-	68, // 42: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	42, // 43: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	38, // 44: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	38, // 45: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	69, // 46: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	70, // 47: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 48: goray.PickNode.strategy:type_name -> goray.Strategy
-	71, // 49: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	38, // 50: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 51: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 52: goray.PutObject.owner:type_name -> goray.Pid
-	7,  // 53: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 54: goray.AddObject.store:type_name -> goray.Pid
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	5,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
+	64, // 14: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
+	18, // 15: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	19, // 16: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	8,  // 17: goray.CreateActorReply.error:type_name -> goray.Error
+	18, // 18: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 19: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	5,  // 20: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	8,  // 21: goray.ActorStateChanged.error:type_name -> goray.Error
+	7,  // 22: goray.ActorCall.args:type_name -> goray.Arg
+	5,  // 23: goray.ActorCall.owner:type_name -> goray.Pid
+	19, // 24: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	8,  // 25: goray.LookupActorReply.error:type_name -> goray.Error
+	8,  // 26: goray.ActorDied.error:type_name -> goray.Error
+	8,  // 27: goray.KillActorReply.error:type_name -> goray.Error
+	19, // 28: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	5,  // 29: goray.JobInfo.core:type_name -> goray.Pid
+	33, // 30: goray.RegisterJob.job:type_name -> goray.JobInfo
+	33, // 31: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	8,  // 32: goray.Ack.error:type_name -> goray.Error
+	65, // 33: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	66, // 34: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	67, // 35: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	5,  // 36: goray.NodeInfo.raylet:type_name -> goray.Pid
+	5,  // 37: goray.NodeInfo.store:type_name -> goray.Pid
+	5,  // 38: goray.NodeInfo.directory:type_name -> goray.Pid
+	5,  // 39: goray.NodeInfo.core:type_name -> goray.Pid
+	2,  // 40: goray.NodeInfo.role:type_name -> goray.NodeRole
+	68, // 41: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	69, // 42: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	3,  // 43: goray.TaskInfo.state:type_name -> goray.TaskState
+	70, // 44: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	43, // 45: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	39, // 46: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	39, // 47: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	71, // 48: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	72, // 49: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	4,  // 50: goray.PickNode.strategy:type_name -> goray.Strategy
+	73, // 51: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	39, // 52: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	8,  // 53: goray.PickNodeReply.error:type_name -> goray.Error
+	5,  // 54: goray.PutObject.owner:type_name -> goray.Pid
+	8,  // 55: goray.GetObjectReply.error:type_name -> goray.Error
+	5,  // 56: goray.AddObject.store:type_name -> goray.Pid
+	57, // [57:57] is the sub-list for method output_type
+	57, // [57:57] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4291,8 +4379,8 @@ func file_goray_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   68,
+			NumEnums:      5,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
