@@ -48,6 +48,12 @@ func (n *Node) ID() string { return n.rt.node.ID }
 // of its gossip): what WithAddress takes, for a head.
 func (n *Node) Address() string { return n.rt.node.Address() }
 
+// Context returns a context that carries the node's runtime, so that the
+// process that runs the node can ask the cluster about itself (Nodes,
+// ListActors, ListTasks...) without a driver of its own. Calls with it fail
+// with ErrShutdown once the node stops.
+func (n *Node) Context() context.Context { return n.rt.node.Env.Base }
+
 // Failed is closed when the node failed (a system actor broke) and stopped.
 func (n *Node) Failed() <-chan struct{} { return n.rt.node.Failed() }
 

@@ -79,6 +79,7 @@ type config struct {
 	head      bool
 	host      string
 	port      int
+	gossip    int // the gossip port
 	cpusGiven bool
 	token     string
 }
@@ -107,8 +108,8 @@ func WithCPUs(n float64) InitOption {
 	}
 }
 
-// WithAddress joins the cluster whose head node's actor system listens at
-// addr (host:port). Init then runs this process as a driver: a node of the
+// WithAddress joins the cluster at addr (host:port): the gossip address of
+// its head (Node.Address), or of any of its members. Init then runs this process as a driver: a node of the
 // cluster without CPUs of its own (unless WithCPUs gives some), which holds
 // the objects it creates and sends its work to the cluster. Without it,
 // Init reads the GORAY_ADDRESS environment variable; when that is empty
@@ -121,11 +122,16 @@ func WithAddress(addr string) InitOption { return func(c *config) { c.address = 
 func WithToken(token string) InitOption { return func(c *config) { c.token = token } }
 
 // WithListen sets the host and port this process's node listens on for
-// other nodes (port 0: a free one). By default it listens on the address
-// it reaches the head from, on a free port.
+// other nodes' messages (port 0: a free one). By default it listens on the
+// address it reaches the head from, on a free port.
 func WithListen(host string, port int) InitOption {
 	return func(c *config) { c.host, c.port = host, port }
 }
+
+// WithGossipPort sets the port this process's node gossips on, on the
+// WithListen host: for a head, the port of the cluster's address, which
+// the others join at (0, the default: a free one).
+func WithGossipPort(port int) InitOption { return func(c *config) { c.gossip = port } }
 
 // WithGPUs sets the node's GPUs.
 func WithGPUs(n int) InitOption { return WithResources(map[string]float64{"GPU": float64(n)}) }
@@ -228,7 +234,7 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		if driver {
 			role = membership.RoleDriver
 		}
-		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
@@ -478,28 +484,19 @@ func ObjectStoreStats(ctx context.Context) (StoreStats, error) {
 }
 
 // ClusterStoreStats returns the object store counters of every live node
-// of the cluster, by node ID.
+// of the cluster, by node ID. The nodes are asked in parallel; when some
+// fail or do not answer before ctx ends, it returns the others' counters and
+// a NodeErrors naming those nodes.
 func ClusterStoreStats(ctx context.Context) (map[string]StoreStats, error) {
-	rt, err := runtimeOf(ctx)
-	if err != nil {
+	replies, err := askLiveNodes[*pb.StoreStats](ctx, func(n *pb.NodeInfo) *pb.Pid { return n.Store }, &pb.GetStoreStats{})
+	if replies == nil {
 		return nil, err
 	}
-	nodes, err := listNodes(ctx, rt, rt.node.GCS)
-	if err != nil {
-		return nil, err
+	out := make(map[string]StoreStats, len(replies))
+	for id, s := range replies {
+		out[id] = storeStatsOf(s)
 	}
-	out := map[string]StoreStats{}
-	for _, n := range nodes {
-		if !n.Alive || n.Store == nil {
-			continue
-		}
-		st, err := rt.storeStats(ctx, actors.PID(n.Store))
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.NodeId, err)
-		}
-		out[n.NodeId] = st
-	}
-	return out, nil
+	return out, err
 }
 
 func (rt *runtime) storeStats(ctx context.Context, store *actor.PID) (StoreStats, error) {
@@ -511,11 +508,15 @@ func (rt *runtime) storeStats(ctx context.Context, store *actor.PID) (StoreStats
 	if !ok {
 		return StoreStats{}, fmt.Errorf("%w: unexpected reply %T", ErrSystem, reply)
 	}
+	return storeStatsOf(s), nil
+}
+
+func storeStatsOf(s *pb.StoreStats) StoreStats {
 	return StoreStats{
 		Objects: s.Objects, InMemory: s.InMemory, Spilled: s.Spilled,
 		UsedBytes: s.UsedBytes, SpilledBytes: s.SpilledBytes, Capacity: s.Capacity,
 		SpillCount: s.SpillCount, RestoreCount: s.RestoreCount,
-	}, nil
+	}
 }
 
 // request sends a request to a system actor and waits for the reply until
