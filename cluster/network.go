@@ -79,8 +79,8 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 		return "", fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.transport = tr
-	n.stopNet = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	n.stopNet = func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		_ = tr.Stop(ctx)
 	}
@@ -101,21 +101,21 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 	defer cancel()
 	members, err := membership.Start(ctx, mc)
 	if errors.Is(err, membership.ErrInvalidConfig) {
-		n.stopNet()
+		n.stopNet(context.Background())
 		return "", fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err != nil {
-		n.stopNet()
+		n.stopNet(context.Background())
 		return "", fmt.Errorf("%w: joining %s: %w", ErrNetwork, cfg.Join, err)
 	}
 	n.members = members
 	stopTransport := n.stopNet
-	n.stopNet = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	n.stopNet = func(ctx context.Context) {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_ = members.Leave(ctx)
+		_ = members.Leave(lctx)
 		_ = members.Shutdown()
-		stopTransport()
+		stopTransport(ctx)
 	}
 	n.address = members.Local().Addr.String()
 	if cfg.Head {
@@ -129,7 +129,7 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 		}
 		select {
 		case <-ctx.Done():
-			n.stopNet()
+			n.stopNet(context.Background())
 			return "", fmt.Errorf("%w: in the cluster at %s within %v", ErrNoHead, cfg.Join, timeout)
 		case <-time.After(10 * time.Millisecond):
 		}
