@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -54,8 +55,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, extra ...
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
+		fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLineError(err))
 		return 1
 	}
 	return 0
+}
+
+// oneLineError writes err on one line: errors from below (gossip's joins
+// list their attempts on lines of their own) keep their words.
+func oneLineError(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }

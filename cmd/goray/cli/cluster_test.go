@@ -13,14 +13,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // statusJSON runs status --output json and decodes it.
-func statusJSON(t *testing.T, root string) statusReport {
+func statusJSON(t *testing.T, root string, args ...string) statusReport {
 	t.Helper()
-	r := mustCLI(t, "status", "--output", "json", "--temp-dir", root)
+	r := mustCLI(t, append([]string{"status", "--output", "json", "--temp-dir", root}, args...)...)
 	var s statusReport
 	if err := json.Unmarshal([]byte(r.out), &s); err != nil {
 		t.Fatalf("status --output json is not a status object: %v\n%s", err, r.out)
@@ -156,11 +157,10 @@ func TestClusterLifecycle(t *testing.T) {
 			aliveDrivers++
 		}
 	}
-	// The test's driver and this listing's are alive; more are drivers of
-	// earlier commands whose notice that they left the head lost.
-	t.Logf("%d drivers listed, %d alive (2 run now)", roles["driver"], aliveDrivers)
-	if roles["head"] != 1 || roles["worker"] != 1 || roles["driver"] < 2 { // the test's driver, and list's own (and earlier ones)
-		t.Fatalf("roles %v in %s", roles, r.out)
+	// The test's driver and this listing's are alive; the drivers of
+	// earlier commands left.
+	if roles["head"] != 1 || roles["worker"] != 1 || aliveDrivers != 2 || roles["driver"] < 3 {
+		t.Fatalf("roles %v, %d drivers alive (want the test's and this listing's) in %s", roles, aliveDrivers, r.out)
 	}
 
 	// list actors and get actor.
@@ -190,6 +190,31 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatalf("get actor by ID: %+v, %v\n%s", one, err, r.out)
 	}
 	failCLI(t, "no actor with the ID or name", "get", "actor", "no-such-actor", "--temp-dir", root)
+	for _, a := range actors {
+		if a.Name == "cli-pending" && a.Resources["slot"] != 1 {
+			t.Fatalf("the pending actor's resources %v, want its slot", a.Resources)
+		}
+	}
+
+	// Any node's address is one to ask the cluster at.
+	if st := statusJSON(t, root, "--address", worker.Address); len(st.Nodes) != 2 || st.HeadAddress != worker.Address {
+		t.Fatalf("status asked at the worker: %+v", st)
+	}
+
+	// A token that is not the cluster's is refused, with a clear error,
+	// within the timeout.
+	wrong := filepath.Join(t.TempDir(), "wrong")
+	if err := os.WriteFile(wrong, []byte(newToken()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = failCLI(t, "is the token the cluster's?", "status", "--token-file", wrong, "--timeout", "2s", "--temp-dir", root)
+	if r.took > 8*time.Second {
+		t.Errorf("status with a wrong token took %v", r.took)
+	}
+	r = failCLI(t, "is the token the cluster's?", "start", "--address", addr, "--token-file", wrong, "--timeout", "2s", "--temp-dir", root)
+	if r.took > 10*time.Second {
+		t.Errorf("start with a wrong token took %v", r.took)
+	}
 
 	// list tasks: the running one and the waiting one.
 	var tasks []taskView
@@ -391,7 +416,7 @@ func TestErrors(t *testing.T) {
 	t.Run("worker joining what is not a head", func(t *testing.T) {
 		// The address answers, so the node starts; start reports that the
 		// head never lists it, and kills it.
-		r := failCLI(t, "the goray head at "+silent.Addr().String()+" did not answer within 2s",
+		r := failCLI(t, "the goray node at "+silent.Addr().String()+" did not let this process join within 2s",
 			"start", "--address", silent.Addr().String(), "--token-file", tokenPath, "--timeout", "2s", "--temp-dir", root)
 		if r.took > 10*time.Second {
 			t.Errorf("took %v", r.took)
@@ -407,7 +432,7 @@ func TestErrors(t *testing.T) {
 		failCLI(t, "cannot reach the goray head at "+closed, "status", "--address", closed, "--token-file", tokenPath, "--temp-dir", root)
 	})
 	t.Run("head that does not answer", func(t *testing.T) {
-		r := failCLI(t, "did not answer within 1s", "status", "--address", silent.Addr().String(), "--token-file", tokenPath, "--timeout", "1s", "--temp-dir", root)
+		r := failCLI(t, "did not let this process join within 1s", "status", "--address", silent.Addr().String(), "--token-file", tokenPath, "--timeout", "1s", "--temp-dir", root)
 		if r.took > 5*time.Second {
 			t.Errorf("a 1s timeout took %v", r.took)
 		}
@@ -553,5 +578,64 @@ func (d *testDriver) finish(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the test driver did not end within 20s")
+	}
+}
+
+// A node that stops answering is named by status (which still reports the
+// rest) and by the listings that ask every node, within their deadline;
+// once it is killed, status shows it DEAD.
+func TestSilentThenDeadNode(t *testing.T) {
+	root := hermetic(t)
+	mustCLI(t, "start", "--head", "--port", "0", "--num-cpus", "1", "--temp-dir", root)
+	sess, _ := latestSession(root)
+	mustCLI(t, "start", "--address", sess.headAddress(), "--num-cpus", "1", "--temp-dir", root)
+	worker, err := sess.readRecord("worker-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(worker.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(worker.PID, syscall.SIGKILL) }()
+
+	// Both at once, before gossip declares the worker dead (about 1.5 s).
+	statusArgs := []string{"status", "-o", "json", "--temp-dir", root}
+	tasksArgs := []string{"list", "tasks", "--temp-dir", root}
+	results := make(chan cliResult, 1)
+	go func() { results <- execCLI(t, tasksArgs...) }()
+	r := mustSucceed(t, execCLI(t, statusArgs...), statusArgs)
+	var st statusReport
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Unreachable) != 1 || st.Unreachable[0].NodeID != worker.NodeID || st.Unreachable[0].Role != "worker" || len(st.Warnings) != 1 || len(st.Nodes) != 2 {
+		t.Fatalf("status with a stopped worker:\n%s", r.out)
+	}
+	if r.took > 5*time.Second {
+		t.Fatalf("status with a stopped worker took %v", r.took)
+	}
+	r = mustFail(t, <-results, "the tasks of 1 node are missing", tasksArgs)
+	if !strings.Contains(r.err, worker.NodeID) || !strings.HasPrefix(r.out, "TASK ID") || r.took > 5*time.Second {
+		t.Fatalf("list tasks with a stopped worker took %v:\nstdout %s\nstderr %s", r.took, r.out, r.err)
+	}
+
+	if err := syscall.Kill(worker.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "status to show the killed worker DEAD", 15*time.Second, func() bool {
+		for _, n := range statusJSON(t, root).Nodes {
+			if n.NodeID == worker.NodeID {
+				return n.State == "DEAD"
+			}
+		}
+		return false
+	})
+	r = mustCLI(t, "status", "--temp-dir", root)
+	if !strings.Contains(r.out, "1 nodes alive, 1 dead") || !strings.Contains(r.out, "DEAD") {
+		t.Fatalf("status:\n%s", r.out)
+	}
+	r = mustCLI(t, "stop", "--temp-dir", root)
+	if !strings.Contains(r.out, "removed the files of worker-1") || !strings.Contains(r.out, "Stopped 1 of 1 nodes.") {
+		t.Fatalf("stop:\n%s", r.out)
 	}
 }

@@ -20,7 +20,9 @@ func newList(tempDir *string) *cobra.Command {
 		Use:   "list (nodes|actors|tasks|objects|jobs)",
 		Short: "List the cluster's nodes, actors, tasks, object stores or jobs",
 		Long: `List what the cluster knows, as a table or (--output json) as a JSON array.
-Each listing joins the cluster as a short-lived driver, asks, and leaves.`,
+Each listing joins the cluster as a short-lived driver, asks, and leaves.
+Tasks and object stores are asked of every live node: a node that does not
+answer within ` + nodeQueryTimeout.String() + ` is named in an error after the others' answers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return errors.New("say what to list: nodes, actors, tasks, objects or jobs")
@@ -30,25 +32,20 @@ Each listing joins the cluster as a short-lived driver, asks, and leaves.`,
 	nodes := queryCommand(tempDir, &cobra.Command{
 		Use:   "nodes",
 		Short: "List the nodes: head and workers, alive and dead",
-		Long: `List the nodes: ID, role (head or worker), address, ALIVE or DEAD,
-resources used/total, labels. Drivers are nodes without resources of their
-own; --include-drivers lists them too (role driver), this command's own
-included.`,
+		Long: `List the nodes: ID, role (head or worker), address (where the node gossips:
+any node's is an address to join the cluster at), ALIVE or DEAD, resources
+used/total, labels. Drivers are nodes without resources of their own;
+--include-drivers lists them too (role driver), this command's own included.`,
 		Args: cobra.NoArgs,
 	}, true, func(cmd *cobra.Command, _ []string, c cluster, q *queryFlags) error {
 		nodes, err := goray.Nodes(c.ctx)
 		if err != nil {
 			return fmt.Errorf("listing nodes: %w", err)
 		}
-		jobs, err := goray.ListJobs(c.ctx)
-		if err != nil {
-			return fmt.Errorf("listing jobs: %w", err)
-		}
-		rs := newRoles(c.address, jobs, nodes)
 		out := []listedNode{}
 		for _, n := range nodes {
-			if role := rs.of(n); role != "driver" || includeDrivers {
-				out = append(out, listedNode{nodeView: viewNode(n), Role: role})
+			if n.Role != "driver" || includeDrivers {
+				out = append(out, listedNode{nodeView: viewNode(n), Role: n.Role})
 			}
 		}
 		rank := map[string]int{"head": 0, "worker": 1, "driver": 2}
@@ -79,9 +76,9 @@ included.`,
 			out = append(out, viewActor(a))
 		}
 		slices.SortStableFunc(out, func(a, b actorView) int { return strings.Compare(a.ActorID, b.ActorID) })
-		return printList(cmd.OutOrStdout(), q.output, out, "ACTOR ID\tTYPE\tNAME\tNAMESPACE\tNODE ID\tSTATE\tRESTARTS\tDETACHED\tDEATH CAUSE", func(a actorView) string {
+		return printList(cmd.OutOrStdout(), q.output, out, "ACTOR ID\tTYPE\tNAME\tNAMESPACE\tNODE ID\tSTATE\tRESOURCES\tRESTARTS\tDETACHED\tDEATH CAUSE", func(a actorView) string {
 			return strings.Join([]string{a.ActorID, a.Type, dash(a.Name), a.Namespace, dash(a.NodeID), a.State,
-				strconv.Itoa(a.Restarts), strconv.FormatBool(a.Detached), dash(oneLine(a.DeathCause))}, "\t")
+				dash(formatResources(a.Resources)), strconv.Itoa(a.Restarts), strconv.FormatBool(a.Detached), dash(oneLine(a.DeathCause))}, "\t")
 		})
 	})
 
@@ -93,10 +90,7 @@ node for resources) or WAITING_FOR_NODE (waiting for another node to have
 room). Finished tasks are not kept.`,
 		Args: cobra.NoArgs,
 	}, true, func(cmd *cobra.Command, _ []string, c cluster, q *queryFlags) error {
-		if err := askEveryNode(c, "tasks"); err != nil {
-			return err
-		}
-		infos, err := goray.ListTasks(c.ctx)
+		infos, silent, err := askNodes(c, goray.ListTasks)
 		if err != nil {
 			return fmt.Errorf("listing tasks: %w", err)
 		}
@@ -104,10 +98,17 @@ room). Finished tasks are not kept.`,
 		for _, t := range infos {
 			out = append(out, viewTask(t))
 		}
-		return printList(cmd.OutOrStdout(), q.output, out, "TASK ID\tFUNCTION\tNAME\tNODE ID\tJOB ID\tSTATE\tRESOURCES\tATTEMPT", func(t taskView) string {
+		slices.SortStableFunc(out, func(a, b taskView) int {
+			return cmp.Or(strings.Compare(a.NodeID, b.NodeID), strings.Compare(a.TaskID, b.TaskID))
+		})
+		err = printList(cmd.OutOrStdout(), q.output, out, "TASK ID\tFUNCTION\tNAME\tNODE ID\tJOB ID\tSTATE\tRESOURCES\tATTEMPT", func(t taskView) string {
 			return strings.Join([]string{t.TaskID, t.Function, dash(t.Name), t.NodeID, t.JobID, t.State,
 				formatResources(t.Resources), strconv.Itoa(t.Attempt)}, "\t")
 		})
+		if err == nil && len(silent) > 0 {
+			err = silentError("tasks", silent)
+		}
+		return err
 	})
 
 	objects := queryCommand(tempDir, &cobra.Command{
@@ -121,18 +122,19 @@ created it) knows where its copies are, as in Ray. So this lists per-node
 store statistics, not individual objects.`,
 		Args: cobra.NoArgs,
 	}, true, func(cmd *cobra.Command, _ []string, c cluster, q *queryFlags) error {
-		if err := askEveryNode(c, "object stores"); err != nil {
-			return err
-		}
-		stats, err := goray.ClusterStoreStats(c.ctx)
+		stats, silent, err := askNodes(c, goray.ClusterStoreStats)
 		if err != nil {
 			return fmt.Errorf("listing object stores: %w", err)
 		}
-		return printList(cmd.OutOrStdout(), q.output, viewStores(stats), "NODE ID\tOBJECTS\tIN MEMORY\tSPILLED\tUSED\tCAPACITY\tSPILLED BYTES\tSPILLS\tRESTORES", func(s storeView) string {
+		err = printList(cmd.OutOrStdout(), q.output, viewStores(stats), "NODE ID\tOBJECTS\tIN MEMORY\tSPILLED\tUSED\tCAPACITY\tSPILLED BYTES\tSPILLS\tRESTORES", func(s storeView) string {
 			return strings.Join([]string{s.NodeID, itoa(s.Objects), itoa(s.InMemory), itoa(s.Spilled),
 				formatBytes(float64(s.UsedBytes)), formatBytes(float64(s.Capacity)), formatBytes(float64(s.SpilledBytes)),
 				strconv.FormatUint(s.SpillCount, 10), strconv.FormatUint(s.RestoreCount, 10)}, "\t")
 		})
+		if err == nil && len(silent) > 0 {
+			err = silentError("object stores", silent)
+		}
+		return err
 	})
 
 	jobs := queryCommand(tempDir, &cobra.Command{
@@ -152,9 +154,7 @@ FINISHED, start and end. The jobs of this CLI's own queries are left out.`,
 		}
 		cli := map[string]bool{}
 		for _, n := range nodes {
-			if n.Labels[cliLabel] != "" {
-				cli[n.ID] = true
-			}
+			cli[n.ID] = isCLI(n)
 		}
 		out := []jobView{}
 		for _, j := range infos {
@@ -202,7 +202,8 @@ func newGet(tempDir *string) *cobra.Command {
 		for _, row := range [][2]string{
 			{"actor_id", a.ActorID}, {"type", a.Type}, {"name", dash(a.Name)}, {"namespace", a.Namespace},
 			{"node_id", dash(a.NodeID)}, {"state", a.State}, {"restarts", strconv.Itoa(a.Restarts)},
-			{"detached", strconv.FormatBool(a.Detached)}, {"death_cause", dash(a.DeathCause)},
+			{"detached", strconv.FormatBool(a.Detached)}, {"resources", dash(formatResources(a.Resources))},
+			{"death_cause", dash(a.DeathCause)},
 		} {
 			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 		}
@@ -227,7 +228,7 @@ func findActor(infos []goray.ActorInfo, key, namespace string) (actorView, error
 			named = append(named, a)
 		}
 	}
-	if live := slices.DeleteFunc(slices.Clone(named), func(a goray.ActorInfo) bool { return actorState(a.State) == "DEAD" }); len(live) > 0 {
+	if live := slices.DeleteFunc(slices.Clone(named), func(a goray.ActorInfo) bool { return a.State == "DEAD" }); len(live) > 0 {
 		named = live
 	}
 	switch len(named) {
@@ -242,7 +243,7 @@ func findActor(infos []goray.ActorInfo, key, namespace string) (actorView, error
 	}
 	var ids []string
 	for _, a := range named {
-		ids = append(ids, a.ID+" (namespace "+a.Namespace+", "+actorState(a.State)+")")
+		ids = append(ids, a.ID+" (namespace "+a.Namespace+", "+a.State+")")
 	}
 	return actorView{}, fmt.Errorf("%d actors are named %q: %s; give an ID, or --namespace", len(named), key, strings.Join(ids, ", "))
 }

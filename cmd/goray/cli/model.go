@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/goray-dev/goray"
@@ -15,12 +14,15 @@ import (
 
 // nodeView is a node as status shows it.
 type nodeView struct {
-	NodeID    string             `json:"node_id"`
+	NodeID string `json:"node_id"`
+	// Address is where the node gossips: any node's is an address to join
+	// the cluster at, or to ask it (--address).
 	Address   string             `json:"address"`
 	State     string             `json:"state"` // ALIVE or DEAD
 	Total     map[string]float64 `json:"total"`
 	Available map[string]float64 `json:"available"`
 	Labels    map[string]string  `json:"labels"`
+	head      bool               // the node is (or was) a head
 }
 
 // listedNode is a node as list nodes shows it: with its role.
@@ -33,7 +35,7 @@ type listedNode struct {
 // state, or pending actors of one type.
 type demand struct {
 	Kind      string             `json:"kind"`                // task or actor
-	Resources map[string]float64 `json:"resources,omitempty"` // a task's request
+	Resources map[string]float64 `json:"resources,omitempty"` // what it asks
 	Type      string             `json:"type,omitempty"`      // an actor's type
 	State     string             `json:"state"`               // QUEUED, WAITING_FOR_NODE or PENDING
 	Count     int                `json:"count"`
@@ -54,21 +56,23 @@ type usage struct {
 
 // statusReport is what status shows.
 type statusReport struct {
+	// HeadAddress is the address status asked the cluster at.
 	HeadAddress string     `json:"head_address"`
 	Nodes       []nodeView `json:"nodes"`
 	Resources   usage      `json:"resources"`
 	Demands     demands    `json:"demands"`
-	// Unreachable lists nodes (drivers included) the cluster lists ALIVE
-	// that do not accept a connection.
+	// Unreachable lists live nodes that did not say what tasks they hold
+	// in time; the task demands leave theirs out.
 	Unreachable []unreachableNode `json:"unreachable"`
 	Warnings    []string          `json:"warnings"`
 }
 
-// unreachableNode is a node listed ALIVE that does not accept a connection.
+// unreachableNode is a live node that did not answer.
 type unreachableNode struct {
 	NodeID  string `json:"node_id"`
 	Address string `json:"address"`
 	Role    string `json:"role"` // head, worker or driver
+	Error   string `json:"error"`
 }
 
 type actorView struct {
@@ -81,6 +85,8 @@ type actorView struct {
 	Restarts   int    `json:"restarts"`
 	Detached   bool   `json:"detached"`
 	DeathCause string `json:"death_cause"`
+	// Resources is what the actor holds of its node while it lives.
+	Resources map[string]float64 `json:"resources"`
 }
 
 type taskView struct {
@@ -114,43 +120,16 @@ type storeView struct {
 	RestoreCount uint64 `json:"restore_count"`
 }
 
-// roles tells the cluster's nodes apart: the head is at the address the
-// CLI joined; drivers are the nodes jobs run from, and the CLI's own.
-type roles struct {
-	head    string
-	drivers map[string]bool
-}
-
-func newRoles(head string, jobs []goray.JobInfo, nodes []goray.NodeInfo) roles {
-	r := roles{head: head, drivers: map[string]bool{}}
-	for _, j := range jobs {
-		r.drivers[j.DriverNode] = true
-	}
-	for _, n := range nodes {
-		if n.Labels[cliLabel] != "" {
-			r.drivers[n.ID] = true
-		}
-	}
-	return r
-}
-
-func (r roles) of(n goray.NodeInfo) string {
-	switch {
-	case n.Address == r.head && !r.drivers[n.ID]:
-		return "head"
-	case r.drivers[n.ID]:
-		return "driver"
-	}
-	return "worker"
-}
+// isCLI reports whether a node is one of the CLI's own short-lived drivers.
+func isCLI(n goray.NodeInfo) bool { return n.Labels[cliLabel] != "" }
 
 func viewNode(n goray.NodeInfo) nodeView {
 	state := "DEAD"
 	if n.Alive {
 		state = "ALIVE"
 	}
-	return nodeView{NodeID: n.ID, Address: n.Address, State: state,
-		Total: orEmpty(n.Total), Available: orEmpty(n.Available), Labels: orEmptyLabels(n.Labels)}
+	return nodeView{NodeID: n.ID, Address: cmp.Or(n.GossipAddress, n.Address), State: state,
+		Total: orEmpty(n.Total), Available: orEmpty(n.Available), Labels: orEmptyLabels(n.Labels), head: n.Role == "head"}
 }
 
 // used returns total − available per resource of a live node.
@@ -162,16 +141,15 @@ func (v nodeView) used() map[string]float64 {
 	return u
 }
 
-// buildStatus makes status's report from what the cluster said. Driver
-// nodes are left out: they run no work.
-func buildStatus(head string, nodes []goray.NodeInfo, jobs []goray.JobInfo, tasks []goray.TaskInfo, actors []goray.ActorInfo) statusReport {
+// buildStatus makes status's report from what the cluster said. Drivers
+// are left out: they offer no resources.
+func buildStatus(head string, nodes []goray.NodeInfo, tasks []goray.TaskInfo, actors []goray.ActorInfo) statusReport {
 	r := statusReport{HeadAddress: head, Nodes: []nodeView{},
 		Resources: usage{Total: map[string]float64{}, Used: map[string]float64{}},
 		Demands:   demands{Pending: []demand{}, Infeasible: []demand{}}, Unreachable: []unreachableNode{}, Warnings: []string{}}
-	rs := newRoles(head, jobs, nodes)
 	var live []nodeView
 	for _, n := range nodes {
-		if rs.of(n) == "driver" {
+		if n.Role == "driver" {
 			continue
 		}
 		v := viewNode(n)
@@ -186,15 +164,9 @@ func buildStatus(head string, nodes []goray.NodeInfo, jobs []goray.JobInfo, task
 			}
 		}
 	}
-	// The head first, then by address.
+	// Live nodes first, the head first among them, then by address.
 	slices.SortStableFunc(r.Nodes, func(a, b nodeView) int {
-		if (a.Address == head) != (b.Address == head) {
-			if a.Address == head {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(cmp.Compare(a.State, b.State), cmp.Compare(a.Address, b.Address))
+		return cmp.Or(cmp.Compare(a.State, b.State), -cmpBool(a.head, b.head), cmp.Compare(a.Address, b.Address))
 	})
 
 	byKey := map[string]*demand{}
@@ -218,8 +190,9 @@ func buildStatus(head string, nodes []goray.NodeInfo, jobs []goray.JobInfo, task
 		add("task "+formatResources(shape)+" "+t.State, demand{Kind: "task", Resources: shape, State: t.State}, !fitsAny(shape, live))
 	}
 	for _, a := range actors {
-		if st := actorState(a.State); st == "PENDING" {
-			add("actor "+a.TypeName, demand{Kind: "actor", Type: a.TypeName, State: st}, false)
+		if a.State == "PENDING" {
+			shape := orEmpty(a.Resources)
+			add("actor "+a.TypeName+" "+formatResources(shape), demand{Kind: "actor", Type: a.TypeName, Resources: shape, State: a.State}, !fitsAny(shape, live))
 		}
 	}
 	slices.Sort(keys)
@@ -231,6 +204,17 @@ func buildStatus(head string, nodes []goray.NodeInfo, jobs []goray.JobInfo, task
 		}
 	}
 	return r
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // fitsAny reports whether some live node has in total what shape asks.
@@ -250,12 +234,9 @@ func fitsAny(shape map[string]float64, live []nodeView) bool {
 	return false
 }
 
-// actorState drops the enum prefix ListActors leaves on actor states.
-func actorState(s string) string { return strings.TrimPrefix(s, "ACTOR_STATE_") }
-
 func viewActor(a goray.ActorInfo) actorView {
 	return actorView{ActorID: a.ID, Type: a.TypeName, Name: a.Name, Namespace: a.Namespace, NodeID: a.NodeID,
-		State: actorState(a.State), Restarts: a.Restarts, Detached: a.Detached, DeathCause: a.DeathCause}
+		State: a.State, Restarts: a.Restarts, Detached: a.Detached, DeathCause: a.DeathCause, Resources: orEmpty(a.Resources)}
 }
 
 func viewTask(t goray.TaskInfo) taskView {

@@ -15,16 +15,15 @@ import (
 
 // A cluster as the root API describes it: a head, a worker, a dead worker,
 // the node of a job's driver and that of a CLI query.
-func fixture() ([]goray.NodeInfo, []goray.JobInfo, []goray.TaskInfo, []goray.ActorInfo) {
+func fixture() ([]goray.NodeInfo, []goray.TaskInfo, []goray.ActorInfo) {
 	nodes := []goray.NodeInfo{
-		{ID: "aa", Address: "10.0.0.2:5000", Alive: true, Total: map[string]float64{"CPU": 4, "slot": 1},
+		{ID: "aa", Role: "worker", Address: "10.0.0.2:5001", GossipAddress: "10.0.0.2:5000", Alive: true, Total: map[string]float64{"CPU": 4, "slot": 1},
 			Available: map[string]float64{"CPU": 1, "slot": 0}, Labels: map[string]string{"zone": "b"}},
-		{ID: "bb", Address: "10.0.0.1:6379", Alive: true, Total: map[string]float64{"CPU": 2}, Available: map[string]float64{"CPU": 2}},
-		{ID: "cc", Address: "10.0.0.3:5000", Alive: false, Total: map[string]float64{"CPU": 8}, Available: map[string]float64{}},
-		{ID: "dd", Address: "10.0.0.9:4000", Alive: true, Total: map[string]float64{}, Available: map[string]float64{}},
-		{ID: "ee", Address: "10.0.0.9:4001", Alive: true, Labels: map[string]string{cliLabel: "true"}},
+		{ID: "cc", Role: "worker", Address: "10.0.0.1:5001", GossipAddress: "10.0.0.1:5000", Alive: false, Total: map[string]float64{"CPU": 8}, Available: map[string]float64{}},
+		{ID: "bb", Role: "head", Address: "10.0.0.1:4000", GossipAddress: "10.0.0.1:6379", Alive: true, Total: map[string]float64{"CPU": 2}, Available: map[string]float64{"CPU": 2}},
+		{ID: "dd", Role: "driver", Address: "10.0.0.9:4000", GossipAddress: "10.0.0.9:4002", Alive: true, Total: map[string]float64{}, Available: map[string]float64{}},
+		{ID: "ee", Role: "driver", Address: "10.0.0.9:4001", GossipAddress: "10.0.0.9:4003", Alive: true, Labels: map[string]string{cliLabel: "true"}},
 	}
-	jobs := []goray.JobInfo{{ID: "j1", DriverNode: "dd", Start: time.Unix(100, 0)}}
 	tasks := []goray.TaskInfo{
 		{ID: "t1", State: "RUNNING", Resources: map[string]float64{"CPU": 1, "slot": 1}},
 		{ID: "t2", State: "QUEUED", Resources: map[string]float64{"CPU": 1, "slot": 1}},
@@ -33,18 +32,19 @@ func fixture() ([]goray.NodeInfo, []goray.JobInfo, []goray.TaskInfo, []goray.Act
 		{ID: "t5", State: "WAITING_FOR_NODE", Resources: map[string]float64{"CPU": 6}}, // only the dead node had 8
 	}
 	actors := []goray.ActorInfo{
-		{ID: "a1", TypeName: "counter", State: "ACTOR_STATE_PENDING"},
-		{ID: "a2", TypeName: "counter", State: "ACTOR_STATE_PENDING"},
-		{ID: "a3", TypeName: "counter", State: "ACTOR_STATE_ALIVE"},
-		{ID: "a4", TypeName: "ps", State: "ACTOR_STATE_PENDING"},
+		{ID: "a1", TypeName: "counter", State: "PENDING", Resources: map[string]float64{"slot": 1}},
+		{ID: "a2", TypeName: "counter", State: "PENDING", Resources: map[string]float64{"slot": 1}},
+		{ID: "a3", TypeName: "counter", State: "ALIVE"},
+		{ID: "a4", TypeName: "ps", State: "PENDING"},
+		{ID: "a5", TypeName: "ps", State: "PENDING", Resources: map[string]float64{"GPU": 1}}, // no node has one
 	}
-	return nodes, jobs, tasks, actors
+	return nodes, tasks, actors
 }
 
 // status --output json: field names are an interface; check them exactly.
 func TestStatusJSON(t *testing.T) {
-	nodes, jobs, tasks, actors := fixture()
-	r := buildStatus("10.0.0.1:6379", nodes, jobs, tasks, actors)
+	nodes, tasks, actors := fixture()
+	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors)
 	var buf bytes.Buffer
 	if err := writeJSON(&buf, r); err != nil {
 		t.Fatal(err)
@@ -75,6 +75,9 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if !slices.Equal(ids, []string{"bb", "aa", "cc"}) || !slices.Equal(states, []string{"ALIVE", "ALIVE", "DEAD"}) {
 		t.Fatalf("nodes %v %v, want the head first, then alive, then dead", ids, states)
+	}
+	if addr := views[0]["address"]; addr != "10.0.0.1:6379" {
+		t.Fatalf("the head's address %v, want its gossip address", addr)
 	}
 	if lbl := views[1]["labels"].(map[string]any); lbl["zone"] != "b" {
 		t.Fatalf("labels %v", lbl)
@@ -119,18 +122,19 @@ func TestStatusJSON(t *testing.T) {
 	if got := rows(r.Demands.Pending); !slices.Equal(got, wantPending) {
 		t.Fatalf("pending %v\nwant %v", got, wantPending)
 	}
-	if got := rows(r.Demands.Infeasible); !slices.Equal(got, []row{{"task", "CPU 6", "WAITING_FOR_NODE", 1}}) {
+	if got := rows(r.Demands.Infeasible); !slices.Equal(got, []row{{"actor", "ps", "PENDING", 1}, {"task", "CPU 6", "WAITING_FOR_NODE", 1}}) {
 		t.Fatalf("infeasible %v", got)
 	}
 	for _, x := range d["pending"] {
-		if got := slices.Sorted(maps.Keys(x)); !slices.Equal(got, []string{"count", "kind", "state", "type"}) && !slices.Equal(got, []string{"count", "kind", "resources", "state"}) {
+		if got := slices.Sorted(maps.Keys(x)); !slices.Equal(got, []string{"count", "kind", "state", "type"}) &&
+			!slices.Equal(got, []string{"count", "kind", "resources", "state", "type"}) && !slices.Equal(got, []string{"count", "kind", "resources", "state"}) {
 			t.Fatalf("demand keys %v", got)
 		}
 	}
 
 	// An empty cluster gives arrays, not nulls.
 	buf.Reset()
-	if err := writeJSON(&buf, buildStatus("h:1", nil, nil, nil, nil)); err != nil {
+	if err := writeJSON(&buf, buildStatus("h:1", nil, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if s := buf.String(); strings.Contains(s, "null") {
@@ -139,9 +143,9 @@ func TestStatusJSON(t *testing.T) {
 }
 
 func TestStatusTable(t *testing.T) {
-	nodes, jobs, tasks, actors := fixture()
-	r := buildStatus("10.0.0.1:6379", nodes, jobs, tasks, actors)
-	r.Unreachable = []unreachableNode{{NodeID: "ee", Address: "10.0.0.9:4001", Role: "driver"}}
+	nodes, tasks, actors := fixture()
+	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors)
+	r.Unreachable = []unreachableNode{{NodeID: "aa", Address: "10.0.0.2:5000", Role: "worker", Error: "goray: timeout"}}
 	var buf bytes.Buffer
 	if err := printStatus(&buf, r); err != nil {
 		t.Fatal(err)
@@ -152,13 +156,14 @@ func TestStatusTable(t *testing.T) {
 		"NODE ID  ADDRESS               STATE  RESOURCES (USED/TOTAL)\n" +
 			"bb       10.0.0.1:6379 (head)  ALIVE  CPU 0/2\n" +
 			"aa       10.0.0.2:5000         ALIVE  CPU 3/4, slot 1/1\n" +
-			"cc       10.0.0.3:5000         DEAD   CPU 8\n",
+			"cc       10.0.0.1:5000         DEAD   CPU 8\n",
 		"  CPU   3/6",
 		"{CPU 1, slot 1}: 2 tasks queued",
 		"counter: 2 actors pending",
 		"Infeasible demands",
 		"{CPU 6}: 1 task waiting for a node with room",
-		"Listed ALIVE but not answering: ee (driver, 10.0.0.9:4001)",
+		"Alive but not answering: aa (worker, 10.0.0.2:5000)",
+		"ps: 1 actor pending",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
@@ -169,7 +174,7 @@ func TestStatusTable(t *testing.T) {
 // With a node that does not answer, tasks were not listed: status does not
 // claim that none wait.
 func TestStatusTableUnknownTasks(t *testing.T) {
-	r := buildStatus("h:1", nil, nil, nil, nil)
+	r := buildStatus("h:1", nil, nil, nil)
 	var buf bytes.Buffer
 	if err := printStatus(&buf, r); err != nil {
 		t.Fatal(err)
@@ -187,27 +192,14 @@ func TestStatusTableUnknownTasks(t *testing.T) {
 	}
 }
 
-func TestRoles(t *testing.T) {
-	nodes, jobs, _, _ := fixture()
-	rs := newRoles("10.0.0.1:6379", jobs, nodes)
-	got := map[string]string{}
-	for _, n := range nodes {
-		got[n.ID] = rs.of(n)
-	}
-	want := map[string]string{"aa": "worker", "bb": "head", "cc": "worker", "dd": "driver", "ee": "driver"}
-	if !maps.Equal(got, want) {
-		t.Fatalf("roles %v, want %v", got, want)
-	}
-}
-
 func TestFindActor(t *testing.T) {
 	infos := []goray.ActorInfo{
-		{ID: "01", Name: "ps", Namespace: "default", State: "ACTOR_STATE_DEAD"},
-		{ID: "02", Name: "ps", Namespace: "default", State: "ACTOR_STATE_ALIVE"},
-		{ID: "03", Name: "ps", Namespace: "other", State: "ACTOR_STATE_ALIVE"},
-		{ID: "04", Name: "old", Namespace: "default", State: "ACTOR_STATE_DEAD"},
-		{ID: "05", Name: "twice", Namespace: "a", State: "ACTOR_STATE_DEAD"},
-		{ID: "06", Name: "twice", Namespace: "b", State: "ACTOR_STATE_DEAD"},
+		{ID: "01", Name: "ps", Namespace: "default", State: "DEAD"},
+		{ID: "02", Name: "ps", Namespace: "default", State: "ALIVE"},
+		{ID: "03", Name: "ps", Namespace: "other", State: "ALIVE"},
+		{ID: "04", Name: "old", Namespace: "default", State: "DEAD"},
+		{ID: "05", Name: "twice", Namespace: "a", State: "DEAD"},
+		{ID: "06", Name: "twice", Namespace: "b", State: "DEAD"},
 	}
 	for _, c := range []struct{ key, ns, want, err string }{
 		{key: "01", want: "01"},

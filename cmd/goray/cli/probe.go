@@ -2,84 +2,56 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/goray-dev/goray"
 )
 
-// probeTimeout bounds the connection attempt to one node.
-const probeTimeout = 500 * time.Millisecond
+// nodeQueryTimeout bounds a question every live node answers (the tasks it
+// holds, its object store), within --timeout: a node that does not answer
+// in time is named, and the others' answers are shown.
+const nodeQueryTimeout = 2 * time.Second
 
-// Goray does not notice yet that a node is gone: membership is not in place,
-// and the notice a stopping node sends the head can be lost when its process
-// exits right after. The head then lists the node ALIVE, and ListTasks and
-// ClusterStoreStats, which ask every live node, wait for it until their
-// deadline. Until goray detects departed nodes itself, the CLI tries to
-// connect to every node listed ALIVE first, and says which do not answer
-// instead of waiting for them.
-
-// silentNodes returns the nodes listed ALIVE that do not accept a
-// connection at their address, sorted by ID; self (this driver) is skipped.
-func silentNodes(ctx context.Context, nodes []goray.NodeInfo, self string) []goray.NodeInfo {
-	var mu sync.Mutex
-	var out []goray.NodeInfo
-	var wg sync.WaitGroup
-	for _, n := range nodes {
-		if !n.Alive || n.ID == self {
-			continue
-		}
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-			defer cancel()
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", n.Address)
-			if err == nil {
-				_ = c.Close()
-				return
-			}
-			mu.Lock()
-			out = append(out, n)
-			mu.Unlock()
-		})
+// askNodes asks every live node through ask (ListTasks, ClusterStoreStats)
+// within nodeQueryTimeout. It returns what the nodes that answered said, and
+// the errors of those that did not; err is for a question that failed as a
+// whole.
+func askNodes[T any](c cluster, ask func(context.Context) (T, error)) (answers T, silent goray.NodeErrors, err error) {
+	ctx, cancel := context.WithTimeout(c.ctx, nodeQueryTimeout)
+	defer cancel()
+	answers, err = ask(ctx)
+	if errors.As(err, &silent) {
+		return answers, silent, nil
 	}
-	wg.Wait()
-	slices.SortFunc(out, func(a, b goray.NodeInfo) int { return strings.Compare(a.ID, b.ID) })
+	return answers, nil, err
+}
+
+// unreachable describes the nodes that did not answer, sorted by ID.
+func unreachable(nodes []goray.NodeInfo, silent goray.NodeErrors) []unreachableNode {
+	out := []unreachableNode{}
+	for _, n := range nodes {
+		if err, ok := silent[n.ID]; ok {
+			out = append(out, unreachableNode{NodeID: n.ID, Address: viewNode(n).Address, Role: n.Role, Error: err.Error()})
+		}
+	}
+	slices.SortFunc(out, func(a, b unreachableNode) int { return strings.Compare(a.NodeID, b.NodeID) })
 	return out
 }
 
-// silentError explains why a listing that asks every live node is not
-// attempted.
-func silentError(what string, silent []goray.NodeInfo) error {
-	var parts []string
-	for _, n := range silent {
-		parts = append(parts, n.ID+" at "+n.Address)
-	}
-	nodes := "nodes the cluster lists as ALIVE do not answer"
-	if len(silent) == 1 {
-		nodes = "node the cluster lists as ALIVE does not answer"
-	}
-	return fmt.Errorf("cannot list %s: %d %s (%s); goray does not yet notice nodes that are gone",
-		what, len(silent), nodes, strings.Join(parts, ", "))
+// silentError reports the nodes that did not answer a listing, which shows
+// what the others said.
+func silentError(what string, silent goray.NodeErrors) error {
+	return fmt.Errorf("the %s of %s are missing: %w", what, nodesNoun(len(silent)), silent)
 }
 
-// askEveryNode checks that every node listed ALIVE answers, before a
-// listing that asks each of them.
-func askEveryNode(c cluster, what string) error {
-	nodes, err := goray.Nodes(c.ctx)
-	if err != nil {
-		return fmt.Errorf("listing nodes: %w", err)
+// nodesNoun says "1 node" or "N nodes".
+func nodesNoun(n int) string {
+	if n == 1 {
+		return "1 node"
 	}
-	self, err := goray.NodeID(c.ctx)
-	if err != nil {
-		return err
-	}
-	if silent := silentNodes(c.ctx, nodes, self); len(silent) > 0 {
-		return silentError(what, silent)
-	}
-	return nil
+	return fmt.Sprintf("%d nodes", n)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/goray-dev/goray"
+	grcluster "github.com/goray-dev/goray/cluster"
+	"github.com/goray-dev/goray/cluster/membership"
 )
 
 const (
@@ -36,7 +38,7 @@ type queryFlags struct {
 }
 
 func (q *queryFlags) register(fs *pflag.FlagSet, output bool) {
-	fs.StringVar(&q.address, "address", "", "the head's HOST:PORT (default "+addressEnv+", else the head of this machine's latest session)")
+	fs.StringVar(&q.address, "address", "", "HOST:PORT of the cluster's head, or of any of its nodes (default "+addressEnv+", else the head of this machine's latest session)")
 	fs.StringVar(&q.tokenFile, "token-file", "", "file holding the cluster token (default "+tokenEnv+", else this machine's session of that cluster)")
 	fs.DurationVar(&q.timeout, "timeout", defaultQueryTimeout, "give up after this long")
 	if output {
@@ -106,7 +108,7 @@ func (q *queryFlags) withCluster(ctx context.Context, root string, f func(c clus
 	}
 	dctx, err := goray.Init(ctx, goray.WithAddress(addr), goray.WithToken(tok.token), goray.WithLabels(cliLabels()))
 	if err != nil {
-		return headError(addr, q.timeout, err)
+		return joinError(addr, q.timeout, err)
 	}
 	defer shutdownDriver(dctx)
 	if err := f(cluster{ctx: dctx, address: addr}); err != nil {
@@ -118,27 +120,30 @@ func (q *queryFlags) withCluster(ctx context.Context, root string, f func(c clus
 	return nil
 }
 
-// headError explains why joining the head at addr failed.
-func headError(addr string, timeout time.Duration, err error) error {
-	if errors.Is(err, goray.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("the goray head at %s did not answer within %v: %w", addr, timeout, err)
+// joinError explains why this process could not join the cluster at addr
+// (which accepted a connection) within timeout.
+func joinError(addr string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, grcluster.ErrNoHead):
+		return fmt.Errorf("the cluster at %s has no head (it is gone, or not up yet): %w", addr, err)
+	case errors.Is(err, membership.ErrJoin):
+		return fmt.Errorf("the goray node at %s did not let this process join within %v: is the token the cluster's? (the node logs the peers it refuses): %w", addr, timeout, err)
+	case errors.Is(err, goray.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the cluster at %s did not answer within %v: %w", addr, timeout, err)
 	}
-	return fmt.Errorf("joining the goray head at %s: %w", addr, err)
+	return fmt.Errorf("joining the cluster at %s: %w", addr, err)
 }
 
-// leaveLinger is how long a short-lived driver's process stays after
-// Shutdown. TEMPORARY: Shutdown returns before the head has the node's
-// notice that it left (it is sent, not acknowledged), and a process that
-// exits at once loses it; the head then lists the driver ALIVE for good.
-// Remove once stopping a node waits for the head to acknowledge.
-const leaveLinger = 50 * time.Millisecond
+// driverLeaveTimeout bounds how long a short-lived driver takes to leave
+// the cluster: a node that does not answer (stopped, or cut off) is not
+// waited for longer.
+const driverLeaveTimeout = time.Second
 
 // shutdownDriver ends a short-lived driver, even after its context ended.
 func shutdownDriver(dctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(dctx), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(dctx), driverLeaveTimeout)
 	defer cancel()
 	_ = goray.Shutdown(ctx)
-	time.Sleep(leaveLinger)
 }
 
 // writeJSON writes v as indented JSON.

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goray-dev/goray/cluster/membership"
 )
 
 // The session directory. Every cluster this machine takes part in has one,
@@ -20,7 +22,7 @@ import (
 //
 //	session_latest -> session_2026-01-02_15-04-05_000001_4242
 //	session_2026-01-02_15-04-05_000001_4242/
-//	  head_address     the head's HOST:PORT
+//	  head_address     the head's HOST:PORT, where the cluster is joined
 //	  token            the cluster token (mode 0600), when the head made it
 //	  head.pid         process ID of a node this machine started
 //	  head.json        the node's record, written once it runs
@@ -142,19 +144,36 @@ func (s session) setHeadAddress(addr string) error {
 	return writeFileAtomic(s.path(headAddressFile), []byte(addr+"\n"), 0o644)
 }
 
-// sessionFor finds the session of the cluster whose head is at addr:
-// the latest session first, then the others, newest first.
+// sessionFor finds the session of the cluster at addr, the address of its
+// head or of a node this machine runs in it: the latest session first, then
+// the others, newest first.
 func sessionFor(root, addr string) (session, bool) {
-	if s, ok := latestSession(root); ok && s.headAddress() == addr {
-		return s, true
+	latest, ok := latestSession(root)
+	if ok && latest.has(addr) {
+		return latest, true
 	}
 	all, _ := allSessions(root)
 	for _, s := range all {
-		if s.headAddress() == addr {
+		if s.has(addr) {
 			return s, true
 		}
 	}
 	return session{}, false
+}
+
+// has reports whether addr is the address of the session's head or of one
+// of its nodes that runs.
+func (s session) has(addr string) bool {
+	if s.headAddress() == addr {
+		return true
+	}
+	names, _ := s.nodeNames()
+	for _, name := range names {
+		if r, err := s.readRecord(name); err == nil && r.Address == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // reserveNode claims a node name in the session — "head", or the first
@@ -330,6 +349,8 @@ func checkToken(raw, src string) (string, error) {
 		return "", fmt.Errorf("the cluster token in %s is empty", src)
 	case strings.ContainsAny(t, " \t\r\n"):
 		return "", fmt.Errorf("the cluster token in %s has spaces or several lines", src)
+	case len(t) < membership.MinTokenLen:
+		return "", fmt.Errorf("the cluster token in %s is too short: %d bytes, want %d or more", src, len(t), membership.MinTokenLen)
 	}
 	return t, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +30,10 @@ const (
 	defaultHeadPort     = 6379 // Ray's
 	defaultHeadHost     = "127.0.0.1"
 	defaultStartTimeout = 30 * time.Second
+	// childGrace is how much longer than --timeout start waits for the node
+	// process, which gives up after --timeout, to say why it failed: a
+	// gossip join attempt under way then takes up to 3 s more.
+	childGrace = 4 * time.Second
 	// nodeStopTimeout bounds a node's graceful stop once it is told to stop.
 	nodeStopTimeout = 10 * time.Second
 	// pollEvery is how often the CLI looks again for what it waits for.
@@ -58,9 +65,10 @@ type startFlags struct {
 // nodeSpec is a checked start request: the node to run.
 type nodeSpec struct {
 	head              bool
-	address           string // the head's, for a worker
+	address           string // the cluster's, for a worker
 	host              string // to listen on; "" for a worker: the address it reaches the head from
-	port              int
+	port              int    // for messages from other nodes
+	gossipPort        int    // the head's: the port of the cluster's address
 	cpus              *float64
 	gpus              *int
 	memory            int64 // bytes; 0: no memory resource
@@ -74,9 +82,9 @@ type nodeSpec struct {
 
 func (f *startFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.head, "head", false, "start the head node of a new cluster")
-	fs.StringVar(&f.address, "address", "", "join the cluster whose head is at HOST:PORT (a worker node)")
-	fs.IntVar(&f.port, "port", defaultHeadPort, "the head's port (0: a free one)")
-	fs.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "a worker's port (0: a free one)")
+	fs.StringVar(&f.address, "address", "", "join the cluster at HOST:PORT, its head's address (or any node's): a worker node")
+	fs.IntVar(&f.port, "port", defaultHeadPort, "the head's port, which the others join at (its gossip port; 0: a free one)")
+	fs.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the port the node takes messages from other nodes on (0: a free one)")
 	fs.StringVar(&f.nodeIP, "node-ip-address", "", "the address other nodes reach this node at (head: "+defaultHeadHost+"; worker: the address it reaches the head from)")
 	fs.Float64Var(&f.numCPUs, "num-cpus", 0, "CPUs the node offers (default: the machine's cores)")
 	fs.IntVar(&f.numGPUs, "num-gpus", 0, "GPUs the node offers (default: the GPUs found)")
@@ -102,23 +110,24 @@ func (f *startFlags) spec(changed func(string) bool) (nodeSpec, error) {
 		return s, errors.New("--head and --address exclude each other: a node starts a cluster or joins one")
 	case !f.head && f.address == "":
 		return s, errors.New("pass --head to start a cluster's head node, or --address HOST:PORT to join a cluster")
-	case f.head && changed("node-manager-port"):
-		return s, errors.New("--node-manager-port is for a worker; the head listens on --port")
 	case !f.head && changed("port"):
-		return s, errors.New("--port is the head's port; a worker listens on --node-manager-port")
+		return s, errors.New("--port is the head's port, where the cluster is joined; a worker takes free ports (--node-manager-port sets its message port)")
 	case f.timeout <= 0:
 		return s, fmt.Errorf("--timeout must be positive, got %v", f.timeout)
 	}
+	s.port = f.nodeManagerPort
 	if f.head {
-		s.host, s.port = defaultHeadHost, f.port
-	} else {
-		if err := checkAddress(f.address); err != nil {
-			return s, fmt.Errorf("--address: %w", err)
-		}
-		s.port = f.nodeManagerPort
+		s.host, s.gossipPort = defaultHeadHost, f.port
+	} else if err := checkAddress(f.address); err != nil {
+		return s, fmt.Errorf("--address: %w", err)
 	}
-	if s.port < 0 || s.port > 65535 {
-		return s, fmt.Errorf("port %d is out of range (0 to 65535)", s.port)
+	for _, p := range []int{s.port, s.gossipPort} {
+		if p < 0 || p > 65535 {
+			return s, fmt.Errorf("port %d is out of range (0 to 65535)", p)
+		}
+	}
+	if s.port != 0 && s.port == s.gossipPort {
+		return s, fmt.Errorf("--port and --node-manager-port are both %d: the node needs two ports", s.port)
 	}
 	if f.nodeIP != "" {
 		if strings.ContainsAny(f.nodeIP, ":/ ") && net.ParseIP(f.nodeIP) == nil {
@@ -170,7 +179,7 @@ func (f *startFlags) spec(changed func(string) bool) (nodeSpec, error) {
 func (s nodeSpec) options(token string, logger *slog.Logger) []goray.InitOption {
 	opts := []goray.InitOption{goray.WithListen(s.host, s.port), goray.WithToken(token), goray.WithLogger(logger)}
 	if s.head {
-		opts = append(opts, goray.AsHead())
+		opts = append(opts, goray.AsHead(), goray.WithGossipPort(s.gossipPort))
 	} else {
 		opts = append(opts, goray.WithAddress(s.address))
 	}
@@ -210,21 +219,22 @@ func newStart(tempDir *string) *cobra.Command {
 		Long: `Start a node on this machine and leave it running in the background
 (or in the foreground with --block).
 
-With --head the node is the head of a new cluster: it makes a cluster token,
+With --head the node is the head of a new cluster, joined at its --port
+(6379 by default) on --node-ip-address (127.0.0.1 by default: give this
+machine's address for nodes on other machines). It makes a cluster token,
 saved in the session directory readable only by you (unless --token-file
 names one; ` + tokenEnv + ` is used when set), and prints how other nodes and
-drivers join. With --address HOST:PORT the node joins the cluster whose head
-is there; it presents the token from --token-file, else ` + tokenEnv + `, else the
-token of this machine's session of that cluster.
+drivers join. With --address HOST:PORT the node joins the cluster there (the
+head's address, or any node's); it presents the token from --token-file,
+else ` + tokenEnv + `, else the token of this machine's session of that cluster.
 
-start returns once the node runs (and, for a worker, once the head lists
-it); in the foreground (--block) a worker checks only that the head's address
-answers before it starts.
+start returns once the node runs and, for a worker, once the head lists it.
 
 Every node runs this same program, so its registered tasks and actors exist
 on every node. Logs and process IDs go to the session directory under
 --temp-dir; 'stop' stops every node this machine started.`,
 		Example: `  goray start --head --num-cpus 4
+  goray start --head --node-ip-address 10.0.0.1
   goray start --address 10.0.0.1:6379 --token-file ./token --labels zone=a
   goray start --head --port 0 --block`,
 		Args: cobra.NoArgs,
@@ -369,12 +379,7 @@ func startBackground(ctx context.Context, cmd *cobra.Command, spec nodeSpec, roo
 	// Interrupted while it waits, start takes the node down with it.
 	ctx, release := signal.NotifyContext(ctx, stopSignals()...)
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, spec.timeout)
-	defer cancel()
-	rec, err := waitReady(ctx, p.sess, p.name, spec.timeout, exited)
-	if err == nil && !spec.head {
-		err = awaitJoined(ctx, spec, p.token.token, rec.NodeID)
-	}
+	rec, err := waitReady(ctx, p.sess, p.name, filepath.Base(exe), spec.timeout, exited)
 	if err != nil {
 		_ = kill(child.Process.Pid)
 		return fmt.Errorf("%w (log: %s)", err, logPath)
@@ -404,9 +409,11 @@ func childArgs(cmd *cobra.Command, p prepared) []string {
 }
 
 // waitReady waits until node name of sess has written its record, its
-// process exited, ctx ended or the timeout passed.
-func waitReady(ctx context.Context, sess session, name string, timeout time.Duration, exited <-chan error) (nodeRecord, error) {
-	deadline := time.NewTimer(timeout)
+// process exited, ctx ended or the timeout passed. The node process gives
+// up after the timeout itself: it gets a little longer, to say why. prog is
+// the program's name, which the process puts before its error.
+func waitReady(ctx context.Context, sess session, name, prog string, timeout time.Duration, exited <-chan error) (nodeRecord, error) {
+	deadline := time.NewTimer(timeout + childGrace)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
@@ -416,7 +423,7 @@ func waitReady(ctx context.Context, sess session, name string, timeout time.Dura
 		}
 		select {
 		case err := <-exited:
-			reason := lastLine(sess.path(logsDir, name+".log"))
+			reason := strings.TrimPrefix(lastLine(sess.path(logsDir, name+".log")), prog+": ")
 			if reason == "" && err != nil {
 				reason = err.Error()
 			}
@@ -424,9 +431,6 @@ func waitReady(ctx context.Context, sess session, name string, timeout time.Dura
 		case <-deadline.C:
 			return nodeRecord{}, fmt.Errorf("the node did not start within %v", timeout)
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nodeRecord{}, fmt.Errorf("the node did not start within %v", timeout)
-			}
 			return nodeRecord{}, fmt.Errorf("stopped waiting for the node: %w", context.Cause(ctx))
 		case <-tick.C:
 		}
@@ -461,6 +465,11 @@ func printStarted(w io.Writer, cmd *cobra.Command, rec nodeRecord, p prepared, t
 	}
 	fmt.Fprintf(w, "Session: %s\nLog: %s\nToken: %s\n", p.sess.dir, rec.Log, p.token.from)
 	if rec.Role == "head" {
+		if host, _, err := net.SplitHostPort(rec.Address); err == nil {
+			if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+				fmt.Fprintf(w, "\nThe head listens on %s: only this machine can join. For nodes on other machines,\nstart it with --node-ip-address set to this machine's address.\n", host)
+			}
+		}
 		tokenArg, tokenEnvCmd := "", ""
 		if p.token.file != "" {
 			tokenArg = " --token-file " + shellQuote(p.token.file)
@@ -574,32 +583,64 @@ func nodeToken(spec nodeSpec, root string) (tokenSource, error) {
 	return resolveToken(spec.tokenFile, root, spec.address)
 }
 
-// startNode starts the node; a worker only once its head's address
-// answers. That the head lists the worker is checked by the start that
-// runs it in the background (see awaitJoined).
+// startNode starts the node and returns once it runs: a worker once the
+// head lists it, so that a driver started next finds it. All within
+// --timeout.
 func startNode(ctx context.Context, spec nodeSpec, token string, logger *slog.Logger) (*goray.Node, error) {
 	ctx, cancel := context.WithTimeout(ctx, spec.timeout)
 	defer cancel()
+	if err := spec.checkPorts(); err != nil {
+		return nil, err
+	}
 	if !spec.head {
 		if err := dialHead(ctx, spec.address); err != nil {
 			return nil, err
 		}
 	}
 	node, err := goray.StartNode(ctx, spec.options(token, logger)...)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			flag := "--port"
-			if !spec.head {
-				flag = "--node-manager-port"
-			}
-			return nil, fmt.Errorf("port %d on %s is in use (choose another with %s): %w", spec.port, spec.host, flag, err)
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"):
+		return nil, fmt.Errorf("a port of the node is in use (choose others with --port and --node-manager-port): %w", err)
+	case spec.head:
 		return nil, fmt.Errorf("starting the node: %w", err)
+	default:
+		return nil, joinError(spec.address, spec.timeout, err)
+	}
+	if !spec.head {
+		if err := awaitListed(ctx, node, spec); err != nil {
+			_ = node.Stop(context.WithoutCancel(ctx))
+			return nil, err
+		}
 	}
 	return node, nil
 }
 
-// dialHead checks that something listens at the head's address.
+// checkPorts checks that the ports the node was given are free, to name the
+// flag when one is not: the gossip port for TCP and UDP, the message port
+// for TCP.
+func (s nodeSpec) checkPorts() error {
+	check := func(network string, port int, flag string) error {
+		if port == 0 {
+			return nil
+		}
+		addr := net.JoinHostPort(s.host, strconv.Itoa(port))
+		var c io.Closer
+		var err error
+		if network == "udp" {
+			c, err = net.ListenPacket(network, addr)
+		} else {
+			c, err = net.Listen(network, addr)
+		}
+		if err != nil {
+			return fmt.Errorf("port %d on %s is in use (choose another with %s): %w", port, cmp.Or(s.host, "this machine"), flag, err)
+		}
+		return c.Close()
+	}
+	return errors.Join(check("tcp", s.gossipPort, "--port"), check("udp", s.gossipPort, "--port"), check("tcp", s.port, "--node-manager-port"))
+}
+
+// dialHead checks that something listens at the address of the cluster.
 func dialHead(ctx context.Context, addr string) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
@@ -609,33 +650,27 @@ func dialHead(ctx context.Context, addr string) error {
 	return c.Close()
 }
 
-// awaitJoined waits until the head lists the node: StartNode of a worker
-// returns before the head has heard of it, so a short-lived driver asks.
-// It runs in the process that started the node, not in the node's: a
-// process runs one networked goray runtime (protoactor's remote sets gRPC's
-// process-wide logger each time one starts, racing with the gRPC
-// goroutines of any other).
-func awaitJoined(ctx context.Context, spec nodeSpec, token, nodeID string) error {
-	dctx, err := goray.Init(ctx, goray.WithAddress(spec.address), goray.WithToken(token), goray.WithLabels(cliLabels()))
-	if err != nil {
-		return headError(spec.address, spec.timeout, err)
-	}
-	defer shutdownDriver(dctx)
+// awaitListed waits until the head lists the node alive: StartNode of a
+// worker returns once it has joined, before the head has its registration.
+func awaitListed(ctx context.Context, node *goray.Node, spec nodeSpec) error {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		nodes, err := goray.Nodes(dctx)
-		if err != nil {
-			return fmt.Errorf("asking the head at %s for its nodes: %w", spec.address, err)
-		}
-		for _, n := range nodes {
-			if n.ID == nodeID && n.Alive {
-				return nil
-			}
+		// The node's context carries its runtime; ctx bounds the question.
+		qctx, cancel := context.WithTimeout(node.Context(), time.Second)
+		unlink := context.AfterFunc(ctx, cancel)
+		nodes, err := goray.Nodes(qctx)
+		unlink()
+		cancel()
+		if err == nil && slices.ContainsFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == node.ID() && n.Alive }) {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the head at %s did not list this node within %v", spec.address, spec.timeout)
+			if err != nil {
+				return fmt.Errorf("the head of the cluster at %s did not list this node within %v: %w", spec.address, spec.timeout, err)
+			}
+			return fmt.Errorf("the head of the cluster at %s did not list this node within %v", spec.address, spec.timeout)
 		case <-tick.C:
 		}
 	}

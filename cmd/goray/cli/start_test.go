@@ -38,24 +38,26 @@ func TestStartFlags(t *testing.T) {
 		err  string
 	}{
 		{name: "head defaults", args: []string{"--head"},
-			want: nodeSpec{head: true, host: "127.0.0.1", port: 6379, timeout: 30 * time.Second}},
+			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 6379, timeout: 30 * time.Second}},
 		{name: "worker defaults", args: []string{"--address", "10.0.0.1:6379"},
 			want: nodeSpec{address: "10.0.0.1:6379", host: "", port: 0, timeout: 30 * time.Second}},
 		{name: "free head port", args: []string{"--head", "--port", "0"},
-			want: nodeSpec{head: true, host: "127.0.0.1", port: 0, timeout: 30 * time.Second}},
+			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 0, timeout: 30 * time.Second}},
+		{name: "head message port", args: []string{"--head", "--port", "7000", "--node-manager-port", "7001"},
+			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 7000, port: 7001, timeout: 30 * time.Second}},
 		{name: "worker port and ip", args: []string{"--address", "h:1", "--node-manager-port", "7000", "--node-ip-address", "10.0.0.9"},
 			want: nodeSpec{address: "h:1", host: "10.0.0.9", port: 7000, timeout: 30 * time.Second}},
 		{name: "head ip", args: []string{"--head", "--node-ip-address", "192.168.1.4", "--timeout", "5s"},
-			want: nodeSpec{head: true, host: "192.168.1.4", port: 6379, timeout: 5 * time.Second}},
+			want: nodeSpec{head: true, host: "192.168.1.4", gossipPort: 6379, timeout: 5 * time.Second}},
 		{name: "resources", args: []string{"--head", "--num-cpus", "2.5", "--num-gpus", "1", "--memory", "2GiB",
 			"--object-store-memory", "512MiB", "--resources", `{"TPU": 4}`, "--labels", "zone=a,disk=ssd"},
-			want: nodeSpec{head: true, host: "127.0.0.1", port: 6379, timeout: 30 * time.Second, cpus: f64(2.5), gpus: i(1),
+			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 6379, timeout: 30 * time.Second, cpus: f64(2.5), gpus: i(1),
 				memory: 2 << 30, objectStoreMemory: 512 << 20, resources: map[string]float64{"TPU": 4},
 				labels: map[string]string{"zone": "a", "disk": "ssd"}}},
 		{name: "zero cpus given", args: []string{"--address", "h:1", "--num-cpus", "0"},
 			want: nodeSpec{address: "h:1", timeout: 30 * time.Second, cpus: f64(0)}},
 		{name: "json labels", args: []string{"--head", "--labels", `{"zone": "b"}`},
-			want: nodeSpec{head: true, host: "127.0.0.1", port: 6379, timeout: 30 * time.Second, labels: map[string]string{"zone": "b"}}},
+			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 6379, timeout: 30 * time.Second, labels: map[string]string{"zone": "b"}}},
 		{name: "relative token file", args: []string{"--address", "h:1", "--token-file", "tok"},
 			want: nodeSpec{address: "h:1", timeout: 30 * time.Second, tokenFile: filepath.Join(cwd, "tok")}},
 
@@ -64,9 +66,10 @@ func TestStartFlags(t *testing.T) {
 		{name: "bad address", args: []string{"--address", "nohost"}, err: "not HOST:PORT"},
 		{name: "address without host", args: []string{"--address", ":6379"}, err: "no host"},
 		{name: "address bad port", args: []string{"--address", "h:99999"}, err: "port must be"},
-		{name: "worker --port", args: []string{"--address", "h:1", "--port", "1"}, err: "--node-manager-port"},
-		{name: "head --node-manager-port", args: []string{"--head", "--node-manager-port", "1"}, err: "--node-manager-port is for a worker"},
+		{name: "worker --port", args: []string{"--address", "h:1", "--port", "1"}, err: "--port is the head's port"},
+		{name: "same ports", args: []string{"--head", "--port", "7000", "--node-manager-port", "7000"}, err: "both 7000"},
 		{name: "port range", args: []string{"--head", "--port", "70000"}, err: "out of range"},
+		{name: "message port range", args: []string{"--address", "h:1", "--node-manager-port", "-1"}, err: "out of range"},
 		{name: "negative cpus", args: []string{"--head", "--num-cpus", "-1"}, err: "--num-cpus"},
 		{name: "negative gpus", args: []string{"--head", "--num-gpus", "-1"}, err: "--num-gpus"},
 		{name: "bad memory", args: []string{"--head", "--memory", "much"}, err: "--memory"},
@@ -89,7 +92,7 @@ func TestStartFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := c.want
-			if got.head != w.head || got.address != w.address || got.host != w.host || got.port != w.port ||
+			if got.head != w.head || got.address != w.address || got.host != w.host || got.port != w.port || got.gossipPort != w.gossipPort ||
 				got.timeout != w.timeout || got.memory != w.memory || got.objectStoreMemory != w.objectStoreMemory ||
 				got.tokenFile != w.tokenFile || !maps.Equal(got.resources, w.resources) || !maps.Equal(got.labels, w.labels) ||
 				!ptrEqual(got.cpus, w.cpus) || !ptrEqual(got.gpus, w.gpus) {
@@ -113,10 +116,10 @@ func TestStartOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := len(spec.options("t", nil)) // listen, token, logger, head
-	if base != 4 {
-		t.Fatalf("a bare head has %d options, want 4", base)
+	if n := len(spec.options("t", nil)); n != 5 { // listen, token, logger, head, gossip port
+		t.Fatalf("a bare head has %d options, want 5", n)
 	}
+	base := 4 // listen, token, logger, address
 	spec, err = parseStart("--address", "h:1", "--num-cpus", "1", "--num-gpus", "0", "--memory", "1k",
 		"--resources", `{"a": 1}`, "--labels", "k=v", "--object-store-memory", "1M", "--object-spilling-directory", "/tmp/x")
 	if err != nil {
@@ -155,12 +158,13 @@ func TestHeadToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(tokenEnv, "from-env")
+	const envToken = "from-env-0123456789"
+	t.Setenv(tokenEnv, envToken)
 	ts, err = headToken(nodeSpec{head: true}, s2)
-	if err != nil || ts.token != "from-env" {
-		t.Fatalf("token %q, %v; want from-env", ts.token, err)
+	if err != nil || ts.token != envToken {
+		t.Fatalf("token %q, %v; want %s", ts.token, err, envToken)
 	}
-	checkTokenFile(t, ts.file, "from-env")
+	checkTokenFile(t, ts.file, envToken)
 
 	// --token-file wins, and no session token file is made.
 	s3, err := newSession(root, time.Now().Add(2*time.Second))
@@ -168,11 +172,11 @@ func TestHeadToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := filepath.Join(t.TempDir(), "mytoken")
-	if err := os.WriteFile(own, []byte("  mine\n"), 0o600); err != nil {
+	if err := os.WriteFile(own, []byte("  mine-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ts, err = headToken(nodeSpec{head: true, tokenFile: own}, s3)
-	if err != nil || ts.token != "mine" || ts.file != own {
+	if err != nil || ts.token != "mine-0123456789abcdef" || ts.file != own {
 		t.Fatalf("token %+v, %v; want mine from %s", ts, err, own)
 	}
 	if _, err := os.Stat(s3.path(tokenFile)); err == nil {
@@ -198,13 +202,15 @@ func checkTokenFile(t *testing.T, path, token string) {
 
 func TestReadTokenFile(t *testing.T) {
 	dir := t.TempDir()
+	const tok = "abcdefghijklmnop" // 16 bytes: the shortest token nodes take
 	for _, c := range []struct{ content, want, err string }{
-		{content: "abc\n", want: "abc"},
-		{content: "\n  abc  \n\n", want: "abc"},
+		{content: tok + "\n", want: tok},
+		{content: "\n  " + tok + "  \n\n", want: tok},
 		{content: "", err: "is empty"},
 		{content: " \n", err: "is empty"},
 		{content: "a b", err: "spaces or several lines"},
 		{content: "a\nb", err: "spaces or several lines"},
+		{content: tok[1:], err: "too short: 15 bytes, want 16 or more"},
 	} {
 		p := filepath.Join(dir, "t")
 		if err := os.WriteFile(p, []byte(c.content), 0o600); err != nil {
@@ -239,10 +245,10 @@ func TestResolveToken(t *testing.T) {
 	if err := s.setHeadAddress(addr); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeTokenFile(s.path(tokenFile), "session-token"); err != nil {
+	if err := writeTokenFile(s.path(tokenFile), "session-token-0123"); err != nil {
 		t.Fatal(err)
 	}
-	if ts, err := resolveToken("", root, addr); err != nil || ts.token != "session-token" {
+	if ts, err := resolveToken("", root, addr); err != nil || ts.token != "session-token-0123" {
 		t.Fatalf("from the session: %+v, %v", ts, err)
 	}
 	// The session of another cluster does not lend its token.
@@ -253,18 +259,18 @@ func TestResolveToken(t *testing.T) {
 	if _, err := newSession(root, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if ts, err := resolveToken("", root, addr); err != nil || ts.token != "session-token" {
+	if ts, err := resolveToken("", root, addr); err != nil || ts.token != "session-token-0123" {
 		t.Fatalf("from an older session: %+v, %v", ts, err)
 	}
-	t.Setenv(tokenEnv, "env-token")
-	if ts, err := resolveToken("", root, addr); err != nil || ts.token != "env-token" {
+	t.Setenv(tokenEnv, "env-token-0123456")
+	if ts, err := resolveToken("", root, addr); err != nil || ts.token != "env-token-0123456" {
 		t.Fatalf("GORAY_TOKEN: %+v, %v", ts, err)
 	}
 	f := filepath.Join(t.TempDir(), "tok")
-	if err := os.WriteFile(f, []byte("file-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(f, []byte("file-token-012345\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if ts, err := resolveToken(f, root, addr); err != nil || ts.token != "file-token" {
+	if ts, err := resolveToken(f, root, addr); err != nil || ts.token != "file-token-012345" {
 		t.Fatalf("--token-file: %+v, %v", ts, err)
 	}
 	// A head started with --token-file names it in its record.
@@ -279,7 +285,7 @@ func TestResolveToken(t *testing.T) {
 	if err := s2.writeRecord(nodeRecord{Name: "head", TokenFile: f}); err != nil {
 		t.Fatal(err)
 	}
-	if ts, err := resolveToken("", root, "127.0.0.1:7002"); err != nil || ts.token != "file-token" {
+	if ts, err := resolveToken("", root, "127.0.0.1:7002"); err != nil || ts.token != "file-token-012345" {
 		t.Fatalf("the head's token file: %+v, %v", ts, err)
 	}
 }

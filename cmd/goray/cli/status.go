@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -18,17 +19,19 @@ func newStatus(tempDir *string) *cobra.Command {
 where used = total − available), the resources of the live nodes together,
 and the demands: tasks waiting for resources (QUEUED at their node, or
 WAITING_FOR_NODE), grouped by resource shape, and PENDING actors by type.
-A demand is infeasible when no live node has that much in total.
+A demand is infeasible when no live node has that much in total. A node's
+address is where it gossips: any of them is an address to join the cluster
+at, or to ask it with --address.
 
 Drivers (including this command's own) are nodes of the cluster too, without
 resources; status leaves them out ('list nodes --include-drivers' shows them).
 
---output json prints one object: head_address; nodes, each with node_id,
-address, state, total, available and labels; resources (total and used of the
-live nodes); demands (pending and infeasible, each a list of kind, resources
-or type, state and count); unreachable, the IDs of nodes listed ALIVE that do
-not accept a connection (goray does not yet notice nodes that are gone; task
-demands are then unknown, as warnings says).`,
+--output json prints one object: head_address (where status asked); nodes,
+each with node_id, address, state, total, available and labels; resources
+(total and used of the live nodes); demands (pending and infeasible, each a
+list of kind, resources or type, state and count); unreachable, the live
+nodes that did not say what tasks they hold in time (node_id, address, role,
+error), whose task demands are then unknown; warnings.`,
 		Args: cobra.NoArgs,
 	}
 	return queryCommand(tempDir, cmd, true, func(cmd *cobra.Command, _ []string, c cluster, q *queryFlags) error {
@@ -49,32 +52,18 @@ func collectStatus(c cluster) (statusReport, error) {
 	if err != nil {
 		return statusReport{}, fmt.Errorf("listing nodes: %w", err)
 	}
-	jobs, err := goray.ListJobs(c.ctx)
-	if err != nil {
-		return statusReport{}, fmt.Errorf("listing jobs: %w", err)
-	}
 	actors, err := goray.ListActors(c.ctx)
 	if err != nil {
 		return statusReport{}, fmt.Errorf("listing actors: %w", err)
 	}
-	self, err := goray.NodeID(c.ctx)
+	tasks, silent, err := askNodes(c, goray.ListTasks)
 	if err != nil {
-		return statusReport{}, err
+		return statusReport{}, fmt.Errorf("listing tasks: %w", err)
 	}
-	silent := silentNodes(c.ctx, nodes, self)
-	var tasks []goray.TaskInfo
-	if len(silent) == 0 {
-		if tasks, err = goray.ListTasks(c.ctx); err != nil {
-			return statusReport{}, fmt.Errorf("listing tasks: %w", err)
-		}
-	}
-	r := buildStatus(c.address, nodes, jobs, tasks, actors)
-	rs := newRoles(c.address, jobs, nodes)
-	for _, n := range silent {
-		r.Unreachable = append(r.Unreachable, unreachableNode{NodeID: n.ID, Address: n.Address, Role: rs.of(n)})
-	}
+	r := buildStatus(c.address, nodes, tasks, actors)
+	r.Unreachable = unreachable(nodes, silent)
 	if len(silent) > 0 {
-		r.Warnings = append(r.Warnings, "task demands unknown: "+silentError("tasks", silent).Error())
+		r.Warnings = append(r.Warnings, fmt.Sprintf("task demands unknown on %s that did not answer within %v", nodesNoun(len(silent)), nodeQueryTimeout))
 	}
 	return r, nil
 }
@@ -95,7 +84,7 @@ func printStatus(w io.Writer, r statusReport) error {
 			res = formatUsage(n.used(), n.Total)
 		}
 		addr := n.Address
-		if n.Address == r.HeadAddress {
+		if n.head {
 			addr += " (head)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.NodeID, addr, n.State, res)
@@ -117,9 +106,9 @@ func printStatus(w io.Writer, r statusReport) error {
 	if len(r.Unreachable) > 0 {
 		var parts []string
 		for _, n := range r.Unreachable {
-			parts = append(parts, n.NodeID+" ("+n.Role+", "+n.Address+")")
+			parts = append(parts, n.NodeID+" ("+cmp.Or(n.Role, "node")+", "+n.Address+")")
 		}
-		fmt.Fprintf(w, "\nListed ALIVE but not answering: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "\nAlive but not answering: %s\n", strings.Join(parts, ", "))
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "\nWarning: %s\n", warn)
