@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -184,7 +185,8 @@ func run(ctx context.Context, limit, chunks int) (res Result, err error) {
 	}
 	res.Addresses = map[string]string{}
 	for _, n := range nodes {
-		res.Addresses[n.ID] = n.Address
+		// Where the node gossips: none for an embedded node.
+		res.Addresses[n.ID] = cmp.Or(n.GossipAddress, "(this process)")
 	}
 
 	t, err := tally.New(ctx)
@@ -256,9 +258,6 @@ func (r Result) print(w io.Writer) error {
 	fmt.Fprintln(tw, "  NODE ID\tADDRESS\tTASKS\tCHUNKS")
 	for _, id := range slices.Sorted(maps.Keys(perNode)) {
 		addr := r.Addresses[id]
-		if addr == "nonhost" { // an embedded node, reached by no other process
-			addr = "(this process)"
-		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", id, addr, len(perNode[id]), chunkList(perNode[id]))
 	}
 	if err := tw.Flush(); err != nil {

@@ -83,7 +83,7 @@ type nodeSpec struct {
 func (f *startFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.head, "head", false, "start the head node of a new cluster")
 	fs.StringVar(&f.address, "address", "", "join the cluster at HOST:PORT, its head's address (or any node's): a worker node")
-	fs.IntVar(&f.port, "port", defaultHeadPort, "the head's port, which the others join at (its gossip port; 0: a free one)")
+	fs.IntVar(&f.port, "port", defaultHeadPort, "the node's gossip port: the head's is where the cluster is joined; a worker's is a free one unless given (0: a free one)")
 	fs.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the port the node takes messages from other nodes on (0: a free one)")
 	fs.StringVar(&f.nodeIP, "node-ip-address", "", "the address other nodes reach this node at (head: "+defaultHeadHost+"; worker: the address it reaches the head from)")
 	fs.Float64Var(&f.numCPUs, "num-cpus", 0, "CPUs the node offers (default: the machine's cores)")
@@ -110,16 +110,19 @@ func (f *startFlags) spec(changed func(string) bool) (nodeSpec, error) {
 		return s, errors.New("--head and --address exclude each other: a node starts a cluster or joins one")
 	case !f.head && f.address == "":
 		return s, errors.New("pass --head to start a cluster's head node, or --address HOST:PORT to join a cluster")
-	case !f.head && changed("port"):
-		return s, errors.New("--port is the head's port, where the cluster is joined; a worker takes free ports (--node-manager-port sets its message port)")
 	case f.timeout <= 0:
 		return s, fmt.Errorf("--timeout must be positive, got %v", f.timeout)
 	}
 	s.port = f.nodeManagerPort
 	if f.head {
 		s.host, s.gossipPort = defaultHeadHost, f.port
-	} else if err := checkAddress(f.address); err != nil {
-		return s, fmt.Errorf("--address: %w", err)
+	} else {
+		if err := checkAddress(f.address); err != nil {
+			return s, fmt.Errorf("--address: %w", err)
+		}
+		if changed("port") {
+			s.gossipPort = f.port
+		}
 	}
 	for _, p := range []int{s.port, s.gossipPort} {
 		if p < 0 || p > 65535 {
@@ -177,9 +180,9 @@ func (f *startFlags) spec(changed func(string) bool) (nodeSpec, error) {
 
 // options returns the goray options that start the node s describes.
 func (s nodeSpec) options(token string, logger *slog.Logger) []goray.InitOption {
-	opts := []goray.InitOption{goray.WithListen(s.host, s.port), goray.WithToken(token), goray.WithLogger(logger)}
+	opts := []goray.InitOption{goray.WithListen(s.host, s.port), goray.WithGossipPort(s.gossipPort), goray.WithToken(token), goray.WithLogger(logger)}
 	if s.head {
-		opts = append(opts, goray.AsHead(), goray.WithGossipPort(s.gossipPort))
+		opts = append(opts, goray.AsHead())
 	} else {
 		opts = append(opts, goray.WithAddress(s.address))
 	}
@@ -227,6 +230,9 @@ names one; ` + tokenEnv + ` is used when set), and prints how other nodes and
 drivers join. With --address HOST:PORT the node joins the cluster there (the
 head's address, or any node's); it presents the token from --token-file,
 else ` + tokenEnv + `, else the token of this machine's session of that cluster.
+
+Every node gossips on --port (a worker: a free port unless given) and takes
+messages from other nodes on --node-manager-port (a free port unless given).
 
 start returns once the node runs and, for a worker, once the head lists it.
 

@@ -47,6 +47,8 @@ func TestStartFlags(t *testing.T) {
 			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 7000, port: 7001, timeout: 30 * time.Second}},
 		{name: "worker port and ip", args: []string{"--address", "h:1", "--node-manager-port", "7000", "--node-ip-address", "10.0.0.9"},
 			want: nodeSpec{address: "h:1", host: "10.0.0.9", port: 7000, timeout: 30 * time.Second}},
+		{name: "worker ports", args: []string{"--address", "h:1", "--port", "7002", "--node-manager-port", "7003"},
+			want: nodeSpec{address: "h:1", gossipPort: 7002, port: 7003, timeout: 30 * time.Second}},
 		{name: "head ip", args: []string{"--head", "--node-ip-address", "192.168.1.4", "--timeout", "5s"},
 			want: nodeSpec{head: true, host: "192.168.1.4", gossipPort: 6379, timeout: 5 * time.Second}},
 		{name: "resources", args: []string{"--head", "--num-cpus", "2.5", "--num-gpus", "1", "--memory", "2GiB",
@@ -66,7 +68,6 @@ func TestStartFlags(t *testing.T) {
 		{name: "bad address", args: []string{"--address", "nohost"}, err: "not HOST:PORT"},
 		{name: "address without host", args: []string{"--address", ":6379"}, err: "no host"},
 		{name: "address bad port", args: []string{"--address", "h:99999"}, err: "port must be"},
-		{name: "worker --port", args: []string{"--address", "h:1", "--port", "1"}, err: "--port is the head's port"},
 		{name: "same ports", args: []string{"--head", "--port", "7000", "--node-manager-port", "7000"}, err: "both 7000"},
 		{name: "port range", args: []string{"--head", "--port", "70000"}, err: "out of range"},
 		{name: "message port range", args: []string{"--address", "h:1", "--node-manager-port", "-1"}, err: "out of range"},
@@ -116,10 +117,10 @@ func TestStartOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(spec.options("t", nil)); n != 5 { // listen, token, logger, head, gossip port
+	if n := len(spec.options("t", nil)); n != 5 { // listen, gossip port, token, logger, head
 		t.Fatalf("a bare head has %d options, want 5", n)
 	}
-	base := 4 // listen, token, logger, address
+	base := 5 // listen, gossip port, token, logger, address
 	spec, err = parseStart("--address", "h:1", "--num-cpus", "1", "--num-gpus", "0", "--memory", "1k",
 		"--resources", `{"a": 1}`, "--labels", "k=v", "--object-store-memory", "1M", "--object-spilling-directory", "/tmp/x")
 	if err != nil {
