@@ -1,7 +1,7 @@
 GO ?= go
 PROTOC_GEN_GO_VERSION := v1.36.12
 
-.PHONY: build test deps proto bench lint demo
+.PHONY: build test fuzz deps proto bench lint demo
 
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
@@ -10,6 +10,19 @@ build:
 
 test: deps
 	$(GO) test -race -timeout 15m ./...
+	$(MAKE) fuzz
+
+# fuzz runs every fuzz target of the module for FUZZTIME each (its seed
+# corpus runs with the tests already).
+FUZZTIME ?= 3s
+fuzz:
+	@for file in $$(grep -rlE '^func Fuzz' --include='*_test.go' .); do \
+		dir=$$(dirname $$file); \
+		for target in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$file); do \
+			echo "fuzz $$dir $$target"; \
+			out=$$($(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$dir 2>&1) || { echo "$$out"; exit 1; }; \
+		done; \
+	done
 
 # deps installs what the tests and examples need beyond Go modules: the
 # Fashion-MNIST data set (Debian's dataset-fashion-mnist) for the

@@ -91,7 +91,7 @@ type ActorType[S, A any] struct {
 //	})
 func Actor[S, A any](name string, ctor func(context.Context, A) (*S, error)) *ActorType[S, A] {
 	err := registerActor[S](name, 1, ctor, ctor == nil, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := decodeArg[A](name, args, 0)
+		a, err := decodeArg[A](ctx, name, args, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package goray_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,24 +36,37 @@ func TestMain(m *testing.M) {
 // clusterToken is the token of the test clusters.
 const clusterToken = "cluster-test-token-0123456789"
 
-// runNode runs a node until its standard input closes: "head", or
-// "worker HEADADDR CPUS". It prints "node ID ADDRESS" once it runs.
+// runNode runs a node until its standard input closes: "head", "head-at
+// GOSSIPPORT PORT" (a head at given ports), or "worker HEADADDR CPUS
+// [TOKEN]" (the cluster's token by default; workers also have a "worker"
+// resource that only they have). It prints "node ID ADDRESS" once it runs.
 func runNode(role string) int {
 	f := strings.Fields(role)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node-role", f[0])
-	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(clusterToken), goray.WithLogger(logger)}
+	token, wait := clusterToken, 30*time.Second
+	if len(f) == 4 {
+		token, wait = f[3], 3*time.Second
+	}
+	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithToken(token), goray.WithLogger(logger)}
 	switch {
 	case f[0] == "head":
 		opts = append(opts, goray.AsHead(), goray.WithCPUs(1))
-	case f[0] == "worker" && len(f) == 3:
+	case f[0] == "head-at" && len(f) == 3:
+		var gossip, port int
+		fmt.Sscan(f[1], &gossip)
+		fmt.Sscan(f[2], &port)
+		opts = append(opts, goray.AsHead(), goray.WithCPUs(1), goray.WithGossipPort(gossip), goray.WithListen("127.0.0.1", port))
+	case f[0] == "worker" && (len(f) == 3 || len(f) == 4):
 		var cpus float64
 		fmt.Sscan(f[2], &cpus)
-		opts = append(opts, goray.WithAddress(f[1]), goray.WithCPUs(cpus))
+		opts = append(opts, goray.WithAddress(f[1]), goray.WithCPUs(cpus), goray.WithResources(map[string]float64{"worker": 100}))
 	default:
 		fmt.Fprintln(os.Stderr, "bad node role", role)
 		return 2
 	}
-	n, err := goray.StartNode(context.Background(), opts...)
+	sctx, cancel := context.WithTimeout(context.Background(), wait)
+	n, err := goray.StartNode(sctx, opts...)
+	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -76,6 +92,15 @@ type nodeProc struct {
 // startNodeProc starts a node process; it is killed when the test ends.
 func startNodeProc(t *testing.T, role string) *nodeProc {
 	t.Helper()
+	p := launchNodeProc(t, role)
+	t.Cleanup(p.kill)
+	return p
+}
+
+// launchNodeProc starts a node process and waits until it runs; killing it
+// is up to the caller.
+func launchNodeProc(t *testing.T, role string) *nodeProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), nodeEnv+"="+role)
 	cmd.Stderr = os.Stderr
@@ -91,13 +116,14 @@ func startNodeProc(t *testing.T, role string) *nodeProc {
 		t.Fatal(err)
 	}
 	p := &nodeProc{cmd: cmd, stdin: stdin}
-	t.Cleanup(p.kill)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
+		p.kill()
 		t.Fatalf("node process %q: %v", role, err)
 	}
 	fields := strings.Fields(line)
 	if len(fields) != 3 || fields[0] != "node" {
+		p.kill()
 		t.Fatalf("node process %q said %q", role, line)
 	}
 	p.ID, p.Address = fields[1], fields[2]
@@ -111,11 +137,11 @@ func (p *nodeProc) kill() {
 }
 
 // startCluster starts a head and workers of one CPU each, and a driver
-// joined to them; it waits until the cluster lists every node.
-func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nodeProc) {
+// joined to them; it waits until the cluster lists every node. spawn starts
+// another node process, killed only after the driver shut down.
+func startCluster(t *testing.T, workers int) (ctx context.Context, head *nodeProc, ws []*nodeProc, spawn func(t *testing.T, role string) *nodeProc) {
 	t.Helper()
-	head := startNodeProc(t, "head")
-	var ws []*nodeProc
+	head = startNodeProc(t, "head")
 	for range workers {
 		ws = append(ws, startNodeProc(t, "worker "+head.Address+" 1"))
 	}
@@ -123,18 +149,32 @@ func startCluster(t *testing.T, workers int) (context.Context, *nodeProc, []*nod
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}
+	var late []*nodeProc
+	var mu sync.Mutex
+	spawn = func(t *testing.T, role string) *nodeProc {
+		p := launchNodeProc(t, role)
+		mu.Lock()
+		late = append(late, p)
+		mu.Unlock()
+		return p
+	}
 	t.Cleanup(func() {
 		t0 := time.Now()
 		if err := goray.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 		t.Logf("shutdown took %v", time.Since(t0))
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range late {
+			p.kill()
+		}
 	})
 	pollUntil(t, "every node in the cluster", func() bool {
 		nodes, err := goray.Nodes(ctx)
 		return err == nil && len(nodes) == workers+2
 	})
-	return ctx, head, ws
+	return ctx, head, ws, spawn
 }
 
 var (
@@ -150,7 +190,7 @@ func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	ctx, head, workers := startCluster(t, 4)
+	ctx, head, workers, spawn := startCluster(t, 4)
 	nodes := []string{head.ID, workers[0].ID, workers[1].ID, workers[2].ID, workers[3].ID}
 	for _, tc := range []struct {
 		name string
@@ -160,6 +200,9 @@ func TestCluster(t *testing.T) {
 		{"actors", clusterRunsActors},
 		{"objects", clusterMovesObjects},
 		{"state", clusterState},
+		{"a node with the wrong token is refused", func(t *testing.T, ctx context.Context, _ []string) {
+			clusterRefusesWrongToken(t, ctx, head)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
 	}
@@ -188,6 +231,132 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)
 		}
 	})
+	// The head goes last: the cluster runs on without it and re-forms
+	// around it when it comes back at its address.
+	// (The new head outlives the driver, whose Shutdown finishes its job
+	// there.)
+	t.Run("head restarted", func(t *testing.T) {
+		clusterSurvivesHeadRestart(t, ctx, head, workers[:2], func(role string) *nodeProc { return spawn(t, role) })
+	})
+}
+
+// The head is killed and started again at the same ports: the workers keep
+// running their actors meanwhile, the operations that need the head fail
+// with an error instead of hanging, and every node registers with the new
+// head once it is back, with the actors it hosts.
+func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodeProc, workers []*nodeProc, start func(role string) *nodeProc) {
+	name := uniqueKey(t)
+	a, err := whereActor.New(ctx, goray.Resource("worker", 1), goray.Name(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := mustGet(t, ctx, whereCall.Remote(ctx, a))
+	nodes, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == head.ID })
+	if i < 0 {
+		t.Fatal("the head is not in the cluster's list")
+	}
+	_, gossipPort, _ := strings.Cut(head.Address, ":")
+	_, port, _ := strings.Cut(nodes[i].Address, ":")
+
+	head.kill()
+	if got := mustGet(t, ctx, whereCall.Remote(ctx, a)); got != on {
+		t.Fatalf("the actor answered from %s, then from %s with the head gone", on, got)
+	}
+	// Until gossip declares the head dead, a call to it ends with its
+	// context; from then on at once, with ErrHeadUnavailable.
+	pollUntil(t, "the driver to know the head is gone", func() bool {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		t0 := time.Now()
+		_, err := goray.ListActors(qctx)
+		if time.Since(t0) > 2*time.Second {
+			t.Fatalf("ListActors took %v with the head gone, past its 1 s context", time.Since(t0))
+		}
+		if err == nil {
+			t.Fatal("ListActors succeeded with the head gone")
+		}
+		return errors.Is(err, goray.ErrHeadUnavailable)
+	})
+	if _, err := whereActor.New(ctx); !errors.Is(err, goray.ErrHeadUnavailable) {
+		t.Fatalf("creating an actor with the head gone: %v, want ErrHeadUnavailable", err)
+	}
+
+	back := start("head-at " + gossipPort + " " + port)
+	pollUntil(t, "every node registered with the new head", func() bool {
+		nodes, err := goray.Nodes(ctx)
+		if err != nil {
+			return false
+		}
+		alive := map[string]bool{}
+		for _, n := range nodes {
+			alive[n.ID] = n.Alive
+		}
+		return alive[back.ID] && alive[workers[0].ID] && alive[workers[1].ID] && len(alive) >= 4
+	})
+	if got := mustGet(t, ctx, whereCall.Remote(ctx, a)); got != on {
+		t.Fatalf("the actor answered from %s after the head came back, from %s before", got, on)
+	}
+	// The new head knows the actor again: by name, and in its listing.
+	pollUntil(t, "the new head to know the actor by name", func() bool {
+		named, err := goray.GetActor[Recorder](ctx, name)
+		return err == nil && mustGet(t, ctx, whereCall.Remote(ctx, named)) == on
+	})
+	listed, err := goray.ListActors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(listed, func(s goray.ActorInfo) bool { return s.Name == name }); i < 0 || !strings.Contains(listed[i].State, "ALIVE") || listed[i].NodeID != on {
+		t.Fatalf("the new head lists %+v, want %s alive on %s", listed, name, on)
+	}
+	for i := range 20 {
+		if _, err := getWithin(t, ctx, whereTask.Remote(ctx, i), 20*time.Second); err != nil {
+			t.Fatalf("task %d after the head came back: %v", i, err)
+		}
+	}
+}
+
+// A node that presents another token cannot join: its start fails with a
+// clear error and the cluster does not list it.
+func clusterRefusesWrongToken(t *testing.T, ctx context.Context, head *nodeProc) {
+	before, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeEnv+"=worker "+head.Address+" 1 another-token-0123456789")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("node with the wrong token: %v, want exit status 1; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("a node with the wrong token did not give up")
+	}
+	msg := stderr.String()
+	t.Logf("refused node said: %s", strings.TrimSpace(msg))
+	if !strings.Contains(msg, "starting node") {
+		t.Fatalf("the refused node's error does not say what failed: %q", msg)
+	}
+	after, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("the cluster lists %d nodes after the refusal, %d before", len(after), len(before))
+	}
 }
 
 // Tasks from a driver run on the cluster's nodes, not on the driver, and
@@ -326,6 +495,12 @@ func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim
 	if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// The signal stops every thread of the process a moment later: until
+	// then, the node may still answer. (Without /proc, go on at once.)
+	pollUntil(t, "the node process stopped", func() bool {
+		st := processState(victim.cmd.Process.Pid)
+		return st == 'T' || st == 0
+	})
 	defer func() {
 		victim.kill()
 		pollUntil(t, "the cluster sees the stopped node dead", func() bool {
@@ -342,7 +517,8 @@ func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim
 		took := time.Since(t0)
 		var ne goray.NodeErrors
 		if !errors.As(err, &ne) || ne[victim.ID] == nil || len(ne) != 1 || !errors.Is(err, goray.ErrTimeout) {
-			t.Fatalf("%s: %v; want a NodeErrors with a timeout of the stopped node %s alone", what, err, victim.ID)
+			dumpCluster(t, ctx)
+			t.Fatalf("%s after %v: %v; want a NodeErrors with a timeout of the stopped node %s alone", what, took, err, victim.ID)
 		}
 		if took > deadline+time.Second {
 			t.Fatalf("%s took %v with a %v deadline", what, took, deadline)
@@ -362,6 +538,20 @@ func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim
 		_, err := goray.ListTasks(ctx)
 		return 0, err
 	})
+}
+
+// processState returns the state of process pid as /proc tells it ('R',
+// 'S', 'T' for stopped...), or 0 where there is no /proc.
+func processState(pid int) byte {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2]
+	}
+	return 0
 }
 
 // dumpCluster logs what the cluster holds, to explain a failure.

@@ -45,4 +45,19 @@
 // 100 KiB or more go to the node's object store (which spills to disk past
 // its capacity); smaller ones travel inline. An object is freed once no Ref
 // to it is reachable, or at once with Free.
+//
+// A Ref or ActorRef may sit anywhere in a value: an argument, an exported
+// struct field, a slice or array element, a map value, behind a pointer; in
+// arguments, results and Put values. The receiver gets a Ref it can Get (or
+// an ActorRef it can call). The receiving process borrows the object from
+// its owner, as in Ray: the object stays alive while any holder of such a
+// Ref can reach it, the owner hears when borrowers let go, and a borrower
+// whose node dies releases what it borrowed. A result holds the Refs inside
+// it for as long as its own Ref lives; so does a Put value. A zero Ref
+// travels as a zero Ref. What cannot travel fails where the value is
+// passed, never arriving as a zero Ref: a Ref to a freed object
+// (ErrObjectFreed), the handle of a dead actor (ErrActorDied), a Ref inside
+// an interface value or in a non-zero unexported field (ErrInvalidArgument).
+// Whether a type can hold a Ref is decided once per type, so values of
+// other types are not walked.
 package goray

@@ -38,6 +38,11 @@ var (
 	ErrInvalidArgument = errors.New("goray: invalid argument")
 	// ErrSystem: the runtime failed for a reason outside user code.
 	ErrSystem = errors.New("goray: system error")
+	// ErrHeadUnavailable reports an operation that needs the head node
+	// (actor creation and lookup, listings, jobs) while the cluster's head
+	// is gone; the node keeps running its work and rejoins when the head
+	// is back.
+	ErrHeadUnavailable = errors.New("goray: the head node is unavailable")
 )
 
 // TaskError is the failure of a remote task or actor call: the user's error

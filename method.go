@@ -41,7 +41,7 @@ type MethodFunc0[S, R any] struct {
 func Method0[S, R any](c class[S], name string, fn func(*S, context.Context) (R, error)) *MethodFunc0[S, R] {
 	err := registerMethod(c, name, 0, fn, fn == nil, func(ctx context.Context, s *S, _ [][]byte) ([]byte, error) {
 		r, err := fn(s, ctx)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &MethodFunc0[S, R]{name: name, err: err}
 }
@@ -63,12 +63,12 @@ type MethodFunc[S, A, R any] struct {
 //	var add = goray.Method(counter, "add", (*Counter).Add)
 func Method[S, A, R any](c class[S], name string, fn func(*S, context.Context, A) (R, error)) *MethodFunc[S, A, R] {
 	err := registerMethod(c, name, 1, fn, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
-		a, err := decodeArg[A](name, args, 0)
+		a, err := decodeArg[A](ctx, name, args, 0)
 		if err != nil {
 			return nil, err
 		}
 		r, err := fn(s, ctx, a)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &MethodFunc[S, A, R]{name: name, err: err}
 }
@@ -94,12 +94,12 @@ type MethodFunc2[S, A, B, R any] struct {
 // Method2 registers fn, a method with two arguments, of actor type c.
 func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Context, A, B) (R, error)) *MethodFunc2[S, A, B, R] {
 	err := registerMethod(c, name, 2, fn, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
-		a, b, err := decode2[A, B](name, args)
+		a, b, err := decode2[A, B](ctx, name, args)
 		if err != nil {
 			return nil, err
 		}
 		r, err := fn(s, ctx, a, b)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &MethodFunc2[S, A, B, R]{name: name, err: err}
 }
@@ -148,16 +148,16 @@ type MethodFunc3[S, A, B, C, R any] struct {
 // Method3 registers fn, a method with three arguments, of actor type c.
 func Method3[S, A, B, C, R any](c class[S], name string, fn func(*S, context.Context, A, B, C) (R, error)) *MethodFunc3[S, A, B, C, R] {
 	err := registerMethod(c, name, 3, fn, fn == nil, func(ctx context.Context, s *S, args [][]byte) ([]byte, error) {
-		a, b, err := decode2[A, B](name, args)
+		a, b, err := decode2[A, B](ctx, name, args)
 		if err != nil {
 			return nil, err
 		}
-		z, err := decodeArg[C](name, args, 2)
+		z, err := decodeArg[C](ctx, name, args, 2)
 		if err != nil {
 			return nil, err
 		}
 		r, err := fn(s, ctx, a, b, z)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &MethodFunc3[S, A, B, C, R]{name: name, err: err}
 }

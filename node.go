@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Node is a node of a goray cluster that runs in this process: the tasks and
@@ -48,14 +50,19 @@ func (n *Node) ID() string { return n.rt.node.ID }
 // of its gossip): what WithAddress takes, for a head.
 func (n *Node) Address() string { return n.rt.node.Address() }
 
-// Context returns a context that carries the node's runtime, so that the
-// process that runs the node can ask the cluster about itself (Nodes,
-// ListActors, ListTasks...) without a driver of its own. Calls with it fail
-// with ErrShutdown once the node stops.
+// Context returns a context that carries the node's runtime, for goray's
+// calls from the process that runs the node (Nodes, ListActors, tasks...).
+// They fail with ErrShutdown once the node stops.
 func (n *Node) Context() context.Context { return n.rt.node.Env.Base }
 
 // Failed is closed when the node failed (a system actor broke) and stopped.
 func (n *Node) Failed() <-chan struct{} { return n.rt.node.Failed() }
+
+// ActorSystem returns the node's protoactor actor system, for tools that
+// talk to nodes at the level of actors (the microbenchmark measures a bare
+// remote round trip with it). goray's own actors and messages are not part
+// of the API.
+func (n *Node) ActorSystem() *actor.ActorSystem { return n.rt.node.System }
 
 // Stop stops the node: its tasks and actors end, and the cluster learns
 // that it left.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/goray-dev/goray/actors"
-	"github.com/goray-dev/goray/actors/codec"
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -35,6 +34,15 @@ type handle struct {
 	sent atomic.Int32
 	// err is set when the call failed before it was submitted.
 	err error
+	// owner is the core that owns the object when this process borrows
+	// it (nil when this process owns it); token is the borrow's.
+	owner *pb.Pid
+	token objects.ID
+	// wire is the reference as it was decoded, until it is bound.
+	wire *pb.ObjectRef
+	// nested are the handles of the references the object's value holds,
+	// which it keeps alive.
+	nested []*handle
 }
 
 // States of handle.sent.
@@ -98,9 +106,15 @@ func (h *handle) objectRef() *pb.ObjectRef {
 	if store == nil && storeNode == h.rt.node.ID {
 		store = h.rt.storePID
 	}
-	ref := &pb.ObjectRef{Id: h.slot.ID.Bytes(), Owner: h.rt.ownerPID, Size: size}
+	owner := h.owner
+	if owner == nil {
+		owner = h.rt.ownerPID
+	}
+	ref := &pb.ObjectRef{Id: h.slot.ID.Bytes(), Owner: owner, Size: size}
 	if store != nil {
 		ref.Locations = []*pb.Pid{store}
+	} else if h.wire != nil {
+		ref.Locations = h.wire.Locations
 	}
 	return ref
 }
@@ -161,11 +175,15 @@ type value[T any] struct{ v T }
 
 func (v value[T]) isArg(*T) {}
 func (v value[T]) argSpec() (argSpec, error) {
-	b, err := codec.Encode(v.v)
+	b, s, err := encodeValue(v.v, holdsRefsOf[T]())
 	if err != nil {
 		return argSpec{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	return argSpec{data: b}, nil
+	a := argSpec{data: b}
+	if s != nil {
+		a.nested = s.refs
+	}
+	return a, nil
 }
 
 // Val wraps a plain value as an Arg, to mix values and Refs in Submit.
@@ -175,6 +193,9 @@ func Val[T any](v T) Arg[T] { return value[T]{v} }
 type argSpec struct {
 	data []byte
 	ref  *handle
+	// nested are the handles of the references data holds: the caller
+	// keeps them until the call settles.
+	nested []*handle
 }
 
 func encodeArg[T any](v T) (argSpec, error) { return value[T]{v}.argSpec() }
@@ -188,7 +209,7 @@ func Get[T any](ctx context.Context, r Ref[T]) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	v, err := codec.Decode[T](data)
+	v, err := decodeValue[T](ctx, data, decodesRefsOf[T]())
 	if err != nil {
 		return zero, fmt.Errorf("goray: decoding %s: %w", r.ID(), err)
 	}
@@ -212,6 +233,9 @@ func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
 func fetch(ctx context.Context, h *handle) ([]byte, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: zero Ref", ErrInvalidArgument)
+	}
+	if h.slot == nil {
+		return nil, fmt.Errorf("%w: a Ref that was not bound to a runtime", ErrInvalidArgument)
 	}
 	if h.err != nil {
 		return nil, h.err
@@ -274,12 +298,16 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	if err != nil {
 		return Ref[T]{}, err
 	}
-	data, err := codec.Encode(v)
+	data, s, err := encodeValue(v, holdsRefsOf[T]())
 	if err != nil {
 		return Ref[T]{}, fmt.Errorf("%w: Put: %w", ErrInvalidArgument, err)
 	}
 	id := rt.ids.Next()
 	h := &handle{rt: rt}
+	if s != nil {
+		// The object holds the references inside its value.
+		h.nested = s.refs
+	}
 	if len(data) >= rt.inline {
 		reply, err := rt.request(ctx, rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
 		if err != nil {
@@ -404,6 +432,9 @@ func Free(ctx context.Context, refs ...AnyRef) error {
 		}
 		if h.rt == nil || h.err != nil {
 			continue
+		}
+		if h.owner != nil {
+			return fmt.Errorf("%w: Free: ref %d names an object this process borrows; only its owner frees it", ErrInvalidArgument, i)
 		}
 		rt = h.rt
 		if rt.owner.Free(h.slot) {

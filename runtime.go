@@ -46,6 +46,9 @@ type runtime struct {
 
 	deadMu    sync.Mutex
 	deadNodes map[string]struct{} // nodes known dead, to resubmit what reaches them late
+
+	// table indexes the handles references inside values resolve to.
+	table refTable
 }
 
 // err returns why the runtime ended, or nil while it runs.
@@ -237,7 +240,8 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
-		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{}}
+		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{},
+		table: refTable{refs: map[objects.ID]weak.Pointer[handle]{}, lent: map[objects.ID]*lending{}}}
 	cfg.node.Registry = actors.Default
 	cfg.node.Base = context.WithValue(context.Background(), runtimeKey{}, rt)
 	node, err := cluster.Start(ctx, cfg.node)
@@ -254,6 +258,9 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 	rt.inline = node.Env.InlineLimit
 	rt.pool = node.Env.Pool
 	rt.owner.Stored = func(s *objects.Slot) {
+		if h, ok := s.Holder().(*handle); ok && h.owner != nil {
+			return // borrowed: its owner counts it
+		}
 		_, storeNode, size, _, _ := s.Value()
 		store := s.Store()
 		if store == nil && storeNode == node.ID {
@@ -266,6 +273,7 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		rt.root.Send(node.Store, &pb.DeleteObjects{ObjectIds: [][]byte{id[:]}})
 	}
 	rt.owner.Notify = rt.notify
+	rt.owner.Contained = rt.contained
 	go rt.watchNode()
 	return rt, nil
 }
@@ -315,8 +323,16 @@ func registrationError(err error) error {
 
 // notify handles what the GCS tells this core: an actor died, or where an
 // actor it waits for runs.
-func (rt *runtime) notify(msg any) {
+func (rt *runtime) notify(msg any, sender *actor.PID) {
 	switch m := msg.(type) {
+	case *pb.BorrowObjects:
+		rt.lendMessage(m, sender)
+	case *pb.BorrowObjectsReply:
+		rt.borrowReply(m)
+	case *pb.ObjectReady:
+		rt.owner.Settle(m.Result)
+	case *pb.ReleaseObjects:
+		rt.releaseMessage(m)
 	case *pb.ActorDied:
 		rt.actorDied(m.ActorId, m.Error)
 	case *pb.LookupActorReply:
@@ -337,6 +353,9 @@ func (rt *runtime) notify(msg any) {
 	case *pb.NodeDied:
 		rt.markDead(m.NodeId)
 		rt.nodeDied(m.NodeId)
+		if m.Address != "" {
+			rt.borrowerDied(m.Address)
+		}
 	}
 }
 
@@ -522,6 +541,9 @@ func storeStatsOf(s *pb.StoreStats) StoreStats {
 // request sends a request to a system actor and waits for the reply until
 // ctx ends: the caller's context is the only deadline.
 func (rt *runtime) request(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	if (pid == rt.node.GCS || pid == rt.node.Placement) && !rt.node.HeadReachable() {
+		return nil, fmt.Errorf("%w: %T needs it", ErrHeadUnavailable, msg)
+	}
 	v, err := actors.Request(ctx, rt.node.System, pid, msg)
 	if err == nil {
 		return v, nil

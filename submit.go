@@ -86,7 +86,7 @@ func (rt *runtime) whenReady(args []argSpec, f func()) {
 // is settled, so that their values outlive the call that reads them.
 func keepArgs(result *objects.Slot, args []argSpec) {
 	for _, a := range args {
-		if a.ref != nil {
+		if a.ref != nil || len(a.nested) > 0 {
 			result.OnDone(func() { goruntime.KeepAlive(args) })
 			return
 		}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 
 	"github.com/goray-dev/goray/actors"
-	"github.com/goray-dev/goray/actors/codec"
 )
 
-// decodeArg decodes argument i of a registered function.
-func decodeArg[T any](what string, args [][]byte, i int) (T, error) {
-	v, err := codec.Decode[T](args[i])
+// decodeArg decodes argument i of a registered function, binding the
+// references it holds to the runtime of ctx.
+func decodeArg[T any](ctx context.Context, what string, args [][]byte, i int) (T, error) {
+	v, err := decodeValue[T](ctx, args[i], decodesRefsOf[T]())
 	if err != nil {
 		var zero T
 		return zero, fmt.Errorf("%w: %s: argument %d: %w", ErrInvalidArgument, what, i, err)
@@ -19,22 +19,36 @@ func decodeArg[T any](what string, args [][]byte, i int) (T, error) {
 }
 
 // decode2 decodes the first two arguments of a registered function.
-func decode2[A, B any](what string, args [][]byte) (a A, b B, err error) {
-	if a, err = decodeArg[A](what, args, 0); err != nil {
+func decode2[A, B any](ctx context.Context, what string, args [][]byte) (a A, b B, err error) {
+	if a, err = decodeArg[A](ctx, what, args, 0); err != nil {
 		return a, b, err
 	}
-	b, err = decodeArg[B](what, args, 1)
+	b, err = decodeArg[B](ctx, what, args, 1)
 	return a, b, err
 }
 
-// encodeResult encodes a function's result, or passes its error on.
-func encodeResult[R any](what string, r R, err error) ([]byte, error) {
+// encodeResult encodes a function's result, or passes its error on. The
+// references the result holds are pinned for the call's owner and travel
+// with the result.
+func encodeResult[R any](ctx context.Context, what string, r R, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := codec.Encode(r)
+	b, s, err := encodeValue(r, holdsRefsOf[R]())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: result: %w", ErrInvalidArgument, what, err)
+	}
+	if s != nil && len(s.refs) > 0 {
+		info := callOf(ctx)
+		rt, rerr := runtimeOf(ctx)
+		if info == nil || info.Owner == nil || rerr != nil {
+			return nil, fmt.Errorf("%w: %s: result holds Refs outside a remote call", ErrInvalidArgument, what)
+		}
+		contained, err := rt.pinFor(ctx, info.Owner, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: result: %w", what, err)
+		}
+		info.Contained = contained
 	}
 	return b, nil
 }
@@ -58,7 +72,7 @@ type TaskFunc0[R any] struct {
 func Task0[R any](name string, fn func(context.Context) (R, error)) *TaskFunc0[R] {
 	err := registerFunc(name, 0, fn, fn == nil, func(ctx context.Context, _ [][]byte) ([]byte, error) {
 		r, err := fn(ctx)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &TaskFunc0[R]{name: name, err: err}
 }
@@ -85,12 +99,12 @@ type TaskFunc[A, R any] struct {
 // A duplicate name makes Init fail and every call of the task fail.
 func Task[A, R any](name string, fn func(context.Context, A) (R, error)) *TaskFunc[A, R] {
 	err := registerFunc(name, 1, fn, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, err := decodeArg[A](name, args, 0)
+		a, err := decodeArg[A](ctx, name, args, 0)
 		if err != nil {
 			return nil, err
 		}
 		r, err := fn(ctx, a)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &TaskFunc[A, R]{name: name, err: err}
 }
@@ -122,12 +136,12 @@ type TaskFunc2[A, B, R any] struct {
 // Task2 registers fn, a task with two arguments, under name.
 func Task2[A, B, R any](name string, fn func(context.Context, A, B) (R, error)) *TaskFunc2[A, B, R] {
 	err := registerFunc(name, 2, fn, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, b, err := decode2[A, B](name, args)
+		a, b, err := decode2[A, B](ctx, name, args)
 		if err != nil {
 			return nil, err
 		}
 		r, err := fn(ctx, a, b)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &TaskFunc2[A, B, R]{name: name, err: err}
 }
@@ -157,16 +171,16 @@ type TaskFunc3[A, B, C, R any] struct {
 // Task3 registers fn, a task with three arguments, under name.
 func Task3[A, B, C, R any](name string, fn func(context.Context, A, B, C) (R, error)) *TaskFunc3[A, B, C, R] {
 	err := registerFunc(name, 3, fn, fn == nil, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, b, err := decode2[A, B](name, args)
+		a, b, err := decode2[A, B](ctx, name, args)
 		if err != nil {
 			return nil, err
 		}
-		c, err := decodeArg[C](name, args, 2)
+		c, err := decodeArg[C](ctx, name, args, 2)
 		if err != nil {
 			return nil, err
 		}
 		r, err := fn(ctx, a, b, c)
-		return encodeResult(name, r, err)
+		return encodeResult(ctx, name, r, err)
 	})
 	return &TaskFunc3[A, B, C, R]{name: name, err: err}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/goray-dev/goray/proto"
 )
 
 // CallInfo describes the task or actor call a context belongs to.
@@ -19,6 +21,12 @@ type CallInfo struct {
 	GPUIDs []int32
 	// Raylet is where a blocked task reports that it waits (nil for actor calls).
 	Raylet *actor.PID
+	// Owner is the core the call's result goes to (nil for a constructor).
+	Owner *pb.Pid
+	// Contained is set by the function's invoker to the references its
+	// result holds, each pinned at its owner for Owner: they travel with
+	// the result.
+	Contained []*pb.Contained
 }
 
 type callInfoKey struct{}
@@ -37,7 +45,7 @@ func CallInfoOf(ctx context.Context) *CallInfo {
 // the done channel is made only if user code asks for it.
 type callCtx struct {
 	base context.Context
-	info CallInfo
+	info *CallInfo
 
 	mu     sync.Mutex
 	done   chan struct{}
@@ -53,7 +61,7 @@ type afterCall struct {
 // closedChan is the done channel of a context cancelled before anyone asked.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-func (c *callCtx) init(base context.Context, info CallInfo) {
+func (c *callCtx) init(base context.Context, info *CallInfo) {
 	c.base, c.info = base, info
 }
 
@@ -86,7 +94,7 @@ func (c *callCtx) Err() error {
 // Value implements context.Context.
 func (c *callCtx) Value(key any) any {
 	if _, ok := key.(callInfoKey); ok {
-		return &c.info
+		return c.info
 	}
 	return c.base.Value(key)
 }

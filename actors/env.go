@@ -134,14 +134,15 @@ func (e *Env) Fetch(ctx context.Context, ref *pb.ObjectRef) ([]byte, error) {
 
 // Deliver sends a call's outcome to its owner: inline when small, else the
 // value goes to the local store, which tells the owner where it is once it
-// can be read (or that storing it failed).
-func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error) {
+// can be read (or that storing it failed). contained are the references
+// the value holds, which travel with it.
+func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error, contained []*pb.Contained) {
 	perr = ClipError(perr)
 	if perr == nil && len(data) >= e.InlineLimit {
-		e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data, Owner: owner})
+		e.System.Root.Send(e.Store, &pb.PutObject{ObjectId: returnID, Data: data, Owner: owner, Contained: contained})
 		return
 	}
-	res := &pb.Result{ObjectId: returnID, Error: perr}
+	res := &pb.Result{ObjectId: returnID, Error: perr, Contained: contained}
 	if perr == nil {
 		res.Inline = data
 	}

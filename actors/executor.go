@@ -37,6 +37,7 @@ type Executor struct {
 type taskCall struct {
 	callCtx
 	spec *pb.TaskSpec
+	info CallInfo
 }
 
 // NewExecutor returns the props of an executor actor.
@@ -68,7 +69,7 @@ func (x *Executor) Receive(c actor.Context) {
 		}
 		x.env.finishTask(spec, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM,
 			Message:  fmt.Sprintf("task %s exited its goroutine (runtime.Goexit) on each of its %d attempts", spec.Function, spec.Attempt+1),
-			Function: spec.Function, NodeId: x.env.NodeID})
+			Function: spec.Function, NodeId: x.env.NodeID}, nil)
 	case *actor.Stopping:
 		if x.task != nil {
 			x.task.cancel(errTakenBack)
@@ -79,8 +80,8 @@ func (x *Executor) Receive(c actor.Context) {
 // start hands the task to the goroutine of this mailbox run, once the run
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
-	t := &taskCall{spec: spec}
-	t.init(x.env.Base, CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet})
+	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner}}
+	t.init(x.env.Base, &t.info)
 	x.task = t
 	self, sys := x.self, x.env.System
 	x.handoff.After(func() {
@@ -121,14 +122,16 @@ func (e *Env) runTask(t *taskCall) {
 		}
 		data, perr = nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: msg, Function: spec.Function, NodeId: e.NodeID}
 	}
-	e.finishTask(spec, data, perr)
+	// The references a result holds travel with it, even when the task
+	// failed after encoding it, so that its owner lets go of them.
+	e.finishTask(spec, data, perr, t.info.Contained)
 }
 
 // finishTask frees the task's executor, then wakes its owner: a caller that
 // submits its next task on wake-up finds the resources already released.
-func (e *Env) finishTask(spec *pb.TaskSpec, data []byte, perr *pb.Error) {
+func (e *Env) finishTask(spec *pb.TaskSpec, data []byte, perr *pb.Error, contained []*pb.Contained) {
 	e.System.Root.Send(e.Raylet, &pb.TaskFinished{TaskId: spec.TaskId})
-	e.Deliver(spec.Owner, spec.ReturnId, data, perr)
+	e.Deliver(spec.Owner, spec.ReturnId, data, perr, contained)
 }
 
 func retryable(spec *pb.TaskSpec, perr *pb.Error, attempt int32) bool {
@@ -146,7 +149,7 @@ func (e *Env) runOnce(ctx context.Context, spec *pb.TaskSpec) ([]byte, *pb.Error
 	if err != nil {
 		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, spec.Function, e.NodeID)
 	}
-	if err := CheckArgs("function "+spec.Function, fn.NumArgs, len(spec.Args)); err != nil {
+	if err := CheckArgs("function", spec.Function, fn.NumArgs, len(spec.Args)); err != nil {
 		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, spec.Function, e.NodeID)
 	}
 	args, err := e.FetchArgs(ctx, spec.Args)

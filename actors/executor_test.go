@@ -290,7 +290,7 @@ func TestDeliver(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ret, slot := te.pending()
-			te.Deliver(WirePID(te.ownerPID), ret, tt.data, tt.perr)
+			te.Deliver(WirePID(te.ownerPID), ret, tt.data, tt.perr, nil)
 			r := te.await(slot)
 			switch {
 			case tt.perr != nil:

@@ -41,7 +41,8 @@ const (
 // which only the host cancels.
 type hostCall struct {
 	callCtx
-	msg *pb.ActorCall
+	msg  *pb.ActorCall
+	info CallInfo
 }
 
 // lane is what a host shares with the goroutines that run its calls, under
@@ -90,12 +91,16 @@ type Host struct {
 	env     *Env
 	spec    *pb.ActorSpec
 	typ     *ActorType
-	gpuIDs  []int32
+	info    *CallInfo // what the incarnation's context reports; calls copy it
 	policy  RestartPolicy
 	self    *actor.PID
 	gate    *stopGate
 	handoff *Handoff
 	lane    lane
+	// worker takes calls from the lane for generation workerGen; kept so a
+	// call does not allocate a closure to start one.
+	worker    func()
+	workerGen uint64
 
 	state       hostState
 	restarts    int32
@@ -123,7 +128,8 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 			limit = int(spec.MaxConcurrency)
 		}
 		h = &Host{
-			env: env, spec: spec, typ: typ, gpuIDs: gpuIDs, gate: gate, handoff: handoff,
+			env: env, spec: spec, typ: typ, gate: gate, handoff: handoff,
+			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs},
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
 		}
 		h.lane.limit, h.lane.running = limit, map[*hostCall]struct{}{}
@@ -182,17 +188,13 @@ func (h *Host) diedError(cause string) *pb.Error {
 	}
 }
 
-func (h *Host) callInfo() CallInfo {
-	return CallInfo{ActorID: h.spec.ActorId, JobID: h.spec.JobId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs}
-}
-
 // construct runs the constructor off the mailbox.
 func (h *Host) construct() {
 	h.state = hostStarting
 	h.incarnation++
 	inc, self := h.incarnation, h.self
 	life := &callCtx{}
-	life.init(h.env.Base, h.callInfo())
+	life.init(h.env.Base, h.info)
 	h.life = life
 	h.handoff.After(func() {
 		done := ctorDone{incarnation: inc}
@@ -205,7 +207,7 @@ func (h *Host) construct() {
 			if err != nil {
 				return nil, err
 			}
-			if err := CheckArgs("constructor of "+h.spec.TypeName, h.typ.NumArgs, len(args)); err != nil {
+			if err := CheckArgs("constructor of", h.spec.TypeName, h.typ.NumArgs, len(args)); err != nil {
 				return nil, err
 			}
 			done.inst, err = h.typ.New(life, args)
@@ -234,14 +236,21 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 	h.startWorkers(n)
 }
 
+// newCall returns the host's record of a call, its context ready.
+func (h *Host) newCall(m *pb.ActorCall) *hostCall {
+	hc := &hostCall{msg: m, info: *h.info}
+	hc.info.Owner = m.Owner
+	hc.init(h.env.Base, &hc.info)
+	return hc
+}
+
 // accept takes a call: a dead actor answers at once, a live one queues it.
 func (h *Host) accept(m *pb.ActorCall) {
 	if h.state == hostDead {
-		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method))
+		h.env.Deliver(m.Owner, m.ReturnId, nil, h.callError(h.death, m.Method), nil)
 		return
 	}
-	hc := &hostCall{msg: m}
-	hc.init(h.env.Base, h.callInfo())
+	hc := h.newCall(m)
 	l := &h.lane
 	l.mu.Lock()
 	l.queue = append(l.queue, hc)
@@ -271,10 +280,12 @@ func (h *Host) startWorkers(n int) {
 	if n == 0 {
 		return
 	}
-	gen := h.lane.gen
-	h.handoff.After(func() { h.work(gen) })
+	if gen := h.lane.gen; h.worker == nil || h.workerGen != gen {
+		h.worker, h.workerGen = func() { h.work(gen) }, gen
+	}
+	h.handoff.After(h.worker)
 	for range n - 1 {
-		h.env.Pool.Go(func() { h.work(gen) })
+		h.env.Pool.Go(h.worker)
 	}
 }
 
@@ -289,7 +300,8 @@ func (h *Host) callError(death *pb.Error, method string) *pb.Error {
 // nothing of the host but the lane and what never changes.
 func (h *Host) work(gen uint64) {
 	l := &h.lane
-	var batch []*hostCall
+	var buf [maxRun]*hostCall
+	batch := buf[:0]
 	i := 0
 	exited := true
 	defer func() {
@@ -316,7 +328,11 @@ func (h *Host) work(gen uint64) {
 		}
 		batch = append(batch[:0], l.queue[:n]...)
 		clear(l.queue[:n])
-		l.queue = l.queue[n:]
+		if n == len(l.queue) {
+			l.queue = l.queue[:0] // keep the array: the next accept appends in place
+		} else {
+			l.queue = l.queue[n:]
+		}
 		for _, hc := range batch {
 			l.running[hc] = struct{}{}
 		}
@@ -359,8 +375,7 @@ func (h *Host) failRun(gen uint64, batch []*hostCall, i int, failure *pb.Error) 
 func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	call := hc.msg
 	defer hc.cancel(errCallDone)
-	name := h.spec.TypeName + "." + call.Method
-	data, perr := h.invoke(hc, inst, name)
+	name, data, perr := h.invoke(hc, inst)
 	switch hc.causeOf() {
 	case errTakenBack:
 		return nil
@@ -370,27 +385,34 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	if perr != nil && perr.Kind == pb.ErrorKind_ERROR_KIND_PANIC {
 		return perr
 	}
-	h.env.Deliver(call.Owner, call.ReturnId, data, perr)
+	// The references a result holds travel with it, even when the call failed
+	// after encoding it, so that its owner lets go of them.
+	h.env.Deliver(call.Owner, call.ReturnId, data, perr, hc.info.Contained)
 	return nil
 }
 
-func (h *Host) invoke(hc *hostCall, inst any, name string) ([]byte, *pb.Error) {
+// invoke runs the method of a call and returns the method's qualified name
+// with its outcome.
+func (h *Host) invoke(hc *hostCall, inst any) (name string, data []byte, perr *pb.Error) {
 	call := hc.msg
-	if hc.Err() != nil {
-		return nil, nil // cancelled before it began; runCall answers
-	}
 	m, err := h.typ.Method(call.Method)
 	if err != nil {
-		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID)
+		name = h.spec.TypeName + "." + call.Method
+		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID)
 	}
-	if err := CheckArgs("method "+name, m.NumArgs, len(call.Args)); err != nil {
-		return nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID)
+	name = m.qualified
+	if hc.Err() != nil {
+		return name, nil, nil // cancelled before it began; runCall answers
+	}
+	if err := CheckArgs("method", name, m.NumArgs, len(call.Args)); err != nil {
+		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_INVALID, err, name, h.env.NodeID)
 	}
 	args, err := h.env.FetchArgs(hc, call.Args)
 	if err != nil {
-		return nil, ErrorOf(argErrorKind(err), err, name, h.env.NodeID)
+		return name, nil, ErrorOf(argErrorKind(err), err, name, h.env.NodeID)
 	}
-	return Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(hc, inst, args) })
+	data, perr = Invoke(name, h.env.NodeID, func() ([]byte, error) { return m.Invoke(hc, inst, args) })
+	return name, data, perr
 }
 
 // callFailed handles a call that failed the actor.
@@ -412,12 +434,10 @@ func (h *Host) callFailed(c actor.Context, m callFailed) {
 func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	call := hc.msg
 	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
-		again := &hostCall{msg: &pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1}}
-		again.init(h.env.Base, h.callInfo())
-		return again
+		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
+			Owner: call.Owner, Attempt: call.Attempt + 1})
 	}
-	h.env.Deliver(call.Owner, call.ReturnId, nil, failure)
+	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil
 }
 
@@ -461,9 +481,7 @@ func (h *Host) fail(c actor.Context, reason string) {
 	}
 	for _, hc := range queued {
 		// Calls that never started run on the next incarnation, in order.
-		fresh := &hostCall{msg: hc.msg}
-		fresh.init(h.env.Base, h.callInfo())
-		again = append(again, fresh)
+		again = append(again, h.newCall(hc.msg))
 	}
 	l := &h.lane
 	l.mu.Lock()
@@ -492,7 +510,7 @@ func (h *Host) die(c actor.Context, death *pb.Error) {
 	h.endIncarnation()
 	running, queued := h.takeBack()
 	for _, hc := range append(running, queued...) {
-		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method))
+		h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, h.callError(death, hc.msg.Method), nil)
 	}
 	h.report(c, pb.ActorState_ACTOR_STATE_DEAD, death)
 }
@@ -518,7 +536,7 @@ func (h *Host) cancelCall(returnID []byte) {
 			l.mu.Unlock()
 			hc.cancel(errTakenBack)
 			h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED,
-				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID})
+				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID}, nil)
 			return
 		}
 	}

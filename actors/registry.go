@@ -47,6 +47,9 @@ type Method struct {
 	NumArgs   int
 	Invoke    MethodInvoker
 	Signature string
+	// qualified is "type.method", as errors name the function; set when
+	// the method is registered.
+	qualified string
 }
 
 // ActorType is a registered actor type: its constructor and methods.
@@ -157,6 +160,7 @@ func (r *Registry) RegisterMethod(actorType string, m *Method) error {
 		if t.methods[m.Name] != nil {
 			err = fmt.Errorf("method %q of actor type %q: %w", m.Name, actorType, ErrDuplicate)
 		} else {
+			m.qualified = actorType + "." + m.Name
 			t.methods[m.Name] = m
 		}
 		t.mu.Unlock()
@@ -238,10 +242,11 @@ func (r *Registry) Fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// CheckArgs reports ErrArgCount when got differs from want.
-func CheckArgs(what string, want, got int) error {
+// CheckArgs reports ErrArgCount when got differs from want, naming the
+// callee as kind and name ("method", "T.m"), joined only on error.
+func CheckArgs(kind, name string, want, got int) error {
 	if want != got {
-		return fmt.Errorf("%s: %w: want %d, got %d", what, ErrArgCount, want, got)
+		return fmt.Errorf("%s %s: %w: want %d, got %d", kind, name, ErrArgCount, want, got)
 	}
 	return nil
 }

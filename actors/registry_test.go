@@ -289,7 +289,7 @@ func TestCheckArgs(t *testing.T) {
 		{0, 3, false},
 	}
 	for _, tt := range tests {
-		err := CheckArgs("function f", tt.want, tt.got)
+		err := CheckArgs("function", "f", tt.want, tt.got)
 		if tt.ok {
 			if err != nil {
 				t.Errorf("CheckArgs(%d, %d) = %v, want nil", tt.want, tt.got, err)

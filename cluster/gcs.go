@@ -138,6 +138,8 @@ func (g *GCS) Receive(c actor.Context) {
 		g.place(c, m.id, m.delay)
 	case *pb.ActorStateChanged:
 		g.changed(c, m)
+	case *pb.RestoreActors:
+		g.restore(c, m)
 	case *pb.LookupActor:
 		c.Respond(g.lookup(m))
 	case *pb.ResolveActor:
@@ -197,6 +199,35 @@ func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
 	}
 	g.actors[id] = rec
 	g.place(c, id, placeRetryFirst)
+}
+
+// restore records actors a raylet hosts that this GCS does not know: after
+// the head restarted, they run on and are found again by ID and name. An
+// actor this GCS knows keeps its record; a name taken meanwhile stays with
+// the actor that took it.
+func (g *GCS) restore(c actor.Context, m *pb.RestoreActors) {
+	for _, a := range m.Actors {
+		id := string(a.Spec.ActorId)
+		if g.actors[id] != nil || a.State.State == pb.ActorState_ACTOR_STATE_DEAD {
+			continue
+		}
+		spec := a.Spec
+		name := spec.Name
+		if name != "" {
+			key := nameKey(spec.Namespace, name)
+			if _, taken := g.names[key]; taken {
+				c.Logger().Warn("goray: a restored actor's name is taken; it is known by ID only", "actor", fmt.Sprintf("%x", spec.ActorId), "name", name)
+				name = ""
+			} else {
+				g.names[key] = id
+			}
+		}
+		g.actors[id] = &actorRec{spec: spec, info: &pb.ActorInfo{
+			ActorId: spec.ActorId, TypeName: spec.TypeName, Name: name, Namespace: spec.Namespace,
+			State: a.State.State, Pid: a.State.Pid, NodeId: a.State.NodeId, NumRestarts: a.State.NumRestarts,
+			Detached: spec.Detached, JobId: spec.JobId,
+		}}
+	}
 }
 
 // unplaced reports whether rec waits for a node: a new actor, or one

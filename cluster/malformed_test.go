@@ -44,6 +44,7 @@ func TestSystemActorsRefuseMalformedMessages(t *testing.T) {
 			&pb.FinishJob{}, &pb.CreateActor{}, &pb.CreateActor{Spec: &pb.ActorSpec{ActorId: short, TypeName: "counter"}},
 			&pb.ActorStateChanged{ActorId: short}, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState(99)},
 			&pb.LookupActor{}, &pb.ResolveActor{ActorId: short}, &pb.KillActor{ActorId: short},
+			&pb.RestoreActors{Actors: []*pb.RestoredActor{nil}}, &pb.RestoreActors{Actors: []*pb.RestoredActor{{Spec: spec}}},
 		}},
 		{k.Placement, []any{
 			&pb.NodeInfo{}, &pb.ResourceReport{}, &pb.ResourceReport{NodeId: k.ID, Available: map[string]int64{"CPU": -1}},

@@ -58,9 +58,8 @@ type Network struct {
 	Fingerprint string
 }
 
-// startNetwork starts the transport, then gossip, and finds the head,
-// within ctx and the join timeout. It returns the head's actor system
-// address.
+// startNetwork starts the transport, then gossip, and finds the head within
+// ctx and the join timeout. It returns the head's actor system address.
 func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]int64, labels map[string]string) (string, error) {
 	if !cfg.Head && cfg.Join == "" {
 		return "", fmt.Errorf("%w: a node that is not the head needs the address of the cluster to join", ErrInvalidConfig)
@@ -130,7 +129,7 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 		select {
 		case <-ctx.Done():
 			n.stopNet(context.Background())
-			return "", fmt.Errorf("%w: in the cluster at %s within %v", ErrNoHead, cfg.Join, timeout)
+			return "", fmt.Errorf("%w: in the cluster at %s within %v: %w", ErrNoHead, cfg.Join, timeout, context.Cause(ctx))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -158,6 +157,25 @@ func nodeRole(cfg *Network) pb.NodeRole {
 	return pb.NodeRole_NODE_ROLE_WORKER
 }
 
+// rejoinHead calls at the gossip address of a head that is gone until a
+// node answers there, which gossip alone would never do: a restarted head
+// knows no member. It ends when the node stops. Whoever answers shares the
+// cluster's token, so it is the head back; watchMembers then registers
+// this node with its GCS.
+func (n *Node) rejoinHead(addr string) {
+	defer n.rejoining.Store(false)
+	if _, err := n.members.Join(context.Background(), addr); err != nil {
+		n.logger.Debug("goray: stopped waiting for the head", "address", addr, "error", err)
+		return
+	}
+	n.logger.Info("goray: reached the head's address again", "address", addr)
+}
+
+// HeadReachable reports whether the node can reach the cluster's head: false
+// from the moment gossip declares the head dead (or it leaves) until a head
+// is back at its address.
+func (n *Node) HeadReachable() bool { return !n.headGone.Load() }
+
 // watchMembers feeds membership changes to the node: the head's GCS learns
 // of every node that dies or leaves; any node re-registers with a head that
 // comes back.
@@ -167,12 +185,18 @@ func (n *Node) watchMembers() {
 		switch {
 		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && n.head:
 			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID(), Left: ev.Kind == membership.EventLeft})
-		case ev.Kind == membership.EventDead && m.Meta.Role == membership.RoleHead:
-			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID())
+		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && m.Meta.Role == membership.RoleHead:
+			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID(), "address", m.Addr)
+			n.headGone.Store(true)
+			if n.rejoining.CompareAndSwap(false, true) {
+				go n.rejoinHead(m.Addr.String())
+			}
 		case ev.Kind == membership.EventJoined && m.Meta.Role == membership.RoleHead && !n.head && m.Meta.ActorAddr == n.GCS.Address:
 			// A head back at its address: tell its new GCS about this node.
 			n.logger.Info("goray: the head node is back", "head", m.ID())
 			n.System.Root.Send(n.GCS, n.info)
+			n.System.Root.Send(n.Raylet, restoreActors{})
+			n.headGone.Store(false)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -85,6 +86,10 @@ type Node struct {
 	transport *transport.Transport
 	members   *membership.Cluster
 	address   string // the gossip address others join, for a node on the network
+	// rejoining is set while the node calls at the address of a head that
+	// is gone; headGone while the head is gone.
+	rejoining atomic.Bool
+	headGone  atomic.Bool
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -215,9 +220,9 @@ func StartEmbedded(cfg Config) (*Node, error) {
 
 // Start starts a node: an embedded cluster of one node when cfg.Network is
 // nil, else a head node (GCS and placement here) or a node that joins the
-// head named in cfg.Network, giving up when ctx ends or the network's
-// JoinTimeout passes. Messaging between processes starts before any PID is
-// built, so every PID the node hands out carries its real address.
+// head named in cfg.Network. Messaging between processes starts before any
+// PID is built, so every PID the node hands out carries its real address.
+// ctx bounds the start: joining the cluster and finding its head.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: a Registry is required", ErrInvalidConfig)

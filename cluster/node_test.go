@@ -45,7 +45,7 @@ func startTestNode(t *testing.T, cfg Config) *testNode {
 	if cfg.SpillDir == "" {
 		cfg.SpillDir = t.TempDir()
 	}
-	n, err := Start(t.Context(), cfg)
+	n, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

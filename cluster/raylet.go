@@ -95,6 +95,7 @@ type hostRec struct {
 	pid   *actor.PID // nil while the actor waits for resources
 	shape *shape
 	gpus  []int32
+	state *pb.ActorStateChanged // the host's last report
 }
 
 type (
@@ -103,6 +104,9 @@ type (
 	// reportEvery). Each schedules the next: protoactor's repeating timer
 	// races when cancelled.
 	periodicReport struct{}
+	// restoreActors: the head came back; its GCS learns the actors hosted
+	// here.
+	restoreActors struct{}
 	// retrySpill asks the placement actor again for a task waiting for room.
 	retrySpill struct {
 		id    objects.ID
@@ -200,6 +204,8 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *actor.Stopping:
 		// Children stop with the raylet and answer what they hold.
 		r.stopping = true
+	case restoreActors:
+		r.restore(c)
 	case periodicReport:
 		if !r.stopping {
 			r.timers.SendOnce(reportEvery, c.Self(), periodicReport{})
@@ -435,7 +441,7 @@ func taskName(spec *pb.TaskSpec) string {
 }
 
 func (r *Raylet) fail(spec *pb.TaskSpec, kind pb.ErrorKind, msg string) {
-	r.env.Deliver(spec.Owner, spec.ReturnId, nil, &pb.Error{Kind: kind, Message: msg, Function: spec.Function, NodeId: r.env.NodeID})
+	r.env.Deliver(spec.Owner, spec.ReturnId, nil, &pb.Error{Kind: kind, Message: msg, Function: spec.Function, NodeId: r.env.NodeID}, nil)
 }
 
 // dispatch starts queued actors and tasks whose resources are free, in
@@ -582,13 +588,36 @@ func (r *Raylet) spawnHost(c actor.Context, h *hostRec) {
 // actorChanged passes a host's report on to the GCS; a dead actor's
 // resources go back to the pool.
 func (r *Raylet) actorChanged(c actor.Context, m *pb.ActorStateChanged) {
-	if m.State == pb.ActorState_ACTOR_STATE_DEAD {
-		if h := r.hosts[string(m.ActorId)]; h != nil {
+	h := r.hosts[string(m.ActorId)]
+	switch {
+	case m.State == pb.ActorState_ACTOR_STATE_DEAD:
+		if h != nil {
 			r.forget(c, h)
 		}
 		r.dead.add(string(m.ActorId), m.Error)
+	case h != nil:
+		h.state = m
 	}
 	c.Send(r.gcs, m)
+}
+
+// restore tells the GCS of every actor hosted here that has reported its
+// state: a head that restarted knows none of them.
+func (r *Raylet) restore(c actor.Context) {
+	m := &pb.RestoreActors{}
+	for _, h := range r.hosts {
+		if h.state == nil {
+			continue
+		}
+		m.Actors = append(m.Actors, &pb.RestoredActor{Spec: h.spec, State: h.state})
+		if len(m.Actors) == pb.MaxIDs {
+			c.Send(r.gcs, m)
+			m = &pb.RestoreActors{}
+		}
+	}
+	if len(m.Actors) > 0 {
+		c.Send(r.gcs, m)
+	}
 }
 
 // forget drops an actor's record and gives its resources back.
@@ -677,7 +706,7 @@ func (r *Raylet) answerDead(call *pb.ActorCall) {
 	if cause != nil {
 		msg = cause.Message
 	}
-	r.env.Deliver(call.Owner, call.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: msg, Function: call.Method, NodeId: r.env.NodeID})
+	r.env.Deliver(call.Owner, call.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED, Message: msg, Function: call.Method, NodeId: r.env.NodeID}, nil)
 }
 
 // childStopped handles a child that stopped: a host that stopped without

@@ -129,9 +129,14 @@ type Owner struct {
 	// settled (a cancelled call that answered late).
 	Stored    func(s *Slot)
 	Abandoned func(id ID)
-	// Notify receives every other message sent to the owner's process
-	// (notices from the GCS, replies to the core's requests).
-	Notify func(msg any)
+	// Notify receives every other valid message sent to the owner's
+	// process (notices from the GCS, replies to the core's requests,
+	// borrows of its objects), with its sender when it has one.
+	Notify func(msg any, sender *actor.PID)
+	// Contained is called, before the slot is marked done, when a slot
+	// completes with a Result naming references its value holds; with a nil
+	// slot when no slot takes the Result, whose references nothing holds.
+	Contained func(s *Slot, res *pb.Result)
 }
 
 type ownerShard struct {
@@ -200,9 +205,31 @@ func (o *Owner) Complete(res *pb.Result) bool {
 	delete(sh.m, id)
 	sh.mu.Unlock()
 	if s == nil {
+		if len(res.Contained) > 0 && o.Contained != nil {
+			o.Contained(nil, res)
+		}
 		if res.Error == nil && res.StoreNode != "" && o.Abandoned != nil {
 			o.Abandoned(id)
 		}
+		return false
+	}
+	o.complete(s, res)
+	return true
+}
+
+// Settle is Complete for a slot that may have settled already: a result
+// for no pending slot is dropped without a hook.
+func (o *Owner) Settle(res *pb.Result) bool {
+	id, err := IDFromBytes(res.ObjectId)
+	if err != nil {
+		return false
+	}
+	sh := o.shard(id)
+	sh.mu.Lock()
+	s := sh.m[id]
+	delete(sh.m, id)
+	sh.mu.Unlock()
+	if s == nil {
 		return false
 	}
 	o.complete(s, res)
@@ -218,7 +245,11 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 	released := s.released || s.freed
 	s.mu.Unlock()
 	// The hooks run before the slot is observably done, so nobody reads a
-	// store object its directory does not know yet.
+	// store object its directory does not know yet, nor a value whose
+	// references are not bound.
+	if len(res.Contained) > 0 && o.Contained != nil {
+		o.Contained(s, res)
+	}
 	if res.Error == nil && res.StoreNode != "" {
 		if released {
 			if o.Abandoned != nil {
@@ -354,7 +385,8 @@ func (o *Owner) PendingCount() int {
 // SendUserMessage implements actor.Process: it completes slots from
 // Results and passes other messages to Notify.
 func (o *Owner) SendUserMessage(_ *actor.PID, message any) {
-	switch m := actor.UnwrapEnvelopeMessage(message).(type) {
+	_, msg, sender := actor.UnwrapEnvelope(message)
+	switch m := msg.(type) {
 	case *pb.Result:
 		// The owner is no mailbox actor, so no middleware checks what
 		// reaches it. A malformed result fails its slot, if it names one.
@@ -364,7 +396,7 @@ func (o *Owner) SendUserMessage(_ *actor.PID, message any) {
 		o.Complete(m)
 	case pb.Validator:
 		if o.Notify != nil && m.Validate() == nil {
-			o.Notify(m)
+			o.Notify(m, sender)
 		}
 	}
 }

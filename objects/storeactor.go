@@ -76,6 +76,9 @@ type waiter struct {
 	id   []byte     // the object ID as the request carried it
 	off  int64      // replyChunk: the offset asked for
 	tag  uint64     // replyChunk: the request's tag
+	// contained: replyResult: the references the value holds, for the
+	// Result.
+	contained []*pb.Contained
 }
 
 // Receive implements actor.Actor.
@@ -147,6 +150,7 @@ func (a *StoreActor) put(c actor.Context, m *pb.PutObject) {
 			return
 		}
 		w.kind, w.to = replyResult, actor.NewPID(o.GetAddress(), o.GetId())
+		w.contained = m.GetContained()
 	}
 	id, err := parseObjectID(m.GetObjectId())
 	if err != nil {
@@ -282,10 +286,10 @@ func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
 		case w.kind == replyAck:
 			c.Send(w.to, &pb.Ack{Error: e})
 		case e != nil:
-			c.Send(w.to, &pb.Result{ObjectId: w.id, Error: e})
+			c.Send(w.to, &pb.Result{ObjectId: w.id, Error: e, Contained: w.contained})
 		default:
 			c.Send(w.to, &pb.Result{ObjectId: w.id, StoreNode: a.nodeID, Size: o.size,
-				Store: &pb.Pid{Address: c.Self().Address, Id: c.Self().Id}})
+				Store: &pb.Pid{Address: c.Self().Address, Id: c.Self().Id}, Contained: w.contained})
 		}
 	}
 }

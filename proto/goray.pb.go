@@ -748,7 +748,10 @@ type Result struct {
 	Size      int64  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	Error     *Error `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// The store actor that holds the value, with store_node.
-	Store         *Pid `protobuf:"bytes,6,opt,name=store,proto3" json:"store,omitempty"`
+	Store *Pid `protobuf:"bytes,6,opt,name=store,proto3" json:"store,omitempty"`
+	// The references the value holds, each pinned at its owner by a borrow
+	// registered for the receiver of the result.
+	Contained     []*Contained `protobuf:"bytes,7,rep,name=contained,proto3" json:"contained,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -825,6 +828,286 @@ func (x *Result) GetStore() *Pid {
 	return nil
 }
 
+func (x *Result) GetContained() []*Contained {
+	if x != nil {
+		return x.Contained
+	}
+	return nil
+}
+
+// Contained is a reference found inside a value, and the token of the
+// borrow that keeps its object alive at its owner on the receiver's behalf.
+type Contained struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           *ObjectRef             `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Token         []byte                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Contained) Reset() {
+	*x = Contained{}
+	mi := &file_goray_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Contained) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Contained) ProtoMessage() {}
+
+func (x *Contained) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Contained.ProtoReflect.Descriptor instead.
+func (*Contained) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Contained) GetRef() *ObjectRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *Contained) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+// BorrowObjects registers borrows at the owner of the objects: each
+// object stays alive until its token is released (ReleaseObjects), or the
+// borrower's process dies. The owner answers BorrowObjectsReply, and later
+// sends ObjectReady for each object that was still pending.
+type BorrowObjects struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ObjectIds [][]byte               `protobuf:"bytes,1,rep,name=object_ids,json=objectIds,proto3" json:"object_ids,omitempty"`
+	Tokens    [][]byte               `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// The borrower's core: it hears of pending objects there, and its death
+	// releases its borrows.
+	Borrower      *Pid `protobuf:"bytes,3,opt,name=borrower,proto3" json:"borrower,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowObjects) Reset() {
+	*x = BorrowObjects{}
+	mi := &file_goray_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowObjects) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowObjects) ProtoMessage() {}
+
+func (x *BorrowObjects) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowObjects.ProtoReflect.Descriptor instead.
+func (*BorrowObjects) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BorrowObjects) GetObjectIds() [][]byte {
+	if x != nil {
+		return x.ObjectIds
+	}
+	return nil
+}
+
+func (x *BorrowObjects) GetTokens() [][]byte {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *BorrowObjects) GetBorrower() *Pid {
+	if x != nil {
+		return x.Borrower
+	}
+	return nil
+}
+
+// BorrowObjectsReply answers BorrowObjects: the outcome of each object
+// that is settled (a value, a location or an error; an object the owner no
+// longer has fails with OBJECT_FREED), and the IDs of those still pending.
+type BorrowObjectsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ready         []*Result              `protobuf:"bytes,1,rep,name=ready,proto3" json:"ready,omitempty"`
+	Pending       [][]byte               `protobuf:"bytes,2,rep,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowObjectsReply) Reset() {
+	*x = BorrowObjectsReply{}
+	mi := &file_goray_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowObjectsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowObjectsReply) ProtoMessage() {}
+
+func (x *BorrowObjectsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowObjectsReply.ProtoReflect.Descriptor instead.
+func (*BorrowObjectsReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BorrowObjectsReply) GetReady() []*Result {
+	if x != nil {
+		return x.Ready
+	}
+	return nil
+}
+
+func (x *BorrowObjectsReply) GetPending() [][]byte {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+// ObjectReady tells a borrower how a pending object it borrows settled.
+type ObjectReady struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectReady) Reset() {
+	*x = ObjectReady{}
+	mi := &file_goray_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectReady) ProtoMessage() {}
+
+func (x *ObjectReady) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectReady.ProtoReflect.Descriptor instead.
+func (*ObjectReady) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ObjectReady) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// ReleaseObjects ends borrows: tokens[i] was registered for object_ids[i].
+type ReleaseObjects struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ObjectIds     [][]byte               `protobuf:"bytes,1,rep,name=object_ids,json=objectIds,proto3" json:"object_ids,omitempty"`
+	Tokens        [][]byte               `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseObjects) Reset() {
+	*x = ReleaseObjects{}
+	mi := &file_goray_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseObjects) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseObjects) ProtoMessage() {}
+
+func (x *ReleaseObjects) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseObjects.ProtoReflect.Descriptor instead.
+func (*ReleaseObjects) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReleaseObjects) GetObjectIds() [][]byte {
+	if x != nil {
+		return x.ObjectIds
+	}
+	return nil
+}
+
+func (x *ReleaseObjects) GetTokens() [][]byte {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
 // TaskAccepted tells a task's owner which node took the task, so that the
 // owner can resubmit it should that node die.
 type TaskAccepted struct {
@@ -837,7 +1120,7 @@ type TaskAccepted struct {
 
 func (x *TaskAccepted) Reset() {
 	*x = TaskAccepted{}
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +1132,7 @@ func (x *TaskAccepted) String() string {
 func (*TaskAccepted) ProtoMessage() {}
 
 func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1145,7 @@ func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAccepted.ProtoReflect.Descriptor instead.
 func (*TaskAccepted) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{6}
+	return file_goray_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskAccepted) GetTaskId() []byte {
@@ -894,7 +1177,7 @@ type NodeDied struct {
 
 func (x *NodeDied) Reset() {
 	*x = NodeDied{}
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1189,7 @@ func (x *NodeDied) String() string {
 func (*NodeDied) ProtoMessage() {}
 
 func (x *NodeDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1202,7 @@ func (x *NodeDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDied.ProtoReflect.Descriptor instead.
 func (*NodeDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{7}
+	return file_goray_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeDied) GetNodeId() string {
@@ -956,7 +1239,7 @@ type ActorMoved struct {
 
 func (x *ActorMoved) Reset() {
 	*x = ActorMoved{}
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1251,7 @@ func (x *ActorMoved) String() string {
 func (*ActorMoved) ProtoMessage() {}
 
 func (x *ActorMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1264,7 @@ func (x *ActorMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorMoved.ProtoReflect.Descriptor instead.
 func (*ActorMoved) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{8}
+	return file_goray_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ActorMoved) GetActorId() []byte {
@@ -1008,7 +1291,7 @@ type TaskFinished struct {
 
 func (x *TaskFinished) Reset() {
 	*x = TaskFinished{}
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1303,7 @@ func (x *TaskFinished) String() string {
 func (*TaskFinished) ProtoMessage() {}
 
 func (x *TaskFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1316,7 @@ func (x *TaskFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFinished.ProtoReflect.Descriptor instead.
 func (*TaskFinished) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{9}
+	return file_goray_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskFinished) GetTaskId() []byte {
@@ -1056,7 +1339,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1351,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1364,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{10}
+	return file_goray_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelTask) GetTaskId() []byte {
@@ -1116,7 +1399,7 @@ type TaskBlocked struct {
 
 func (x *TaskBlocked) Reset() {
 	*x = TaskBlocked{}
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1411,7 @@ func (x *TaskBlocked) String() string {
 func (*TaskBlocked) ProtoMessage() {}
 
 func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1424,7 @@ func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlocked.ProtoReflect.Descriptor instead.
 func (*TaskBlocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{11}
+	return file_goray_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskBlocked) GetTaskId() []byte {
@@ -1160,7 +1443,7 @@ type TaskUnblocked struct {
 
 func (x *TaskUnblocked) Reset() {
 	*x = TaskUnblocked{}
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1455,7 @@ func (x *TaskUnblocked) String() string {
 func (*TaskUnblocked) ProtoMessage() {}
 
 func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1468,7 @@ func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskUnblocked.ProtoReflect.Descriptor instead.
 func (*TaskUnblocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{12}
+	return file_goray_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskUnblocked) GetTaskId() []byte {
@@ -1216,7 +1499,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1511,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1524,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{13}
+	return file_goray_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActorSpec) GetActorId() []byte {
@@ -1356,7 +1639,7 @@ type ActorInfo struct {
 
 func (x *ActorInfo) Reset() {
 	*x = ActorInfo{}
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1651,7 @@ func (x *ActorInfo) String() string {
 func (*ActorInfo) ProtoMessage() {}
 
 func (x *ActorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1664,7 @@ func (x *ActorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorInfo.ProtoReflect.Descriptor instead.
 func (*ActorInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{14}
+	return file_goray_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ActorInfo) GetActorId() []byte {
@@ -1479,7 +1762,7 @@ type CreateActor struct {
 
 func (x *CreateActor) Reset() {
 	*x = CreateActor{}
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1774,7 @@ func (x *CreateActor) String() string {
 func (*CreateActor) ProtoMessage() {}
 
 func (x *CreateActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1787,7 @@ func (x *CreateActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActor.ProtoReflect.Descriptor instead.
 func (*CreateActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{15}
+	return file_goray_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateActor) GetSpec() *ActorSpec {
@@ -1524,7 +1807,7 @@ type CreateActorReply struct {
 
 func (x *CreateActorReply) Reset() {
 	*x = CreateActorReply{}
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1819,7 @@ func (x *CreateActorReply) String() string {
 func (*CreateActorReply) ProtoMessage() {}
 
 func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1832,7 @@ func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActorReply.ProtoReflect.Descriptor instead.
 func (*CreateActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{16}
+	return file_goray_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateActorReply) GetInfo() *ActorInfo {
@@ -1576,7 +1859,7 @@ type StartActor struct {
 
 func (x *StartActor) Reset() {
 	*x = StartActor{}
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1871,7 @@ func (x *StartActor) String() string {
 func (*StartActor) ProtoMessage() {}
 
 func (x *StartActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1884,7 @@ func (x *StartActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActor.ProtoReflect.Descriptor instead.
 func (*StartActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{17}
+	return file_goray_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StartActor) GetSpec() *ActorSpec {
@@ -1626,7 +1909,7 @@ type ActorStateChanged struct {
 
 func (x *ActorStateChanged) Reset() {
 	*x = ActorStateChanged{}
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1921,7 @@ func (x *ActorStateChanged) String() string {
 func (*ActorStateChanged) ProtoMessage() {}
 
 func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1934,7 @@ func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorStateChanged.ProtoReflect.Descriptor instead.
 func (*ActorStateChanged) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{18}
+	return file_goray_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ActorStateChanged) GetActorId() []byte {
@@ -1696,6 +1979,105 @@ func (x *ActorStateChanged) GetError() *Error {
 	return nil
 }
 
+// RestoreActors tells a GCS that knows nothing of them (its head restarted)
+// which actors a raylet hosts and in what state, so that it records them
+// again: lookups, listings and kills then find them.
+type RestoreActors struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Actors        []*RestoredActor       `protobuf:"bytes,1,rep,name=actors,proto3" json:"actors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreActors) Reset() {
+	*x = RestoreActors{}
+	mi := &file_goray_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreActors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreActors) ProtoMessage() {}
+
+func (x *RestoreActors) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreActors.ProtoReflect.Descriptor instead.
+func (*RestoreActors) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RestoreActors) GetActors() []*RestoredActor {
+	if x != nil {
+		return x.Actors
+	}
+	return nil
+}
+
+type RestoredActor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spec          *ActorSpec             `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	State         *ActorStateChanged     `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoredActor) Reset() {
+	*x = RestoredActor{}
+	mi := &file_goray_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoredActor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoredActor) ProtoMessage() {}
+
+func (x *RestoredActor) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoredActor.ProtoReflect.Descriptor instead.
+func (*RestoredActor) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RestoredActor) GetSpec() *ActorSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *RestoredActor) GetState() *ActorStateChanged {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 type ActorCall struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
@@ -1710,7 +2092,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +2104,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2117,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{19}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ActorCall) GetActorId() []byte {
@@ -1791,7 +2173,7 @@ type LookupActor struct {
 
 func (x *LookupActor) Reset() {
 	*x = LookupActor{}
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +2185,7 @@ func (x *LookupActor) String() string {
 func (*LookupActor) ProtoMessage() {}
 
 func (x *LookupActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2198,7 @@ func (x *LookupActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActor.ProtoReflect.Descriptor instead.
 func (*LookupActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{20}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LookupActor) GetName() string {
@@ -1850,7 +2232,7 @@ type LookupActorReply struct {
 
 func (x *LookupActorReply) Reset() {
 	*x = LookupActorReply{}
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2244,7 @@ func (x *LookupActorReply) String() string {
 func (*LookupActorReply) ProtoMessage() {}
 
 func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2257,7 @@ func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActorReply.ProtoReflect.Descriptor instead.
 func (*LookupActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{21}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LookupActorReply) GetInfo() *ActorInfo {
@@ -1904,7 +2286,7 @@ type ResolveActor struct {
 
 func (x *ResolveActor) Reset() {
 	*x = ResolveActor{}
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2298,7 @@ func (x *ResolveActor) String() string {
 func (*ResolveActor) ProtoMessage() {}
 
 func (x *ResolveActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2311,7 @@ func (x *ResolveActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
 func (*ResolveActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{22}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResolveActor) GetActorId() []byte {
@@ -1951,7 +2333,7 @@ type ActorDied struct {
 
 func (x *ActorDied) Reset() {
 	*x = ActorDied{}
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2345,7 @@ func (x *ActorDied) String() string {
 func (*ActorDied) ProtoMessage() {}
 
 func (x *ActorDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2358,7 @@ func (x *ActorDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
 func (*ActorDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{23}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ActorDied) GetActorId() []byte {
@@ -2003,7 +2385,7 @@ type KillActor struct {
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2397,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2410,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -2054,7 +2436,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2448,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2461,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -2097,7 +2479,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2491,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2504,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 type ListActorsReply struct {
@@ -2134,7 +2516,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2528,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2541,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -2184,7 +2566,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2578,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2591,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -2256,7 +2638,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2650,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2663,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -2299,7 +2681,7 @@ type ListJobs struct {
 
 func (x *ListJobs) Reset() {
 	*x = ListJobs{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2693,7 @@ func (x *ListJobs) String() string {
 func (*ListJobs) ProtoMessage() {}
 
 func (x *ListJobs) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2706,7 @@ func (x *ListJobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobs.ProtoReflect.Descriptor instead.
 func (*ListJobs) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 type ListJobsReply struct {
@@ -2336,7 +2718,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2730,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2743,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListJobsReply) GetJobs() []*JobInfo {
@@ -2380,7 +2762,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2774,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2787,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -2425,7 +2807,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2819,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2832,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Ack) GetError() *Error {
@@ -2486,7 +2868,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2498,7 +2880,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2511,7 +2893,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -2614,7 +2996,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +3008,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +3021,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 type NodeStats struct {
@@ -2662,7 +3044,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +3056,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +3069,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -2755,7 +3137,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2767,7 +3149,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2780,7 +3162,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 type TaskInfo struct {
@@ -2799,7 +3181,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2811,7 +3193,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2824,7 +3206,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TaskInfo) GetTaskId() []byte {
@@ -2892,7 +3274,7 @@ type ListTasksReply struct {
 
 func (x *ListTasksReply) Reset() {
 	*x = ListTasksReply{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3286,7 @@ func (x *ListTasksReply) String() string {
 func (*ListTasksReply) ProtoMessage() {}
 
 func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3299,7 @@ func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksReply.ProtoReflect.Descriptor instead.
 func (*ListTasksReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListTasksReply) GetTasks() []*TaskInfo {
@@ -2936,7 +3318,7 @@ type ListNodes struct {
 
 func (x *ListNodes) Reset() {
 	*x = ListNodes{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2948,7 +3330,7 @@ func (x *ListNodes) String() string {
 func (*ListNodes) ProtoMessage() {}
 
 func (x *ListNodes) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2961,7 +3343,7 @@ func (x *ListNodes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
 func (*ListNodes) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 type ListNodesReply struct {
@@ -2973,7 +3355,7 @@ type ListNodesReply struct {
 
 func (x *ListNodesReply) Reset() {
 	*x = ListNodesReply{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3367,7 @@ func (x *ListNodesReply) String() string {
 func (*ListNodesReply) ProtoMessage() {}
 
 func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3380,7 @@ func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
 func (*ListNodesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListNodesReply) GetNodes() []*NodeInfo {
@@ -3019,7 +3401,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3413,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3426,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -3065,7 +3447,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3459,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3472,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -3121,7 +3503,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3133,7 +3515,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3146,7 +3528,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -3201,7 +3583,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3213,7 +3595,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3226,7 +3608,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -3247,17 +3629,19 @@ func (x *PickNodeReply) GetError() *Error {
 // reports the outcome to the owner as the Result for object_id (the store
 // node and size, or the error); without, it answers the sender with an Ack.
 type PutObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
-	Owner         *Pid                   `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ObjectId []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Data     []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Owner    *Pid                   `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The references the value holds, passed on in the Result to the owner.
+	Contained     []*Contained `protobuf:"bytes,4,rep,name=contained,proto3" json:"contained,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3269,7 +3653,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3282,7 +3666,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -3306,6 +3690,13 @@ func (x *PutObject) GetOwner() *Pid {
 	return nil
 }
 
+func (x *PutObject) GetContained() []*Contained {
+	if x != nil {
+		return x.Contained
+	}
+	return nil
+}
+
 type GetObject struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ObjectId      []byte                 `protobuf:"bytes,1,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
@@ -3315,7 +3706,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3718,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3731,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -3360,7 +3751,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3763,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3776,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -3411,7 +3802,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3814,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3827,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -3462,7 +3853,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3474,7 +3865,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3487,7 +3878,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{50}
+	return file_goray_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -3554,7 +3945,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3566,7 +3957,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3579,7 +3970,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{51}
+	return file_goray_proto_rawDescGZIP(), []int{58}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3596,7 +3987,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +3999,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +4012,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{52}
+	return file_goray_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3663,7 +4054,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3675,7 +4066,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3688,7 +4079,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{53}
+	return file_goray_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -3714,7 +4105,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3726,7 +4117,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3739,7 +4130,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{54}
+	return file_goray_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -3758,7 +4149,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3770,7 +4161,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3783,7 +4174,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{55}
+	return file_goray_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -3805,7 +4196,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3817,7 +4208,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3830,7 +4221,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{56}
+	return file_goray_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -3906,7 +4297,7 @@ const file_goray_proto_rawDesc = "" +
 	"\x04hops\x18\r \x01(\x05R\x04hops\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe6\x01\n" +
 	"\x06Result\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06inline\x18\x02 \x01(\fR\x06inline\x12\x1d\n" +
@@ -3915,7 +4306,26 @@ const file_goray_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x12\"\n" +
 	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12 \n" +
 	"\x05store\x18\x06 \x01(\v2\n" +
-	".goray.PidR\x05store\"@\n" +
+	".goray.PidR\x05store\x12.\n" +
+	"\tcontained\x18\a \x03(\v2\x10.goray.ContainedR\tcontained\"E\n" +
+	"\tContained\x12\"\n" +
+	"\x03ref\x18\x01 \x01(\v2\x10.goray.ObjectRefR\x03ref\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\"n\n" +
+	"\rBorrowObjects\x12\x1d\n" +
+	"\n" +
+	"object_ids\x18\x01 \x03(\fR\tobjectIds\x12\x16\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\x12&\n" +
+	"\bborrower\x18\x03 \x01(\v2\n" +
+	".goray.PidR\bborrower\"S\n" +
+	"\x12BorrowObjectsReply\x12#\n" +
+	"\x05ready\x18\x01 \x03(\v2\r.goray.ResultR\x05ready\x12\x18\n" +
+	"\apending\x18\x02 \x03(\fR\apending\"4\n" +
+	"\vObjectReady\x12%\n" +
+	"\x06result\x18\x01 \x01(\v2\r.goray.ResultR\x06result\"G\n" +
+	"\x0eReleaseObjects\x12\x1d\n" +
+	"\n" +
+	"object_ids\x18\x01 \x03(\fR\tobjectIds\x12\x16\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"@\n" +
 	"\fTaskAccepted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"Q\n" +
@@ -3992,7 +4402,12 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x03pid\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12!\n" +
 	"\fnum_restarts\x18\x05 \x01(\x05R\vnumRestarts\x12\"\n" +
-	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"\xb7\x01\n" +
+	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"=\n" +
+	"\rRestoreActors\x12,\n" +
+	"\x06actors\x18\x01 \x03(\v2\x14.goray.RestoredActorR\x06actors\"e\n" +
+	"\rRestoredActor\x12$\n" +
+	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\x12.\n" +
+	"\x05state\x18\x02 \x01(\v2\x18.goray.ActorStateChangedR\x05state\"\xb7\x01\n" +
 	"\tActorCall\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -4130,12 +4545,13 @@ const file_goray_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
 	"\rPickNodeReply\x12#\n" +
 	"\x04node\x18\x01 \x01(\v2\x0f.goray.NodeInfoR\x04node\x12\"\n" +
-	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"^\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"\x8e\x01\n" +
 	"\tPutObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12 \n" +
 	"\x05owner\x18\x03 \x01(\v2\n" +
-	".goray.PidR\x05owner\"(\n" +
+	".goray.PidR\x05owner\x12.\n" +
+	"\tcontained\x18\x04 \x03(\v2\x10.goray.ContainedR\tcontained\"(\n" +
 	"\tGetObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\"H\n" +
 	"\x0eGetObjectReply\x12\x12\n" +
@@ -4223,82 +4639,89 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_goray_proto_goTypes = []any{
-	(ErrorKind)(0),            // 0: goray.ErrorKind
-	(ActorState)(0),           // 1: goray.ActorState
-	(NodeRole)(0),             // 2: goray.NodeRole
-	(TaskState)(0),            // 3: goray.TaskState
-	(Strategy)(0),             // 4: goray.Strategy
-	(*Pid)(nil),               // 5: goray.Pid
-	(*ObjectRef)(nil),         // 6: goray.ObjectRef
-	(*Arg)(nil),               // 7: goray.Arg
-	(*Error)(nil),             // 8: goray.Error
-	(*TaskSpec)(nil),          // 9: goray.TaskSpec
-	(*Result)(nil),            // 10: goray.Result
-	(*TaskAccepted)(nil),      // 11: goray.TaskAccepted
-	(*NodeDied)(nil),          // 12: goray.NodeDied
-	(*ActorMoved)(nil),        // 13: goray.ActorMoved
-	(*TaskFinished)(nil),      // 14: goray.TaskFinished
-	(*CancelTask)(nil),        // 15: goray.CancelTask
-	(*TaskBlocked)(nil),       // 16: goray.TaskBlocked
-	(*TaskUnblocked)(nil),     // 17: goray.TaskUnblocked
-	(*ActorSpec)(nil),         // 18: goray.ActorSpec
-	(*ActorInfo)(nil),         // 19: goray.ActorInfo
-	(*CreateActor)(nil),       // 20: goray.CreateActor
-	(*CreateActorReply)(nil),  // 21: goray.CreateActorReply
-	(*StartActor)(nil),        // 22: goray.StartActor
-	(*ActorStateChanged)(nil), // 23: goray.ActorStateChanged
-	(*ActorCall)(nil),         // 24: goray.ActorCall
-	(*LookupActor)(nil),       // 25: goray.LookupActor
-	(*LookupActorReply)(nil),  // 26: goray.LookupActorReply
-	(*ResolveActor)(nil),      // 27: goray.ResolveActor
-	(*ActorDied)(nil),         // 28: goray.ActorDied
-	(*KillActor)(nil),         // 29: goray.KillActor
-	(*KillActorReply)(nil),    // 30: goray.KillActorReply
-	(*ListActors)(nil),        // 31: goray.ListActors
-	(*ListActorsReply)(nil),   // 32: goray.ListActorsReply
-	(*JobInfo)(nil),           // 33: goray.JobInfo
-	(*RegisterJob)(nil),       // 34: goray.RegisterJob
-	(*ListJobs)(nil),          // 35: goray.ListJobs
-	(*ListJobsReply)(nil),     // 36: goray.ListJobsReply
-	(*FinishJob)(nil),         // 37: goray.FinishJob
-	(*Ack)(nil),               // 38: goray.Ack
-	(*NodeInfo)(nil),          // 39: goray.NodeInfo
-	(*GetNodeStats)(nil),      // 40: goray.GetNodeStats
-	(*NodeStats)(nil),         // 41: goray.NodeStats
-	(*ListTasks)(nil),         // 42: goray.ListTasks
-	(*TaskInfo)(nil),          // 43: goray.TaskInfo
-	(*ListTasksReply)(nil),    // 44: goray.ListTasksReply
-	(*ListNodes)(nil),         // 45: goray.ListNodes
-	(*ListNodesReply)(nil),    // 46: goray.ListNodesReply
-	(*ClusterView)(nil),       // 47: goray.ClusterView
-	(*ResourceReport)(nil),    // 48: goray.ResourceReport
-	(*PickNode)(nil),          // 49: goray.PickNode
-	(*PickNodeReply)(nil),     // 50: goray.PickNodeReply
-	(*PutObject)(nil),         // 51: goray.PutObject
-	(*GetObject)(nil),         // 52: goray.GetObject
-	(*GetObjectReply)(nil),    // 53: goray.GetObjectReply
-	(*DeleteObjects)(nil),     // 54: goray.DeleteObjects
-	(*StoreStats)(nil),        // 55: goray.StoreStats
-	(*GetStoreStats)(nil),     // 56: goray.GetStoreStats
-	(*AddObject)(nil),         // 57: goray.AddObject
-	(*RefDelta)(nil),          // 58: goray.RefDelta
-	(*FreeObjects)(nil),       // 59: goray.FreeObjects
-	(*ObjectStatus)(nil),      // 60: goray.ObjectStatus
-	(*ObjectStatusReply)(nil), // 61: goray.ObjectStatusReply
-	nil,                       // 62: goray.TaskSpec.ResourcesEntry
-	nil,                       // 63: goray.ActorSpec.ResourcesEntry
-	nil,                       // 64: goray.ActorInfo.ResourcesEntry
-	nil,                       // 65: goray.NodeInfo.TotalEntry
-	nil,                       // 66: goray.NodeInfo.AvailableEntry
-	nil,                       // 67: goray.NodeInfo.LabelsEntry
-	nil,                       // 68: goray.NodeStats.TotalEntry
-	nil,                       // 69: goray.NodeStats.AvailableEntry
-	nil,                       // 70: goray.TaskInfo.ResourcesEntry
-	nil,                       // 71: goray.ResourceReport.AvailableEntry
-	nil,                       // 72: goray.PickNode.ResourcesEntry
-	nil,                       // 73: goray.PickNode.LabelsEntry
+	(ErrorKind)(0),             // 0: goray.ErrorKind
+	(ActorState)(0),            // 1: goray.ActorState
+	(NodeRole)(0),              // 2: goray.NodeRole
+	(TaskState)(0),             // 3: goray.TaskState
+	(Strategy)(0),              // 4: goray.Strategy
+	(*Pid)(nil),                // 5: goray.Pid
+	(*ObjectRef)(nil),          // 6: goray.ObjectRef
+	(*Arg)(nil),                // 7: goray.Arg
+	(*Error)(nil),              // 8: goray.Error
+	(*TaskSpec)(nil),           // 9: goray.TaskSpec
+	(*Result)(nil),             // 10: goray.Result
+	(*Contained)(nil),          // 11: goray.Contained
+	(*BorrowObjects)(nil),      // 12: goray.BorrowObjects
+	(*BorrowObjectsReply)(nil), // 13: goray.BorrowObjectsReply
+	(*ObjectReady)(nil),        // 14: goray.ObjectReady
+	(*ReleaseObjects)(nil),     // 15: goray.ReleaseObjects
+	(*TaskAccepted)(nil),       // 16: goray.TaskAccepted
+	(*NodeDied)(nil),           // 17: goray.NodeDied
+	(*ActorMoved)(nil),         // 18: goray.ActorMoved
+	(*TaskFinished)(nil),       // 19: goray.TaskFinished
+	(*CancelTask)(nil),         // 20: goray.CancelTask
+	(*TaskBlocked)(nil),        // 21: goray.TaskBlocked
+	(*TaskUnblocked)(nil),      // 22: goray.TaskUnblocked
+	(*ActorSpec)(nil),          // 23: goray.ActorSpec
+	(*ActorInfo)(nil),          // 24: goray.ActorInfo
+	(*CreateActor)(nil),        // 25: goray.CreateActor
+	(*CreateActorReply)(nil),   // 26: goray.CreateActorReply
+	(*StartActor)(nil),         // 27: goray.StartActor
+	(*ActorStateChanged)(nil),  // 28: goray.ActorStateChanged
+	(*RestoreActors)(nil),      // 29: goray.RestoreActors
+	(*RestoredActor)(nil),      // 30: goray.RestoredActor
+	(*ActorCall)(nil),          // 31: goray.ActorCall
+	(*LookupActor)(nil),        // 32: goray.LookupActor
+	(*LookupActorReply)(nil),   // 33: goray.LookupActorReply
+	(*ResolveActor)(nil),       // 34: goray.ResolveActor
+	(*ActorDied)(nil),          // 35: goray.ActorDied
+	(*KillActor)(nil),          // 36: goray.KillActor
+	(*KillActorReply)(nil),     // 37: goray.KillActorReply
+	(*ListActors)(nil),         // 38: goray.ListActors
+	(*ListActorsReply)(nil),    // 39: goray.ListActorsReply
+	(*JobInfo)(nil),            // 40: goray.JobInfo
+	(*RegisterJob)(nil),        // 41: goray.RegisterJob
+	(*ListJobs)(nil),           // 42: goray.ListJobs
+	(*ListJobsReply)(nil),      // 43: goray.ListJobsReply
+	(*FinishJob)(nil),          // 44: goray.FinishJob
+	(*Ack)(nil),                // 45: goray.Ack
+	(*NodeInfo)(nil),           // 46: goray.NodeInfo
+	(*GetNodeStats)(nil),       // 47: goray.GetNodeStats
+	(*NodeStats)(nil),          // 48: goray.NodeStats
+	(*ListTasks)(nil),          // 49: goray.ListTasks
+	(*TaskInfo)(nil),           // 50: goray.TaskInfo
+	(*ListTasksReply)(nil),     // 51: goray.ListTasksReply
+	(*ListNodes)(nil),          // 52: goray.ListNodes
+	(*ListNodesReply)(nil),     // 53: goray.ListNodesReply
+	(*ClusterView)(nil),        // 54: goray.ClusterView
+	(*ResourceReport)(nil),     // 55: goray.ResourceReport
+	(*PickNode)(nil),           // 56: goray.PickNode
+	(*PickNodeReply)(nil),      // 57: goray.PickNodeReply
+	(*PutObject)(nil),          // 58: goray.PutObject
+	(*GetObject)(nil),          // 59: goray.GetObject
+	(*GetObjectReply)(nil),     // 60: goray.GetObjectReply
+	(*DeleteObjects)(nil),      // 61: goray.DeleteObjects
+	(*StoreStats)(nil),         // 62: goray.StoreStats
+	(*GetStoreStats)(nil),      // 63: goray.GetStoreStats
+	(*AddObject)(nil),          // 64: goray.AddObject
+	(*RefDelta)(nil),           // 65: goray.RefDelta
+	(*FreeObjects)(nil),        // 66: goray.FreeObjects
+	(*ObjectStatus)(nil),       // 67: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),  // 68: goray.ObjectStatusReply
+	nil,                        // 69: goray.TaskSpec.ResourcesEntry
+	nil,                        // 70: goray.ActorSpec.ResourcesEntry
+	nil,                        // 71: goray.ActorInfo.ResourcesEntry
+	nil,                        // 72: goray.NodeInfo.TotalEntry
+	nil,                        // 73: goray.NodeInfo.AvailableEntry
+	nil,                        // 74: goray.NodeInfo.LabelsEntry
+	nil,                        // 75: goray.NodeStats.TotalEntry
+	nil,                        // 76: goray.NodeStats.AvailableEntry
+	nil,                        // 77: goray.TaskInfo.ResourcesEntry
+	nil,                        // 78: goray.ResourceReport.AvailableEntry
+	nil,                        // 79: goray.PickNode.ResourcesEntry
+	nil,                        // 80: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	5,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -4306,63 +4729,72 @@ var file_goray_proto_depIdxs = []int32{
 	6,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	7,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	62, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	69, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	5,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
 	8,  // 7: goray.Result.error:type_name -> goray.Error
 	5,  // 8: goray.Result.store:type_name -> goray.Pid
-	7,  // 9: goray.ActorSpec.args:type_name -> goray.Arg
-	63, // 10: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	5,  // 11: goray.ActorSpec.owner:type_name -> goray.Pid
-	1,  // 12: goray.ActorInfo.state:type_name -> goray.ActorState
-	5,  // 13: goray.ActorInfo.pid:type_name -> goray.Pid
-	64, // 14: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
-	18, // 15: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	19, // 16: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	8,  // 17: goray.CreateActorReply.error:type_name -> goray.Error
-	18, // 18: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 19: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	5,  // 20: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	8,  // 21: goray.ActorStateChanged.error:type_name -> goray.Error
-	7,  // 22: goray.ActorCall.args:type_name -> goray.Arg
-	5,  // 23: goray.ActorCall.owner:type_name -> goray.Pid
-	19, // 24: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	8,  // 25: goray.LookupActorReply.error:type_name -> goray.Error
-	8,  // 26: goray.ActorDied.error:type_name -> goray.Error
-	8,  // 27: goray.KillActorReply.error:type_name -> goray.Error
-	19, // 28: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	5,  // 29: goray.JobInfo.core:type_name -> goray.Pid
-	33, // 30: goray.RegisterJob.job:type_name -> goray.JobInfo
-	33, // 31: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	8,  // 32: goray.Ack.error:type_name -> goray.Error
-	65, // 33: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	66, // 34: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	67, // 35: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	5,  // 36: goray.NodeInfo.raylet:type_name -> goray.Pid
-	5,  // 37: goray.NodeInfo.store:type_name -> goray.Pid
-	5,  // 38: goray.NodeInfo.directory:type_name -> goray.Pid
-	5,  // 39: goray.NodeInfo.core:type_name -> goray.Pid
-	2,  // 40: goray.NodeInfo.role:type_name -> goray.NodeRole
-	68, // 41: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	69, // 42: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	3,  // 43: goray.TaskInfo.state:type_name -> goray.TaskState
-	70, // 44: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	43, // 45: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	39, // 46: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	39, // 47: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	71, // 48: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	72, // 49: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	4,  // 50: goray.PickNode.strategy:type_name -> goray.Strategy
-	73, // 51: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	39, // 52: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	8,  // 53: goray.PickNodeReply.error:type_name -> goray.Error
-	5,  // 54: goray.PutObject.owner:type_name -> goray.Pid
-	8,  // 55: goray.GetObjectReply.error:type_name -> goray.Error
-	5,  // 56: goray.AddObject.store:type_name -> goray.Pid
-	57, // [57:57] is the sub-list for method output_type
-	57, // [57:57] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	11, // 9: goray.Result.contained:type_name -> goray.Contained
+	6,  // 10: goray.Contained.ref:type_name -> goray.ObjectRef
+	5,  // 11: goray.BorrowObjects.borrower:type_name -> goray.Pid
+	10, // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
+	10, // 13: goray.ObjectReady.result:type_name -> goray.Result
+	7,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
+	70, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	5,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
+	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
+	5,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
+	71, // 19: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
+	23, // 20: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	24, // 21: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	8,  // 22: goray.CreateActorReply.error:type_name -> goray.Error
+	23, // 23: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 24: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	5,  // 25: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	8,  // 26: goray.ActorStateChanged.error:type_name -> goray.Error
+	30, // 27: goray.RestoreActors.actors:type_name -> goray.RestoredActor
+	23, // 28: goray.RestoredActor.spec:type_name -> goray.ActorSpec
+	28, // 29: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
+	7,  // 30: goray.ActorCall.args:type_name -> goray.Arg
+	5,  // 31: goray.ActorCall.owner:type_name -> goray.Pid
+	24, // 32: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	8,  // 33: goray.LookupActorReply.error:type_name -> goray.Error
+	8,  // 34: goray.ActorDied.error:type_name -> goray.Error
+	8,  // 35: goray.KillActorReply.error:type_name -> goray.Error
+	24, // 36: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	5,  // 37: goray.JobInfo.core:type_name -> goray.Pid
+	40, // 38: goray.RegisterJob.job:type_name -> goray.JobInfo
+	40, // 39: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	8,  // 40: goray.Ack.error:type_name -> goray.Error
+	72, // 41: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	73, // 42: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	74, // 43: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	5,  // 44: goray.NodeInfo.raylet:type_name -> goray.Pid
+	5,  // 45: goray.NodeInfo.store:type_name -> goray.Pid
+	5,  // 46: goray.NodeInfo.directory:type_name -> goray.Pid
+	5,  // 47: goray.NodeInfo.core:type_name -> goray.Pid
+	2,  // 48: goray.NodeInfo.role:type_name -> goray.NodeRole
+	75, // 49: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	76, // 50: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	3,  // 51: goray.TaskInfo.state:type_name -> goray.TaskState
+	77, // 52: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	50, // 53: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	46, // 54: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	46, // 55: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	78, // 56: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	79, // 57: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	4,  // 58: goray.PickNode.strategy:type_name -> goray.Strategy
+	80, // 59: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	46, // 60: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	8,  // 61: goray.PickNodeReply.error:type_name -> goray.Error
+	5,  // 62: goray.PutObject.owner:type_name -> goray.Pid
+	11, // 63: goray.PutObject.contained:type_name -> goray.Contained
+	8,  // 64: goray.GetObjectReply.error:type_name -> goray.Error
+	5,  // 65: goray.AddObject.store:type_name -> goray.Pid
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4380,7 +4812,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   69,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

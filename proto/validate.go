@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -496,7 +497,93 @@ func (r *Result) Validate() error {
 		checkNonNegative(t, "size", r.Size),
 		checkError(t, "error", r.Error),
 		checkPid(t, "store", r.Store, false),
+		checkContained(t, r.Contained),
 	)
+}
+
+// checkContained checks the references a value holds.
+func checkContained(typ string, cs []*Contained) error {
+	if len(cs) > MaxIDs {
+		return invalid(typ, "contained", "%d references, more than %d", len(cs), MaxIDs)
+	}
+	for i, c := range cs {
+		if err := c.Validate(); err != nil {
+			return nested(typ, index("contained", i), err)
+		}
+	}
+	return nil
+}
+
+// Validate checks the reference and its token.
+func (m *Contained) Validate() error {
+	const t = "Contained"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if m.Ref == nil {
+		return missing(t, "ref")
+	}
+	if err := m.Ref.Validate(); err != nil {
+		return nested(t, "ref", err)
+	}
+	return checkID(t, "token", m.Token)
+}
+
+// checkBorrows checks parallel lists of object IDs and borrow tokens.
+func checkBorrows(typ string, ids, tokens [][]byte) error {
+	if len(ids) != len(tokens) {
+		return invalid(typ, "tokens", "%d tokens for %d objects", len(tokens), len(ids))
+	}
+	return firstError(checkIDs(typ, "object_ids", ids), checkIDs(typ, "tokens", tokens))
+}
+
+// Validate checks the objects, their tokens and the borrower.
+func (m *BorrowObjects) Validate() error {
+	const t = "BorrowObjects"
+	if m == nil {
+		return nilMessage(t)
+	}
+	return firstError(checkBorrows(t, m.ObjectIds, m.Tokens), checkPid(t, "borrower", m.Borrower, true))
+}
+
+// Validate checks every outcome and pending ID.
+func (m *BorrowObjectsReply) Validate() error {
+	const t = "BorrowObjectsReply"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if len(m.Ready) > MaxIDs {
+		return invalid(t, "ready", "%d results, more than %d", len(m.Ready), MaxIDs)
+	}
+	for i, r := range m.Ready {
+		if err := r.Validate(); err != nil {
+			return nested(t, index("ready", i), err)
+		}
+	}
+	return checkIDs(t, "pending", m.Pending)
+}
+
+// Validate checks the result.
+func (m *ObjectReady) Validate() error {
+	const t = "ObjectReady"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if m.Result == nil {
+		return missing(t, "result")
+	}
+	if err := m.Result.Validate(); err != nil {
+		return nested(t, "result", err)
+	}
+	return nil
+}
+
+// Validate checks the objects and their tokens.
+func (m *ReleaseObjects) Validate() error {
+	if m == nil {
+		return nilMessage("ReleaseObjects")
+	}
+	return checkBorrows("ReleaseObjects", m.ObjectIds, m.Tokens)
 }
 
 // Validate checks the task ID.
@@ -652,6 +739,46 @@ func (m *ActorStateChanged) Validate() error {
 		checkNonNegative(t, "num_restarts", int64(m.NumRestarts)),
 		checkError(t, "error", m.Error),
 	)
+}
+
+// Validate checks every restored actor; there are at most MaxIDs.
+func (m *RestoreActors) Validate() error {
+	const t = "RestoreActors"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if len(m.Actors) > MaxIDs {
+		return invalid(t, "actors", "%d entries, at most %d", len(m.Actors), MaxIDs)
+	}
+	for i, a := range m.Actors {
+		if err := a.Validate(); err != nil {
+			return nested(t, index("actors", i), err)
+		}
+	}
+	return nil
+}
+
+// Validate checks the spec and the state, which must be of the same actor.
+func (m *RestoredActor) Validate() error {
+	const t = "RestoredActor"
+	switch {
+	case m == nil:
+		return nilMessage(t)
+	case m.Spec == nil:
+		return missing(t, "spec")
+	case m.State == nil:
+		return missing(t, "state")
+	}
+	if err := m.Spec.Validate(); err != nil {
+		return nested(t, "spec", err)
+	}
+	if err := m.State.Validate(); err != nil {
+		return nested(t, "state", err)
+	}
+	if !bytes.Equal(m.Spec.ActorId, m.State.ActorId) {
+		return invalid(t, "state.actor_id", "differs from spec.actor_id")
+	}
+	return nil
 }
 
 // Validate checks what the host uses: the actor and return IDs, the method,
@@ -1009,6 +1136,7 @@ func (m *PutObject) Validate() error {
 	return firstError(
 		checkID(t, "object_id", m.ObjectId),
 		checkPid(t, "owner", m.Owner, false),
+		checkContained(t, m.Contained),
 	)
 }
 

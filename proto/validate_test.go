@@ -50,6 +50,11 @@ func actorSpec() *pb.ActorSpec {
 	}
 }
 
+func restored() *pb.RestoredActor {
+	return &pb.RestoredActor{Spec: actorSpec(),
+		State: &pb.ActorStateChanged{ActorId: id1, State: pb.ActorState_ACTOR_STATE_ALIVE, Pid: pid(), NodeId: node, NumRestarts: 1}}
+}
+
 func actorInfo() *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: id1, TypeName: "counter", Name: "c1", Namespace: "default", State: pb.ActorState_ACTOR_STATE_ALIVE,
@@ -134,6 +139,44 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ObjectRef.owner", &pb.ObjectRef{Id: id1}},
 				{"ObjectRef.locations[0]", &pb.ObjectRef{Id: id1, Owner: pid(), Locations: []*pb.Pid{{Id: "store"}}}},
 				{"ObjectRef.size", &pb.ObjectRef{Id: id1, Owner: pid(), Size: -1}},
+			},
+		},
+		"goray.Contained": {
+			valid: []pb.Validator{&pb.Contained{Ref: &pb.ObjectRef{Id: id1, Owner: pid()}, Token: id2}},
+			bad: []badCase{
+				{"Contained.ref", &pb.Contained{Token: id2}},
+				{"Contained.ref.owner", &pb.Contained{Ref: &pb.ObjectRef{Id: id1}, Token: id2}},
+				{"Contained.token", &pb.Contained{Ref: &pb.ObjectRef{Id: id1, Owner: pid()}, Token: id2[:3]}},
+			},
+		},
+		"goray.BorrowObjects": {
+			valid: []pb.Validator{&pb.BorrowObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}, Borrower: pid()}},
+			bad: []badCase{
+				{"BorrowObjects.borrower", &pb.BorrowObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}}},
+				{"BorrowObjects.tokens", &pb.BorrowObjects{ObjectIds: [][]byte{id1}, Borrower: pid()}},
+				{"BorrowObjects.object_ids[0]", &pb.BorrowObjects{ObjectIds: [][]byte{id1[:4]}, Tokens: [][]byte{id2}, Borrower: pid()}},
+				{"BorrowObjects.tokens[0]", &pb.BorrowObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{nil}, Borrower: pid()}},
+			},
+		},
+		"goray.BorrowObjectsReply": {
+			valid: []pb.Validator{&pb.BorrowObjectsReply{}, &pb.BorrowObjectsReply{Ready: []*pb.Result{{ObjectId: id1, Inline: []byte{1}}}, Pending: [][]byte{id2}}},
+			bad: []badCase{
+				{"BorrowObjectsReply.ready[0].object_id", &pb.BorrowObjectsReply{Ready: []*pb.Result{{}}}},
+				{"BorrowObjectsReply.pending[0]", &pb.BorrowObjectsReply{Pending: [][]byte{id2[:1]}}},
+			},
+		},
+		"goray.ObjectReady": {
+			valid: []pb.Validator{&pb.ObjectReady{Result: &pb.Result{ObjectId: id1}}},
+			bad: []badCase{
+				{"ObjectReady.result", &pb.ObjectReady{}},
+				{"ObjectReady.result.object_id", &pb.ObjectReady{Result: &pb.Result{}}},
+			},
+		},
+		"goray.ReleaseObjects": {
+			valid: []pb.Validator{&pb.ReleaseObjects{}, &pb.ReleaseObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}}},
+			bad: []badCase{
+				{"ReleaseObjects.tokens", &pb.ReleaseObjects{ObjectIds: [][]byte{id1}}},
+				{"ReleaseObjects.object_ids[0]", &pb.ReleaseObjects{ObjectIds: [][]byte{nil}, Tokens: [][]byte{id2}}},
 			},
 		},
 		"goray.ListNodes": {valid: []pb.Validator{&pb.ListNodes{}}},
@@ -363,6 +406,24 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ActorStateChanged.node_id", &pb.ActorStateChanged{ActorId: id1, NodeId: "node"}},
 				{"ActorStateChanged.num_restarts", &pb.ActorStateChanged{ActorId: id1, NumRestarts: -1}},
 				{"ActorStateChanged.error.kind", &pb.ActorStateChanged{ActorId: id1, Error: &pb.Error{Kind: 100}}},
+			},
+		},
+		"goray.RestoredActor": {
+			valid: []pb.Validator{restored()},
+			bad: []badCase{
+				{"RestoredActor.spec: missing", &pb.RestoredActor{State: restored().State}},
+				{"RestoredActor.state: missing", &pb.RestoredActor{Spec: actorSpec()}},
+				{"RestoredActor.spec.type_name", with(restored, func(r *pb.RestoredActor) { r.Spec.TypeName = "" })},
+				{"RestoredActor.state.pid: missing", with(restored, func(r *pb.RestoredActor) { r.State.Pid = nil })},
+				{"RestoredActor.state.actor_id: differs", with(restored, func(r *pb.RestoredActor) { r.State.ActorId = id2 })},
+			},
+		},
+		"goray.RestoreActors": {
+			valid: []pb.Validator{&pb.RestoreActors{}, &pb.RestoreActors{Actors: []*pb.RestoredActor{restored(), restored()}}},
+			bad: []badCase{
+				{"RestoreActors.actors[1]: nil message", &pb.RestoreActors{Actors: []*pb.RestoredActor{restored(), nil}}},
+				{"RestoreActors.actors[0].spec: missing", &pb.RestoreActors{Actors: []*pb.RestoredActor{{State: restored().State}}}},
+				{"RestoreActors.actors: 10001 entries", &pb.RestoreActors{Actors: make([]*pb.RestoredActor, pb.MaxIDs+1)}},
 			},
 		},
 		"goray.ActorCall": {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,7 +155,10 @@ func (c *Cluster) Join(ctx context.Context, addrs ...string) (int, error) {
 			if lastErr == nil {
 				return 0, fmt.Errorf("%w: %v: %w", ErrJoin, addrs, err)
 			}
-			return 0, fmt.Errorf("%w: %v: %d attempts, last: %v: %w", ErrJoin, addrs, attempt-1, lastErr, err)
+			// memberlist's error spans lines; one line reads better in a log.
+			last := strings.Join(strings.Fields(lastErr.Error()), " ")
+			return 0, fmt.Errorf("%w: no member at %v let this node in after %d attempts (is it a goray node's gossip address, and is the token the cluster's?); last: %s: %w",
+				ErrJoin, addrs, attempt-1, last, err)
 		}
 		n, err := c.joinOnce(addrs)
 		if n > 0 {

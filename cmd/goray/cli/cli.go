@@ -25,7 +25,7 @@ func New() *cobra.Command {
 	tempDir := new(string)
 	root.PersistentFlags().StringVar(tempDir, "temp-dir", defaultTempDir(),
 		"root of the session directories ("+tempDirEnv+" sets the default)")
-	root.AddCommand(newMicrobenchmark(), newStart(tempDir), newStop(tempDir), newStatus(tempDir), newList(tempDir), newGet(tempDir))
+	root.AddCommand(newMicrobenchmark(), newBenchNode(), newStart(tempDir), newStop(tempDir), newStatus(tempDir), newList(tempDir), newGet(tempDir))
 	return root
 }
 

@@ -597,6 +597,15 @@ func TestSilentThenDeadNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = syscall.Kill(worker.PID, syscall.SIGKILL) }()
+	// Every thread of the process stops a moment after the signal.
+	pollUntil(t, "the worker process stopped", 5*time.Second, func() bool {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(worker.PID) + "/stat")
+		if err != nil {
+			return true // no /proc: go on
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		return i >= 0 && i+2 < len(stat) && stat[i+2] == 'T'
+	})
 
 	// Both at once, before gossip declares the worker dead (about 1.5 s).
 	statusArgs := []string{"status", "-o", "json", "--temp-dir", root}

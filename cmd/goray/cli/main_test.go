@@ -22,11 +22,12 @@ import (
 
 // The node processes the tests start are this test binary, run as the
 // command line: start runs os.Executable again, and asCLIEnv, inherited,
-// makes the binary the CLI instead of the tests.
+// makes the binary the CLI instead of the tests. The cross-node
+// microbenchmarks start theirs with the bench-node command.
 const asCLIEnv = "GORAY_CLI_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(asCLIEnv) == "1" {
+	if os.Getenv(asCLIEnv) == "1" || (len(os.Args) > 1 && os.Args[1] == "bench-node") {
 		os.Exit(Main(os.Args, testDriverCommand()))
 	}
 	if err := os.Setenv(asCLIEnv, "1"); err != nil {

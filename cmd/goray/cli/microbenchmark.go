@@ -28,6 +28,63 @@ var (
 
 type benchState struct{ n int }
 
+// benchRefs is a value holding Refs, for refs_in_value_round_trip.
+type benchRefs struct{ Refs []goray.Ref[int] }
+
+// benchSumRefs fetches every Ref the value holds.
+var benchSumRefs = goray.Task("goray.bench.sum-refs", func(ctx context.Context, v benchRefs) (int, error) {
+	total := 0
+	for _, r := range v.Refs {
+		x, err := goray.Get(ctx, r)
+		if err != nil {
+			return 0, err
+		}
+		total += x
+	}
+	return total, nil
+})
+
+// refsPerValue is how many Refs refs_in_value_round_trip passes in one value.
+const refsPerValue = 100
+
+// putInts stores n small values and returns their Refs.
+func putInts(ctx context.Context, n int) ([]goray.Ref[int], error) {
+	refs := make([]goray.Ref[int], n)
+	for i := range refs {
+		r, err := goray.Put(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = r
+	}
+	return refs, nil
+}
+
+// refsInValue measures Refs per second through a task that receives a
+// struct of refsPerValue Refs and fetches each.
+func refsInValue(ctx context.Context, d time.Duration) (float64, error) {
+	refs, err := putInts(ctx, refsPerValue)
+	if err != nil {
+		return 0, err
+	}
+	return rate(func(ctx context.Context) (int, error) {
+		_, err := goray.Get(ctx, benchSumRefs.Remote(ctx, benchRefs{Refs: refs}))
+		return refsPerValue, err
+	})(ctx, d)
+}
+
+// refsAsArgs is refsInValue's baseline: the same Refs passed as the Ref
+// argument of refsPerValue calls, which the runtime resolves.
+func refsAsArgs(ctx context.Context, d time.Duration) (float64, error) {
+	refs, err := putInts(ctx, refsPerValue)
+	if err != nil {
+		return 0, err
+	}
+	return rate(func(ctx context.Context) (int, error) {
+		return batch(ctx, refsPerValue, func(i int) goray.Ref[int] { return benchNoop.Submit(ctx, refs[i]) })
+	})(ctx, d)
+}
+
 func (s *benchState) call(ctx context.Context, x int) (int, error) {
 	s.n++
 	return x, nil
@@ -41,12 +98,13 @@ type Result struct {
 }
 
 func newMicrobenchmark() *cobra.Command {
-	var asJSON bool
+	var asJSON, cross bool
 	var seconds float64
+	var manyNodes int
 	var cpuProfile, only string
 	cmd := &cobra.Command{
 		Use:   "microbenchmark",
-		Short: "Measure per-call overheads in one process (names follow ray microbenchmark)",
+		Short: "Measure per-call overheads in one process, or across processes with --cluster (names follow ray microbenchmark)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d := time.Duration(seconds * float64(time.Second))
 			if cpuProfile != "" {
@@ -60,6 +118,9 @@ func newMicrobenchmark() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if manyNodes < 0 {
+				return fmt.Errorf("--many-nodes %d: want 0 or more", manyNodes)
+			}
 			var filter *regexp.Regexp
 			if only != "" {
 				var err error
@@ -67,11 +128,18 @@ func newMicrobenchmark() *cobra.Command {
 					return fmt.Errorf("--only: %w", err)
 				}
 			}
-			results, err := Microbenchmark(cmd.Context(), d, filter, func(r Result) {
+			report := func(r Result) {
 				if !asJSON {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %.2f %s\n", r.Name, r.Value, r.Unit)
 				}
-			})
+			}
+			var results []Result
+			var err error
+			if cross {
+				results, err = ClusterMicrobenchmark(cmd.Context(), d, filter, manyNodes, report)
+			} else {
+				results, err = Microbenchmark(cmd.Context(), d, filter, report)
+			}
 			if err != nil {
 				return err
 			}
@@ -85,6 +153,8 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().StringVar(&only, "only", "", "run only the benchmarks whose names match this regular expression")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().Float64Var(&seconds, "seconds", 1.5, "how long each benchmark runs")
+	cmd.Flags().BoolVar(&cross, "cluster", false, "run the cross-node benchmarks instead: this process and node processes it starts from its own binary on 127.0.0.1")
+	cmd.Flags().IntVar(&manyNodes, "many-nodes", 16, "with --cluster: how many one-CPU node processes many_nodes starts (0 skips it)")
 	return cmd
 }
 
@@ -138,6 +208,8 @@ func benchmarks() []bench {
 			})(ctx, d)
 		}},
 		{"single_client_put_gigabytes", "GB/s", putGigabytes},
+		{"refs_in_value_round_trip", "refs/s", refsInValue},
+		{"refs_as_args_round_trip", "refs/s", refsAsArgs},
 		{"actors_created", "actors/s", actorsCreated},
 		{"protoactor_request_future_round_trip", "calls/s", func(_ context.Context, d time.Duration) (float64, error) {
 			return requestFutureBaseline(d)

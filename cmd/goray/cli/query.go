@@ -127,7 +127,8 @@ func joinError(addr string, timeout time.Duration, err error) error {
 	case errors.Is(err, grcluster.ErrNoHead):
 		return fmt.Errorf("the cluster at %s has no head (it is gone, or not up yet): %w", addr, err)
 	case errors.Is(err, membership.ErrJoin):
-		return fmt.Errorf("the goray node at %s did not let this process join within %v: is the token the cluster's? (the node logs the peers it refuses): %w", addr, timeout, err)
+		// The error says what to check (the address, the token).
+		return fmt.Errorf("the goray node at %s did not let this process join within %v: %w", addr, timeout, err)
 	case errors.Is(err, goray.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("the cluster at %s did not answer within %v: %w", addr, timeout, err)
 	}
