@@ -432,7 +432,8 @@ func TestErrors(t *testing.T) {
 		failCLI(t, "cannot reach the goray head at "+closed, "status", "--address", closed, "--token-file", tokenPath, "--temp-dir", root)
 	})
 	t.Run("head that does not answer", func(t *testing.T) {
-		r := failCLI(t, "did not let this process join within 1s", "status", "--address", silent.Addr().String(), "--token-file", tokenPath, "--timeout", "1s", "--temp-dir", root)
+		// Refused attempts, or none finished in time (a slow machine).
+		r := failCLI(t, "within 1s", "status", "--address", silent.Addr().String(), "--token-file", tokenPath, "--timeout", "1s", "--temp-dir", root)
 		if r.took > 5*time.Second {
 			t.Errorf("a 1s timeout took %v", r.took)
 		}
@@ -623,8 +624,15 @@ func TestSilentThenDeadNode(t *testing.T) {
 	if r.took > 5*time.Second {
 		t.Fatalf("status with a stopped worker took %v", r.took)
 	}
-	r = mustFail(t, <-results, "the tasks of 1 node are missing", tasksArgs)
-	if !strings.Contains(r.err, worker.NodeID) || !strings.HasPrefix(r.out, "TASK ID") || r.took > 5*time.Second {
+	// On a slow machine (the race detector on two cores) gossip may have
+	// declared the worker dead before list asked: it then lists the head's
+	// tasks alone, rightly.
+	if r = <-results; r.code == 0 {
+		t.Logf("list tasks asked after the worker was declared dead (took %v)", r.took)
+	} else {
+		r = mustFail(t, r, "the tasks of 1 node are missing", tasksArgs)
+	}
+	if (r.code != 0 && !strings.Contains(r.err, worker.NodeID)) || !strings.HasPrefix(r.out, "TASK ID") || r.took > 5*time.Second {
 		t.Fatalf("list tasks with a stopped worker took %v:\nstdout %s\nstderr %s", r.took, r.out, r.err)
 	}
 
