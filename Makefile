@@ -49,3 +49,30 @@ lint:
 	gofmt -l . | grep -v '\.pb\.go$$' | (! grep .)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+# cluster-demo builds examples/cluster and runs it on a cluster of three
+# nodes on 127.0.0.1 (a head and two workers, one CPU each) kept in a
+# temporary directory: the example as a driver, then status. The cluster is
+# stopped on the way out, also when a step fails or is interrupted.
+.PHONY: cluster-demo
+cluster-demo:
+	@set -eu; \
+	dir=$$(mktemp -d); bin="$$dir/cluster"; sessions="$$dir/sessions"; \
+	cleanup() { \
+		rc=$$?; trap - EXIT INT TERM; \
+		if [ -x "$$bin" ]; then echo "--- stop"; "$$bin" stop --temp-dir "$$sessions" || rc=1; fi; \
+		if [ "$$rc" -ne 0 ] && [ -d "$$sessions/session_latest/logs" ]; then \
+			for f in "$$sessions"/session_latest/logs/*.log; do echo "--- $$f"; tail -n 20 "$$f"; done; \
+		fi; \
+		rm -rf "$$dir"; exit "$$rc"; \
+	}; \
+	trap cleanup EXIT; trap 'exit 130' INT TERM; \
+	echo "--- build"; $(GO) build -o "$$bin" ./examples/cluster; \
+	echo "--- start the head"; "$$bin" start --head --port 0 --num-cpus 1 --temp-dir "$$sessions"; \
+	addr=$$(cat "$$sessions/session_latest/head_address"); \
+	echo "--- start two workers"; \
+	"$$bin" start --address "$$addr" --num-cpus 1 --temp-dir "$$sessions"; \
+	"$$bin" start --address "$$addr" --num-cpus 1 --temp-dir "$$sessions"; \
+	echo "--- run the example as a driver"; \
+	GORAY_ADDRESS="$$addr" GORAY_TOKEN="$$(cat "$$sessions/session_latest/token")" "$$bin" run; \
+	echo "--- status"; "$$bin" status --temp-dir "$$sessions"

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"sync"
 	"weak"
 
@@ -520,11 +521,14 @@ func Kill(ctx context.Context, a AnyActor, opts ...KillOption) error {
 	return nil
 }
 
-// ActorInfo describes an actor as the cluster knows it.
+// ActorInfo describes an actor as the cluster knows it. State is PENDING,
+// ALIVE, RESTARTING or DEAD; Resources is what the actor holds of its node
+// while it lives.
 type ActorInfo struct {
 	ID, TypeName, Name, Namespace, NodeID, State, DeathCause string
 	Restarts                                                 int
 	Detached                                                 bool
+	Resources                                                map[string]float64
 }
 
 // ListActors returns every actor the cluster knows, dead ones included.
@@ -545,8 +549,8 @@ func ListActors(ctx context.Context) ([]ActorInfo, error) {
 	for _, i := range r.Actors {
 		out = append(out, ActorInfo{
 			ID: fmt.Sprintf("%x", i.ActorId), TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace,
-			NodeID: i.NodeId, State: i.State.String(), DeathCause: i.DeathCause,
-			Restarts: int(i.NumRestarts), Detached: i.Detached,
+			NodeID: i.NodeId, State: strings.TrimPrefix(i.State.String(), "ACTOR_STATE_"), DeathCause: i.DeathCause,
+			Restarts: int(i.NumRestarts), Detached: i.Detached, Resources: floats(i.Resources),
 		})
 	}
 	return out, nil

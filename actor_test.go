@@ -294,7 +294,7 @@ func TestActorRestarts(t *testing.T) {
 				info = i
 			}
 		}
-		return info.State == "ACTOR_STATE_DEAD"
+		return info.State == "DEAD"
 	})
 	if info.Restarts != 2 || !strings.Contains(info.DeathCause, "restarts") {
 		t.Fatalf("actor info: %+v", info)

@@ -2,6 +2,7 @@ package goray_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -197,6 +199,7 @@ func TestCluster(t *testing.T) {
 		{"tasks", clusterRunsTasks},
 		{"actors", clusterRunsActors},
 		{"objects", clusterMovesObjects},
+		{"state", clusterState},
 		{"a node with the wrong token is refused", func(t *testing.T, ctx context.Context, _ []string) {
 			clusterRefusesWrongToken(t, ctx, head)
 		}},
@@ -204,6 +207,8 @@ func TestCluster(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, ctx, nodes) })
 	}
 	// The cases that kill nodes come last.
+	stopped := startNodeProc(t, "worker "+head.Address+" 1")
+	t.Run("unresponsive node", func(t *testing.T) { clusterAsksAroundUnresponsiveNode(t, ctx, stopped) })
 	t.Run("node killed during a workload", func(t *testing.T) { clusterSurvivesNodeKill(t, ctx, workers[2]) })
 	t.Run("actor's node killed", func(t *testing.T) { clusterMovesActors(t, ctx, workers[3]) })
 	// Large copies and saturated CPUs stall no node long enough for gossip
@@ -220,7 +225,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		slices.Sort(dead)
-		want := []string{workers[2].ID, workers[3].ID}
+		want := []string{workers[2].ID, workers[3].ID, stopped.ID}
 		slices.Sort(want)
 		if !slices.Equal(dead, want) {
 			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)
@@ -429,6 +434,124 @@ func clusterRunsActors(t *testing.T, ctx context.Context, nodes []string) {
 	if _, err := getWithin(t, ctx, whereTask.Remote(ctx, 0), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The cluster's state as operators see it: every node's role and gossip
+// address, and an actor's state and resources.
+func clusterState(t *testing.T, ctx context.Context, nodes []string) {
+	infos, err := goray.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := goray.NodeID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, n := range infos {
+		roles[n.ID] = n.Role
+		if n.GossipAddress == "" || n.GossipAddress == n.Address {
+			t.Errorf("node %s: gossip address %q beside actor address %q", n.ID, n.GossipAddress, n.Address)
+		}
+	}
+	want := map[string]string{nodes[0]: "head", self: "driver"}
+	for _, w := range nodes[1:] {
+		want[w] = "worker"
+	}
+	for id, role := range want {
+		if roles[id] != role {
+			t.Errorf("node %s has role %q, want %q (all: %v)", id, roles[id], role, roles)
+		}
+	}
+
+	a, err := whereActor.New(ctx, goray.CPUs(0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = goray.Kill(ctx, a) }()
+	mustGet(t, ctx, whereCall.Remote(ctx, a))
+	actors, err := goray.ListActors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(actors, func(info goray.ActorInfo) bool { return info.ID == a.ID() })
+	if i < 0 {
+		t.Fatalf("actor %s not listed", a.ID())
+	}
+	if got := actors[i]; got.State != "ALIVE" || got.Resources["CPU"] != 0.5 {
+		t.Fatalf("actor listed as %+v, want ALIVE holding 0.5 CPU", got)
+	}
+}
+
+// A node that stops answering (SIGSTOP) costs ListTasks and
+// ClusterStoreStats an error entry for that node when their deadline
+// passes, beside the other nodes' answers; it never makes them hang.
+func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim *nodeProc) {
+	pollUntil(t, "the cluster lists the new node", func() bool {
+		stats, err := goray.ClusterStoreStats(ctx)
+		_, ok := stats[victim.ID]
+		return err == nil && ok
+	})
+	if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The signal stops every thread of the process a moment later: until
+	// then, the node may still answer. (Without /proc, go on at once.)
+	pollUntil(t, "the node process stopped", func() bool {
+		st := processState(victim.cmd.Process.Pid)
+		return st == 'T' || st == 0
+	})
+	defer func() {
+		victim.kill()
+		pollUntil(t, "the cluster sees the stopped node dead", func() bool {
+			nodes, err := goray.Nodes(ctx)
+			return err == nil && slices.ContainsFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == victim.ID && !n.Alive })
+		})
+	}()
+	const deadline = 500 * time.Millisecond
+	check := func(what string, ask func(context.Context) (answered int, err error)) {
+		qctx, cancel := context.WithTimeout(ctx, deadline)
+		defer cancel()
+		t0 := time.Now()
+		n, err := ask(qctx)
+		took := time.Since(t0)
+		var ne goray.NodeErrors
+		if !errors.As(err, &ne) || ne[victim.ID] == nil || len(ne) != 1 || !errors.Is(err, goray.ErrTimeout) {
+			dumpCluster(t, ctx)
+			t.Fatalf("%s after %v: %v; want a NodeErrors with a timeout of the stopped node %s alone", what, took, err, victim.ID)
+		}
+		if took > deadline+time.Second {
+			t.Fatalf("%s took %v with a %v deadline", what, took, deadline)
+		}
+		if n < 0 {
+			t.Fatalf("%s: nothing from the nodes that answered", what)
+		}
+	}
+	check("ClusterStoreStats", func(ctx context.Context) (int, error) {
+		stats, err := goray.ClusterStoreStats(ctx)
+		if _, ok := stats[victim.ID]; ok || len(stats) == 0 {
+			return -1, err
+		}
+		return len(stats), err
+	})
+	check("ListTasks", func(ctx context.Context) (int, error) {
+		_, err := goray.ListTasks(ctx)
+		return 0, err
+	})
+}
+
+// processState returns the state of process pid as /proc tells it ('R',
+// 'S', 'T' for stopped...), or 0 where there is no /proc.
+func processState(pid int) byte {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2]
+	}
+	return 0
 }
 
 // dumpCluster logs what the cluster holds, to explain a failure.

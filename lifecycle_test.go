@@ -281,7 +281,7 @@ func TestNewHonoursContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range actors {
-		if a.Name == name && a.State != "ACTOR_STATE_DEAD" {
+		if a.Name == name && a.State != "DEAD" {
 			t.Fatalf("abandoned creation left actor %+v", a)
 		}
 	}

@@ -111,8 +111,8 @@ func WithCPUs(n float64) InitOption {
 	}
 }
 
-// WithAddress joins the cluster whose head node's actor system listens at
-// addr (host:port). Init then runs this process as a driver: a node of the
+// WithAddress joins the cluster at addr (host:port): the gossip address of
+// its head (Node.Address), or of any of its members. Init then runs this process as a driver: a node of the
 // cluster without CPUs of its own (unless WithCPUs gives some), which holds
 // the objects it creates and sends its work to the cluster. Without it,
 // Init reads the GORAY_ADDRESS environment variable; when that is empty
@@ -125,8 +125,8 @@ func WithAddress(addr string) InitOption { return func(c *config) { c.address = 
 func WithToken(token string) InitOption { return func(c *config) { c.token = token } }
 
 // WithListen sets the host and port this process's node listens on for
-// other nodes (port 0: a free one). By default it listens on the address
-// it reaches the head from, on a free port.
+// other nodes' messages (port 0: a free one). By default it listens on the
+// address it reaches the head from, on a free port.
 func WithListen(host string, port int) InitOption {
 	return func(c *config) { c.host, c.port = host, port }
 }
@@ -503,28 +503,19 @@ func ObjectStoreStats(ctx context.Context) (StoreStats, error) {
 }
 
 // ClusterStoreStats returns the object store counters of every live node
-// of the cluster, by node ID.
+// of the cluster, by node ID. The nodes are asked in parallel; when some
+// fail or do not answer before ctx ends, it returns the others' counters and
+// a NodeErrors naming those nodes.
 func ClusterStoreStats(ctx context.Context) (map[string]StoreStats, error) {
-	rt, err := runtimeOf(ctx)
-	if err != nil {
+	replies, err := askLiveNodes[*pb.StoreStats](ctx, func(n *pb.NodeInfo) *pb.Pid { return n.Store }, &pb.GetStoreStats{})
+	if replies == nil {
 		return nil, err
 	}
-	nodes, err := listNodes(ctx, rt, rt.node.GCS)
-	if err != nil {
-		return nil, err
+	out := make(map[string]StoreStats, len(replies))
+	for id, s := range replies {
+		out[id] = storeStatsOf(s)
 	}
-	out := map[string]StoreStats{}
-	for _, n := range nodes {
-		if !n.Alive || n.Store == nil {
-			continue
-		}
-		st, err := rt.storeStats(ctx, actors.PID(n.Store))
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.NodeId, err)
-		}
-		out[n.NodeId] = st
-	}
-	return out, nil
+	return out, err
 }
 
 func (rt *runtime) storeStats(ctx context.Context, store *actor.PID) (StoreStats, error) {
@@ -536,11 +527,15 @@ func (rt *runtime) storeStats(ctx context.Context, store *actor.PID) (StoreStats
 	if !ok {
 		return StoreStats{}, fmt.Errorf("%w: unexpected reply %T", ErrSystem, reply)
 	}
+	return storeStatsOf(s), nil
+}
+
+func storeStatsOf(s *pb.StoreStats) StoreStats {
 	return StoreStats{
 		Objects: s.Objects, InMemory: s.InMemory, Spilled: s.Spilled,
 		UsedBytes: s.UsedBytes, SpilledBytes: s.SpilledBytes, Capacity: s.Capacity,
 		SpillCount: s.SpillCount, RestoreCount: s.RestoreCount,
-	}, nil
+	}
 }
 
 // request sends a request to a system actor and waits for the reply until

@@ -17,8 +17,14 @@ import (
 
 // NodeInfo describes a node of the cluster.
 type NodeInfo struct {
-	ID, Address string
-	Alive       bool
+	// Address is where the node's actor system listens; GossipAddress is
+	// where it gossips: the address others join the cluster at (what
+	// WithAddress takes; empty for an embedded node).
+	ID, Address, GossipAddress string
+	// Role is "head", "worker" or "driver" (a process that joined with
+	// Init to submit work).
+	Role  string
+	Alive bool
 	// Total is what the node has; Available what it has free now (for a
 	// live node, as its last report said).
 	Total, Available map[string]float64
@@ -46,7 +52,8 @@ func Nodes(ctx context.Context) ([]NodeInfo, error) {
 	}
 	out := make([]NodeInfo, 0, len(known))
 	for _, n := range known {
-		info := NodeInfo{ID: n.NodeId, Address: n.Address, Alive: n.Alive, Total: floats(n.Total), Labels: maps.Clone(n.Labels)}
+		info := NodeInfo{ID: n.NodeId, Address: n.Address, GossipAddress: n.Gossip, Role: roleName(n.Role), Alive: n.Alive,
+			Total: floats(n.Total), Labels: maps.Clone(n.Labels)}
 		if a, ok := free[n.NodeId]; ok && n.Alive {
 			info.Available = floats(a)
 		} else {
@@ -64,6 +71,14 @@ func Nodes(ctx context.Context) ([]NodeInfo, error) {
 		return 0
 	})
 	return out, nil
+}
+
+// roleName returns a node role as NodeInfo.Role has it.
+func roleName(r pb.NodeRole) string {
+	if r == pb.NodeRole_NODE_ROLE_UNSPECIFIED {
+		return ""
+	}
+	return strings.ToLower(strings.TrimPrefix(r.String(), "NODE_ROLE_"))
 }
 
 // ClusterResources returns the total resources of the cluster's live nodes
@@ -159,8 +174,57 @@ type TaskInfo struct {
 }
 
 // ListTasks returns the tasks the cluster's live nodes hold now: running,
-// and waiting to run. Finished tasks are not kept.
+// and waiting to run. Finished tasks are not kept. The nodes are asked in
+// parallel; when some fail or do not answer before ctx ends, ListTasks
+// returns the others' tasks and a NodeErrors naming those nodes.
 func ListTasks(ctx context.Context) ([]TaskInfo, error) {
+	replies, err := askLiveNodes[*pb.ListTasksReply](ctx, func(n *pb.NodeInfo) *pb.Pid { return n.Raylet }, &pb.ListTasks{})
+	if replies == nil {
+		return nil, err
+	}
+	var out []TaskInfo
+	for _, reply := range replies {
+		for _, t := range reply.Tasks {
+			out = append(out, TaskInfo{ID: fmt.Sprintf("%x", t.TaskId), Function: t.Function, Name: t.Name, NodeID: t.NodeId,
+				JobID: t.JobId, State: strings.TrimPrefix(t.State.String(), "TASK_STATE_"), Resources: floats(t.Resources), Attempt: int(t.Attempt)})
+		}
+	}
+	return out, err
+}
+
+// NodeErrors reports the nodes that failed or did not answer a question put
+// to every live node (ListTasks, ClusterStoreStats), by node ID. The
+// question's result still holds what the other nodes said. Each error wraps
+// a sentinel (ErrTimeout for a node that did not answer in time).
+type NodeErrors map[string]error
+
+func (e NodeErrors) Error() string {
+	parts := make([]string, 0, len(e))
+	for _, id := range slices.Sorted(maps.Keys(e)) {
+		parts = append(parts, "node "+id+": "+e[id].Error())
+	}
+	noun := "nodes"
+	if len(e) == 1 {
+		noun = "node"
+	}
+	return fmt.Sprintf("goray: %d %s did not answer: %s", len(e), noun, strings.Join(parts, "; "))
+}
+
+// Unwrap returns the nodes' errors, so that errors.Is sees their sentinels.
+func (e NodeErrors) Unwrap() []error {
+	out := make([]error, 0, len(e))
+	for _, id := range slices.Sorted(maps.Keys(e)) {
+		out = append(out, e[id])
+	}
+	return out
+}
+
+// askLiveNodes asks every live node the GCS knows, in parallel, through the
+// actor pidOf names (nodes without one are skipped), and returns the replies
+// by node ID. A node whose request fails or outlasts ctx gets an entry in
+// the NodeErrors returned beside the others' replies; the replies are nil
+// only when the GCS could not be asked. msg is only read.
+func askLiveNodes[R any](ctx context.Context, pidOf func(*pb.NodeInfo) *pb.Pid, msg any) (map[string]R, error) {
 	rt, err := runtimeOf(ctx)
 	if err != nil {
 		return nil, err
@@ -169,23 +233,40 @@ func ListTasks(ctx context.Context) ([]TaskInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []TaskInfo
+	type answer struct {
+		node  string
+		reply any
+		err   error
+	}
+	answers := make(chan answer)
+	asked := 0
 	for _, n := range nodes {
-		if !n.Alive || n.Raylet == nil {
+		pid := pidOf(n)
+		if !n.Alive || pid == nil {
 			continue
 		}
-		reply, err := rt.request(ctx, actors.PID(n.Raylet), &pb.ListTasks{})
-		if err != nil {
-			return nil, fmt.Errorf("listing the tasks of node %s: %w", n.NodeId, err)
-		}
-		r, ok := reply.(*pb.ListTasksReply)
-		if !ok {
-			return nil, fmt.Errorf("%w: listing tasks: unexpected reply %T", ErrSystem, reply)
-		}
-		for _, t := range r.Tasks {
-			out = append(out, TaskInfo{ID: fmt.Sprintf("%x", t.TaskId), Function: t.Function, Name: t.Name, NodeID: t.NodeId,
-				JobID: t.JobId, State: strings.TrimPrefix(t.State.String(), "TASK_STATE_"), Resources: floats(t.Resources), Attempt: int(t.Attempt)})
+		asked++
+		go func() {
+			reply, err := rt.request(ctx, actors.PID(pid), msg)
+			answers <- answer{n.NodeId, reply, err}
+		}()
+	}
+	replies := make(map[string]R, asked)
+	errs := NodeErrors{}
+	for range asked {
+		a := <-answers
+		r, ok := a.reply.(R)
+		switch {
+		case a.err != nil:
+			errs[a.node] = a.err
+		case !ok:
+			errs[a.node] = fmt.Errorf("%w: unexpected reply %T", ErrSystem, a.reply)
+		default:
+			replies[a.node] = r
 		}
 	}
-	return out, nil
+	if len(errs) > 0 {
+		return replies, errs
+	}
+	return replies, nil
 }

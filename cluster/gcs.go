@@ -85,7 +85,7 @@ func snapshot(i *pb.ActorInfo) *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: i.ActorId, TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace, State: i.State,
 		Pid: i.Pid, NodeId: i.NodeId, NumRestarts: i.NumRestarts, DeathCause: i.DeathCause,
-		Detached: i.Detached, JobId: i.JobId,
+		Detached: i.Detached, JobId: i.JobId, Resources: i.Resources,
 	}
 }
 
@@ -191,6 +191,7 @@ func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
 		info: &pb.ActorInfo{
 			ActorId: spec.ActorId, TypeName: spec.TypeName, Name: spec.Name, Namespace: spec.Namespace,
 			State: pb.ActorState_ACTOR_STATE_PENDING, Detached: spec.Detached, JobId: spec.JobId,
+			Resources: spec.Resources,
 		},
 	}
 	if s := c.Sender(); s != nil {

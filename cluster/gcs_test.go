@@ -601,6 +601,13 @@ func TestSnapshotCopiesEveryField(t *testing.T) {
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {
 		f := fields.Get(i)
+		if f.IsMap() {
+			if f.MapKey().Kind() != protoreflect.StringKind || f.MapValue().Kind() != protoreflect.Int64Kind {
+				t.Fatalf("map field %s: extend this test", f.Name())
+			}
+			m.Mutable(f).Map().Set(protoreflect.ValueOfString("x").MapKey(), protoreflect.ValueOfInt64(7))
+			continue
+		}
 		switch f.Kind() {
 		case protoreflect.BytesKind:
 			m.Set(f, protoreflect.ValueOfBytes([]byte{1}))

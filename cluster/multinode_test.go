@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
@@ -166,6 +167,13 @@ func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
 		worker.kill()
 		waitUntil(t, "the GCS to declare the worker dead", func() bool { return !head.nodeAlive(worker.ID) })
 	}()
+	roles := map[string]pb.NodeRole{}
+	for _, n := range head.request(head.GCS, &pb.ListNodes{}).(*pb.ListNodesReply).Nodes {
+		roles[n.NodeId] = n.Role
+	}
+	if roles[head.ID] != pb.NodeRole_NODE_ROLE_HEAD || roles[worker.ID] != pb.NodeRole_NODE_ROLE_WORKER {
+		t.Fatalf("roles %v: want the head HEAD and the worker WORKER", roles)
+	}
 	slot := head.submit(&pb.TaskSpec{Function: "where", Resources: map[string]int64{"special": int64(placement.Unit)}})
 	if got := string(head.awaitValue(slot)); got != worker.ID {
 		t.Fatalf("task ran on %q, want the worker %q", got, worker.ID)
@@ -225,8 +233,8 @@ func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 		i := info()
 		return i.State == pb.ActorState_ACTOR_STATE_ALIVE && i.NodeId == head.ID
 	})
-	if i := info(); i.NumRestarts != 1 {
-		t.Fatalf("restarts %d, want 1", i.NumRestarts)
+	if i := info(); i.NumRestarts != 1 || !maps.Equal(i.Resources, spec.Resources) {
+		t.Fatalf("restarts %d, resources %v: want 1 and the spec's %v", i.NumRestarts, i.Resources, spec.Resources)
 	}
 	if got := string(head.awaitValue(call(info().Pid))); got != head.ID {
 		t.Fatalf("call after the move answered from %q", got)

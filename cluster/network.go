@@ -78,19 +78,13 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 		return "", fmt.Errorf("%w: %w", ErrNetwork, err)
 	}
 	n.transport = tr
-	n.stopNet = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	n.stopNet = func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		_ = tr.Stop(ctx)
 	}
 
-	role := cfg.Role
-	switch {
-	case cfg.Head:
-		role = membership.RoleHead
-	case role == 0:
-		role = membership.RoleWorker
-	}
+	role := cfg.role()
 	mc := membership.DefaultConfig()
 	mc.NodeID, mc.BindHost, mc.BindPort, mc.AdvertiseHost, mc.Token, mc.Logger = n.ID, host, cfg.GossipPort, cfg.AdvertiseHost, cfg.Token, n.logger
 	mc.Meta = membership.Meta{ActorAddr: n.System.Address(), Role: role, Version: Version, Fingerprint: cfg.Fingerprint,
@@ -106,21 +100,21 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 	defer cancel()
 	members, err := membership.Start(ctx, mc)
 	if errors.Is(err, membership.ErrInvalidConfig) {
-		n.stopNet()
+		n.stopNet(context.Background())
 		return "", fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err != nil {
-		n.stopNet()
+		n.stopNet(context.Background())
 		return "", fmt.Errorf("%w: joining %s: %w", ErrNetwork, cfg.Join, err)
 	}
 	n.members = members
 	stopTransport := n.stopNet
-	n.stopNet = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	n.stopNet = func(ctx context.Context) {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_ = members.Leave(ctx)
+		_ = members.Leave(lctx)
 		_ = members.Shutdown()
-		stopTransport()
+		stopTransport(ctx)
 	}
 	n.address = members.Local().Addr.String()
 	if cfg.Head {
@@ -134,11 +128,33 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 		}
 		select {
 		case <-ctx.Done():
-			n.stopNet()
+			n.stopNet(context.Background())
 			return "", fmt.Errorf("%w: in the cluster at %s within %v: %w", ErrNoHead, cfg.Join, timeout, context.Cause(ctx))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// role returns the role the node announces.
+func (cfg *Network) role() membership.Role {
+	switch {
+	case cfg.Head:
+		return membership.RoleHead
+	case cfg.Role == 0:
+		return membership.RoleWorker
+	}
+	return cfg.Role
+}
+
+// nodeRole returns the role the node registers with the GCS.
+func nodeRole(cfg *Network) pb.NodeRole {
+	switch cfg.role() {
+	case membership.RoleHead:
+		return pb.NodeRole_NODE_ROLE_HEAD
+	case membership.RoleDriver:
+		return pb.NodeRole_NODE_ROLE_DRIVER
+	}
+	return pb.NodeRole_NODE_ROLE_WORKER
 }
 
 // rejoinHead calls at the gossip address of a head that is gone until a

@@ -80,9 +80,9 @@ type Node struct {
 	spillDir  string
 	ownsSpill bool
 	logger    *slog.Logger
-	head      bool         // runs the GCS and the placement actor
-	info      *pb.NodeInfo // what the GCS was told of the node
-	stopNet   func()       // stops messaging between processes
+	head      bool                  // runs the GCS and the placement actor
+	info      *pb.NodeInfo          // what the GCS was told of the node
+	stopNet   func(context.Context) // stops messaging between processes, within ctx
 	transport *transport.Transport
 	members   *membership.Cluster
 	address   string // the gossip address others join, for a node on the network
@@ -330,9 +330,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Labels: cfg.Labels, Raylet: actors.WirePID(n.Raylet), Store: actors.WirePID(n.Store),
 		Directory: actors.WirePID(n.Directory), Core: actors.WirePID(n.OwnerPID), Alive: true,
 	}
+	n.info.Role = pb.NodeRole_NODE_ROLE_HEAD
 	if net != nil {
 		n.info.Fingerprint = net.Fingerprint
 		n.info.Gossip = n.address
+		n.info.Role = nodeRole(net)
 		go n.watchMembers()
 	}
 	root.Send(n.GCS, n.info)
@@ -344,8 +346,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 func (n *Node) Address() string { return n.address }
 
 // Stop stops every actor of the node and removes its spill files. The GCS
-// stops first, so no new actor is placed while the raylet stops. Stopping
-// again returns the first stop's outcome.
+// stops first, so no new actor is placed while the raylet stops. A node on
+// the network then leaves the cluster and stops messaging, within ctx: past
+// it, the others may see the node dead rather than gone. Stopping again
+// returns the first stop's outcome.
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() { n.stopErr = n.stop(ctx) })
 	return n.stopErr
@@ -370,7 +374,7 @@ func (n *Node) stop(ctx context.Context) error {
 		}
 	}
 	if n.stopNet != nil {
-		n.stopNet()
+		n.stopNet(ctx)
 	}
 	n.System.Shutdown()
 	n.Env.Pool.Close()

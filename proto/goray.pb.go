@@ -153,6 +153,62 @@ func (ActorState) EnumDescriptor() ([]byte, []int) {
 	return file_goray_proto_rawDescGZIP(), []int{1}
 }
 
+// NodeRole is what a node does in the cluster. An embedded node is a head.
+type NodeRole int32
+
+const (
+	NodeRole_NODE_ROLE_UNSPECIFIED NodeRole = 0
+	// Runs the GCS and the placement actor, besides a raylet.
+	NodeRole_NODE_ROLE_HEAD NodeRole = 1
+	// Runs a raylet and the work placed on it.
+	NodeRole_NODE_ROLE_WORKER NodeRole = 2
+	// Runs a user's program that submits work (Init with an address).
+	NodeRole_NODE_ROLE_DRIVER NodeRole = 3
+)
+
+// Enum value maps for NodeRole.
+var (
+	NodeRole_name = map[int32]string{
+		0: "NODE_ROLE_UNSPECIFIED",
+		1: "NODE_ROLE_HEAD",
+		2: "NODE_ROLE_WORKER",
+		3: "NODE_ROLE_DRIVER",
+	}
+	NodeRole_value = map[string]int32{
+		"NODE_ROLE_UNSPECIFIED": 0,
+		"NODE_ROLE_HEAD":        1,
+		"NODE_ROLE_WORKER":      2,
+		"NODE_ROLE_DRIVER":      3,
+	}
+)
+
+func (x NodeRole) Enum() *NodeRole {
+	p := new(NodeRole)
+	*p = x
+	return p
+}
+
+func (x NodeRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_goray_proto_enumTypes[2].Descriptor()
+}
+
+func (NodeRole) Type() protoreflect.EnumType {
+	return &file_goray_proto_enumTypes[2]
+}
+
+func (x NodeRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeRole.Descriptor instead.
+func (NodeRole) EnumDescriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{2}
+}
+
 type TaskState int32
 
 const (
@@ -188,11 +244,11 @@ func (x TaskState) String() string {
 }
 
 func (TaskState) Descriptor() protoreflect.EnumDescriptor {
-	return file_goray_proto_enumTypes[2].Descriptor()
+	return file_goray_proto_enumTypes[3].Descriptor()
 }
 
 func (TaskState) Type() protoreflect.EnumType {
-	return &file_goray_proto_enumTypes[2]
+	return &file_goray_proto_enumTypes[3]
 }
 
 func (x TaskState) Number() protoreflect.EnumNumber {
@@ -201,7 +257,7 @@ func (x TaskState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskState.Descriptor instead.
 func (TaskState) EnumDescriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{2}
+	return file_goray_proto_rawDescGZIP(), []int{3}
 }
 
 type Strategy int32
@@ -237,11 +293,11 @@ func (x Strategy) String() string {
 }
 
 func (Strategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_goray_proto_enumTypes[3].Descriptor()
+	return file_goray_proto_enumTypes[4].Descriptor()
 }
 
 func (Strategy) Type() protoreflect.EnumType {
-	return &file_goray_proto_enumTypes[3]
+	return &file_goray_proto_enumTypes[4]
 }
 
 func (x Strategy) Number() protoreflect.EnumNumber {
@@ -250,7 +306,7 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{3}
+	return file_goray_proto_rawDescGZIP(), []int{4}
 }
 
 // Pid addresses a protoactor process: address "nonhost" means in process.
@@ -1563,18 +1619,20 @@ func (x *ActorSpec) GetGpuIds() []int32 {
 }
 
 type ActorInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	TypeName      string                 `protobuf:"bytes,2,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	State         ActorState             `protobuf:"varint,5,opt,name=state,proto3,enum=goray.ActorState" json:"state,omitempty"`
-	Pid           *Pid                   `protobuf:"bytes,6,opt,name=pid,proto3" json:"pid,omitempty"`
-	NodeId        string                 `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	NumRestarts   int32                  `protobuf:"varint,8,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
-	DeathCause    string                 `protobuf:"bytes,9,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
-	Detached      bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
-	JobId         string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ActorId     []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	TypeName    string                 `protobuf:"bytes,2,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
+	Name        string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace   string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	State       ActorState             `protobuf:"varint,5,opt,name=state,proto3,enum=goray.ActorState" json:"state,omitempty"`
+	Pid         *Pid                   `protobuf:"bytes,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	NodeId      string                 `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NumRestarts int32                  `protobuf:"varint,8,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
+	DeathCause  string                 `protobuf:"bytes,9,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
+	Detached    bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
+	JobId       string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// What the actor holds of its node while it lives (its spec's request).
+	Resources     map[string]int64 `protobuf:"bytes,12,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1684,6 +1742,13 @@ func (x *ActorInfo) GetJobId() string {
 		return x.JobId
 	}
 	return ""
+}
+
+func (x *ActorInfo) GetResources() map[string]int64 {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
 }
 
 // CreateActor asks the GCS to create an actor; the reply is ActorInfo (ALIVE)
@@ -2794,7 +2859,9 @@ type NodeInfo struct {
 	// types): a node whose build differs from the head's gets no work.
 	Fingerprint string `protobuf:"bytes,11,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	// Where the node gossips: the address others join the cluster through.
-	Gossip        string `protobuf:"bytes,12,opt,name=gossip,proto3" json:"gossip,omitempty"`
+	Gossip string `protobuf:"bytes,12,opt,name=gossip,proto3" json:"gossip,omitempty"`
+	// What the node does in the cluster.
+	Role          NodeRole `protobuf:"varint,13,opt,name=role,proto3,enum=goray.NodeRole" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2911,6 +2978,13 @@ func (x *NodeInfo) GetGossip() string {
 		return x.Gossip
 	}
 	return ""
+}
+
+func (x *NodeInfo) GetRole() NodeRole {
+	if x != nil {
+		return x.Role
+	}
+	return NodeRole_NODE_ROLE_UNSPECIFIED
 }
 
 // GetNodeStats asks a raylet what its node holds and runs now.
@@ -4293,7 +4367,7 @@ const file_goray_proto_rawDesc = "" +
 	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcc\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc9\x03\n" +
 	"\tActorInfo\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x12\n" +
@@ -4308,7 +4382,11 @@ const file_goray_proto_rawDesc = "" +
 	"deathCause\x12\x1a\n" +
 	"\bdetached\x18\n" +
 	" \x01(\bR\bdetached\x12\x15\n" +
-	"\x06job_id\x18\v \x01(\tR\x05jobId\"3\n" +
+	"\x06job_id\x18\v \x01(\tR\x05jobId\x12=\n" +
+	"\tresources\x18\f \x03(\v2\x1f.goray.ActorInfo.ResourcesEntryR\tresources\x1a<\n" +
+	"\x0eResourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"3\n" +
 	"\vCreateActor\x12$\n" +
 	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\"\\\n" +
 	"\x10CreateActorReply\x12$\n" +
@@ -4378,7 +4456,7 @@ const file_goray_proto_rawDesc = "" +
 	"\tFinishJob\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\")\n" +
 	"\x03Ack\x12\"\n" +
-	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\xf5\x04\n" +
+	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\x9a\x05\n" +
 	"\bNodeInfo\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x120\n" +
@@ -4396,7 +4474,8 @@ const file_goray_proto_rawDesc = "" +
 	" \x01(\v2\n" +
 	".goray.PidR\x04core\x12 \n" +
 	"\vfingerprint\x18\v \x01(\tR\vfingerprint\x12\x16\n" +
-	"\x06gossip\x18\f \x01(\tR\x06gossip\x1a8\n" +
+	"\x06gossip\x18\f \x01(\tR\x06gossip\x12#\n" +
+	"\x04role\x18\r \x01(\x0e2\x0f.goray.NodeRoleR\x04role\x1a8\n" +
 	"\n" +
 	"TotalEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -4532,7 +4611,12 @@ const file_goray_proto_rawDesc = "" +
 	"\x13ACTOR_STATE_PENDING\x10\x00\x12\x15\n" +
 	"\x11ACTOR_STATE_ALIVE\x10\x01\x12\x1a\n" +
 	"\x16ACTOR_STATE_RESTARTING\x10\x02\x12\x14\n" +
-	"\x10ACTOR_STATE_DEAD\x10\x03*[\n" +
+	"\x10ACTOR_STATE_DEAD\x10\x03*e\n" +
+	"\bNodeRole\x12\x19\n" +
+	"\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eNODE_ROLE_HEAD\x10\x01\x12\x14\n" +
+	"\x10NODE_ROLE_WORKER\x10\x02\x12\x14\n" +
+	"\x10NODE_ROLE_DRIVER\x10\x03*[\n" +
 	"\tTaskState\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x00\x12\x15\n" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x1f\n" +
@@ -4554,159 +4638,163 @@ func file_goray_proto_rawDescGZIP() []byte {
 	return file_goray_proto_rawDescData
 }
 
-var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
+var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),             // 0: goray.ErrorKind
 	(ActorState)(0),            // 1: goray.ActorState
-	(TaskState)(0),             // 2: goray.TaskState
-	(Strategy)(0),              // 3: goray.Strategy
-	(*Pid)(nil),                // 4: goray.Pid
-	(*ObjectRef)(nil),          // 5: goray.ObjectRef
-	(*Arg)(nil),                // 6: goray.Arg
-	(*Error)(nil),              // 7: goray.Error
-	(*TaskSpec)(nil),           // 8: goray.TaskSpec
-	(*Result)(nil),             // 9: goray.Result
-	(*Contained)(nil),          // 10: goray.Contained
-	(*BorrowObjects)(nil),      // 11: goray.BorrowObjects
-	(*BorrowObjectsReply)(nil), // 12: goray.BorrowObjectsReply
-	(*ObjectReady)(nil),        // 13: goray.ObjectReady
-	(*ReleaseObjects)(nil),     // 14: goray.ReleaseObjects
-	(*TaskAccepted)(nil),       // 15: goray.TaskAccepted
-	(*NodeDied)(nil),           // 16: goray.NodeDied
-	(*ActorMoved)(nil),         // 17: goray.ActorMoved
-	(*TaskFinished)(nil),       // 18: goray.TaskFinished
-	(*CancelTask)(nil),         // 19: goray.CancelTask
-	(*TaskBlocked)(nil),        // 20: goray.TaskBlocked
-	(*TaskUnblocked)(nil),      // 21: goray.TaskUnblocked
-	(*ActorSpec)(nil),          // 22: goray.ActorSpec
-	(*ActorInfo)(nil),          // 23: goray.ActorInfo
-	(*CreateActor)(nil),        // 24: goray.CreateActor
-	(*CreateActorReply)(nil),   // 25: goray.CreateActorReply
-	(*StartActor)(nil),         // 26: goray.StartActor
-	(*ActorStateChanged)(nil),  // 27: goray.ActorStateChanged
-	(*RestoreActors)(nil),      // 28: goray.RestoreActors
-	(*RestoredActor)(nil),      // 29: goray.RestoredActor
-	(*ActorCall)(nil),          // 30: goray.ActorCall
-	(*LookupActor)(nil),        // 31: goray.LookupActor
-	(*LookupActorReply)(nil),   // 32: goray.LookupActorReply
-	(*ResolveActor)(nil),       // 33: goray.ResolveActor
-	(*ActorDied)(nil),          // 34: goray.ActorDied
-	(*KillActor)(nil),          // 35: goray.KillActor
-	(*KillActorReply)(nil),     // 36: goray.KillActorReply
-	(*ListActors)(nil),         // 37: goray.ListActors
-	(*ListActorsReply)(nil),    // 38: goray.ListActorsReply
-	(*JobInfo)(nil),            // 39: goray.JobInfo
-	(*RegisterJob)(nil),        // 40: goray.RegisterJob
-	(*ListJobs)(nil),           // 41: goray.ListJobs
-	(*ListJobsReply)(nil),      // 42: goray.ListJobsReply
-	(*FinishJob)(nil),          // 43: goray.FinishJob
-	(*Ack)(nil),                // 44: goray.Ack
-	(*NodeInfo)(nil),           // 45: goray.NodeInfo
-	(*GetNodeStats)(nil),       // 46: goray.GetNodeStats
-	(*NodeStats)(nil),          // 47: goray.NodeStats
-	(*ListTasks)(nil),          // 48: goray.ListTasks
-	(*TaskInfo)(nil),           // 49: goray.TaskInfo
-	(*ListTasksReply)(nil),     // 50: goray.ListTasksReply
-	(*ListNodes)(nil),          // 51: goray.ListNodes
-	(*ListNodesReply)(nil),     // 52: goray.ListNodesReply
-	(*ClusterView)(nil),        // 53: goray.ClusterView
-	(*ResourceReport)(nil),     // 54: goray.ResourceReport
-	(*PickNode)(nil),           // 55: goray.PickNode
-	(*PickNodeReply)(nil),      // 56: goray.PickNodeReply
-	(*PutObject)(nil),          // 57: goray.PutObject
-	(*GetObject)(nil),          // 58: goray.GetObject
-	(*GetObjectReply)(nil),     // 59: goray.GetObjectReply
-	(*DeleteObjects)(nil),      // 60: goray.DeleteObjects
-	(*StoreStats)(nil),         // 61: goray.StoreStats
-	(*GetStoreStats)(nil),      // 62: goray.GetStoreStats
-	(*AddObject)(nil),          // 63: goray.AddObject
-	(*RefDelta)(nil),           // 64: goray.RefDelta
-	(*FreeObjects)(nil),        // 65: goray.FreeObjects
-	(*ObjectStatus)(nil),       // 66: goray.ObjectStatus
-	(*ObjectStatusReply)(nil),  // 67: goray.ObjectStatusReply
-	nil,                        // 68: goray.TaskSpec.ResourcesEntry
-	nil,                        // 69: goray.ActorSpec.ResourcesEntry
-	nil,                        // 70: goray.NodeInfo.TotalEntry
-	nil,                        // 71: goray.NodeInfo.AvailableEntry
-	nil,                        // 72: goray.NodeInfo.LabelsEntry
-	nil,                        // 73: goray.NodeStats.TotalEntry
-	nil,                        // 74: goray.NodeStats.AvailableEntry
-	nil,                        // 75: goray.TaskInfo.ResourcesEntry
-	nil,                        // 76: goray.ResourceReport.AvailableEntry
-	nil,                        // 77: goray.PickNode.ResourcesEntry
-	nil,                        // 78: goray.PickNode.LabelsEntry
+	(NodeRole)(0),              // 2: goray.NodeRole
+	(TaskState)(0),             // 3: goray.TaskState
+	(Strategy)(0),              // 4: goray.Strategy
+	(*Pid)(nil),                // 5: goray.Pid
+	(*ObjectRef)(nil),          // 6: goray.ObjectRef
+	(*Arg)(nil),                // 7: goray.Arg
+	(*Error)(nil),              // 8: goray.Error
+	(*TaskSpec)(nil),           // 9: goray.TaskSpec
+	(*Result)(nil),             // 10: goray.Result
+	(*Contained)(nil),          // 11: goray.Contained
+	(*BorrowObjects)(nil),      // 12: goray.BorrowObjects
+	(*BorrowObjectsReply)(nil), // 13: goray.BorrowObjectsReply
+	(*ObjectReady)(nil),        // 14: goray.ObjectReady
+	(*ReleaseObjects)(nil),     // 15: goray.ReleaseObjects
+	(*TaskAccepted)(nil),       // 16: goray.TaskAccepted
+	(*NodeDied)(nil),           // 17: goray.NodeDied
+	(*ActorMoved)(nil),         // 18: goray.ActorMoved
+	(*TaskFinished)(nil),       // 19: goray.TaskFinished
+	(*CancelTask)(nil),         // 20: goray.CancelTask
+	(*TaskBlocked)(nil),        // 21: goray.TaskBlocked
+	(*TaskUnblocked)(nil),      // 22: goray.TaskUnblocked
+	(*ActorSpec)(nil),          // 23: goray.ActorSpec
+	(*ActorInfo)(nil),          // 24: goray.ActorInfo
+	(*CreateActor)(nil),        // 25: goray.CreateActor
+	(*CreateActorReply)(nil),   // 26: goray.CreateActorReply
+	(*StartActor)(nil),         // 27: goray.StartActor
+	(*ActorStateChanged)(nil),  // 28: goray.ActorStateChanged
+	(*RestoreActors)(nil),      // 29: goray.RestoreActors
+	(*RestoredActor)(nil),      // 30: goray.RestoredActor
+	(*ActorCall)(nil),          // 31: goray.ActorCall
+	(*LookupActor)(nil),        // 32: goray.LookupActor
+	(*LookupActorReply)(nil),   // 33: goray.LookupActorReply
+	(*ResolveActor)(nil),       // 34: goray.ResolveActor
+	(*ActorDied)(nil),          // 35: goray.ActorDied
+	(*KillActor)(nil),          // 36: goray.KillActor
+	(*KillActorReply)(nil),     // 37: goray.KillActorReply
+	(*ListActors)(nil),         // 38: goray.ListActors
+	(*ListActorsReply)(nil),    // 39: goray.ListActorsReply
+	(*JobInfo)(nil),            // 40: goray.JobInfo
+	(*RegisterJob)(nil),        // 41: goray.RegisterJob
+	(*ListJobs)(nil),           // 42: goray.ListJobs
+	(*ListJobsReply)(nil),      // 43: goray.ListJobsReply
+	(*FinishJob)(nil),          // 44: goray.FinishJob
+	(*Ack)(nil),                // 45: goray.Ack
+	(*NodeInfo)(nil),           // 46: goray.NodeInfo
+	(*GetNodeStats)(nil),       // 47: goray.GetNodeStats
+	(*NodeStats)(nil),          // 48: goray.NodeStats
+	(*ListTasks)(nil),          // 49: goray.ListTasks
+	(*TaskInfo)(nil),           // 50: goray.TaskInfo
+	(*ListTasksReply)(nil),     // 51: goray.ListTasksReply
+	(*ListNodes)(nil),          // 52: goray.ListNodes
+	(*ListNodesReply)(nil),     // 53: goray.ListNodesReply
+	(*ClusterView)(nil),        // 54: goray.ClusterView
+	(*ResourceReport)(nil),     // 55: goray.ResourceReport
+	(*PickNode)(nil),           // 56: goray.PickNode
+	(*PickNodeReply)(nil),      // 57: goray.PickNodeReply
+	(*PutObject)(nil),          // 58: goray.PutObject
+	(*GetObject)(nil),          // 59: goray.GetObject
+	(*GetObjectReply)(nil),     // 60: goray.GetObjectReply
+	(*DeleteObjects)(nil),      // 61: goray.DeleteObjects
+	(*StoreStats)(nil),         // 62: goray.StoreStats
+	(*GetStoreStats)(nil),      // 63: goray.GetStoreStats
+	(*AddObject)(nil),          // 64: goray.AddObject
+	(*RefDelta)(nil),           // 65: goray.RefDelta
+	(*FreeObjects)(nil),        // 66: goray.FreeObjects
+	(*ObjectStatus)(nil),       // 67: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),  // 68: goray.ObjectStatusReply
+	nil,                        // 69: goray.TaskSpec.ResourcesEntry
+	nil,                        // 70: goray.ActorSpec.ResourcesEntry
+	nil,                        // 71: goray.ActorInfo.ResourcesEntry
+	nil,                        // 72: goray.NodeInfo.TotalEntry
+	nil,                        // 73: goray.NodeInfo.AvailableEntry
+	nil,                        // 74: goray.NodeInfo.LabelsEntry
+	nil,                        // 75: goray.NodeStats.TotalEntry
+	nil,                        // 76: goray.NodeStats.AvailableEntry
+	nil,                        // 77: goray.TaskInfo.ResourcesEntry
+	nil,                        // 78: goray.ResourceReport.AvailableEntry
+	nil,                        // 79: goray.PickNode.ResourcesEntry
+	nil,                        // 80: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
-	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
-	4,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
-	5,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
+	5,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
+	5,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
+	6,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
-	6,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	68, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
-	4,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
-	7,  // 7: goray.Result.error:type_name -> goray.Error
-	4,  // 8: goray.Result.store:type_name -> goray.Pid
-	10, // 9: goray.Result.contained:type_name -> goray.Contained
-	5,  // 10: goray.Contained.ref:type_name -> goray.ObjectRef
-	4,  // 11: goray.BorrowObjects.borrower:type_name -> goray.Pid
-	9,  // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
-	9,  // 13: goray.ObjectReady.result:type_name -> goray.Result
-	6,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
-	69, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	4,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
+	7,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
+	69, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	5,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
+	8,  // 7: goray.Result.error:type_name -> goray.Error
+	5,  // 8: goray.Result.store:type_name -> goray.Pid
+	11, // 9: goray.Result.contained:type_name -> goray.Contained
+	6,  // 10: goray.Contained.ref:type_name -> goray.ObjectRef
+	5,  // 11: goray.BorrowObjects.borrower:type_name -> goray.Pid
+	10, // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
+	10, // 13: goray.ObjectReady.result:type_name -> goray.Result
+	7,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
+	70, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	5,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
-	4,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
-	22, // 19: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	23, // 20: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	7,  // 21: goray.CreateActorReply.error:type_name -> goray.Error
-	22, // 22: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 23: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	4,  // 24: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	7,  // 25: goray.ActorStateChanged.error:type_name -> goray.Error
-	29, // 26: goray.RestoreActors.actors:type_name -> goray.RestoredActor
-	22, // 27: goray.RestoredActor.spec:type_name -> goray.ActorSpec
-	27, // 28: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
-	6,  // 29: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 30: goray.ActorCall.owner:type_name -> goray.Pid
-	23, // 31: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 32: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 33: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 34: goray.KillActorReply.error:type_name -> goray.Error
-	23, // 35: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 36: goray.JobInfo.core:type_name -> goray.Pid
-	39, // 37: goray.RegisterJob.job:type_name -> goray.JobInfo
-	39, // 38: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 39: goray.Ack.error:type_name -> goray.Error
-	70, // 40: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	71, // 41: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	72, // 42: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 43: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 44: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 45: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 46: goray.NodeInfo.core:type_name -> goray.Pid
-	73, // 47: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	74, // 48: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 49: goray.TaskInfo.state:type_name -> goray.TaskState
-	75, // 50: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	49, // 51: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	45, // 52: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	45, // 53: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	76, // 54: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	77, // 55: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 56: goray.PickNode.strategy:type_name -> goray.Strategy
-	78, // 57: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	45, // 58: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 59: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 60: goray.PutObject.owner:type_name -> goray.Pid
-	10, // 61: goray.PutObject.contained:type_name -> goray.Contained
-	7,  // 62: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 63: goray.AddObject.store:type_name -> goray.Pid
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	5,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
+	71, // 19: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
+	23, // 20: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	24, // 21: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	8,  // 22: goray.CreateActorReply.error:type_name -> goray.Error
+	23, // 23: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 24: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	5,  // 25: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	8,  // 26: goray.ActorStateChanged.error:type_name -> goray.Error
+	30, // 27: goray.RestoreActors.actors:type_name -> goray.RestoredActor
+	23, // 28: goray.RestoredActor.spec:type_name -> goray.ActorSpec
+	28, // 29: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
+	7,  // 30: goray.ActorCall.args:type_name -> goray.Arg
+	5,  // 31: goray.ActorCall.owner:type_name -> goray.Pid
+	24, // 32: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	8,  // 33: goray.LookupActorReply.error:type_name -> goray.Error
+	8,  // 34: goray.ActorDied.error:type_name -> goray.Error
+	8,  // 35: goray.KillActorReply.error:type_name -> goray.Error
+	24, // 36: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	5,  // 37: goray.JobInfo.core:type_name -> goray.Pid
+	40, // 38: goray.RegisterJob.job:type_name -> goray.JobInfo
+	40, // 39: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	8,  // 40: goray.Ack.error:type_name -> goray.Error
+	72, // 41: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	73, // 42: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	74, // 43: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	5,  // 44: goray.NodeInfo.raylet:type_name -> goray.Pid
+	5,  // 45: goray.NodeInfo.store:type_name -> goray.Pid
+	5,  // 46: goray.NodeInfo.directory:type_name -> goray.Pid
+	5,  // 47: goray.NodeInfo.core:type_name -> goray.Pid
+	2,  // 48: goray.NodeInfo.role:type_name -> goray.NodeRole
+	75, // 49: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	76, // 50: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	3,  // 51: goray.TaskInfo.state:type_name -> goray.TaskState
+	77, // 52: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	50, // 53: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	46, // 54: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	46, // 55: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	78, // 56: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	79, // 57: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	4,  // 58: goray.PickNode.strategy:type_name -> goray.Strategy
+	80, // 59: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	46, // 60: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	8,  // 61: goray.PickNodeReply.error:type_name -> goray.Error
+	5,  // 62: goray.PutObject.owner:type_name -> goray.Pid
+	11, // 63: goray.PutObject.contained:type_name -> goray.Contained
+	8,  // 64: goray.GetObjectReply.error:type_name -> goray.Error
+	5,  // 65: goray.AddObject.store:type_name -> goray.Pid
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4723,8 +4811,8 @@ func file_goray_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   75,
+			NumEnums:      5,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -331,6 +331,13 @@ func checkActorState(typ, field string, s ActorState) error {
 	return nil
 }
 
+func checkNodeRole(typ, field string, r NodeRole) error {
+	if _, ok := NodeRole_name[int32(r)]; !ok {
+		return invalid(typ, field, "undefined NodeRole %d", int32(r))
+	}
+	return nil
+}
+
 func checkStrategy(typ, field string, s Strategy) error {
 	if _, ok := Strategy_name[int32(s)]; !ok {
 		return invalid(typ, field, "undefined Strategy %d", int32(s))
@@ -665,6 +672,7 @@ func (i *ActorInfo) Validate() error {
 		checkNonNegative(t, "num_restarts", int64(i.NumRestarts)),
 		checkLen(t, "death_cause", i.DeathCause, MaxTextLen),
 		checkOptionalHexID(t, "job_id", i.JobId),
+		checkResources(t, "resources", i.Resources),
 	)
 }
 
@@ -950,6 +958,7 @@ func (n *NodeInfo) Validate() error {
 		checkPid(t, "core", n.Core, false),
 		checkLen(t, "fingerprint", n.Fingerprint, MaxNameLen),
 		checkLen(t, "gossip", n.Gossip, MaxAddressLen),
+		checkNodeRole(t, "role", n.Role),
 	)
 }
 

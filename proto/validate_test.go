@@ -58,7 +58,7 @@ func restored() *pb.RestoredActor {
 func actorInfo() *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: id1, TypeName: "counter", Name: "c1", Namespace: "default", State: pb.ActorState_ACTOR_STATE_ALIVE,
-		Pid: pid(), NodeId: node, NumRestarts: 1, JobId: job,
+		Pid: pid(), NodeId: node, NumRestarts: 1, JobId: job, Resources: map[string]int64{"CPU": cpu},
 	}
 }
 
@@ -75,6 +75,7 @@ func nodeInfo() *pb.NodeInfo {
 		NodeId: node, Address: "127.0.0.1:7100",
 		Total: map[string]int64{"CPU": 4 * cpu}, Available: map[string]int64{"CPU": 2 * cpu},
 		Labels: map[string]string{"zone": "a"}, Raylet: pid(), Store: pid(), Directory: pid(), Alive: true,
+		Role: pb.NodeRole_NODE_ROLE_WORKER,
 	}
 }
 
@@ -356,6 +357,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("ActorInfo.namespace", actorInfo, func(i *pb.ActorInfo) { i.Namespace = long(pb.MaxNameLen + 1) }),
 				bad("ActorInfo.state", actorInfo, func(i *pb.ActorInfo) { i.State = 4 }),
 				bad("ActorInfo.pid: missing", actorInfo, func(i *pb.ActorInfo) { i.Pid = nil }),
+				bad(`ActorInfo.resources["CPU"]`, actorInfo, func(i *pb.ActorInfo) { i.Resources["CPU"] = -1 }),
 				bad("ActorInfo.pid.id", actorInfo, func(i *pb.ActorInfo) { i.Pid.Id = "" }),
 				bad("ActorInfo.node_id", actorInfo, func(i *pb.ActorInfo) { i.NodeId = "xyz" }),
 				bad("ActorInfo.num_restarts", actorInfo, func(i *pb.ActorInfo) { i.NumRestarts = -1 }),
@@ -525,6 +527,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				with(nodeInfo, func(n *pb.NodeInfo) { n.Directory, n.Labels, n.Total, n.Available = nil, nil, nil, nil }),
 				with(nodeInfo, func(n *pb.NodeInfo) { n.Alive, n.Raylet, n.Store = false, nil, nil }),
 				with(nodeInfo, func(n *pb.NodeInfo) { n.Labels = map[string]string{"gpu": ""} }),
+				with(nodeInfo, func(n *pb.NodeInfo) { n.Role = pb.NodeRole_NODE_ROLE_UNSPECIFIED }),
 			},
 			bad: []badCase{
 				bad("NodeInfo.node_id", nodeInfo, func(n *pb.NodeInfo) { n.NodeId = "" }),
@@ -545,6 +548,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("NodeInfo.store: missing", nodeInfo, func(n *pb.NodeInfo) { n.Store = nil }),
 				bad("NodeInfo.raylet.id", nodeInfo, func(n *pb.NodeInfo) { n.Alive, n.Raylet = false, &pb.Pid{Address: "a"} }),
 				bad("NodeInfo.directory.address", nodeInfo, func(n *pb.NodeInfo) { n.Directory.Address = "" }),
+				bad("NodeInfo.role", nodeInfo, func(n *pb.NodeInfo) { n.Role = 4 }),
 			},
 		},
 		"goray.ResourceReport": {

@@ -364,7 +364,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 // announceLeave tells peers that this member is leaving and waits until
 // each of them has acknowledged it or left the view, or ctx ends.
 func (c *Cluster) announceLeave(ctx context.Context, peers []Member) error {
-	msg := encodeMsg(msgLeaving, c.id)
+	msg := encodeLeaving(c.id, c.Local().Addr)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex

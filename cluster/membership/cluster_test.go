@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -469,5 +470,63 @@ func TestMembersIsACopy(t *testing.T) {
 		if len(m.Meta.Labels) == 0 {
 			t.Fatalf("changing a Members result changed the view: %+v", m)
 		}
+	}
+}
+
+// A member that leaves right after it joined is confirmed by every member,
+// also by one that has not heard of it yet: its Leave does not wait for
+// the context to end.
+func TestLeaveRightAfterJoin(t *testing.T) {
+	rec := newRecorder()
+	// Slow gossip and probes: the second member hears of the third one
+	// only long after the third has left.
+	slow := func(c *Config) {
+		c.Timing.GossipInterval = time.Second
+		c.Timing.ProbeInterval = 4 * time.Second
+		c.Timing.ProbeTimeout = time.Second
+	}
+	ms := startCluster(t, 2, slog.New(rec), slow)
+	cfg := testConfig(t, slog.New(rec))
+	cfg.Join = []string{ms[0].Local().Addr.String()}
+	slow(&cfg)
+	leaver := startMember(t, cfg)
+	if got := len(leaver.Members()); got != 3 {
+		t.Fatalf("the new member sees %d members, want 3", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := leaver.Leave(ctx); err != nil {
+		rec.dump(t, slog.LevelDebug)
+		t.Fatalf("Leave: %v after %v", err, time.Since(t0))
+	}
+	t.Logf("Leave took %v", time.Since(t0))
+}
+
+func TestLeavingMessage(t *testing.T) {
+	id := strings.Repeat("ab", NodeIDLen/2)
+	addr := netip.MustParseAddrPort("127.0.0.1:7946")
+	kind, from, got, err := decodeMsg(encodeLeaving(id, addr))
+	if err != nil || kind != msgLeaving || from != id || got != addr {
+		t.Fatalf("decode(encodeLeaving) = %d, %q, %v, %v", kind, from, got, err)
+	}
+	for _, c := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"short", encodeMsg(msgLeaving, id)[:NodeIDLen]},
+		{"kind", encodeMsg(9, id)},
+		{"id", encodeMsg(msgLeaving, strings.Repeat("G", NodeIDLen))},
+		{"ack with an address", append(encodeMsg(msgLeaveAck, id), encodeLeaving(id, addr)[1+NodeIDLen:]...)},
+		{"truncated address", encodeLeaving(id, addr)[:1+NodeIDLen+3]},
+		{"port 0", encodeLeaving(id, netip.MustParseAddrPort("127.0.0.1:0"))},
+	} {
+		if _, _, _, err := decodeMsg(c.msg); err == nil {
+			t.Errorf("%s: decoded %x", c.name, c.msg)
+		}
+	}
+	// Without an address (an older member's) it still decodes.
+	if _, _, got, err := decodeMsg(encodeMsg(msgLeaving, id)); err != nil || got.IsValid() {
+		t.Fatalf("a leaving message without an address: %v, %v", got, err)
 	}
 }

@@ -23,7 +23,9 @@ var (
 )
 
 // Messages between members, sent with memberlist's reliable (TCP) user
-// messages: one kind byte and the sender's node ID.
+// messages: one kind byte and the sender's node ID; a leaving member adds
+// its gossip address, so that a member that has not heard of it yet (it
+// joined a moment ago) can still confirm.
 const (
 	msgProtocol = 1 // memberlist's delegate protocol version
 
@@ -35,18 +37,34 @@ func encodeMsg(kind byte, nodeID string) []byte {
 	return append([]byte{kind}, nodeID...)
 }
 
-func decodeMsg(b []byte) (kind byte, nodeID string, err error) {
-	if len(b) != 1+NodeIDLen {
-		return 0, "", fmt.Errorf("message of %d bytes, want %d", len(b), 1+NodeIDLen)
+// encodeLeaving encodes a msgLeaving from the member at addr.
+func encodeLeaving(nodeID string, addr netip.AddrPort) []byte {
+	b, _ := addr.MarshalBinary() // never fails
+	return append(encodeMsg(msgLeaving, nodeID), b...)
+}
+
+// decodeMsg decodes a message; addr is the sender's address, when it gave
+// one (a msgLeaving).
+func decodeMsg(b []byte) (kind byte, nodeID string, addr netip.AddrPort, err error) {
+	if len(b) < 1+NodeIDLen {
+		return 0, "", addr, fmt.Errorf("message of %d bytes, want %d or more", len(b), 1+NodeIDLen)
 	}
-	kind, nodeID = b[0], string(b[1:])
+	kind, nodeID, rest := b[0], string(b[1:1+NodeIDLen]), b[1+NodeIDLen:]
 	if kind != msgLeaving && kind != msgLeaveAck {
-		return 0, "", fmt.Errorf("message kind %d", kind)
+		return 0, "", addr, fmt.Errorf("message kind %d", kind)
 	}
 	if !ValidNodeID(nodeID) {
-		return 0, "", fmt.Errorf("node ID %q", nodeID)
+		return 0, "", addr, fmt.Errorf("node ID %q", nodeID)
 	}
-	return kind, nodeID, nil
+	if len(rest) > 0 {
+		if kind != msgLeaving {
+			return 0, "", addr, fmt.Errorf("message of %d bytes, want %d", len(b), 1+NodeIDLen)
+		}
+		if err := addr.UnmarshalBinary(rest); err != nil || !addr.IsValid() || addr.Port() == 0 {
+			return 0, "", netip.AddrPort{}, fmt.Errorf("sender address %x", rest)
+		}
+	}
+	return kind, nodeID, addr, nil
 }
 
 // NodeMeta returns this member's encoded metadata, which Start and
@@ -67,7 +85,7 @@ func (d *delegate) NodeMeta(limit int) []byte {
 // by the cluster key, but a message is still checked before it is used.
 func (d *delegate) NotifyMsg(b []byte) {
 	c := d.c
-	kind, from, err := decodeMsg(b)
+	kind, from, addr, err := decodeMsg(b)
 	if err != nil {
 		c.log.Warn("membership: ignoring malformed message", slog.Any("error", err))
 		return
@@ -81,6 +99,12 @@ func (d *delegate) NotifyMsg(b []byte) {
 	case msgLeaving:
 		m, ok := c.view[from]
 		if !ok {
+			// A member this one has not heard of yet: nothing to record,
+			// but it waits for the confirmation.
+			if addr.IsValid() && from != c.id {
+				c.wg.Add(1)
+				go c.sendAck(Member{Addr: addr, Meta: Meta{NodeID: from}})
+			}
 			return
 		}
 		c.leavers[from] = struct{}{}

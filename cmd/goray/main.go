@@ -1,4 +1,5 @@
-// Command goray is goray's command-line tool.
+// Command goray is goray's command-line tool: it starts and stops the nodes
+// of a cluster, shows its state, and runs the microbenchmarks.
 package main
 
 import (
@@ -7,8 +8,4 @@ import (
 	"github.com/goray-dev/goray/cmd/goray/cli"
 )
 
-func main() {
-	if err := cli.New().Execute(); err != nil {
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(cli.Main(os.Args)) }

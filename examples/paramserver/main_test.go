@@ -139,7 +139,7 @@ func TestTrainLearns(t *testing.T) {
 				t.Errorf("%d actors, want %d", len(infos), want)
 			}
 			for _, a := range infos {
-				if a.State != "ACTOR_STATE_DEAD" {
+				if a.State != "DEAD" {
 					t.Errorf("actor %s is %s after Train", a.TypeName, a.State)
 				}
 			}

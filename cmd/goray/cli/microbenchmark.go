@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -158,12 +156,6 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().BoolVar(&cross, "cluster", false, "run the cross-node benchmarks instead: this process and node processes it starts from its own binary on 127.0.0.1")
 	cmd.Flags().IntVar(&manyNodes, "many-nodes", 16, "with --cluster: how many one-CPU node processes many_nodes starts (0 skips it)")
 	return cmd
-}
-
-func writeJSON(w io.Writer, rs []Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rs)
 }
 
 // bench is one benchmark: it measures for about d and returns its value.

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,20 +53,6 @@ func TestMicrobenchmarkBadFilter(t *testing.T) {
 	if err := cmd.Execute(); err == nil {
 		t.Fatal("a malformed --only was accepted")
 	}
-}
-
-// TestMain lets the test binary serve as a node process of the cross-node
-// benchmarks, which start their nodes from their own binary.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "bench-node" {
-		cmd := New()
-		cmd.SetArgs(os.Args[1:])
-		if err := cmd.Execute(); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
 }
 
 func TestClusterMicrobenchmark(t *testing.T) {
