@@ -248,16 +248,20 @@ func (t *Transport) Stats() Stats {
 	}
 }
 
-// Stop shuts protoactor's remote down gracefully: it asks peers to
-// disconnect, stops the endpoint writers and waits for the gRPC server to
-// finish its streams (protoactor forces it after 10 s). Stop returns when
-// that is done or when ctx ends, whichever comes first; in the latter case
-// the shutdown goes on in the background and a later Stop waits for it
-// again. It does not stop the actor system.
+// Stop stops the gRPC server: inbound streams end and nothing more
+// arrives. Stop returns when that is done or when ctx ends, whichever comes
+// first; in the latter case the shutdown goes on in the background and a
+// later Stop waits for it again. It does not stop the actor system, whose
+// shutdown ends the outbound streams (the endpoint writers are its actors).
+//
+// protoactor's graceful shutdown is not used: it writes fields its stream
+// handlers and endpoint events read without synchronisation (a data race
+// whenever a peer is connected). Peers learn that a node leaves from its
+// gossip, not from its streams.
 func (t *Transport) Stop(ctx context.Context) error {
 	t.stopOnce.Do(func() {
 		go func() {
-			t.remote.Shutdown(true)
+			t.remote.Shutdown(false)
 			close(t.stopped)
 		}()
 	})

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -618,8 +619,19 @@ func TestSilentThenDeadNode(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Unreachable) != 1 || st.Unreachable[0].NodeID != worker.NodeID || st.Unreachable[0].Role != "worker" || len(st.Warnings) != 1 || len(st.Nodes) != 2 {
+	// On a slow machine gossip may have declared the worker dead already:
+	// it is then listed DEAD, and nothing is unreachable.
+	declared := slices.ContainsFunc(st.Nodes, func(n nodeView) bool { return n.NodeID == worker.NodeID && n.State == "DEAD" })
+	switch {
+	case len(st.Nodes) != 2:
 		t.Fatalf("status with a stopped worker:\n%s", r.out)
+	case declared && (len(st.Unreachable) != 0 || len(st.Warnings) != 0):
+		t.Fatalf("status with a worker declared dead lists it unreachable:\n%s", r.out)
+	case !declared && (len(st.Unreachable) != 1 || st.Unreachable[0].NodeID != worker.NodeID || st.Unreachable[0].Role != "worker" || len(st.Warnings) != 1):
+		t.Fatalf("status with a stopped worker:\n%s", r.out)
+	}
+	if declared {
+		t.Log("gossip declared the stopped worker dead before status asked")
 	}
 	if r.took > 5*time.Second {
 		t.Fatalf("status with a stopped worker took %v", r.took)

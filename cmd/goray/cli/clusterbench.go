@@ -160,6 +160,7 @@ func (p *benchProc) stop() {
 // started and this process's node.
 type benchCluster struct {
 	exe, token string
+	mu         sync.Mutex // guards procs: many_nodes starts nodes at once
 	procs      []*benchProc
 	head       *benchProc
 	node       *goray.Node
@@ -187,7 +188,9 @@ func (bc *benchCluster) spawn(ctx context.Context, spec benchNodeSpec) (*benchPr
 		return nil, fmt.Errorf("starting a node process: %w", err)
 	}
 	p := &benchProc{cmd: cmd, stdin: stdin}
+	bc.mu.Lock()
 	bc.procs = append(bc.procs, p)
+	bc.mu.Unlock()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	f := strings.Fields(line)
 	if err != nil || len(f) != 3 || f[0] != "node" {
@@ -205,6 +208,8 @@ func (bc *benchCluster) close() {
 		_ = bc.node.Stop(ctx)
 		cancel()
 	}
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
 	for _, p := range slices.Backward(bc.procs) {
 		p.stop()
 	}
