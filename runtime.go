@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/cluster"
 	"github.com/goray-dev/goray/cluster/membership"
+	"github.com/goray-dev/goray/cluster/transport"
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -83,6 +85,7 @@ type config struct {
 	host      string
 	port      int
 	gossip    int // the gossip port
+	tls       transport.TLSConfig
 	cpusGiven bool
 	token     string
 }
@@ -129,6 +132,29 @@ func WithToken(token string) InitOption { return func(c *config) { c.token = tok
 // address it reaches the head from, on a free port.
 func WithListen(host string, port int) InitOption {
 	return func(c *config) { c.host, c.port = host, port }
+}
+
+// WithTLS encrypts the messages between this process's node and the others
+// with mutual TLS: certFile and keyFile hold the node's certificate (which
+// must name the address other nodes dial) and key, caFile the cluster's CA.
+// Every node and driver of a cluster must use it when one does. Without
+// it, Init and StartNode read GORAY_USE_TLS=1 with GORAY_TLS_SERVER_CERT,
+// GORAY_TLS_SERVER_KEY and GORAY_TLS_CA_CERT (Ray's variables, with goray's
+// prefix), so nodes started by the command line take it from there.
+func WithTLS(certFile, keyFile, caFile string) InitOption {
+	return func(c *config) {
+		c.tls = transport.TLSConfig{Enabled: true, CertFile: certFile, KeyFile: keyFile, CAFile: caFile}
+	}
+}
+
+// tlsFromEnv is the TLS configuration the environment asks for.
+func tlsFromEnv() transport.TLSConfig {
+	switch strings.ToLower(os.Getenv("GORAY_USE_TLS")) {
+	case "1", "true", "yes":
+		return transport.TLSConfig{Enabled: true, CertFile: os.Getenv("GORAY_TLS_SERVER_CERT"),
+			KeyFile: os.Getenv("GORAY_TLS_SERVER_KEY"), CAFile: os.Getenv("GORAY_TLS_CA_CERT")}
+	}
+	return transport.TLSConfig{}
 }
 
 // WithGossipPort sets the port this process's node gossips on, on the
@@ -237,7 +263,11 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		if driver {
 			role = membership.RoleDriver
 		}
-		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, Head: cfg.head, Join: cfg.address, Token: cfg.token, Role: role}
+		if !cfg.tls.Enabled {
+			cfg.tls = tlsFromEnv()
+		}
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, Head: cfg.head, Join: cfg.address,
+			Token: cfg.token, Role: role, TLS: cfg.tls}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,
 		stopped: make(chan struct{}), handles: map[string]weak.Pointer[actorHandle]{},
