@@ -286,7 +286,9 @@ func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodePro
 	}
 
 	back := start("head-at " + gossipPort + " " + port)
-	pollUntil(t, "every node registered with the new head", func() bool {
+	// Gossip first declares the head dead (longer under the race
+	// detector), then the nodes reach the new one.
+	pollFor(t, time.Minute, "every node registered with the new head", func() bool {
 		nodes, err := goray.Nodes(ctx)
 		if err != nil {
 			return false

@@ -432,7 +432,13 @@ func storeObjects(t *testing.T, ctx context.Context) int64 {
 
 func pollUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	pollFor(t, 20*time.Second, what, cond)
+}
+
+// pollFor is pollUntil with a deadline of d.
+func pollFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -193,15 +193,19 @@ type Timing struct {
 //   - TCPTimeout 3s (LAN default 10s): bounds joins and push/pulls to an
 //     unresponsive address. It does not affect probes, whose TCP fallback
 //     ends with the probe interval.
+//
+// A build with the race detector runs every goroutine several times
+// slower: there the probe and gossip intervals are 4 times longer, and so
+// is detection.
 func DefaultTiming() Timing {
 	return Timing{
-		ProbeInterval:           200 * time.Millisecond,
-		ProbeTimeout:            100 * time.Millisecond,
+		ProbeInterval:           timingScale * 200 * time.Millisecond,
+		ProbeTimeout:            timingScale * 100 * time.Millisecond,
 		IndirectChecks:          3,
 		SuspicionMult:           5,
 		SuspicionMaxTimeoutMult: 6,
 		AwarenessMaxMultiplier:  8,
-		GossipInterval:          100 * time.Millisecond,
+		GossipInterval:          timingScale * 100 * time.Millisecond,
 		GossipNodes:             3,
 		GossipToTheDeadTime:     10 * time.Second,
 		RetransmitMult:          4,

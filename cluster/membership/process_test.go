@@ -40,10 +40,11 @@ var (
 
 // detectionBound is the most a member may take to report a killed member
 // dead before TestProcessKillDetected fails. The target is 2s; the bound
-// leaves 1s of slack for a loaded CI machine and the race detector, so
-// that the test fails on a real regression (the LAN defaults take 5-25s)
-// rather than on noise.
-const detectionBound = 3 * time.Second
+// leaves 1s of slack for a loaded CI machine, so that the test fails on a
+// real regression (the LAN defaults take 5-25s) rather than on noise. Under
+// the race detector DefaultTiming, and so the bound, is timingScale times
+// longer.
+const detectionBound = timingScale * 3 * time.Second
 
 // testTiming returns the timings the member processes use.
 func testTiming() Timing {
