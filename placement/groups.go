@@ -65,6 +65,35 @@ const searchBudget = 10000
 // nodes the group already uses and the tightest fit; SPREAD prefers nodes
 // holding the fewest of the group's bundles, then the least used.
 func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
+	return v.ReserveGroup(GroupRequest{Bundles: bundles, Strategy: s})
+}
+
+// GroupRequest is a placement group to place with ReserveGroup.
+type GroupRequest struct {
+	Bundles  []Bundle
+	Strategy GroupStrategy
+	// Selectors optionally restricts each bundle to the nodes matching
+	// its selector: nil, or one (possibly empty) selector per bundle.
+	Selectors []Selector
+	// Avoid lists nodes no bundle may use: when a group re-places the
+	// bundles it lost, a STRICT_SPREAD group avoids the nodes it holds.
+	Avoid map[string]bool
+}
+
+// ReserveGroup is Reserve with per-bundle label selectors and nodes to
+// avoid. It fails like Reserve, and with ErrInvalidRequest for a malformed
+// selector or a selector list of the wrong length.
+func (v *View) ReserveGroup(g GroupRequest) ([]string, error) {
+	bundles, s := g.Bundles, g.Strategy
+	if g.Selectors != nil && len(g.Selectors) != len(bundles) {
+		return nil, fmt.Errorf("%w: %d selectors for %d bundles", ErrInvalidRequest, len(g.Selectors), len(bundles))
+	}
+	for i, sel := range g.Selectors {
+		if err := sel.Validate(); err != nil {
+			return nil, fmt.Errorf("bundle %d: %w", i, err)
+		}
+	}
+	allow := func(i int, n *Node) bool { return g.Selectors == nil || g.Selectors[i].Matches(n.Labels) }
 	if len(bundles) == 0 {
 		return nil, fmt.Errorf("%w: placement group without bundles", ErrInvalidRequest)
 	}
@@ -81,7 +110,7 @@ func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
 	}
 	var nodes []*Node
 	for _, id := range v.ids {
-		if n := v.nodes[id]; n.Alive {
+		if n := v.nodes[id]; n.Alive && !g.Avoid[id] {
 			nodes = append(nodes, n)
 		}
 	}
@@ -89,13 +118,13 @@ func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
 	avail := func(n *Node) Resources { return n.Available }
 
 	// Feasibility against totals first, so the error says which it is.
-	if assign, err := solve(bundles, nodes, s, total); assign == nil {
+	if assign, err := solve(bundles, nodes, s, total, allow, g.Selectors != nil); assign == nil {
 		if err != nil {
 			return nil, fmt.Errorf("%w: placement group %v %s: %v", ErrInfeasible, s, describe(bundles), err)
 		}
 		// The budget ran out: not proven infeasible.
 	}
-	assign, _ := solve(bundles, nodes, s, avail)
+	assign, _ := solve(bundles, nodes, s, avail, allow, g.Selectors != nil)
 	if assign == nil {
 		return nil, fmt.Errorf("%w: placement group %v %s: not enough resources available now",
 			ErrNoCapacity, s, describe(bundles))
@@ -106,7 +135,7 @@ func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
 	}
 	for i, n := range assign {
 		// Cannot fail: solve checked every bundle against what remained.
-		n.Available, _ = n.Available.Sub(bundles[i])
+		v.change(n, func() { n.Available, _ = n.Available.Sub(bundles[i]) })
 	}
 	return out, nil
 }
@@ -135,15 +164,15 @@ func describe(bundles []Bundle) string {
 // solve assigns each bundle to a node, using cap to read a node's capacity.
 // It returns the assignment, or nil and a reason when none exists, or nil
 // and a nil error when the search budget ran out before deciding.
-func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) Resources) ([]*Node, error) {
+func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) Resources, allow func(int, *Node) bool, labelled bool) ([]*Node, error) {
 	switch s {
 	case GroupStrictPack:
-		return solveStrictPack(bundles, nodes, capOf)
+		return solveStrictPack(bundles, nodes, capOf, allow)
 	case GroupStrictSpread:
-		return solveStrictSpread(bundles, nodes, capOf)
+		return solveStrictSpread(bundles, nodes, capOf, allow)
 	}
 	if s == GroupPack {
-		if one, _ := solveStrictPack(bundles, nodes, capOf); one != nil {
+		if one, _ := solveStrictPack(bundles, nodes, capOf, allow); one != nil {
 			return one, nil
 		}
 	}
@@ -159,11 +188,13 @@ func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) R
 		return nil, fmt.Errorf("the group needs {%v}, the nodes have {%v}", sum, all)
 	}
 	for i, b := range bundles {
-		if !slices.ContainsFunc(nodes, func(n *Node) bool { return b.Fits(capOf(n)) }) {
+		if !slices.ContainsFunc(nodes, func(n *Node) bool { return allow(i, n) && b.Fits(capOf(n)) }) {
 			return nil, fmt.Errorf("bundle %d {%v} fits no node", i, b)
 		}
 	}
 	sr := newSearch(bundles, nodes, s, capOf)
+	sr.allow = allow
+	sr.labelled = labelled
 	if sr.place(0) {
 		return sr.result(), nil
 	}
@@ -173,17 +204,23 @@ func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) R
 	return nil, fmt.Errorf("no assignment of the bundles to nodes exists")
 }
 
-func solveStrictPack(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources) ([]*Node, error) {
+func solveStrictPack(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources, allow func(int, *Node) bool) ([]*Node, error) {
 	var sum Resources
 	for _, b := range bundles {
 		sum = sum.Add(b)
 	}
 	var best *Node
 	bestLeft := 0.0
+nodes:
 	for _, n := range nodes {
 		c := capOf(n)
 		if !sum.Fits(c) {
 			continue
+		}
+		for i := range bundles {
+			if !allow(i, n) {
+				continue nodes
+			}
 		}
 		// Tightest fit: least capacity left over, relative to each total.
 		if left := leftover(n, c, sum); best == nil || left < bestLeft {
@@ -214,7 +251,7 @@ func leftover(n *Node, c, r Resources) float64 {
 
 // solveStrictSpread finds a matching of bundles to distinct nodes with
 // augmenting paths, trying less-used nodes first.
-func solveStrictSpread(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources) ([]*Node, error) {
+func solveStrictSpread(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources, allow func(int, *Node) bool) ([]*Node, error) {
 	if len(bundles) > len(nodes) {
 		return nil, fmt.Errorf("%d bundles need as many distinct nodes, there are %d", len(bundles), len(nodes))
 	}
@@ -226,7 +263,7 @@ func solveStrictSpread(bundles []Bundle, nodes []*Node, capOf func(*Node) Resour
 	var augment func(i int, seen map[*Node]bool) bool
 	augment = func(i int, seen map[*Node]bool) bool {
 		for _, n := range order {
-			if seen[n] || !bundles[i].Fits(capOf(n)) {
+			if seen[n] || !allow(i, n) || !bundles[i].Fits(capOf(n)) {
 				continue
 			}
 			seen[n] = true
@@ -274,6 +311,9 @@ type search struct {
 	count   []int       // bundles of the group per node
 	choice  []int       // node index per bundle
 	budget  int
+	allow   func(int, *Node) bool
+	// labelled is set when bundles carry selectors.
+	labelled bool
 }
 
 func newSearch(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) Resources) *search {
@@ -319,9 +359,13 @@ func (sr *search) place(depth int) bool {
 	bi := sr.order[depth]
 	b := sr.bundles[bi]
 	tried := make(map[string]bool)
-	for _, ni := range sr.candidates(b) {
+	for _, ni := range sr.candidates(bi) {
 		// Nodes in the same state are interchangeable: try one of them.
 		key := fmt.Sprintf("%d|%v|%v", sr.count[ni], sr.left[ni], sr.nodes[ni].Total)
+		if sr.labelled {
+			// Labels tell nodes apart when bundles select by them.
+			key += fmt.Sprint(sr.nodes[ni].Labels)
+		}
 		if tried[key] {
 			continue
 		}
@@ -343,10 +387,11 @@ func (sr *search) place(depth int) bool {
 }
 
 // candidates lists the nodes that can take b now, most preferred first.
-func (sr *search) candidates(b Bundle) []int {
+func (sr *search) candidates(bi int) []int {
+	b := sr.bundles[bi]
 	var out []int
 	for i := range sr.nodes {
-		if b.Fits(sr.left[i]) {
+		if sr.allow(bi, sr.nodes[i]) && b.Fits(sr.left[i]) {
 			out = append(out, i)
 		}
 	}
