@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/goray-dev/goray/proto"
 )
 
 // CallInfo describes the task or actor call a context belongs to.
@@ -19,6 +21,10 @@ type CallInfo struct {
 	GPUIDs []int32
 	// Raylet is where a blocked task reports that it waits (nil for actor calls).
 	Raylet *actor.PID
+	// Scheduling is how the task or actor was placed: work it submits
+	// without options of its own stays in its placement group when it
+	// asked to capture child tasks.
+	Scheduling *pb.Scheduling
 }
 
 type callInfoKey struct{}

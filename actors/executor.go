@@ -80,7 +80,7 @@ func (x *Executor) Receive(c actor.Context) {
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
 	t := &taskCall{spec: spec}
-	t.init(x.env.Base, CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet})
+	t.init(x.env.Base, CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Scheduling: spec.Scheduling})
 	x.task = t
 	self, sys := x.self, x.env.System
 	x.handoff.After(func() {

@@ -183,7 +183,7 @@ func (h *Host) diedError(cause string) *pb.Error {
 }
 
 func (h *Host) callInfo() CallInfo {
-	return CallInfo{ActorID: h.spec.ActorId, JobID: h.spec.JobId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs}
+	return CallInfo{ActorID: h.spec.ActorId, JobID: h.spec.JobId, NodeID: h.env.NodeID, GPUIDs: h.gpuIDs, Scheduling: h.spec.Scheduling}
 }
 
 // construct runs the constructor off the mailbox.

@@ -95,3 +95,18 @@ func (f *Fake) Utilization(ctx context.Context, index int) (uint32, uint32, erro
 	u := f.Util[index]
 	return u[0], u[1], nil
 }
+
+// AcceleratorType derives the accelerator-type label from a device's
+// product name: the model without the vendor and the variant, e.g. "A100"
+// for "NVIDIA A100-SXM4-40GB", "H100" for "NVIDIA H100 80GB HBM3". An empty
+// name gives "".
+func AcceleratorType(name string) string {
+	name = strings.TrimSpace(name)
+	for _, vendor := range []string{"NVIDIA ", "Tesla ", "GeForce ", "Quadro "} {
+		name = strings.TrimPrefix(name, vendor)
+	}
+	if i := strings.IndexAny(name, " -_"); i > 0 {
+		name = name[:i]
+	}
+	return name
+}

@@ -31,7 +31,7 @@ type nvmlDiscoverer struct {
 // NewNVML returns a Discoverer backed by NVIDIA's management library
 // (libnvidia-ml), loaded on first use. Where the library or the driver is
 // missing, Devices reports no devices and no error, Utilization fails with
-// ErrNoDevice, and the reason is logged once at debug level as "0 GPUs".
+// ErrNoDevice, and the reason is logged once at info level ("0 GPUs").
 // A nil logger discards logs.
 //
 // The returned value also implements io.Closer: Close shuts NVML down, and
@@ -77,7 +77,7 @@ func (d *nvmlDiscoverer) readyLocked() bool {
 	err := guard("init", func() error { return check("init", d.lib.Init()) })
 	if err != nil {
 		d.state = nvmlAbsent
-		d.logger.Debug("0 GPUs", "reason", err)
+		d.logger.Info("goray: no GPU driver found; the node has 0 GPUs", "reason", err)
 		return false
 	}
 	d.state = nvmlReady
