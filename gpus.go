@@ -8,6 +8,14 @@ import (
 	"github.com/goray-dev/goray/gpu"
 )
 
+// WithGPUDiscoverer sets how the node finds its GPUs (default: NVML, and 0
+// GPUs where no driver is present). A simulated machine, such as one built
+// with gpu.NewNVMLWith over go-nvml's mock package, gives a node simulated
+// devices. WithGPUs overrides the count discovered.
+func WithGPUDiscoverer(d gpu.Discoverer) InitOption {
+	return func(c *config) { c.node.GPUs = d }
+}
+
 // CUDAVisibleDevices returns the value of CUDA_VISIBLE_DEVICES for the
 // running task or actor: its assigned GPU indices, comma-separated ("" when
 // it holds none).
