@@ -50,7 +50,8 @@ func (r *Raylet) prepare(m *pb.PrepareBundles) *pb.PrepareBundlesReply {
 			for _, b := range taken {
 				r.ledger.give(b.res, b.devices)
 			}
-			return &pb.PrepareBundlesReply{Reason: fmt.Sprintf("bundle %d {%v}: %v", g.Index, res, err)}
+			return &pb.PrepareBundlesReply{Reason: fmt.Sprintf("bundle %d {%v}: %v", g.Index, res, err),
+				Available: placement.ToWire(r.ledger.available())}
 		}
 		taken = append(taken, &bundle{key: key, res: res, devices: devices, led: newBundleLedger(res, devices)})
 	}
@@ -59,7 +60,7 @@ func (r *Raylet) prepare(m *pb.PrepareBundles) *pb.PrepareBundlesReply {
 		r.byGroup[group] = append(r.byGroup[group], b)
 	}
 	r.scheduleReport()
-	return &pb.PrepareBundlesReply{Ok: true}
+	return &pb.PrepareBundlesReply{Ok: true, Available: placement.ToWire(r.ledger.available())}
 }
 
 func (r *Raylet) commit(m *pb.CommitBundles) {

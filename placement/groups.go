@@ -117,15 +117,14 @@ func (v *View) ReserveGroup(g GroupRequest) ([]string, error) {
 	total := func(n *Node) Resources { return n.Total }
 	avail := func(n *Node) Resources { return n.Available }
 
-	// Feasibility against totals first, so the error says which it is.
-	if assign, err := solve(bundles, nodes, s, total, allow, g.Selectors != nil); assign == nil {
-		if err != nil {
-			return nil, fmt.Errorf("%w: placement group %v %s: %v", ErrInfeasible, s, describe(bundles), err)
-		}
-		// The budget ran out: not proven infeasible.
-	}
+	// What is available now first; when that fails, the totals say
+	// whether the group could ever fit.
 	assign, _ := solve(bundles, nodes, s, avail, allow, g.Selectors != nil)
 	if assign == nil {
+		if never, err := solve(bundles, nodes, s, total, allow, g.Selectors != nil); never == nil && err != nil {
+			return nil, fmt.Errorf("%w: placement group %v %s: %v", ErrInfeasible, s, describe(bundles), err)
+		}
+		// Feasible, or the search budget ran out: not proven infeasible.
 		return nil, fmt.Errorf("%w: placement group %v %s: not enough resources available now",
 			ErrNoCapacity, s, describe(bundles))
 	}
@@ -177,12 +176,15 @@ func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) R
 		}
 	}
 	// Cheap proofs of impossibility before searching.
-	var sum, all Resources
+	var sum Resources
 	for _, b := range bundles {
 		sum = sum.Add(b)
 	}
+	all := Resources{}
 	for _, n := range nodes {
-		all = all.Add(capOf(n))
+		for name, q := range capOf(n) {
+			all[name] = addSat(all[name], q)
+		}
 	}
 	if !sum.Fits(all) {
 		return nil, fmt.Errorf("the group needs {%v}, the nodes have {%v}", sum, all)
@@ -255,10 +257,12 @@ func solveStrictSpread(bundles []Bundle, nodes []*Node, capOf func(*Node) Resour
 	if len(bundles) > len(nodes) {
 		return nil, fmt.Errorf("%d bundles need as many distinct nodes, there are %d", len(bundles), len(nodes))
 	}
+	util := make(map[*Node]float64, len(nodes))
+	for _, n := range nodes {
+		util[n] = utilOf(n, capOf)
+	}
 	order := slices.Clone(nodes)
-	slices.SortStableFunc(order, func(a, b *Node) int {
-		return cmp.Compare(utilOf(a, capOf), utilOf(b, capOf))
-	})
+	slices.SortStableFunc(order, func(a, b *Node) int { return cmp.Compare(util[a], util[b]) })
 	owner := make(map[*Node]int, len(order)) // node -> bundle index
 	var augment func(i int, seen map[*Node]bool) bool
 	augment = func(i int, seen map[*Node]bool) bool {
@@ -326,10 +330,12 @@ func newSearch(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Nod
 		choice:  make([]int, len(bundles)),
 		budget:  searchBudget,
 	}
-	var all Resources
+	all := Resources{}
 	for i, n := range nodes {
 		sr.left[i] = capOf(n).Clone()
-		all = all.Add(n.Total)
+		for name, q := range n.Total {
+			all[name] = addSat(all[name], q)
+		}
 	}
 	// Size of a bundle: the sum of its shares of the cluster's totals.
 	size := make([]float64, len(bundles))
@@ -386,30 +392,42 @@ func (sr *search) place(depth int) bool {
 	return false
 }
 
-// candidates lists the nodes that can take b now, most preferred first.
+// candidates lists the nodes that can take bundle bi now, most preferred
+// first. Each node's sort keys are computed once, not per comparison.
 func (sr *search) candidates(bi int) []int {
 	b := sr.bundles[bi]
-	var out []int
-	for i := range sr.nodes {
-		if sr.allow(bi, sr.nodes[i]) && b.Fits(sr.left[i]) {
-			out = append(out, i)
-		}
+	type cand struct {
+		i     int
+		count int
+		key   float64
 	}
-	util := func(i int) float64 { return utilOf(sr.nodes[i], func(*Node) Resources { return sr.left[i] }) }
-	slices.SortStableFunc(out, func(a, c int) int {
-		if sr.s == GroupPack {
-			// Nodes already holding bundles first, then the tightest fit.
-			if r := cmp.Compare(sr.count[c], sr.count[a]); r != 0 {
-				return r
-			}
-			return cmp.Compare(leftover(sr.nodes[a], sr.left[a], b), leftover(sr.nodes[c], sr.left[c], b))
+	var cs []cand
+	for i := range sr.nodes {
+		if !sr.allow(bi, sr.nodes[i]) || !b.Fits(sr.left[i]) {
+			continue
 		}
-		// GroupSpread: fewest of the group's bundles, then least used.
-		if r := cmp.Compare(sr.count[a], sr.count[c]); r != 0 {
+		c := cand{i: i, count: sr.count[i]}
+		if sr.s == GroupPack {
+			c.count = -c.count // nodes already holding bundles first
+			c.key = leftover(sr.nodes[i], sr.left[i], b)
+		} else {
+			left := sr.left[i]
+			c.key = utilOf(sr.nodes[i], func(*Node) Resources { return left })
+		}
+		cs = append(cs, c)
+	}
+	// PACK: nodes already holding bundles first, then the tightest fit.
+	// SPREAD: fewest of the group's bundles, then least used.
+	slices.SortStableFunc(cs, func(x, y cand) int {
+		if r := cmp.Compare(x.count, y.count); r != 0 {
 			return r
 		}
-		return cmp.Compare(util(a), util(c))
+		return cmp.Compare(x.key, y.key)
 	})
+	out := make([]int, len(cs))
+	for k, c := range cs {
+		out[k] = c.i
+	}
 	return out
 }
 

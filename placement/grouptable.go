@@ -213,6 +213,9 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 	}
 	nodes, err := a.view.ReserveGroup(req)
 	switch {
+	case errors.Is(err, ErrInfeasible) && g.info.State == pb.GroupState_GROUP_STATE_RESCHEDULING:
+		g.info.Reason = "its lost bundles cannot be placed again on the nodes alive now: " + err.Error()
+		return
 	case errors.Is(err, ErrInfeasible):
 		g.info.State = pb.GroupState_GROUP_STATE_INFEASIBLE
 		g.info.Reason = err.Error()
@@ -258,6 +261,10 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 				why = fmt.Sprintf("node %s refused: %s", node, reply.Reason)
 			}
 			a.prepared(c, g, attempt, node, idx, ok, why)
+			if err == nil && !ok && reply.Available != nil {
+				// The node knows best what it has: the view was stale.
+				_ = a.view.SetAvailable(node, FromWire(reply.Available))
+			}
 		})
 	}
 }

@@ -4790,9 +4790,12 @@ func (x *PrepareBundles) GetBundles() []*BundleGrant {
 }
 
 type PrepareBundlesReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ok     bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What the node has available after answering: a refusal corrects the
+	// placement actor's view of it at once.
+	Available     map[string]int64 `protobuf:"bytes,3,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4839,6 +4842,13 @@ func (x *PrepareBundlesReply) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *PrepareBundlesReply) GetAvailable() map[string]int64 {
+	if x != nil {
+		return x.Available
+	}
+	return nil
 }
 
 // CommitBundles makes prepared bundles final.
@@ -5335,10 +5345,14 @@ const file_goray_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"Y\n" +
 	"\x0ePrepareBundles\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12,\n" +
-	"\abundles\x18\x02 \x03(\v2\x12.goray.BundleGrantR\abundles\"=\n" +
+	"\abundles\x18\x02 \x03(\v2\x12.goray.BundleGrantR\abundles\"\xc4\x01\n" +
 	"\x13PrepareBundlesReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"D\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12G\n" +
+	"\tavailable\x18\x03 \x03(\v2).goray.PrepareBundlesReply.AvailableEntryR\tavailable\x1a<\n" +
+	"\x0eAvailableEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"D\n" +
 	"\rCommitBundles\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x18\n" +
 	"\aindices\x18\x02 \x03(\x05R\aindices\"\\\n" +
@@ -5406,7 +5420,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),                   // 0: goray.ErrorKind
 	(ActorState)(0),                  // 1: goray.ActorState
@@ -5501,6 +5515,7 @@ var file_goray_proto_goTypes = []any{
 	nil,                              // 90: goray.PickNode.LabelsEntry
 	nil,                              // 91: goray.Bundle.ResourcesEntry
 	nil,                              // 92: goray.BundleGrant.ResourcesEntry
+	nil,                              // 93: goray.PrepareBundlesReply.AvailableEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	7,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -5577,11 +5592,12 @@ var file_goray_proto_depIdxs = []int32{
 	68, // 71: goray.ListPlacementGroupsReply.groups:type_name -> goray.PlacementGroupInfo
 	92, // 72: goray.BundleGrant.resources:type_name -> goray.BundleGrant.ResourcesEntry
 	75, // 73: goray.PrepareBundles.bundles:type_name -> goray.BundleGrant
-	74, // [74:74] is the sub-list for method output_type
-	74, // [74:74] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	93, // 74: goray.PrepareBundlesReply.available:type_name -> goray.PrepareBundlesReply.AvailableEntry
+	75, // [75:75] is the sub-list for method output_type
+	75, // [75:75] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -5599,7 +5615,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   86,
+			NumMessages:   87,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

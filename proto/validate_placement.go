@@ -283,7 +283,8 @@ func (m *PrepareBundlesReply) Validate() error {
 	if m == nil {
 		return nilMessage("PrepareBundlesReply")
 	}
-	return checkLen("PrepareBundlesReply", "reason", m.Reason, MaxTextLen)
+	return firstError(checkLen("PrepareBundlesReply", "reason", m.Reason, MaxTextLen),
+		checkResources("PrepareBundlesReply", "available", m.Available))
 }
 
 func checkIndices(typ, field string, ix []int32) error {

@@ -121,7 +121,10 @@ func placementCases() map[protoreflect.FullName]messageCase {
 		},
 		"goray.PrepareBundlesReply": {
 			valid: []pb.Validator{&pb.PrepareBundlesReply{Ok: true}},
-			bad:   []badCase{{"PrepareBundlesReply.reason", &pb.PrepareBundlesReply{Reason: string(make([]byte, pb.MaxTextLen+1))}}},
+			bad: []badCase{
+				{"PrepareBundlesReply.reason", &pb.PrepareBundlesReply{Reason: string(make([]byte, pb.MaxTextLen+1))}},
+				{`PrepareBundlesReply.available["CPU"]`, &pb.PrepareBundlesReply{Available: map[string]int64{"CPU": -1}}},
+			},
 		},
 		"goray.CommitBundles": {
 			valid: []pb.Validator{&pb.CommitBundles{GroupId: id1, Indices: []int32{0, 2}}},
