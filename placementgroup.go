@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/goray-dev/goray/objects"
@@ -43,6 +44,9 @@ type PlacementGroup struct {
 	id      objects.ID
 	bundles int
 	name    string
+	// created is set once the group is known to have been created, and
+	// removed once this handle removed it: Ready then answers at once.
+	created, removed atomic.Bool
 }
 
 // ID returns the group's ID in hex.
@@ -167,10 +171,13 @@ func CreatePlacementGroup(ctx context.Context, bundles []Bundle, strategy Placem
 		}
 		spec.Bundles = append(spec.Bundles, wb)
 	}
-	if _, err := rt.groupRequest(ctx, &pb.CreatePlacementGroup{Spec: spec}); err != nil {
+	info, err := rt.groupRequest(ctx, &pb.CreatePlacementGroup{Spec: spec})
+	if err != nil {
 		return nil, fmt.Errorf("creating placement group: %w", err)
 	}
-	return &PlacementGroup{rt: rt, id: id, bundles: len(bundles), name: o.name}, nil
+	pg := &PlacementGroup{rt: rt, id: id, bundles: len(bundles), name: o.name}
+	pg.created.Store(info.State == pb.GroupState_GROUP_STATE_CREATED)
+	return pg, nil
 }
 
 // groupRequest asks the placement actor and unwraps its reply.
@@ -189,18 +196,23 @@ func (rt *runtime) groupRequest(ctx context.Context, msg any) (*pb.PlacementGrou
 	return r.Info, nil
 }
 
-// Ready waits until every bundle of the group is reserved. It fails with
+// Ready waits until every bundle of the group is reserved (at once when
+// it was reserved already). It fails with
 // ErrInfeasible when no set of the cluster's nodes could ever hold the
 // group (the group stays, and is placed should nodes join), with
 // ErrPlacementGroupRemoved once the group is removed, and with ErrTimeout
 // or the context's error when ctx ends first.
 func (pg *PlacementGroup) Ready(ctx context.Context) error {
+	if pg.created.Load() && !pg.removed.Load() {
+		return nil
+	}
 	info, err := pg.rt.groupRequest(ctx, &pb.GetPlacementGroup{GroupId: pg.id[:], WaitReady: true})
 	if err != nil {
 		return fmt.Errorf("placement group %s: %w", pg.ID(), err)
 	}
 	switch info.State {
 	case pb.GroupState_GROUP_STATE_CREATED:
+		pg.created.Store(true)
 		return nil
 	case pb.GroupState_GROUP_STATE_REMOVED:
 		return fmt.Errorf("%w: placement group %s: %s", ErrPlacementGroupRemoved, pg.ID(), info.Reason)
@@ -237,6 +249,7 @@ func (pg *PlacementGroup) Info(ctx context.Context) (PlacementGroupInfo, error) 
 // its running tasks are cancelled. Removing it again fails with
 // ErrPlacementGroupRemoved.
 func (pg *PlacementGroup) Remove(ctx context.Context) error {
+	pg.removed.Store(true)
 	if _, err := pg.rt.groupRequest(ctx, &pb.RemovePlacementGroup{GroupId: pg.id[:]}); err != nil {
 		return fmt.Errorf("removing placement group %s: %w", pg.ID(), err)
 	}

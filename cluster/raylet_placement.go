@@ -34,6 +34,15 @@ func inGroup(spec *pb.TaskSpec) bool {
 
 // prepare sets the bundles aside, all of them or none.
 func (r *Raylet) prepare(m *pb.PrepareBundles) *pb.PrepareBundlesReply {
+	reply := r.prepareBundles(m)
+	reply.GroupId, reply.Attempt, reply.NodeId = m.GroupId, m.Attempt, r.env.NodeID
+	for _, g := range m.Bundles {
+		reply.Indices = append(reply.Indices, g.Index)
+	}
+	return reply
+}
+
+func (r *Raylet) prepareBundles(m *pb.PrepareBundles) *pb.PrepareBundlesReply {
 	if r.stopping {
 		return &pb.PrepareBundlesReply{Reason: "node is stopping"}
 	}

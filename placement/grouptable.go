@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -36,12 +36,15 @@ type group struct {
 	// attempt numbers the current round of prepares; a reply from an
 	// older round is stale.
 	attempt  int
-	awaiting map[string]bool  // nodes whose prepare reply is outstanding
-	prepared map[string]bool  // nodes that prepared in this round
-	waiters  []*actor.PID     // GetPlacementGroup with wait_ready
-	next     int              // round-robin among bundles for "any bundle"
-	order    uint64           // creation order, for retries
-	grants   map[string][]int // bundle indices per node in this round
+	awaiting map[string]bool // nodes whose prepare reply is outstanding
+	prepared map[string]bool // nodes that prepared in this round
+	waiters  []*actor.PID    // GetPlacementGroup with wait_ready
+	creator  *actor.PID      // CreatePlacementGroup, answered after the first round
+	// stopTimer cancels the current round's timeout.
+	stopTimer func()
+	next      int              // round-robin among bundles for "any bundle"
+	order     uint64           // creation order, for retries
+	grants    map[string][]int // bundle indices per node in this round
 }
 
 // retryGroups is the timer message that tries the waiting groups again.
@@ -63,8 +66,12 @@ func groupError(kind pb.ErrorKind, format string, args ...any) *pb.PlacementGrou
 	return &pb.PlacementGroupReply{Error: &pb.Error{Kind: kind, Message: fmt.Sprintf(format, args...)}}
 }
 
+// reply snapshots the group's info: its spec never changes once created
+// and is shared; the fields that change are copied.
 func (g *group) reply() *pb.PlacementGroupReply {
-	return &pb.PlacementGroupReply{Info: proto.Clone(g.info).(*pb.PlacementGroupInfo)}
+	i := g.info
+	return &pb.PlacementGroupReply{Info: &pb.PlacementGroupInfo{Spec: i.Spec, State: i.State,
+		BundleNodes: slices.Clone(i.BundleNodes), Reason: i.Reason, Reschedules: i.Reschedules}}
 }
 
 // receiveGroup handles the placement-group messages; it reports false for
@@ -72,7 +79,9 @@ func (g *group) reply() *pb.PlacementGroupReply {
 func (a *Actor) receiveGroup(c actor.Context) bool {
 	switch m := c.Message().(type) {
 	case *pb.CreatePlacementGroup:
-		c.Respond(a.createGroup(c, m.Spec))
+		if reply := a.createGroup(c, m.Spec); reply != nil {
+			c.Respond(reply)
+		}
 	case *pb.GetPlacementGroup:
 		a.getGroup(c, m)
 	case *pb.RemovePlacementGroup:
@@ -89,9 +98,17 @@ func (a *Actor) receiveGroup(c actor.Context) bool {
 				a.removeGroup(c, g.id(), "its job finished")
 			}
 		}
+	case *pb.PrepareBundlesReply:
+		a.preparedReply(c, m)
+	case prepareTimedOut:
+		if g := a.groups[m.group]; g != nil && g.attempt == m.attempt && len(g.awaiting) > 0 {
+			a.abandon(c, g, fmt.Sprintf("nodes %v did not answer within %v", slices.Sorted(maps.Keys(g.awaiting)), prepareTimeout))
+		}
 	case retryGroups:
 		a.retryScheduled = false
-		for _, g := range a.sortedGroups() {
+		waiting := slices.Collect(maps.Values(a.unplaced))
+		slices.SortFunc(waiting, func(x, y *group) int { return cmp.Compare(x.order, y.order) })
+		for _, g := range waiting {
 			if g.waiting() {
 				a.tryGroup(c, g)
 			}
@@ -104,30 +121,34 @@ func (a *Actor) receiveGroup(c actor.Context) bool {
 
 func (a *Actor) sortedGroups() []*group {
 	out := slices.Collect(maps.Values(a.groups))
-	slices.SortFunc(out, func(x, y *group) int { return int(x.order) - int(y.order) })
+	slices.SortFunc(out, func(x, y *group) int { return cmp.Compare(x.order, y.order) })
 	return out
+}
+
+// setState moves a group to state, keeping the set of unplaced groups.
+func (a *Actor) setState(g *group, state pb.GroupState) {
+	g.info.State = state
+	switch state {
+	case pb.GroupState_GROUP_STATE_PENDING, pb.GroupState_GROUP_STATE_RESCHEDULING, pb.GroupState_GROUP_STATE_INFEASIBLE:
+		a.unplaced[g.id()] = g
+	default:
+		delete(a.unplaced, g.id())
+	}
 }
 
 // scheduleRetry tries the waiting groups again soon: something changed.
 func (a *Actor) scheduleRetry(c actor.Context) {
-	if a.retryScheduled || a.timers == nil || a.nWaiting() == 0 {
+	if a.retryScheduled || a.timers == nil || len(a.unplaced) == 0 {
 		return
 	}
 	a.retryScheduled = true
 	a.timers.SendOnce(retryGroupsDelay, c.Self(), retryGroups{})
 }
 
-func (a *Actor) nWaiting() int {
-	n := 0
-	for _, g := range a.groups {
-		if g.waiting() {
-			n++
-		}
-	}
-	return n
-}
-
-// createGroup validates and registers a group, and starts placing it.
+// createGroup validates and registers a group, and starts placing it. The
+// reply waits for the first round of prepares, when there is one, so that
+// a group that fits at once is created when its creator hears of it; nil
+// means the reply is deferred.
 func (a *Actor) createGroup(c actor.Context, spec *pb.PlacementGroupSpec) *pb.PlacementGroupReply {
 	id := string(spec.GroupId)
 	if _, dup := a.groups[id]; dup {
@@ -167,11 +188,23 @@ func (a *Actor) createGroup(c actor.Context, spec *pb.PlacementGroupSpec) *pb.Pl
 	}
 	a.groupOrder++
 	g.order = a.groupOrder
-	g.info = &pb.PlacementGroupInfo{Spec: spec, State: pb.GroupState_GROUP_STATE_PENDING,
-		BundleNodes: make([]string, len(spec.Bundles))}
+	g.info = &pb.PlacementGroupInfo{Spec: spec, BundleNodes: make([]string, len(spec.Bundles))}
 	a.groups[id] = g
+	a.setState(g, pb.GroupState_GROUP_STATE_PENDING)
 	a.tryGroup(c, g)
+	if g.awaiting != nil && c.Sender() != nil {
+		g.creator = c.Sender()
+		return nil
+	}
 	return g.reply()
+}
+
+// answerCreator answers the deferred reply to CreatePlacementGroup.
+func (a *Actor) answerCreator(c actor.Context, g *group) {
+	if g.creator != nil {
+		c.Send(g.creator, g.reply())
+		g.creator = nil
+	}
 }
 
 // tryGroup reserves the group's unplaced bundles on the view and asks
@@ -217,13 +250,13 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 		g.info.Reason = "its lost bundles cannot be placed again on the nodes alive now: " + err.Error()
 		return
 	case errors.Is(err, ErrInfeasible):
-		g.info.State = pb.GroupState_GROUP_STATE_INFEASIBLE
+		a.setState(g, pb.GroupState_GROUP_STATE_INFEASIBLE)
 		g.info.Reason = err.Error()
 		a.answerWaiters(c, g)
 		return
 	case err != nil:
 		if g.info.State == pb.GroupState_GROUP_STATE_INFEASIBLE {
-			g.info.State = pb.GroupState_GROUP_STATE_PENDING
+			a.setState(g, pb.GroupState_GROUP_STATE_PENDING)
 		}
 		g.info.Reason = err.Error()
 		return
@@ -235,7 +268,7 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 		g.grants[nodes[k]] = append(g.grants[nodes[k]], i)
 	}
 	if g.info.State == pb.GroupState_GROUP_STATE_INFEASIBLE {
-		g.info.State = pb.GroupState_GROUP_STATE_PENDING
+		a.setState(g, pb.GroupState_GROUP_STATE_PENDING)
 	}
 	g.info.Reason = "reserving bundles on their nodes"
 	for node, idx := range g.grants {
@@ -244,28 +277,46 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 		for _, i := range idx {
 			msg.Bundles = append(msg.Bundles, &pb.BundleGrant{Index: int32(i), Resources: ToWire(g.bundles[i])})
 		}
-		info := a.infos[node]
-		attempt := g.attempt
-		f := c.RequestFuture(rayletPID(info), msg, prepareTimeout)
-		c.ReenterAfter(f, func(res any, err error) {
-			reply, _ := res.(*pb.PrepareBundlesReply)
-			if err == nil && reply == nil {
-				err = fmt.Errorf("unexpected reply %T", res)
-			}
-			ok := err == nil && reply.Ok
-			why := ""
-			switch {
-			case err != nil:
-				why = fmt.Sprintf("node %s did not answer: %v", node, err)
-			case !reply.Ok:
-				why = fmt.Sprintf("node %s refused: %s", node, reply.Reason)
-			}
-			a.prepared(c, g, attempt, node, idx, ok, why)
-			if err == nil && !ok && reply.Available != nil {
-				// The node knows best what it has: the view was stale.
-				_ = a.view.SetAvailable(node, FromWire(reply.Available))
-			}
-		})
+		msg.Attempt = int64(g.attempt)
+		// The reply comes back as a message (PrepareBundlesReply).
+		c.Request(rayletPID(a.infos[node]), msg)
+	}
+	g.stopTimer = a.timers.SendOnce(prepareTimeout, c.Self(), prepareTimedOut{group: g.id(), attempt: g.attempt})
+}
+
+// endRound ends the current round of prepares.
+func (g *group) endRound() {
+	g.awaiting, g.prepared, g.grants = nil, nil, nil
+	if g.stopTimer != nil {
+		g.stopTimer()
+		g.stopTimer = nil
+	}
+}
+
+// prepareTimedOut abandons a round of prepares some node has not answered.
+type prepareTimedOut struct {
+	group   string
+	attempt int
+}
+
+// preparedReply takes a raylet's answer to PrepareBundles.
+func (a *Actor) preparedReply(c actor.Context, m *pb.PrepareBundlesReply) {
+	g := a.groups[string(m.GroupId)]
+	if g == nil {
+		return
+	}
+	idx := make([]int, len(m.Indices))
+	for i, x := range m.Indices {
+		idx[i] = int(x)
+	}
+	why := ""
+	if !m.Ok {
+		why = fmt.Sprintf("node %s refused: %s", m.NodeId, m.Reason)
+	}
+	a.prepared(c, g, int(m.Attempt), m.NodeId, idx, m.Ok, why)
+	if !m.Ok && m.Available != nil {
+		// The node knows best what it has: the view was stale.
+		_ = a.view.SetAvailable(m.NodeId, FromWire(m.Available))
 	}
 }
 
@@ -303,9 +354,10 @@ func (a *Actor) prepared(c actor.Context, g *group, attempt int, node string, id
 		}
 		c.Send(rayletPID(a.infos[n]), msg)
 	}
-	g.awaiting, g.prepared, g.grants = nil, nil, nil
-	g.info.State = pb.GroupState_GROUP_STATE_CREATED
+	g.endRound()
+	a.setState(g, pb.GroupState_GROUP_STATE_CREATED)
 	g.info.Reason = ""
+	a.answerCreator(c, g)
 	a.answerWaiters(c, g)
 }
 
@@ -321,8 +373,9 @@ func (a *Actor) abandon(c actor.Context, g *group, why string) {
 			a.returnBundles(c, g, n, ix, "placement abandoned")
 		}
 	}
-	g.awaiting, g.prepared, g.grants = nil, nil, nil
+	g.endRound()
 	g.info.Reason = why
+	a.answerCreator(c, g)
 	c.Logger().Debug("placement: group placement abandoned", "group", fmt.Sprintf("%x", g.info.Spec.GroupId), "reason", why)
 	a.scheduleRetry(c)
 }
@@ -395,9 +448,10 @@ func (a *Actor) removeGroup(c actor.Context, id, reason string) *pb.PlacementGro
 			a.returnBundles(c, g, n, ix, "its placement group was "+reason)
 		}
 	}
-	g.awaiting, g.prepared, g.grants = nil, nil, nil
-	g.info.State = pb.GroupState_GROUP_STATE_REMOVED
+	g.endRound()
+	a.setState(g, pb.GroupState_GROUP_STATE_REMOVED)
 	g.info.Reason = reason
+	a.answerCreator(c, g)
 	g.info.BundleNodes = make([]string, len(g.bundles))
 	if g.info.Spec.Name != "" {
 		key := groupKey(g.info.Spec.Namespace, g.info.Spec.Name)
@@ -450,7 +504,7 @@ func (a *Actor) groupsNodeDied(c actor.Context, node string) {
 			continue
 		}
 		if g.info.State == pb.GroupState_GROUP_STATE_CREATED {
-			g.info.State = pb.GroupState_GROUP_STATE_RESCHEDULING
+			a.setState(g, pb.GroupState_GROUP_STATE_RESCHEDULING)
 			g.info.Reschedules++
 		}
 		g.info.Reason = fmt.Sprintf("node %s died; placing its bundles again", node)

@@ -27,7 +27,10 @@ func (f *fakeRaylet) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *pb.PrepareBundles:
 		f.events <- fmt.Sprintf("prepare %s %d", f.id, len(m.Bundles))
-		reply := &pb.PrepareBundlesReply{Ok: !f.refuse, Reason: "no room after all"}
+		reply := &pb.PrepareBundlesReply{Ok: !f.refuse, Reason: "no room after all", GroupId: m.GroupId, Attempt: m.Attempt, NodeId: f.id}
+		for _, b := range m.Bundles {
+			reply.Indices = append(reply.Indices, b.Index)
+		}
 		if f.refuse {
 			reply.Available = map[string]int64{}
 		}

@@ -50,6 +50,7 @@ type Actor struct {
 	// Placement groups by ID, and the IDs of named ones.
 	groups         map[string]*group
 	groupNames     map[string]string
+	unplaced       map[string]*group // pending, rescheduling or infeasible
 	groupOrder     uint64
 	removedGroups  []string // oldest first
 	retryScheduled bool
@@ -66,7 +67,7 @@ func NewActor(seed uint64) *actor.Props {
 // New returns a placement actor with an empty view.
 func New(seed uint64) *Actor {
 	return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		groups: map[string]*group{}, groupNames: map[string]string{}}
+		groups: map[string]*group{}, groupNames: map[string]string{}, unplaced: map[string]*group{}}
 }
 
 // Receive implements actor.Actor.

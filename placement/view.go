@@ -89,6 +89,7 @@ type View struct {
 	cfg   Config
 	nodes map[string]*Node
 	ids   []string // sorted keys of nodes
+	list  []*Node  // nodes in the order of ids
 	// lastSpread is the node the Spread policy chose last, so that ties
 	// rotate through the cluster.
 	lastSpread string
@@ -162,11 +163,13 @@ func (v *View) Upsert(n Node) error {
 		return fmt.Errorf("node %s available: %w", n.ID, err)
 	}
 	c := n.clone()
+	i, _ := slices.BinarySearch(v.ids, n.ID)
 	if old, ok := v.nodes[n.ID]; !ok {
-		i, _ := slices.BinarySearch(v.ids, n.ID)
 		v.ids = slices.Insert(v.ids, i, n.ID)
+		v.list = slices.Insert(v.list, i, &c)
 	} else {
 		v.count(old, -1)
+		v.list[i] = &c
 	}
 	c.idle = v.isIdle(&c)
 	v.count(&c, 1)
@@ -184,6 +187,7 @@ func (v *View) Remove(id string) {
 	delete(v.nodes, id)
 	if i, ok := slices.BinarySearch(v.ids, id); ok {
 		v.ids = slices.Delete(v.ids, i, i+1)
+		v.list = slices.Delete(v.list, i, i+1)
 	}
 }
 
@@ -467,8 +471,8 @@ func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
 		if rnd != nil {
 			start = rnd.IntN(len(v.ids))
 		}
-		for i := range v.ids {
-			n := v.nodes[v.ids[(start+i)%len(v.ids)]]
+		for i := range v.list {
+			n := v.list[(start+i)%len(v.list)]
 			if n.idle && (!avoidGPU || n.Total[GPU] <= 0) && ready(n, req) && req.Prefer.Matches(n.Labels) {
 				return n.ID, nil
 			}
@@ -493,8 +497,8 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 		keep = func(n *Node) bool {
 			return ready(n, req) && (!noGPU || n.Total[GPU] <= 0) && (!prefer || req.Prefer.Matches(n.Labels))
 		}
-		for _, id := range v.ids {
-			if n := v.nodes[id]; keep(n) {
+		for _, n := range v.list {
+			if keep(n) {
 				cand = append(cand, scored{n, v.score(n, req)})
 			}
 		}

@@ -4738,9 +4738,11 @@ func (x *BundleGrant) GetResources() map[string]int64 {
 // PrepareBundles asks a raylet to set resources aside for bundles of a
 // group: all of them, or none (the reply says why).
 type PrepareBundles struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	Bundles       []*BundleGrant         `protobuf:"bytes,2,rep,name=bundles,proto3" json:"bundles,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Bundles []*BundleGrant         `protobuf:"bytes,2,rep,name=bundles,proto3" json:"bundles,omitempty"`
+	// The round of prepares, echoed in the reply.
+	Attempt       int64 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4789,13 +4791,25 @@ func (x *PrepareBundles) GetBundles() []*BundleGrant {
 	return nil
 }
 
+func (x *PrepareBundles) GetAttempt() int64 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
 type PrepareBundlesReply struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Ok     bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
 	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	// What the node has available after answering: a refusal corrects the
 	// placement actor's view of it at once.
-	Available     map[string]int64 `protobuf:"bytes,3,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Available map[string]int64 `protobuf:"bytes,3,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Echoed from the request, with the answering node.
+	GroupId       []byte  `protobuf:"bytes,4,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Attempt       int64   `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Indices       []int32 `protobuf:"varint,6,rep,packed,name=indices,proto3" json:"indices,omitempty"`
+	NodeId        string  `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4849,6 +4863,34 @@ func (x *PrepareBundlesReply) GetAvailable() map[string]int64 {
 		return x.Available
 	}
 	return nil
+}
+
+func (x *PrepareBundlesReply) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *PrepareBundlesReply) GetAttempt() int64 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *PrepareBundlesReply) GetIndices() []int32 {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+func (x *PrepareBundlesReply) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
 }
 
 // CommitBundles makes prepared bundles final.
@@ -5342,14 +5384,19 @@ const file_goray_proto_rawDesc = "" +
 	"\tresources\x18\x02 \x03(\v2!.goray.BundleGrant.ResourcesEntryR\tresources\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"Y\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"s\n" +
 	"\x0ePrepareBundles\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12,\n" +
-	"\abundles\x18\x02 \x03(\v2\x12.goray.BundleGrantR\abundles\"\xc4\x01\n" +
+	"\abundles\x18\x02 \x03(\v2\x12.goray.BundleGrantR\abundles\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x03R\aattempt\"\xac\x02\n" +
 	"\x13PrepareBundlesReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12G\n" +
-	"\tavailable\x18\x03 \x03(\v2).goray.PrepareBundlesReply.AvailableEntryR\tavailable\x1a<\n" +
+	"\tavailable\x18\x03 \x03(\v2).goray.PrepareBundlesReply.AvailableEntryR\tavailable\x12\x19\n" +
+	"\bgroup_id\x18\x04 \x01(\fR\agroupId\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\x03R\aattempt\x12\x18\n" +
+	"\aindices\x18\x06 \x03(\x05R\aindices\x12\x17\n" +
+	"\anode_id\x18\a \x01(\tR\x06nodeId\x1a<\n" +
 	"\x0eAvailableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"D\n" +

@@ -283,8 +283,12 @@ func (m *PrepareBundlesReply) Validate() error {
 	if m == nil {
 		return nilMessage("PrepareBundlesReply")
 	}
-	return firstError(checkLen("PrepareBundlesReply", "reason", m.Reason, MaxTextLen),
-		checkResources("PrepareBundlesReply", "available", m.Available))
+	const t = "PrepareBundlesReply"
+	return firstError(checkLen(t, "reason", m.Reason, MaxTextLen),
+		checkResources(t, "available", m.Available),
+		checkOptionalID(t, "group_id", m.GroupId),
+		checkIndices(t, "indices", m.Indices),
+		checkOptionalHexID(t, "node_id", m.NodeId))
 }
 
 func checkIndices(typ, field string, ix []int32) error {

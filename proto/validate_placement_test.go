@@ -124,6 +124,9 @@ func placementCases() map[protoreflect.FullName]messageCase {
 			bad: []badCase{
 				{"PrepareBundlesReply.reason", &pb.PrepareBundlesReply{Reason: string(make([]byte, pb.MaxTextLen+1))}},
 				{`PrepareBundlesReply.available["CPU"]`, &pb.PrepareBundlesReply{Available: map[string]int64{"CPU": -1}}},
+				{"PrepareBundlesReply.group_id", &pb.PrepareBundlesReply{GroupId: id1[:3]}},
+				{"PrepareBundlesReply.indices[0]", &pb.PrepareBundlesReply{Indices: []int32{-1}}},
+				{"PrepareBundlesReply.node_id", &pb.PrepareBundlesReply{NodeId: "n"}},
 			},
 		},
 		"goray.CommitBundles": {
