@@ -253,7 +253,36 @@ func TestPlacementGroupPendingInfeasibleAndBadInput(t *testing.T) {
 		why, err := goray.WhyPending(ctx, waiting)
 		return err == nil && strings.Contains(why, "CPU=2"), why
 	})
+	// An actor that does not fit waits too, and says why.
+	type result struct {
+		a   goray.ActorRef[pgProbe]
+		err error
+	}
+	created := make(chan result, 1)
+	go func() {
+		a, err := pgActor.New(ctx, goray.CPUs(2))
+		created <- result{a, err}
+	}()
+	waitFor(t, "a reason for the pending actor", func() (bool, string) {
+		actors, err := goray.ListActors(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range actors {
+			if a.TypeName == "test.pg.actor" && strings.Contains(a.State, "PENDING") && a.PendingReason != "" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(actors)
+	})
 	if err := first.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := <-created
+	if res.err != nil {
+		t.Fatalf("the pending actor: %v", res.err)
+	}
+	if err := goray.Kill(ctx, res.a); err != nil {
 		t.Fatal(err)
 	}
 	if err := second.Ready(ctx); err != nil {

@@ -221,3 +221,28 @@ func TestGroupRollbackWhenANodeRefuses(t *testing.T) {
 		t.Fatalf("placed on the refusing node: %v", info.BundleNodes)
 	}
 }
+
+// A job's groups go when it finishes; detached ones stay.
+func TestGroupsOfAFinishedJob(t *testing.T) {
+	k := newActorKit(t)
+	events := make(chan string, 100)
+	k.raylet("n1", 4, false, events)
+	const job = "0123456789abcdef"
+	plain, detached := spreadSpec("plain", 1), spreadSpec("detached", 1)
+	plain.JobId, detached.JobId, detached.Detached = job, job, true
+	other := spreadSpec("other", 1)
+	other.JobId = "fedcba9876543210"
+	for _, s := range []*pb.PlacementGroupSpec{plain, detached, other} {
+		k.group(&pb.CreatePlacementGroup{Spec: s})
+		k.waitState(s.GroupId, pb.GroupState_GROUP_STATE_CREATED)
+	}
+	k.sys.Root.Send(k.pid, &pb.FinishJob{JobId: job})
+	if info := k.waitState(plain.GroupId, pb.GroupState_GROUP_STATE_REMOVED); !strings.Contains(info.Reason, "job finished") {
+		t.Fatalf("reason %q", info.Reason)
+	}
+	for _, s := range []*pb.PlacementGroupSpec{detached, other} {
+		if r := k.group(&pb.GetPlacementGroup{GroupId: s.GroupId}); r.Info.State != pb.GroupState_GROUP_STATE_CREATED {
+			t.Fatalf("group %s after the job finished: %v", s.GroupId, r.Info.State)
+		}
+	}
+}
