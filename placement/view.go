@@ -213,11 +213,22 @@ func (v *View) Allocate(id string, r Resources) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
 	}
-	avail, err := n.Available.Sub(r)
-	if err != nil {
+	if !r.Fits(n.Available) {
+		_, err := n.Available.Sub(r) // names what is short
 		return fmt.Errorf("node %s: %w", id, err)
 	}
-	v.change(n, func() { n.Available = avail })
+	// The view owns the node's maps: change them in place.
+	v.change(n, func() {
+		for name, q := range r {
+			if q > 0 {
+				if left := n.Available[name] - q; left == 0 {
+					delete(n.Available, name)
+				} else {
+					n.Available[name] = left
+				}
+			}
+		}
+	})
 	return nil
 }
 
@@ -228,12 +239,21 @@ func (v *View) Free(id string, r Resources) {
 	if !ok {
 		return
 	}
-	avail := n.Available.Add(r)
-	for name, q := range avail {
-		avail[name] = min(q, n.Total[name])
-	}
-	avail.dropZeros()
-	v.change(n, func() { n.Available = avail })
+	v.change(n, func() {
+		if n.Available == nil {
+			n.Available = Resources{}
+		}
+		for name, q := range r {
+			if q <= 0 {
+				continue
+			}
+			if got := min(addSat(n.Available[name], q), n.Total[name]); got > 0 {
+				n.Available[name] = got
+			} else {
+				delete(n.Available, name)
+			}
+		}
+	})
 }
 
 // Node returns a copy of the node with the given ID.
