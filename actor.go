@@ -407,6 +407,7 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		ActorId: id[:], TypeName: typeName, Args: wire, Name: o.name, Namespace: ns,
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
 		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobOf(ctx), Owner: rt.ownerPID,
+		Scheduling: o.schedulingFrom(ctx),
 	}
 	// The actor holds a reference on each store argument for as long as it
 	// lives, so a restart finds them; the GCS drops them when it lets go of
@@ -529,6 +530,8 @@ type ActorInfo struct {
 	Restarts                                                 int
 	Detached                                                 bool
 	Resources                                                map[string]float64
+	// PendingReason says why a pending actor waits for a node.
+	PendingReason string
 }
 
 // ListActors returns every actor the cluster knows, dead ones included.
@@ -550,7 +553,7 @@ func ListActors(ctx context.Context) ([]ActorInfo, error) {
 		out = append(out, ActorInfo{
 			ID: fmt.Sprintf("%x", i.ActorId), TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace,
 			NodeID: i.NodeId, State: strings.TrimPrefix(i.State.String(), "ACTOR_STATE_"), DeathCause: i.DeathCause,
-			Restarts: int(i.NumRestarts), Detached: i.Detached, Resources: floats(i.Resources),
+			Restarts: int(i.NumRestarts), Detached: i.Detached, Resources: floats(i.Resources), PendingReason: i.PendingReason,
 		})
 	}
 	return out, nil

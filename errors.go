@@ -43,6 +43,9 @@ var (
 	// is gone; the node keeps running its work and rejoins when the head
 	// is back.
 	ErrHeadUnavailable = errors.New("goray: the head node is unavailable")
+	// ErrPlacementGroupRemoved: the placement group was removed (work
+	// scheduled into it fails; removing it again fails too).
+	ErrPlacementGroupRemoved = errors.New("goray: placement group removed")
 )
 
 // TaskError is the failure of a remote task or actor call: the user's error
@@ -87,6 +90,8 @@ var kindSentinels = map[pb.ErrorKind]error{
 	pb.ErrorKind_ERROR_KIND_ALREADY_EXISTS: ErrAlreadyExists,
 	pb.ErrorKind_ERROR_KIND_OBJECT_FREED:   ErrObjectFreed,
 	pb.ErrorKind_ERROR_KIND_NO_CAPACITY:    ErrSystem,
+
+	pb.ErrorKind_ERROR_KIND_PLACEMENT_GROUP_REMOVED: ErrPlacementGroupRemoved,
 }
 
 // fromWire turns a wire error into a Go error. User failures become a
@@ -111,6 +116,7 @@ var sentinelKinds = []struct {
 	kind     pb.ErrorKind
 	sentinel error
 }{
+	{pb.ErrorKind_ERROR_KIND_PLACEMENT_GROUP_REMOVED, ErrPlacementGroupRemoved},
 	{pb.ErrorKind_ERROR_KIND_CANCELLED, ErrTaskCancelled},
 	{pb.ErrorKind_ERROR_KIND_ACTOR_DIED, ErrActorDied},
 	{pb.ErrorKind_ERROR_KIND_OBJECT_FREED, ErrObjectFreed},

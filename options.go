@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/goray-dev/goray/placement"
+	pb "github.com/goray-dev/goray/proto"
 )
 
 // Option configures one task call, one actor creation or one method call.
@@ -34,6 +35,8 @@ type options struct {
 	concurrency  int32
 	maxRetries   int32
 	retryOnError bool
+	// scheduling is set by the scheduling options (scheduling.go).
+	scheduling *pb.Scheduling
 }
 
 func opt(kinds optKind, f func(*options)) Option {

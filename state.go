@@ -171,6 +171,8 @@ type TaskInfo struct {
 	State     string
 	Resources map[string]float64
 	Attempt   int
+	// Reason says why a task that is not running waits.
+	Reason string
 }
 
 // ListTasks returns the tasks the cluster's live nodes hold now: running,
@@ -186,7 +188,7 @@ func ListTasks(ctx context.Context) ([]TaskInfo, error) {
 	for _, reply := range replies {
 		for _, t := range reply.Tasks {
 			out = append(out, TaskInfo{ID: fmt.Sprintf("%x", t.TaskId), Function: t.Function, Name: t.Name, NodeID: t.NodeId,
-				JobID: t.JobId, State: strings.TrimPrefix(t.State.String(), "TASK_STATE_"), Resources: floats(t.Resources), Attempt: int(t.Attempt)})
+				JobID: t.JobId, State: strings.TrimPrefix(t.State.String(), "TASK_STATE_"), Resources: floats(t.Resources), Attempt: int(t.Attempt), Reason: t.Reason})
 		}
 	}
 	return out, err

@@ -115,7 +115,7 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 	spec := &pb.TaskSpec{
 		TaskId: id[:], ReturnId: id[:], Function: function, Resources: res,
 		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
-		Owner: rt.ownerPID, JobId: rt.jobOf(ctx),
+		Owner: rt.ownerPID, JobId: rt.jobOf(ctx), Scheduling: o.schedulingFrom(ctx),
 	}
 	h.spec = spec
 	keepArgs(h.slot, args)

@@ -27,6 +27,10 @@ type CallInfo struct {
 	// result holds, each pinned at its owner for Owner: they travel with
 	// the result.
 	Contained []*pb.Contained
+	// Scheduling is how the task or actor was placed: work it submits
+	// without options of its own stays in its placement group when it
+	// asked to capture child tasks.
+	Scheduling *pb.Scheduling
 }
 
 type callInfoKey struct{}

@@ -80,7 +80,7 @@ func (x *Executor) Receive(c actor.Context) {
 // start hands the task to the goroutine of this mailbox run, once the run
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
-	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner}}
+	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner, Scheduling: spec.Scheduling}}
 	t.init(x.env.Base, &t.info)
 	x.task = t
 	self, sys := x.self, x.env.System

@@ -129,7 +129,7 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 		}
 		h = &Host{
 			env: env, spec: spec, typ: typ, gate: gate, handoff: handoff,
-			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs},
+			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs, Scheduling: spec.Scheduling},
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
 		}
 		h.lane.limit, h.lane.running = limit, map[*hostCall]struct{}{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
+	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -85,7 +86,7 @@ func snapshot(i *pb.ActorInfo) *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: i.ActorId, TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace, State: i.State,
 		Pid: i.Pid, NodeId: i.NodeId, NumRestarts: i.NumRestarts, DeathCause: i.DeathCause,
-		Detached: i.Detached, JobId: i.JobId, Resources: i.Resources,
+		Detached: i.Detached, JobId: i.JobId, Resources: i.Resources, PendingReason: i.PendingReason,
 	}
 }
 
@@ -131,6 +132,7 @@ func (g *GCS) Receive(c actor.Context) {
 		c.Respond(&pb.Ack{})
 	case *pb.FinishJob:
 		g.finishJob(c, m.JobId)
+		c.Send(g.placement, m) // the job's placement groups go too
 		c.Respond(&pb.Ack{})
 	case *pb.CreateActor:
 		g.create(c, m.Spec)
@@ -225,7 +227,7 @@ func (g *GCS) restore(c actor.Context, m *pb.RestoreActors) {
 		g.actors[id] = &actorRec{spec: spec, info: &pb.ActorInfo{
 			ActorId: spec.ActorId, TypeName: spec.TypeName, Name: name, Namespace: spec.Namespace,
 			State: a.State.State, Pid: a.State.Pid, NodeId: a.State.NodeId, NumRestarts: a.State.NumRestarts,
-			Detached: spec.Detached, JobId: spec.JobId,
+			Detached: spec.Detached, JobId: spec.JobId, Resources: spec.Resources,
 		}}
 	}
 }
@@ -245,11 +247,11 @@ func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
 	if !unplaced(rec) {
 		return
 	}
-	pick := &pb.PickNode{Resources: rec.spec.Resources}
+	pick := &pb.PickNode{Resources: rec.spec.Resources, Scheduling: rec.spec.Scheduling}
 	if owner := rec.spec.Owner; owner != nil {
 		pick.LocalNode = g.byAddress[owner.Address]
 	}
-	if node := g.nodes[pick.LocalNode]; node != nil && node.Alive && len(pick.Resources) == 0 {
+	if node := g.nodes[pick.LocalNode]; node != nil && node.Alive && len(pick.Resources) == 0 && !placement.Constrained(rec.spec.Scheduling) {
 		// An actor that holds no resources goes to its owner's node: the
 		// placement policy's answer for an empty request, without asking.
 		g.start(c, rec, node)
@@ -265,6 +267,7 @@ func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
 		case err != nil || reply == nil:
 			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_SYSTEM, "placing actor: %v", err))
 		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
+			rec.info.PendingReason = reply.Error.Message
 			g.timers.SendOnce(delay, c.Self(), placeActor{id: id, delay: min(2*delay, placeRetryMax)})
 		case reply.Error != nil:
 			g.settle(c, rec, &pb.Error{Kind: reply.Error.Kind, Message: fmt.Sprintf("actor %s: %s", rec.spec.TypeName, reply.Error.Message)})
@@ -276,6 +279,7 @@ func (g *GCS) place(c actor.Context, id string, delay time.Duration) {
 
 func (g *GCS) start(c actor.Context, rec *actorRec, node *pb.NodeInfo) {
 	rec.info.NodeId = node.NodeId
+	rec.info.PendingReason = ""
 	spec := rec.spec
 	if rec.moved > 0 && spec.MaxRestarts > 0 {
 		// The new host has what is left of the restart budget.

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"fmt"
 	"hash/maphash"
 	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/goray-dev/goray/gpu"
 	"github.com/goray-dev/goray/placement"
@@ -30,6 +32,13 @@ type ledger struct {
 	// its address from being reused by another.
 	lastReq   map[string]int64
 	lastShape *shape
+
+	// A bundle's ledger hands out the node's devices it holds: gpuMap maps
+	// its own device indices to the node's. plainGPU marks a bundle holding
+	// a share of one device: its GPU amount is counted like any other
+	// resource, and every holder gets that device.
+	gpuMap   []int32
+	plainGPU bool
 }
 
 // shape is one distinct resource request and the tasks queued with it.
@@ -43,6 +52,8 @@ type shape struct {
 	// err is set for a malformed request (negative amounts, 1.5 GPUs).
 	err   error
 	tasks fifo
+	// led is the ledger the shape draws from: the node's, or a bundle's.
+	led *ledger
 }
 
 func newLedger(total placement.Resources) *ledger {
@@ -57,6 +68,107 @@ func newLedger(total placement.Resources) *ledger {
 	}
 	l.gpus = gpu.NewAssigner(int(total[placement.GPU] / placement.Unit))
 	return l
+}
+
+// newBundleLedger returns the ledger of a placement-group bundle holding
+// res and the node's GPU devices.
+func newBundleLedger(res placement.Resources, devices []int32) *ledger {
+	l := newLedger(res)
+	if g := res[placement.GPU]; g > 0 && g%placement.Unit != 0 {
+		l.plainGPU = true
+		l.gpus = gpu.NewAssigner(0)
+	}
+	l.gpuMap = devices
+	return l
+}
+
+// take sets r aside from the ledger's free resources for a bundle and
+// returns the GPU devices it holds. It takes nothing and fails when r does
+// not fit now.
+func (l *ledger) take(r placement.Resources) ([]int32, error) {
+	g := r[placement.GPU]
+	for name, q := range r {
+		if q <= 0 || (name == placement.GPU && !l.plainGPU) {
+			continue
+		}
+		i, ok := l.names[name]
+		if !ok || l.used[i]+q > l.total[i] {
+			return nil, fmt.Errorf("%w: %s: %v free, the bundle needs %v", placement.ErrInsufficient, name,
+				max(l.totalOf(name)-l.usedOf(name), 0), q)
+		}
+	}
+	if g > 0 && !l.plainGPU && !l.gpus.Fits(g.Float()) {
+		return nil, fmt.Errorf("%w: GPU: %v free, the bundle needs %v", placement.ErrInsufficient, l.gpus.Available(), g)
+	}
+	for name, q := range r {
+		if name == placement.GPU && !l.plainGPU {
+			continue
+		}
+		if i, ok := l.names[name]; ok {
+			l.used[i] += q
+		}
+	}
+	if g == 0 || l.plainGPU {
+		return nil, nil
+	}
+	ids, err := l.gpus.Take(g.Float())
+	if err != nil {
+		return nil, err // Fits said yes on this goroutine: not reached
+	}
+	return l.global(ids), nil
+}
+
+// give returns what take set aside.
+func (l *ledger) give(r placement.Resources, devices []int32) {
+	for name, q := range r {
+		if name == placement.GPU && !l.plainGPU {
+			continue
+		}
+		if i, ok := l.names[name]; ok {
+			l.used[i] -= q
+		}
+	}
+	if g := r[placement.GPU]; g > 0 && !l.plainGPU {
+		_ = l.gpus.Give(g.Float(), l.local(devices))
+	}
+}
+
+func (l *ledger) totalOf(name string) placement.Quantity {
+	if i, ok := l.names[name]; ok {
+		return l.total[i]
+	}
+	return 0
+}
+
+func (l *ledger) usedOf(name string) placement.Quantity {
+	if i, ok := l.names[name]; ok {
+		return l.used[i]
+	}
+	return 0
+}
+
+// global maps the ledger's device indices to the node's.
+func (l *ledger) global(ids []int) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+		if l.gpuMap != nil {
+			out[i] = l.gpuMap[id]
+		}
+	}
+	return out
+}
+
+// local maps the node's device indices to the ledger's.
+func (l *ledger) local(ids []int32) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+		if l.gpuMap != nil {
+			out[i] = slices.Index(l.gpuMap, id)
+		}
+	}
+	return out
 }
 
 // maxShapes bounds the shapes a ledger remembers.
@@ -123,7 +235,7 @@ func (l *ledger) shapeOf(req map[string]int64) *shape {
 }
 
 func (l *ledger) newShape(req map[string]int64) *shape {
-	s := &shape{req: maps.Clone(req), feasible: true, err: placement.ValidateRequest(placement.FromWire(req))}
+	s := &shape{req: maps.Clone(req), feasible: true, err: placement.ValidateRequest(placement.FromWire(req)), led: l}
 	for k, v := range req {
 		q := placement.Quantity(v)
 		if q == 0 {
@@ -138,7 +250,9 @@ func (l *ledger) newShape(req map[string]int64) *shape {
 			s.cpu = q
 		case placement.GPU:
 			s.gpu = q
-			continue
+			if !l.plainGPU {
+				continue
+			}
 		}
 		if ok {
 			s.idx = append(s.idx, i)
@@ -157,7 +271,7 @@ func (l *ledger) fits(s *shape) bool {
 			return false
 		}
 	}
-	return s.gpu == 0 || l.gpus.Fits(s.gpu.Float())
+	return s.gpu == 0 || l.plainGPU || l.gpus.Fits(s.gpu.Float())
 }
 
 // allocate takes s's resources, which must fit, and returns the GPU devices
@@ -169,16 +283,15 @@ func (l *ledger) allocate(s *shape) []int32 {
 	if s.gpu == 0 {
 		return nil
 	}
+	if l.plainGPU {
+		return slices.Clone(l.gpuMap)
+	}
 	ids, err := l.gpus.Take(s.gpu.Float())
 	if err != nil {
 		// fits said yes on this goroutine: the assigner cannot refuse.
 		panic("ledger: GPU assignment refused a request that fit: " + err.Error())
 	}
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
+	return l.global(ids)
 }
 
 // release gives back what allocate took.
@@ -186,14 +299,10 @@ func (l *ledger) release(s *shape, gpuIDs []int32) {
 	for j, i := range s.idx {
 		l.used[i] -= s.q[j]
 	}
-	if s.gpu == 0 {
+	if s.gpu == 0 || l.plainGPU {
 		return
 	}
-	ids := make([]int, len(gpuIDs))
-	for i, id := range gpuIDs {
-		ids[i] = int(id)
-	}
-	if err := l.gpus.Give(s.gpu.Float(), ids); err != nil {
+	if err := l.gpus.Give(s.gpu.Float(), l.local(gpuIDs)); err != nil {
 		panic("ledger: releasing GPUs that were not assigned: " + err.Error())
 	}
 }
@@ -229,7 +338,7 @@ func (l *ledger) available() placement.Resources {
 	for name, i := range l.names {
 		a[name] = max(l.total[i]-l.used[i], 0)
 	}
-	if _, ok := l.names[placement.GPU]; ok {
+	if _, ok := l.names[placement.GPU]; ok && !l.plainGPU {
 		a[placement.GPU] = placement.Quantity(l.gpus.Available()*float64(placement.Unit) + 0.5)
 	}
 	return a

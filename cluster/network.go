@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/cluster/membership"
 	"github.com/goray-dev/goray/cluster/transport"
 	pb "github.com/goray-dev/goray/proto"
@@ -123,6 +125,7 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 	for {
 		for _, m := range members.Members() {
 			if m.Meta.Role == membership.RoleHead {
+				n.headID = m.ID()
 				return m.Meta.ActorAddr, nil
 			}
 		}
@@ -171,6 +174,29 @@ func (n *Node) rejoinHead(addr string) {
 	n.logger.Info("goray: reached the head's address again", "address", addr)
 }
 
+// registerAgain registers the node with the GCS of a head that came back,
+// until that GCS lists it: the first NodeInfo may be lost with the stream
+// that still led to the old head. The raylet then tells the GCS the actors
+// it hosts. It gives up when the node stops or the head changes again.
+func (n *Node) registerAgain(head string) {
+	wait := 50 * time.Millisecond
+	for !n.System.IsStopped() && n.HeadReachable() {
+		n.System.Root.Send(n.GCS, n.info)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		reply, err := actors.Request(ctx, n.System, n.GCS, &pb.ListNodes{})
+		cancel()
+		if r, ok := reply.(*pb.ListNodesReply); ok && err == nil && slices.ContainsFunc(r.Nodes, func(i *pb.NodeInfo) bool {
+			return i.NodeId == n.ID && i.Alive
+		}) {
+			n.System.Root.Send(n.Raylet, restoreActors{})
+			return
+		}
+		n.logger.Debug("goray: not yet registered with the head that came back", "head", head, "error", err)
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
 // HeadReachable reports whether the node can reach the cluster's head: false
 // from the moment gossip declares the head dead (or it leaves) until a head
 // is back at its address.
@@ -186,6 +212,11 @@ func (n *Node) watchMembers() {
 		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && n.head:
 			n.System.Root.Send(n.GCS, &pb.NodeDied{NodeId: m.ID(), Left: ev.Kind == membership.EventLeft})
 		case (ev.Kind == membership.EventDead || ev.Kind == membership.EventLeft) && m.Meta.Role == membership.RoleHead:
+			if m.ID() != n.headID {
+				// A head that a new one at its address already replaced,
+				// declared dead late: nothing to wait for.
+				continue
+			}
 			n.logger.Warn("goray: the head node is gone; this node keeps its work and waits for it", "head", m.ID(), "address", m.Addr)
 			n.headGone.Store(true)
 			if n.rejoining.CompareAndSwap(false, true) {
@@ -194,8 +225,8 @@ func (n *Node) watchMembers() {
 		case ev.Kind == membership.EventJoined && m.Meta.Role == membership.RoleHead && !n.head && m.Meta.ActorAddr == n.GCS.Address:
 			// A head back at its address: tell its new GCS about this node.
 			n.logger.Info("goray: the head node is back", "head", m.ID())
-			n.System.Root.Send(n.GCS, n.info)
-			n.System.Root.Send(n.Raylet, restoreActors{})
+			n.headID = m.ID()
+			go n.registerAgain(m.ID())
 			n.headGone.Store(false)
 		}
 	}

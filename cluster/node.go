@@ -35,7 +35,9 @@ type Config struct {
 	// custom names). CPU defaults to the machine's cores and GPU to the
 	// devices GPUs discovers when absent.
 	Resources map[string]float64
-	// Labels are matched by label selectors.
+	// Labels are matched by label selectors. The node adds the defaults
+	// of placement.DefaultLabels (node ID, host name, OS, architecture,
+	// accelerator type); these labels override all of them but the node ID.
 	Labels map[string]string
 	// GPUs discovers accelerators (NVML when nil: 0 GPUs without a driver).
 	GPUs gpu.Discoverer
@@ -76,6 +78,7 @@ type Node struct {
 	Owner     *objects.Owner
 	Env       *actors.Env
 	Total     placement.Resources
+	Labels    map[string]string // defaults and user labels
 
 	spillDir  string
 	ownsSpill bool
@@ -90,6 +93,9 @@ type Node struct {
 	// is gone; headGone while the head is gone.
 	rejoining atomic.Bool
 	headGone  atomic.Bool
+	// headID is the head this node registered with; only watchMembers
+	// changes it once the node runs.
+	headID string
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -160,8 +166,9 @@ func NewNodeID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Resources validates cfg.Resources and fills in the CPU default.
-func (cfg *Config) resources() (placement.Resources, error) {
+// Resources validates cfg.Resources and fills in the CPU and GPU defaults;
+// it also returns the accelerator type of the GPUs it discovered.
+func (cfg *Config) resources() (placement.Resources, string, error) {
 	m := map[string]float64{}
 	for k, v := range cfg.Resources {
 		m[k] = v
@@ -169,23 +176,28 @@ func (cfg *Config) resources() (placement.Resources, error) {
 	if _, ok := m[placement.CPU]; !ok {
 		m[placement.CPU] = float64(runtime.NumCPU())
 	}
+	accelerator := ""
 	if _, ok := m[placement.GPU]; !ok {
 		disc := cfg.GPUs
 		if disc == nil {
 			disc = gpu.NewNVML(cfg.Logger)
 		}
-		if n := gpu.Detect(context.Background(), disc); n > 0 {
-			m[placement.GPU] = float64(n)
+		if devs, err := disc.Devices(context.Background()); err == nil && len(devs) > 0 {
+			m[placement.GPU] = float64(len(devs))
+			accelerator = gpu.AcceleratorType(devs[0].Name)
+		}
+		if c, ok := disc.(interface{ Close() error }); ok && cfg.GPUs == nil {
+			_ = c.Close()
 		}
 	}
 	r, err := placement.FromFloats(m)
 	if err != nil {
-		return nil, fmt.Errorf("%w: resources: %w", ErrInvalidConfig, err)
+		return nil, "", fmt.Errorf("%w: resources: %w", ErrInvalidConfig, err)
 	}
 	if g := r[placement.GPU]; g%placement.Unit != 0 {
-		return nil, fmt.Errorf("%w: a node has a whole number of GPUs, not %v", ErrInvalidConfig, g)
+		return nil, "", fmt.Errorf("%w: a node has a whole number of GPUs, not %v", ErrInvalidConfig, g)
 	}
-	return r, nil
+	return r, accelerator, nil
 }
 
 // quietLogger keeps protoactor's own logging to warnings and errors.
@@ -230,15 +242,29 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Base == nil {
 		cfg.Base = context.Background()
 	}
-	total, err := cfg.resources()
+	total, accelerator, err := cfg.resources()
 	if err != nil {
 		return nil, err
+	}
+	for k := range cfg.Labels {
+		if k == "" {
+			return nil, fmt.Errorf("%w: a label with an empty key", ErrInvalidConfig)
+		}
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{ID: NewNodeID(), Total: total, logger: logger, failed: make(chan struct{})}
+	hostname, _ := os.Hostname()
+	labels := placement.DefaultLabels(n.ID, hostname, accelerator)
+	for k, v := range cfg.Labels {
+		if k != placement.LabelNodeID {
+			labels[k] = v
+		}
+	}
+	cfg.Labels = labels
+	n.Labels = labels
 	n.spillDir = cfg.SpillDir
 	if n.spillDir == "" {
 		n.spillDir = filepath.Join(os.TempDir(), "goray-spill-"+n.ID)

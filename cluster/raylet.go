@@ -75,6 +75,13 @@ type Raylet struct {
 	rnd   *rand.Rand
 	sent  map[string]int // tasks passed to each node since the last view
 
+	// bundles are the placement-group bundles this node holds, each with
+	// its own ledger; byGroup indexes them by group.
+	bundles map[bundleKey]*bundle
+	byGroup map[string][]*bundle
+	// reasons says why a task waiting for another node waits.
+	reasons map[objects.ID]string
+
 	reportScheduled bool
 	// stopping refuses new work: a child spawned while the raylet stops
 	// would never be stopped, and the raylet would wait for it forever.
@@ -137,6 +144,9 @@ func NewRaylet(env *actors.Env, total placement.Resources, placementPID, gcs *ac
 			view:         placement.NewView(),
 			infos:        map[string]*pb.NodeInfo{},
 			sent:         map[string]int{},
+			bundles:      map[bundleKey]*bundle{},
+			byGroup:      map[string][]*bundle{},
+			reasons:      map[objects.ID]string{},
 			rnd:          rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		})
 	}, actor.WithSupervisor(stopChildren{logger: env}))
@@ -155,14 +165,14 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.TaskBlocked:
 		if t := r.running[taskKey(m.TaskId)]; t != nil && !t.blocked {
 			t.blocked = true
-			r.ledger.lendCPU(t.shape.cpu)
+			t.shape.led.lendCPU(t.shape.cpu)
 			r.dispatch(c)
 		}
 	case *pb.TaskUnblocked:
 		if t := r.running[taskKey(m.TaskId)]; t != nil && t.blocked {
 			// May over-commit the CPUs for a while, as Ray does.
 			t.blocked = false
-			r.ledger.lendCPU(-t.shape.cpu)
+			t.shape.led.lendCPU(-t.shape.cpu)
 		}
 	case *pb.CancelTask:
 		r.cancel(c, m)
@@ -175,6 +185,12 @@ func (r *Raylet) Receive(c actor.Context) {
 	case *pb.ActorCall:
 		// A call that reached no host (it stopped): the actor is dead.
 		r.answerDead(m)
+	case *pb.PrepareBundles:
+		c.Respond(r.prepare(m))
+	case *pb.CommitBundles:
+		r.commit(m)
+	case *pb.ReturnBundles:
+		r.returnBundles(c, m)
 	case *pb.GetNodeStats:
 		c.Respond(r.stats())
 	case *pb.ListTasks:
@@ -240,9 +256,17 @@ func (r *Raylet) submit(c actor.Context, spec *pb.TaskSpec) {
 		r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, "node is stopping")
 		return
 	}
+	if sch := spec.Scheduling; sch != nil && len(sch.PlacementGroup) > 0 {
+		r.submitInGroup(c, spec)
+		return
+	}
 	s := r.ledger.shapeOf(spec.Resources)
 	if s.err != nil {
 		r.fail(spec, pb.ErrorKind_ERROR_KIND_INVALID, fmt.Sprintf("task %s: %v", taskName(spec), s.err))
+		return
+	}
+	if placement.Constrained(spec.Scheduling) {
+		r.submitConstrained(c, spec, s)
 		return
 	}
 	if s.feasible {
@@ -278,11 +302,11 @@ func (r *Raylet) spillWaiting(c actor.Context) {
 		if r.asking[id] {
 			continue // the placement actor decides
 		}
-		if r.peers == 0 {
+		if r.peers == 0 || inGroup(spec) {
 			r.spill(c, spec, spillRetryFirst)
 			continue
 		}
-		req := placement.Request{Resources: placement.FromWire(spec.Resources), Local: r.env.NodeID}
+		req := placement.RequestOf(spec.Resources, spec.Scheduling, r.env.NodeID)
 		node, err := r.view.Pick(req, r.rnd)
 		switch {
 		case err == nil && node != r.env.NodeID:
@@ -294,7 +318,7 @@ func (r *Raylet) spillWaiting(c actor.Context) {
 			// Every node that could run it is busy: queue it at the one
 			// this raylet has sent least to for its size, rather than
 			// holding it here until a view shows room.
-			if node := r.leastLoaded(req); node != "" {
+			if node := r.leastLoaded(req, spec.Scheduling); node != "" {
 				delete(r.spilling, id)
 				kept = kept[:len(kept)-1]
 				r.forward(c, spec, r.infos[node])
@@ -350,17 +374,17 @@ func respec(s *pb.TaskSpec) *pb.TaskSpec {
 	return &pb.TaskSpec{
 		TaskId: s.TaskId, Function: s.Function, Args: s.Args, Resources: s.Resources, MaxRetries: s.MaxRetries,
 		RetryExceptions: s.RetryExceptions, Name: s.Name, ReturnId: s.ReturnId, Owner: s.Owner, Attempt: s.Attempt,
-		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops,
+		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops, Scheduling: s.Scheduling,
 	}
 }
 
 // leastLoaded returns the live node other than this one that could fit req
 // and was sent the fewest tasks since the last view, for its CPUs.
-func (r *Raylet) leastLoaded(req placement.Request) string {
+func (r *Raylet) leastLoaded(req placement.Request, sch *pb.Scheduling) string {
 	best, bestLoad := "", 0.0
 	for id := range r.infos {
 		n, ok := r.view.Node(id)
-		if !ok || id == r.env.NodeID || !n.Alive || !req.Resources.Fits(n.Total) {
+		if !ok || id == r.env.NodeID || !n.Alive || !req.Resources.Fits(n.Total) || !placement.Admits(sch, id, n.Labels) {
 			continue
 		}
 		load := float64(r.sent[id]+1) / max(n.Total[placement.CPU].Float(), 1)
@@ -400,7 +424,7 @@ func (r *Raylet) learn(m *pb.ClusterView) {
 // there; while no node has room, it asks again with a growing delay.
 func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) {
 	id := taskKey(spec.TaskId)
-	pick := &pb.PickNode{Resources: spec.Resources, LocalNode: r.env.NodeID}
+	pick := &pb.PickNode{Resources: spec.Resources, LocalNode: r.env.NodeID, Scheduling: spec.Scheduling}
 	f := c.RequestFuture(r.placement, pick, systemRequestTimeout)
 	r.asking[id] = true
 	c.ReenterAfter(f, func(res any, err error) {
@@ -416,10 +440,25 @@ func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) 
 		case reply.Error != nil && reply.Error.Kind == pb.ErrorKind_ERROR_KIND_NO_CAPACITY:
 			// Another node could fit it once it frees up: the next view
 			// places it, or asking again does.
+			r.reasons[id] = reply.Error.Message
 			r.timers.SendOnce(delay, c.Self(), retrySpill{id: id, delay: min(2*delay, spillRetryMax)})
 		case reply.Error != nil:
 			delete(r.spilling, id)
 			r.fail(spec, reply.Error.Kind, fmt.Sprintf("task %s: %s", taskName(spec), reply.Error.Message))
+		case reply.Node.NodeId == r.env.NodeID && inGroup(spec):
+			if b := r.localBundle(spec); b != nil {
+				delete(r.spilling, id)
+				delete(r.reasons, id)
+				r.enqueueInBundle(c, spec, b)
+				return
+			}
+			// Its bundle is on its way here: ask again.
+			r.reasons[id] = "waiting for its placement group bundle to reach node " + r.env.NodeID
+			r.timers.SendOnce(delay, c.Self(), retrySpill{id: id, delay: min(2*delay, spillRetryMax)})
+		case reply.Node.NodeId == r.env.NodeID && placement.Constrained(spec.Scheduling) && r.ledger.shapeOf(spec.Resources).feasible:
+			delete(r.spilling, id)
+			delete(r.reasons, id)
+			r.enqueue(c, r.ledger.shapeOf(spec.Resources), spec)
 		case reply.Node.NodeId == r.env.NodeID:
 			delete(r.spilling, id)
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_INFEASIBLE, fmt.Sprintf("task %s: node %s cannot fit %v", taskName(spec), r.env.NodeID, placement.FromWire(spec.Resources)))
@@ -428,6 +467,7 @@ func (r *Raylet) spill(c actor.Context, spec *pb.TaskSpec, delay time.Duration) 
 			r.fail(spec, pb.ErrorKind_ERROR_KIND_SYSTEM, fmt.Sprintf("task %s: passed between nodes %d times without finding room", taskName(spec), spec.Hops))
 		default:
 			delete(r.spilling, id)
+			delete(r.reasons, id)
 			r.forward(c, spec, reply.Node)
 		}
 	})
@@ -441,13 +481,14 @@ func taskName(spec *pb.TaskSpec) string {
 }
 
 func (r *Raylet) fail(spec *pb.TaskSpec, kind pb.ErrorKind, msg string) {
+	delete(r.reasons, taskKey(spec.TaskId))
 	r.env.Deliver(spec.Owner, spec.ReturnId, nil, &pb.Error{Kind: kind, Message: msg, Function: spec.Function, NodeId: r.env.NodeID}, nil)
 }
 
 // dispatch starts queued actors and tasks whose resources are free, in
 // arrival order; a task that does not fit yet keeps its place.
 func (r *Raylet) dispatch(c actor.Context) {
-	for len(r.actorsQ) > 0 && r.ledger.fits(r.actorsQ[0].shape) {
+	for len(r.actorsQ) > 0 && r.actorsQ[0].shape.led.fits(r.actorsQ[0].shape) {
 		h := r.actorsQ[0]
 		r.actorsQ[0] = nil
 		r.actorsQ = r.actorsQ[1:]
@@ -455,7 +496,7 @@ func (r *Raylet) dispatch(c actor.Context) {
 	}
 	kept := r.queued[:0]
 	for _, s := range r.queued {
-		for spec := s.tasks.peek(); spec != nil && r.ledger.fits(s); spec = s.tasks.peek() {
+		for spec := s.tasks.peek(); spec != nil && s.led.fits(s); spec = s.tasks.peek() {
 			s.tasks.pop()
 			r.run(c, s, spec)
 		}
@@ -468,7 +509,7 @@ func (r *Raylet) dispatch(c actor.Context) {
 }
 
 func (r *Raylet) run(c actor.Context, s *shape, spec *pb.TaskSpec) {
-	gpus := r.ledger.allocate(s)
+	gpus := s.led.allocate(s)
 	if gpus != nil {
 		spec = respec(spec)
 		spec.GpuIds = gpus
@@ -509,9 +550,9 @@ func (r *Raylet) finished(c actor.Context, id []byte) {
 
 func (r *Raylet) releaseTask(t *runningTask) {
 	if t.blocked {
-		r.ledger.lendCPU(-t.shape.cpu)
+		t.shape.led.lendCPU(-t.shape.cpu)
 	}
-	r.ledger.release(t.shape, t.gpus)
+	t.shape.led.release(t.shape, t.gpus)
 	r.scheduleReport()
 }
 
@@ -534,6 +575,7 @@ func (r *Raylet) cancel(c actor.Context, m *pb.CancelTask) {
 	}
 	if spec := r.spilling[k]; spec != nil {
 		delete(r.spilling, k)
+		delete(r.reasons, k)
 		r.fail(spec, pb.ErrorKind_ERROR_KIND_CANCELLED, fmt.Sprintf("task %s cancelled while it waited for a node", taskName(spec)))
 		return
 	}
@@ -558,13 +600,25 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 		died(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err.Error())
 		return
 	}
-	h := &hostRec{spec: spec, typ: typ, shape: r.ledger.shapeOf(spec.Resources)}
+	led := r.ledger
+	if sch := spec.Scheduling; sch != nil && len(sch.PlacementGroup) > 0 {
+		b := r.localBundleFor(sch, spec.Resources)
+		if b == nil {
+			// The group's bundle is not here (any more): the GCS places
+			// the actor again.
+			c.Send(r.gcs, &pb.ActorStateChanged{ActorId: spec.ActorId, State: pb.ActorState_ACTOR_STATE_PENDING, NodeId: r.env.NodeID,
+				Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_NO_CAPACITY, Message: fmt.Sprintf("node %s holds no bundle of its placement group", r.env.NodeID), NodeId: r.env.NodeID}})
+			return
+		}
+		led = b.led
+	}
+	h := &hostRec{spec: spec, typ: typ, shape: led.shapeOf(spec.Resources)}
 	switch {
 	case h.shape.err != nil:
 		died(pb.ErrorKind_ERROR_KIND_INVALID, h.shape.err.Error())
 	case !h.shape.feasible:
 		died(pb.ErrorKind_ERROR_KIND_INFEASIBLE, fmt.Sprintf("node %s cannot fit %v", r.env.NodeID, placement.FromWire(spec.Resources)))
-	case r.ledger.fits(h.shape) && len(r.actorsQ) == 0:
+	case led.fits(h.shape) && len(r.actorsQ) == 0:
 		r.hosts[string(spec.ActorId)] = h
 		r.spawnHost(c, h)
 	case r.peers > 0:
@@ -579,7 +633,7 @@ func (r *Raylet) startActor(c actor.Context, spec *pb.ActorSpec) {
 }
 
 func (r *Raylet) spawnHost(c actor.Context, h *hostRec) {
-	h.gpus = r.ledger.allocate(h.shape)
+	h.gpus = h.shape.led.allocate(h.shape)
 	r.scheduleReport()
 	h.pid = c.Spawn(actors.NewHost(r.env, h.typ, h.spec, h.gpus))
 	r.byHost[h.pid.Id] = h
@@ -635,7 +689,7 @@ func (r *Raylet) forget(c actor.Context, h *hostRec) {
 	delete(r.byHost, h.pid.Id)
 	// The host answers what its mailbox still holds, then stops.
 	c.Poison(h.pid)
-	r.ledger.release(h.shape, h.gpus)
+	h.shape.led.release(h.shape, h.gpus)
 	r.scheduleReport()
 	r.dispatch(c)
 }
@@ -679,22 +733,31 @@ func (r *Raylet) stats() *pb.NodeStats {
 // for another node.
 func (r *Raylet) tasks() *pb.ListTasksReply {
 	reply := &pb.ListTasksReply{}
-	add := func(spec *pb.TaskSpec, state pb.TaskState) {
+	add := func(spec *pb.TaskSpec, state pb.TaskState, reason string) {
 		reply.Tasks = append(reply.Tasks, &pb.TaskInfo{TaskId: spec.TaskId, Function: spec.Function, Name: spec.Name,
-			State: state, NodeId: r.env.NodeID, Resources: spec.Resources, JobId: spec.JobId, Attempt: spec.Attempt})
+			State: state, NodeId: r.env.NodeID, Resources: spec.Resources, JobId: spec.JobId, Attempt: spec.Attempt, Reason: reason})
 	}
 	for _, t := range r.running {
-		add(t.spec, pb.TaskState_TASK_STATE_RUNNING)
+		add(t.spec, pb.TaskState_TASK_STATE_RUNNING, "")
 	}
 	for _, s := range r.queued {
+		where := "node " + r.env.NodeID
+		if s.led != r.ledger {
+			where = "its placement group bundle on " + where
+		}
+		reason := fmt.Sprintf("waiting for {%v} on %s, which has {%v} free", placement.FromWire(s.req), where, s.led.available())
 		for _, spec := range s.tasks.specs[s.tasks.head:] {
 			if spec != nil {
-				add(spec, pb.TaskState_TASK_STATE_QUEUED)
+				add(spec, pb.TaskState_TASK_STATE_QUEUED, reason)
 			}
 		}
 	}
-	for _, spec := range r.spilling {
-		add(spec, pb.TaskState_TASK_STATE_WAITING_FOR_NODE)
+	for id, spec := range r.spilling {
+		reason := r.reasons[id]
+		if reason == "" {
+			reason = fmt.Sprintf("waiting for a node that can take {%v}", placement.FromWire(spec.Resources))
+		}
+		add(spec, pb.TaskState_TASK_STATE_WAITING_FOR_NODE, reason)
 	}
 	return reply
 }

@@ -1,12 +1,19 @@
 // Package gpu discovers accelerators and hands them out to tasks.
 //
 // Discovery sits behind the small Discoverer interface. NewNVML is the real
-// implementation, backed by NVIDIA's management library; on a machine
+// implementation, backed by NVIDIA's management library: device count,
+// UUIDs, names, memory, utilization and MIG instances. On a machine
 // without the library or a driver it reports zero devices instead of
-// failing. Fake is an in-memory Discoverer for tests.
+// failing, and says so once. NewNVMLWith runs the same discovery over any
+// binding of the library, such as go-nvml's mock package (its dgxa100
+// server simulates eight A100s). Fake is an in-memory Discoverer for tests.
+// AcceleratorType turns a device name into the node's accelerator label.
 //
-// An Assigner tracks which device indices a node has given to running
-// tasks: whole devices for requests of one GPU or more, and shares of one
-// device for fractional requests, so that VisibleDevices can build each
-// task's CUDA_VISIBLE_DEVICES.
+// An Assigner is the one source of truth for a node's devices: it tracks
+// which device indices the node has given to running tasks and actors,
+// whole devices for requests of one GPU or more and shares of one device
+// for fractional requests, packed onto the fullest device with room so that
+// whole devices stay free for whole requests. A node's raylet asks it, not
+// a count, whether a request fits, so an assignment it starts never fails.
+// VisibleDevices builds each holder's CUDA_VISIBLE_DEVICES.
 package gpu

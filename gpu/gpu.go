@@ -15,6 +15,19 @@ type Device struct {
 	UUID        string // stable identity, e.g. "GPU-…"
 	Name        string // product name
 	MemoryTotal uint64 // bytes
+	// MIGEnabled reports that the device is partitioned (Multi-Instance
+	// GPU); MIG lists its GPU instances. The node schedules the device as
+	// one GPU either way: the instances are reported, not handed out.
+	MIGEnabled bool
+	MIG        []MIGDevice
+}
+
+// MIGDevice is one GPU instance of a partitioned device.
+type MIGDevice struct {
+	ID          int    // GPU instance ID on its device
+	Profile     string // e.g. "1g.5gb": compute slices and memory
+	Slices      int    // compute slices
+	MemoryTotal uint64 // bytes
 }
 
 // Discoverer finds the accelerators of this machine and samples their use.
@@ -94,4 +107,20 @@ func (f *Fake) Utilization(ctx context.Context, index int) (uint32, uint32, erro
 	}
 	u := f.Util[index]
 	return u[0], u[1], nil
+}
+
+// AcceleratorType derives the accelerator-type label from a device's
+// product name: its first word with a digit, without the variant, e.g.
+// "A100" for "NVIDIA A100-SXM4-40GB", "H100" for "NVIDIA H100 80GB HBM3",
+// "V100" for "Tesla V100-SXM2-16GB". A name without digits gives "".
+func AcceleratorType(name string) string {
+	for _, word := range strings.Fields(name) {
+		if strings.ContainsAny(word, "0123456789") {
+			if i := strings.IndexAny(word, "-_"); i > 0 {
+				word = word[:i]
+			}
+			return word
+		}
+	}
+	return ""
 }

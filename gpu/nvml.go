@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -31,13 +32,20 @@ type nvmlDiscoverer struct {
 // NewNVML returns a Discoverer backed by NVIDIA's management library
 // (libnvidia-ml), loaded on first use. Where the library or the driver is
 // missing, Devices reports no devices and no error, Utilization fails with
-// ErrNoDevice, and the reason is logged once at debug level as "0 GPUs".
+// ErrNoDevice, and the reason is logged once at info level ("0 GPUs").
 // A nil logger discards logs.
 //
 // The returned value also implements io.Closer: Close shuts NVML down, and
 // a later call initialises it again.
 func NewNVML(logger *slog.Logger) Discoverer {
 	return newNVML(nvml.New(), logger)
+}
+
+// NewNVMLWith is NewNVML over the given binding of the library: go-nvml's
+// mock package, for a simulated machine (its dgxa100 server has eight
+// A100s), or a binding loaded from a non-default path.
+func NewNVMLWith(lib nvml.Interface, logger *slog.Logger) Discoverer {
+	return newNVML(lib, logger)
 }
 
 func newNVML(lib nvml.Interface, logger *slog.Logger) *nvmlDiscoverer {
@@ -77,7 +85,7 @@ func (d *nvmlDiscoverer) readyLocked() bool {
 	err := guard("init", func() error { return check("init", d.lib.Init()) })
 	if err != nil {
 		d.state = nvmlAbsent
-		d.logger.Debug("0 GPUs", "reason", err)
+		d.logger.Info("goray: no GPU driver found; the node has 0 GPUs", "reason", err)
 		return false
 	}
 	d.state = nvmlReady
@@ -120,7 +128,8 @@ func (d *nvmlDiscoverer) Devices(ctx context.Context) ([]Device, error) {
 			if err := check(fmt.Sprintf("device %d memory", i), ret); err != nil {
 				return err
 			}
-			out = append(out, Device{Index: i, UUID: uuid, Name: name, MemoryTotal: mem.Total})
+			migOn, mig := d.mig(dev, i)
+			out = append(out, Device{Index: i, UUID: uuid, Name: name, MemoryTotal: mem.Total, MIGEnabled: migOn, MIG: mig})
 		}
 		return nil
 	})
@@ -139,6 +148,58 @@ func (d *nvmlDiscoverer) handle(index int) (nvml.Device, error) {
 		return nil, err
 	}
 	return dev, nil
+}
+
+// mig reports whether a device is in MIG mode and lists its GPU
+// instances. A device or driver that cannot tell (no MIG support, or a
+// query that fails) counts as not partitioned; the reason is logged at
+// debug level.
+func (d *nvmlDiscoverer) mig(dev nvml.Device, index int) (bool, []MIGDevice) {
+	var on bool
+	var out []MIGDevice
+	err := guard("mig", func() error {
+		current, _, ret := dev.GetMigMode()
+		if ret == nvml.ERROR_NOT_SUPPORTED {
+			return nil
+		}
+		if err := check(fmt.Sprintf("device %d MIG mode", index), ret); err != nil {
+			return err
+		}
+		if current != nvml.DEVICE_MIG_ENABLE {
+			return nil
+		}
+		on = true
+		for p := range nvml.GPU_INSTANCE_PROFILE_COUNT {
+			info, ret := dev.GetGpuInstanceProfileInfo(p)
+			if ret == nvml.ERROR_NOT_SUPPORTED || ret == nvml.ERROR_INVALID_ARGUMENT {
+				continue
+			}
+			if err := check(fmt.Sprintf("device %d MIG profile %d", index, p), ret); err != nil {
+				return err
+			}
+			gis, ret := dev.GetGpuInstances(&info)
+			if err := check(fmt.Sprintf("device %d MIG instances", index), ret); err != nil {
+				return err
+			}
+			for _, gi := range gis {
+				gii, ret := gi.GetInfo()
+				if err := check(fmt.Sprintf("device %d MIG instance", index), ret); err != nil {
+					return err
+				}
+				out = append(out, MIGDevice{
+					ID: int(gii.Id), Slices: int(info.SliceCount), MemoryTotal: info.MemorySizeMB << 20,
+					Profile: fmt.Sprintf("%dg.%dgb", info.SliceCount, (info.MemorySizeMB+512)/1024),
+				})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.logger.Debug("gpu: MIG state unknown; the device counts as not partitioned", "device", index, "error", err)
+		return false, nil
+	}
+	slices.SortFunc(out, func(a, b MIGDevice) int { return a.ID - b.ID })
+	return on, out
 }
 
 // Utilization reports NVML's GPU utilization rate and the share of device

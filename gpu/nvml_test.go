@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -91,7 +92,7 @@ func TestNVMLDevices(t *testing.T) {
 					t.Fatalf("Devices = %#v, want %#v", got, tt.want)
 				}
 				for i := range tt.want {
-					if got[i] != tt.want[i] {
+					if !reflect.DeepEqual(got[i], tt.want[i]) {
 						t.Fatalf("device %d = %+v, want %+v", i, got[i], tt.want[i])
 					}
 				}

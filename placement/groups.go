@@ -65,6 +65,35 @@ const searchBudget = 10000
 // nodes the group already uses and the tightest fit; SPREAD prefers nodes
 // holding the fewest of the group's bundles, then the least used.
 func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
+	return v.ReserveGroup(GroupRequest{Bundles: bundles, Strategy: s})
+}
+
+// GroupRequest is a placement group to place with ReserveGroup.
+type GroupRequest struct {
+	Bundles  []Bundle
+	Strategy GroupStrategy
+	// Selectors optionally restricts each bundle to the nodes matching
+	// its selector: nil, or one (possibly empty) selector per bundle.
+	Selectors []Selector
+	// Avoid lists nodes no bundle may use: when a group re-places the
+	// bundles it lost, a STRICT_SPREAD group avoids the nodes it holds.
+	Avoid map[string]bool
+}
+
+// ReserveGroup is Reserve with per-bundle label selectors and nodes to
+// avoid. It fails like Reserve, and with ErrInvalidRequest for a malformed
+// selector or a selector list of the wrong length.
+func (v *View) ReserveGroup(g GroupRequest) ([]string, error) {
+	bundles, s := g.Bundles, g.Strategy
+	if g.Selectors != nil && len(g.Selectors) != len(bundles) {
+		return nil, fmt.Errorf("%w: %d selectors for %d bundles", ErrInvalidRequest, len(g.Selectors), len(bundles))
+	}
+	for i, sel := range g.Selectors {
+		if err := sel.Validate(); err != nil {
+			return nil, fmt.Errorf("bundle %d: %w", i, err)
+		}
+	}
+	allow := func(i int, n *Node) bool { return g.Selectors == nil || g.Selectors[i].Matches(n.Labels) }
 	if len(bundles) == 0 {
 		return nil, fmt.Errorf("%w: placement group without bundles", ErrInvalidRequest)
 	}
@@ -81,22 +110,21 @@ func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
 	}
 	var nodes []*Node
 	for _, id := range v.ids {
-		if n := v.nodes[id]; n.Alive {
+		if n := v.nodes[id]; n.Alive && !g.Avoid[id] {
 			nodes = append(nodes, n)
 		}
 	}
 	total := func(n *Node) Resources { return n.Total }
 	avail := func(n *Node) Resources { return n.Available }
 
-	// Feasibility against totals first, so the error says which it is.
-	if assign, err := solve(bundles, nodes, s, total); assign == nil {
-		if err != nil {
+	// What is available now first; when that fails, the totals say
+	// whether the group could ever fit.
+	assign, _ := solve(bundles, nodes, s, avail, allow, g.Selectors != nil)
+	if assign == nil {
+		if never, err := solve(bundles, nodes, s, total, allow, g.Selectors != nil); never == nil && err != nil {
 			return nil, fmt.Errorf("%w: placement group %v %s: %v", ErrInfeasible, s, describe(bundles), err)
 		}
-		// The budget ran out: not proven infeasible.
-	}
-	assign, _ := solve(bundles, nodes, s, avail)
-	if assign == nil {
+		// Feasible, or the search budget ran out: not proven infeasible.
 		return nil, fmt.Errorf("%w: placement group %v %s: not enough resources available now",
 			ErrNoCapacity, s, describe(bundles))
 	}
@@ -106,7 +134,7 @@ func (v *View) Reserve(bundles []Bundle, s GroupStrategy) ([]string, error) {
 	}
 	for i, n := range assign {
 		// Cannot fail: solve checked every bundle against what remained.
-		n.Available, _ = n.Available.Sub(bundles[i])
+		v.change(n, func() { n.Available, _ = n.Available.Sub(bundles[i]) })
 	}
 	return out, nil
 }
@@ -135,35 +163,40 @@ func describe(bundles []Bundle) string {
 // solve assigns each bundle to a node, using cap to read a node's capacity.
 // It returns the assignment, or nil and a reason when none exists, or nil
 // and a nil error when the search budget ran out before deciding.
-func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) Resources) ([]*Node, error) {
+func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) Resources, allow func(int, *Node) bool, labelled bool) ([]*Node, error) {
 	switch s {
 	case GroupStrictPack:
-		return solveStrictPack(bundles, nodes, capOf)
+		return solveStrictPack(bundles, nodes, capOf, allow)
 	case GroupStrictSpread:
-		return solveStrictSpread(bundles, nodes, capOf)
+		return solveStrictSpread(bundles, nodes, capOf, allow)
 	}
 	if s == GroupPack {
-		if one, _ := solveStrictPack(bundles, nodes, capOf); one != nil {
+		if one, _ := solveStrictPack(bundles, nodes, capOf, allow); one != nil {
 			return one, nil
 		}
 	}
 	// Cheap proofs of impossibility before searching.
-	var sum, all Resources
+	var sum Resources
 	for _, b := range bundles {
 		sum = sum.Add(b)
 	}
+	all := Resources{}
 	for _, n := range nodes {
-		all = all.Add(capOf(n))
+		for name, q := range capOf(n) {
+			all[name] = addSat(all[name], q)
+		}
 	}
 	if !sum.Fits(all) {
 		return nil, fmt.Errorf("the group needs {%v}, the nodes have {%v}", sum, all)
 	}
 	for i, b := range bundles {
-		if !slices.ContainsFunc(nodes, func(n *Node) bool { return b.Fits(capOf(n)) }) {
+		if !slices.ContainsFunc(nodes, func(n *Node) bool { return allow(i, n) && b.Fits(capOf(n)) }) {
 			return nil, fmt.Errorf("bundle %d {%v} fits no node", i, b)
 		}
 	}
 	sr := newSearch(bundles, nodes, s, capOf)
+	sr.allow = allow
+	sr.labelled = labelled
 	if sr.place(0) {
 		return sr.result(), nil
 	}
@@ -173,17 +206,23 @@ func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) R
 	return nil, fmt.Errorf("no assignment of the bundles to nodes exists")
 }
 
-func solveStrictPack(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources) ([]*Node, error) {
+func solveStrictPack(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources, allow func(int, *Node) bool) ([]*Node, error) {
 	var sum Resources
 	for _, b := range bundles {
 		sum = sum.Add(b)
 	}
 	var best *Node
 	bestLeft := 0.0
+nodes:
 	for _, n := range nodes {
 		c := capOf(n)
 		if !sum.Fits(c) {
 			continue
+		}
+		for i := range bundles {
+			if !allow(i, n) {
+				continue nodes
+			}
 		}
 		// Tightest fit: least capacity left over, relative to each total.
 		if left := leftover(n, c, sum); best == nil || left < bestLeft {
@@ -214,19 +253,21 @@ func leftover(n *Node, c, r Resources) float64 {
 
 // solveStrictSpread finds a matching of bundles to distinct nodes with
 // augmenting paths, trying less-used nodes first.
-func solveStrictSpread(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources) ([]*Node, error) {
+func solveStrictSpread(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources, allow func(int, *Node) bool) ([]*Node, error) {
 	if len(bundles) > len(nodes) {
 		return nil, fmt.Errorf("%d bundles need as many distinct nodes, there are %d", len(bundles), len(nodes))
 	}
+	util := make(map[*Node]float64, len(nodes))
+	for _, n := range nodes {
+		util[n] = utilOf(n, capOf)
+	}
 	order := slices.Clone(nodes)
-	slices.SortStableFunc(order, func(a, b *Node) int {
-		return cmp.Compare(utilOf(a, capOf), utilOf(b, capOf))
-	})
+	slices.SortStableFunc(order, func(a, b *Node) int { return cmp.Compare(util[a], util[b]) })
 	owner := make(map[*Node]int, len(order)) // node -> bundle index
 	var augment func(i int, seen map[*Node]bool) bool
 	augment = func(i int, seen map[*Node]bool) bool {
 		for _, n := range order {
-			if seen[n] || !bundles[i].Fits(capOf(n)) {
+			if seen[n] || !allow(i, n) || !bundles[i].Fits(capOf(n)) {
 				continue
 			}
 			seen[n] = true
@@ -274,6 +315,9 @@ type search struct {
 	count   []int       // bundles of the group per node
 	choice  []int       // node index per bundle
 	budget  int
+	allow   func(int, *Node) bool
+	// labelled is set when bundles carry selectors.
+	labelled bool
 }
 
 func newSearch(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) Resources) *search {
@@ -286,10 +330,12 @@ func newSearch(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Nod
 		choice:  make([]int, len(bundles)),
 		budget:  searchBudget,
 	}
-	var all Resources
+	all := Resources{}
 	for i, n := range nodes {
 		sr.left[i] = capOf(n).Clone()
-		all = all.Add(n.Total)
+		for name, q := range n.Total {
+			all[name] = addSat(all[name], q)
+		}
 	}
 	// Size of a bundle: the sum of its shares of the cluster's totals.
 	size := make([]float64, len(bundles))
@@ -319,9 +365,13 @@ func (sr *search) place(depth int) bool {
 	bi := sr.order[depth]
 	b := sr.bundles[bi]
 	tried := make(map[string]bool)
-	for _, ni := range sr.candidates(b) {
+	for _, ni := range sr.candidates(bi) {
 		// Nodes in the same state are interchangeable: try one of them.
 		key := fmt.Sprintf("%d|%v|%v", sr.count[ni], sr.left[ni], sr.nodes[ni].Total)
+		if sr.labelled {
+			// Labels tell nodes apart when bundles select by them.
+			key += fmt.Sprint(sr.nodes[ni].Labels)
+		}
 		if tried[key] {
 			continue
 		}
@@ -342,29 +392,42 @@ func (sr *search) place(depth int) bool {
 	return false
 }
 
-// candidates lists the nodes that can take b now, most preferred first.
-func (sr *search) candidates(b Bundle) []int {
-	var out []int
-	for i := range sr.nodes {
-		if b.Fits(sr.left[i]) {
-			out = append(out, i)
-		}
+// candidates lists the nodes that can take bundle bi now, most preferred
+// first. Each node's sort keys are computed once, not per comparison.
+func (sr *search) candidates(bi int) []int {
+	b := sr.bundles[bi]
+	type cand struct {
+		i     int
+		count int
+		key   float64
 	}
-	util := func(i int) float64 { return utilOf(sr.nodes[i], func(*Node) Resources { return sr.left[i] }) }
-	slices.SortStableFunc(out, func(a, c int) int {
-		if sr.s == GroupPack {
-			// Nodes already holding bundles first, then the tightest fit.
-			if r := cmp.Compare(sr.count[c], sr.count[a]); r != 0 {
-				return r
-			}
-			return cmp.Compare(leftover(sr.nodes[a], sr.left[a], b), leftover(sr.nodes[c], sr.left[c], b))
+	var cs []cand
+	for i := range sr.nodes {
+		if !sr.allow(bi, sr.nodes[i]) || !b.Fits(sr.left[i]) {
+			continue
 		}
-		// GroupSpread: fewest of the group's bundles, then least used.
-		if r := cmp.Compare(sr.count[a], sr.count[c]); r != 0 {
+		c := cand{i: i, count: sr.count[i]}
+		if sr.s == GroupPack {
+			c.count = -c.count // nodes already holding bundles first
+			c.key = leftover(sr.nodes[i], sr.left[i], b)
+		} else {
+			left := sr.left[i]
+			c.key = utilOf(sr.nodes[i], func(*Node) Resources { return left })
+		}
+		cs = append(cs, c)
+	}
+	// PACK: nodes already holding bundles first, then the tightest fit.
+	// SPREAD: fewest of the group's bundles, then least used.
+	slices.SortStableFunc(cs, func(x, y cand) int {
+		if r := cmp.Compare(x.count, y.count); r != 0 {
 			return r
 		}
-		return cmp.Compare(util(a), util(c))
+		return cmp.Compare(x.key, y.key)
 	})
+	out := make([]int, len(cs))
+	for k, c := range cs {
+		out[k] = c.i
+	}
 	return out
 }
 

@@ -3,6 +3,7 @@ package placement
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -275,5 +276,58 @@ func TestReserveUndecidedIsNoCapacity(t *testing.T) {
 	}
 	if after := snapshot(v); after != before {
 		t.Fatalf("failed Reserve changed the view")
+	}
+}
+
+func TestReserveGroupSelectorsAndAvoid(t *testing.T) {
+	mk := func() *View {
+		return newView(t, DefaultConfig(),
+			nd("a", Resources{CPU: cpu(4)}, nil, "zone", "x"),
+			nd("b", Resources{CPU: cpu(4)}, nil, "zone", "y"),
+			nd("c", Resources{CPU: cpu(4)}, nil, "zone", "y", "gpu", "a100"))
+	}
+	in := func(k string, vs ...string) Selector { return Selector{{Key: k, Op: OpIn, Values: vs}} }
+	tests := []struct {
+		name    string
+		req     GroupRequest
+		want    []string // nil: any placement; checked with wantErr nil
+		wantErr error
+	}{
+		{"selector per bundle", GroupRequest{Bundles: cpus(1, 1), Strategy: GroupStrictSpread,
+			Selectors: []Selector{in("zone", "x"), in("gpu", "a100")}}, []string{"a", "c"}, nil},
+		{"pack follows the selector", GroupRequest{Bundles: cpus(1, 1), Strategy: GroupPack,
+			Selectors: []Selector{in("zone", "y"), {{Key: "gpu", Op: OpDoesNotExist}}}}, []string{"b", "b"}, nil},
+		{"strict pack needs one node matching every selector", GroupRequest{Bundles: cpus(1, 1), Strategy: GroupStrictPack,
+			Selectors: []Selector{in("zone", "x"), in("zone", "y")}}, nil, ErrInfeasible},
+		{"selector naming no label", GroupRequest{Bundles: cpus(1), Strategy: GroupPack,
+			Selectors: []Selector{in("rack", "r1")}}, nil, ErrInfeasible},
+		{"avoid", GroupRequest{Bundles: cpus(1, 1), Strategy: GroupStrictSpread,
+			Avoid: map[string]bool{"b": true}}, []string{"a", "c"}, nil},
+		{"avoid leaves too few nodes", GroupRequest{Bundles: cpus(1, 1, 1), Strategy: GroupStrictSpread,
+			Avoid: map[string]bool{"b": true}}, nil, ErrInfeasible},
+		{"more strict-spread bundles than nodes", GroupRequest{Bundles: cpus(1, 1, 1, 1), Strategy: GroupStrictSpread}, nil, ErrInfeasible},
+		{"selector without key", GroupRequest{Bundles: cpus(1), Selectors: []Selector{{{Op: OpExists}}}}, nil, ErrInvalidRequest},
+		{"selectors of the wrong length", GroupRequest{Bundles: cpus(1, 1), Selectors: []Selector{nil}}, nil, ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := mk()
+			before := snapshot(v)
+			got, err := v.ReserveGroup(tt.req)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if after := snapshot(v); after != before {
+					t.Fatalf("a refused group changed the view: %s -> %s", before, after)
+				}
+				return
+			}
+			gotSorted := slices.Clone(got)
+			slices.Sort(gotSorted)
+			if fmt.Sprint(gotSorted) != fmt.Sprint(tt.want) {
+				t.Fatalf("placed on %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -46,6 +46,14 @@ type Actor struct {
 
 	timers        *scheduler.TimerScheduler
 	viewScheduled bool
+
+	// Placement groups by ID, and the IDs of named ones.
+	groups         map[string]*group
+	groupNames     map[string]string
+	unplaced       map[string]*group // pending, rescheduling or infeasible
+	groupOrder     uint64
+	removedGroups  []string // oldest first
+	retryScheduled bool
 }
 
 // shareView is the timer message that sends the ClusterView.
@@ -58,11 +66,15 @@ func NewActor(seed uint64) *actor.Props {
 
 // New returns a placement actor with an empty view.
 func New(seed uint64) *Actor {
-	return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		groups: map[string]*group{}, groupNames: map[string]string{}, unplaced: map[string]*group{}}
 }
 
 // Receive implements actor.Actor.
 func (a *Actor) Receive(c actor.Context) {
+	if a.receiveGroup(c) {
+		return
+	}
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.timers = scheduler.NewTimerScheduler(c)
@@ -71,6 +83,7 @@ func (a *Actor) Receive(c actor.Context) {
 		if !m.Alive {
 			a.view.Remove(m.NodeId)
 			delete(a.infos, m.NodeId)
+			a.groupsNodeDied(c, m.NodeId)
 			return
 		}
 		err := a.view.Upsert(Node{ID: m.NodeId, Total: FromWire(m.Total), Available: FromWire(m.Available), Labels: m.Labels, Alive: true})
@@ -79,9 +92,11 @@ func (a *Actor) Receive(c actor.Context) {
 			return
 		}
 		a.infos[m.NodeId] = m
+		a.scheduleRetry(c)
 	case *pb.ResourceReport:
 		if a.view.SetAvailable(m.NodeId, FromWire(m.Available)) == nil {
 			a.scheduleView(c)
+			a.scheduleRetry(c)
 		}
 	case shareView:
 		a.viewScheduled = false
@@ -129,6 +144,9 @@ func (a *Actor) shareView(c actor.Context) {
 }
 
 func (a *Actor) pick(m *pb.PickNode) *pb.PickNodeReply {
+	if s := m.Scheduling; s != nil && len(s.PlacementGroup) > 0 {
+		return a.pickInGroup(m, s)
+	}
 	req := Request{
 		Resources:    FromWire(m.Resources),
 		Strategy:     Strategy(m.Strategy),
@@ -136,6 +154,10 @@ func (a *Actor) pick(m *pb.PickNode) *pb.PickNodeReply {
 		AffinityNode: m.AffinityNode,
 		AffinitySoft: m.AffinitySoft,
 		Labels:       m.Labels,
+	}
+	if m.Scheduling != nil {
+		req = RequestOf(m.Resources, m.Scheduling, m.LocalNode)
+		req.Labels = m.Labels
 	}
 	id, err := a.view.Pick(req, a.rnd)
 	if err != nil {

@@ -126,6 +126,17 @@ func FromFloats(m map[string]float64) (Resources, error) {
 // as 1.5 GPUs, are rejected because no single task can hold part of a
 // second device.
 func ValidateRequest(r Resources) error {
+	valid := true
+	for name, q := range r {
+		if q < 0 || (name == GPU && q > Unit && q%Unit != 0) || !ValidName(name) {
+			valid = false
+			break
+		}
+	}
+	if valid {
+		return nil
+	}
+	// Name the first offender in name order, for a stable message.
 	for _, name := range r.names() {
 		q := r[name]
 		if !ValidName(name) {

@@ -16,6 +16,11 @@ type Node struct {
 	Available Resources // what is free now
 	Labels    map[string]string
 	Alive     bool
+
+	// idle caches whether every resource of the node is used below the
+	// spread threshold, so that the hybrid policy knows without a scan
+	// how many nodes would score 0.
+	idle bool
 }
 
 func (n Node) clone() Node {
@@ -33,6 +38,11 @@ func (n *Node) matches(sel map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// qualifies reports whether n satisfies req's hard label constraints.
+func (n *Node) qualifies(req *Request) bool {
+	return n.matches(req.Labels) && req.Selector.Matches(n.Labels)
 }
 
 // utilization is the largest used/total fraction over the kinds r asks for,
@@ -79,9 +89,56 @@ type View struct {
 	cfg   Config
 	nodes map[string]*Node
 	ids   []string // sorted keys of nodes
+	list  []*Node  // nodes in the order of ids
 	// lastSpread is the node the Spread policy chose last, so that ties
 	// rotate through the cluster.
 	lastSpread string
+	// Counts kept up to date on every change, so that a pick need not
+	// scan the cluster to learn them: alive nodes, and idle alive nodes
+	// without and with GPUs.
+	nAlive, idleCPU, idleGPU int
+	// scratch is reused by the hybrid policy's full scan.
+	scratch []scored
+}
+
+type scored struct {
+	n *Node
+	s float64
+}
+
+// isIdle reports whether every resource of n is used below the spread
+// threshold.
+func (v *View) isIdle(n *Node) bool {
+	for name, t := range n.Total {
+		if t > 0 && float64(t-n.Available[name]) >= v.cfg.SpreadThreshold*float64(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// count adds (sign 1) or removes (sign -1) n from the view's counters.
+func (v *View) count(n *Node, sign int) {
+	if !n.Alive {
+		return
+	}
+	v.nAlive += sign
+	if !n.idle {
+		return
+	}
+	if n.Total[GPU] > 0 {
+		v.idleGPU += sign
+	} else {
+		v.idleCPU += sign
+	}
+}
+
+// change applies f to n, keeping the counters right.
+func (v *View) change(n *Node, f func()) {
+	v.count(n, -1)
+	f()
+	n.idle = v.isIdle(n)
+	v.count(n, 1)
 }
 
 // NewView returns an empty view with DefaultConfig.
@@ -106,22 +163,31 @@ func (v *View) Upsert(n Node) error {
 		return fmt.Errorf("node %s available: %w", n.ID, err)
 	}
 	c := n.clone()
-	if _, ok := v.nodes[n.ID]; !ok {
-		i, _ := slices.BinarySearch(v.ids, n.ID)
+	i, _ := slices.BinarySearch(v.ids, n.ID)
+	if old, ok := v.nodes[n.ID]; !ok {
 		v.ids = slices.Insert(v.ids, i, n.ID)
+		v.list = slices.Insert(v.list, i, &c)
+	} else {
+		v.count(old, -1)
+		v.list[i] = &c
 	}
+	c.idle = v.isIdle(&c)
+	v.count(&c, 1)
 	v.nodes[n.ID] = &c
 	return nil
 }
 
 // Remove forgets the node; unknown IDs are ignored.
 func (v *View) Remove(id string) {
-	if _, ok := v.nodes[id]; !ok {
+	n, ok := v.nodes[id]
+	if !ok {
 		return
 	}
+	v.count(n, -1)
 	delete(v.nodes, id)
 	if i, ok := slices.BinarySearch(v.ids, id); ok {
 		v.ids = slices.Delete(v.ids, i, i+1)
+		v.list = slices.Delete(v.list, i, i+1)
 	}
 }
 
@@ -135,7 +201,7 @@ func (v *View) SetAvailable(id string, avail Resources) error {
 	if err := checkAmounts(avail); err != nil {
 		return fmt.Errorf("node %s available: %w", id, err)
 	}
-	n.Available = avail.Clone()
+	v.change(n, func() { n.Available = avail.Clone() })
 	return nil
 }
 
@@ -147,11 +213,22 @@ func (v *View) Allocate(id string, r Resources) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
 	}
-	avail, err := n.Available.Sub(r)
-	if err != nil {
+	if !r.Fits(n.Available) {
+		_, err := n.Available.Sub(r) // names what is short
 		return fmt.Errorf("node %s: %w", id, err)
 	}
-	n.Available = avail
+	// The view owns the node's maps: change them in place.
+	v.change(n, func() {
+		for name, q := range r {
+			if q > 0 {
+				if left := n.Available[name] - q; left == 0 {
+					delete(n.Available, name)
+				} else {
+					n.Available[name] = left
+				}
+			}
+		}
+	})
 	return nil
 }
 
@@ -162,12 +239,21 @@ func (v *View) Free(id string, r Resources) {
 	if !ok {
 		return
 	}
-	avail := n.Available.Add(r)
-	for name, q := range avail {
-		avail[name] = min(q, n.Total[name])
-	}
-	avail.dropZeros()
-	n.Available = avail
+	v.change(n, func() {
+		if n.Available == nil {
+			n.Available = Resources{}
+		}
+		for name, q := range r {
+			if q <= 0 {
+				continue
+			}
+			if got := min(addSat(n.Available[name], q), n.Total[name]); got > 0 {
+				n.Available[name] = got
+			} else {
+				delete(n.Available, name)
+			}
+		}
+	})
 }
 
 // Node returns a copy of the node with the given ID.
@@ -229,6 +315,12 @@ type Request struct {
 	// Labels restricts placement to nodes carrying all these labels with
 	// exactly these values.
 	Labels map[string]string
+	// Selector restricts placement to nodes whose labels match it (a hard
+	// label selector).
+	Selector Selector
+	// Prefer is a soft label selector: among the nodes that could take the
+	// request now, those matching it are chosen when there are any.
+	Prefer Selector
 }
 
 func (r Request) String() string {
@@ -243,6 +335,9 @@ func (r Request) String() string {
 			fmt.Fprintf(&b, "%s=%s", k, r.Labels[k])
 		}
 		b.WriteByte('}')
+	}
+	if len(r.Selector) > 0 {
+		fmt.Fprintf(&b, " selector{%v}", r.Selector)
 	}
 	return b.String()
 }
@@ -262,8 +357,12 @@ func (r Request) String() string {
 // is scored by its utilization (the largest used/total fraction over the
 // requested kinds; 0 below the threshold), and the choice is random among
 // the k lowest scores, k = max(1, Config.TopKFraction × alive nodes), ties
-// ordered by ID. With Config.AvoidGPUNodes, a request without GPUs first
-// considers only nodes without GPUs. A nil rnd takes the first of the k.
+// broken at random. When at least k nodes are idle (every resource below
+// the threshold) the k best all score 0, and the pick is the first idle
+// node that fits found from a random starting point, without scoring the
+// whole cluster. With Config.AvoidGPUNodes, a request without GPUs first
+// considers only nodes without GPUs. A nil rnd makes every random choice
+// the first candidate.
 //
 // Spread: the node with the lowest utilization, ties broken by rotating
 // through node IDs after the previous Spread choice.
@@ -271,45 +370,66 @@ func (r Request) String() string {
 // NodeAffinity: the target node if it has the resources available;
 // ErrNoCapacity if it could fit them but is busy; otherwise ErrInfeasible
 // for a hard affinity and the Default policy for a soft one.
+//
+// Labels and Selector restrict every strategy; Prefer steers Default and
+// Spread towards matching nodes when one of them can take the request now.
 func (v *View) Pick(req Request, rnd *rand.Rand) (string, error) {
 	if err := ValidateRequest(req.Resources); err != nil {
 		return "", err
 	}
+	if err := req.Selector.Validate(); err != nil {
+		return "", err
+	}
+	if err := req.Prefer.Validate(); err != nil {
+		return "", err
+	}
 	switch req.Strategy {
 	case Default:
-		return v.pickHybrid(req, rnd)
+		return v.pickHybrid(&req, rnd)
 	case Spread:
-		return v.pickSpread(req)
+		return v.pickSpread(&req)
 	case NodeAffinity:
-		return v.pickAffinity(req, rnd)
+		return v.pickAffinity(&req, rnd)
 	}
 	return "", fmt.Errorf("%w: unknown strategy %v", ErrInvalidRequest, req.Strategy)
 }
 
-// feasible returns the alive nodes matching req's labels whose totals fit
-// its resources, in ID order, or an ErrInfeasible error.
-func (v *View) feasible(req Request) ([]*Node, error) {
-	var out []*Node
+// Feasible reports whether some alive node satisfying req's hard label
+// constraints could fit its resources when idle; the error says why not.
+func (v *View) Feasible(req Request) error {
 	for _, id := range v.ids {
 		n := v.nodes[id]
-		if n.Alive && n.matches(req.Labels) && req.Resources.Fits(n.Total) {
-			out = append(out, n)
+		if n.Alive && n.qualifies(&req) && req.Resources.Fits(n.Total) {
+			return nil
 		}
 	}
-	if len(out) == 0 {
-		return nil, v.infeasible(req)
+	return v.infeasible(&req)
+}
+
+// feasibleCount returns how many alive nodes satisfy req's labels and
+// could fit it when idle, or an ErrInfeasible error when none does.
+func (v *View) feasibleCount(req *Request) (int, error) {
+	count := 0
+	for _, id := range v.ids {
+		n := v.nodes[id]
+		if n.Alive && n.qualifies(req) && req.Resources.Fits(n.Total) {
+			count++
+		}
 	}
-	return out, nil
+	if count == 0 {
+		return 0, v.infeasible(req)
+	}
+	return count, nil
 }
 
 // infeasible builds the ErrInfeasible error for req, naming the alive
 // matching node whose total comes closest to covering it.
-func (v *View) infeasible(req Request) error {
+func (v *View) infeasible(req *Request) error {
 	var best *Node
 	bestCover := -1.0
 	for _, id := range v.ids {
 		n := v.nodes[id]
-		if !n.Alive || !n.matches(req.Labels) {
+		if !n.Alive || !n.qualifies(req) {
 			continue
 		}
 		if c := coverage(req.Resources, n.Total); c > bestCover {
@@ -317,7 +437,7 @@ func (v *View) infeasible(req Request) error {
 		}
 	}
 	if best == nil {
-		if len(req.Labels) > 0 {
+		if len(req.Labels) > 0 || len(req.Selector) > 0 {
 			return fmt.Errorf("%w: request %v: no alive node matches the labels", ErrInfeasible, req)
 		}
 		return fmt.Errorf("%w: request %v: no alive node", ErrInfeasible, req)
@@ -338,87 +458,145 @@ func coverage(r, total Resources) float64 {
 	return c
 }
 
-func (v *View) alive() int {
-	n := 0
-	for _, node := range v.nodes {
-		if node.Alive {
-			n++
-		}
+// score is the hybrid policy's score of n for req: 0 below the spread
+// threshold, else the utilization.
+func (v *View) score(n *Node, req *Request) float64 {
+	u := n.utilization(req.Resources)
+	if u < v.cfg.SpreadThreshold {
+		return 0
 	}
-	return n
+	return u
 }
 
-func (v *View) pickHybrid(req Request, rnd *rand.Rand) (string, error) {
-	nodes, err := v.feasible(req)
-	if err != nil {
-		return "", err
-	}
-	var ready []*Node
-	for _, n := range nodes {
-		if req.Resources.Fits(n.Available) {
-			ready = append(ready, n)
-		}
-	}
-	if len(ready) == 0 {
-		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
-			ErrNoCapacity, req, len(nodes))
-	}
-	if v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0 {
-		cpuOnly := slices.DeleteFunc(slices.Clone(ready), func(n *Node) bool { return n.Total[GPU] > 0 })
-		if len(cpuOnly) > 0 {
-			ready = cpuOnly
-		}
-	}
-	score := func(n *Node) float64 {
-		u := n.utilization(req.Resources)
-		if u < v.cfg.SpreadThreshold {
-			return 0
-		}
-		return u
-	}
-	for _, n := range ready {
-		if n.ID == req.Local && score(n) == 0 {
-			return n.ID, nil
-		}
-	}
-	type scored struct {
-		n *Node
-		s float64
-	}
-	cand := make([]scored, len(ready))
-	for i, n := range ready {
-		cand[i] = scored{n, score(n)}
-	}
-	slices.SortStableFunc(cand, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
-	k := max(1, int(v.cfg.TopKFraction*float64(v.alive())))
-	k = min(k, len(cand))
-	if rnd == nil {
-		return cand[0].n.ID, nil
-	}
-	return cand[rnd.IntN(k)].n.ID, nil
+// ready reports whether n can take req now.
+func ready(n *Node, req *Request) bool {
+	return n.Alive && n.qualifies(req) && req.Resources.Fits(n.Available)
 }
 
-func (v *View) pickSpread(req Request) (string, error) {
-	nodes, err := v.feasible(req)
-	if err != nil {
-		return "", err
+func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
+	avoidGPU := v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0
+	// The local node while it is lightly used.
+	if n := v.nodes[req.Local]; n != nil && ready(n, req) && v.score(n, req) == 0 &&
+		(!avoidGPU || n.Total[GPU] <= 0) && req.Prefer.Matches(n.Labels) {
+		return n.ID, nil
 	}
-	var best []*Node
-	bestU := 2.0
-	for _, n := range nodes {
-		if !req.Resources.Fits(n.Available) {
+	k := max(1, int(v.cfg.TopKFraction*float64(v.nAlive)))
+	idle := v.idleCPU
+	if !avoidGPU {
+		idle += v.idleGPU
+	}
+	if idle >= k && len(v.ids) > 0 {
+		// The k best score 0: any idle node that fits will do.
+		start := 0
+		if rnd != nil {
+			start = rnd.IntN(len(v.ids))
+		}
+		for i := range v.list {
+			n := v.list[(start+i)%len(v.list)]
+			if n.idle && (!avoidGPU || n.Total[GPU] <= 0) && ready(n, req) && req.Prefer.Matches(n.Labels) {
+				return n.ID, nil
+			}
+		}
+	}
+	return v.scanHybrid(req, rnd, avoidGPU, k)
+}
+
+// scanHybrid scores every node that can take req now and picks at random
+// among the k best.
+func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (string, error) {
+	cand := v.scratch[:0]
+	defer func() { v.scratch = cand[:0] }()
+	// Passes from the most to the least preferred set of nodes: matching
+	// the soft selector and without GPUs, then relaxing one, then both.
+	var keep func(n *Node) bool
+	for _, p := range [][2]bool{{true, true}, {true, false}, {false, true}, {false, false}} {
+		prefer, noGPU := p[0], p[1]
+		if (prefer && len(req.Prefer) == 0) || (noGPU && !avoidGPU) {
 			continue
 		}
-		switch u := n.utilization(req.Resources); {
-		case u < bestU:
-			best, bestU = []*Node{n}, u
-		case u == bestU:
-			best = append(best, n)
+		keep = func(n *Node) bool {
+			return ready(n, req) && (!noGPU || n.Total[GPU] <= 0) && (!prefer || req.Prefer.Matches(n.Labels))
+		}
+		for _, n := range v.list {
+			if keep(n) {
+				cand = append(cand, scored{n, v.score(n, req)})
+			}
+		}
+		if len(cand) > 0 {
+			break
+		}
+	}
+	if len(cand) == 0 {
+		count, err := v.feasibleCount(req)
+		if err != nil {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+			ErrNoCapacity, req, count)
+	}
+	pickOf := func(n int) int {
+		if rnd == nil {
+			return 0
+		}
+		return rnd.IntN(n)
+	}
+	zeros := 0
+	for _, c := range cand {
+		if c.n.ID == req.Local && c.s == 0 {
+			return c.n.ID, nil
+		}
+		if c.s == 0 {
+			zeros++
+		}
+	}
+	if zeros < k {
+		// Fewer than k idle candidates: rank them all by score.
+		slices.SortStableFunc(cand, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
+		return cand[pickOf(min(k, len(cand)))].n.ID, nil
+	}
+	// The k best all score 0: any of the idle ones.
+	i := pickOf(zeros)
+	for _, c := range cand {
+		if c.s == 0 {
+			if i == 0 {
+				return c.n.ID, nil
+			}
+			i--
+		}
+	}
+	return cand[0].n.ID, nil
+}
+
+func (v *View) pickSpread(req *Request) (string, error) {
+	var best []*Node
+	bestU := 2.0
+	for _, prefer := range []bool{true, false} {
+		if prefer && len(req.Prefer) == 0 {
+			continue
+		}
+		for _, id := range v.ids {
+			n := v.nodes[id]
+			if !ready(n, req) || (prefer && !req.Prefer.Matches(n.Labels)) {
+				continue
+			}
+			switch u := n.utilization(req.Resources); {
+			case u < bestU:
+				best, bestU = []*Node{n}, u
+			case u == bestU:
+				best = append(best, n)
+			}
+		}
+		if len(best) > 0 {
+			break
 		}
 	}
 	if len(best) == 0 {
+		count, err := v.feasibleCount(req)
+		if err != nil {
+			return "", err
+		}
 		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
-			ErrNoCapacity, req, len(nodes))
+			ErrNoCapacity, req, count)
 	}
 	// best is in ID order: take the first ID after the previous choice,
 	// wrapping around.
@@ -433,7 +611,7 @@ func (v *View) pickSpread(req Request) (string, error) {
 	return choice.ID, nil
 }
 
-func (v *View) pickAffinity(req Request, rnd *rand.Rand) (string, error) {
+func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (string, error) {
 	if req.AffinityNode == "" {
 		return "", fmt.Errorf("%w: node affinity without a node", ErrInvalidRequest)
 	}
@@ -444,7 +622,7 @@ func (v *View) pickAffinity(req Request, rnd *rand.Rand) (string, error) {
 		why = "is unknown"
 	case !n.Alive:
 		why = "is dead"
-	case !n.matches(req.Labels):
+	case !n.qualifies(req):
 		why = "does not match the labels"
 	case !req.Resources.Fits(n.Total):
 		why = fmt.Sprintf("has only {%v} in total", n.Total)

@@ -40,6 +40,8 @@ const (
 	ErrorKind_ERROR_KIND_OBJECT_FREED   ErrorKind = 10
 	// Feasible, but no node has the resources free now.
 	ErrorKind_ERROR_KIND_NO_CAPACITY ErrorKind = 11
+	// The placement group the work was to run in was removed.
+	ErrorKind_ERROR_KIND_PLACEMENT_GROUP_REMOVED ErrorKind = 12
 )
 
 // Enum value maps for ErrorKind.
@@ -57,20 +59,22 @@ var (
 		9:  "ERROR_KIND_ALREADY_EXISTS",
 		10: "ERROR_KIND_OBJECT_FREED",
 		11: "ERROR_KIND_NO_CAPACITY",
+		12: "ERROR_KIND_PLACEMENT_GROUP_REMOVED",
 	}
 	ErrorKind_value = map[string]int32{
-		"ERROR_KIND_USER":           0,
-		"ERROR_KIND_PANIC":          1,
-		"ERROR_KIND_CANCELLED":      2,
-		"ERROR_KIND_ACTOR_DIED":     3,
-		"ERROR_KIND_INFEASIBLE":     4,
-		"ERROR_KIND_OBJECT_LOST":    5,
-		"ERROR_KIND_NOT_FOUND":      6,
-		"ERROR_KIND_SYSTEM":         7,
-		"ERROR_KIND_INVALID":        8,
-		"ERROR_KIND_ALREADY_EXISTS": 9,
-		"ERROR_KIND_OBJECT_FREED":   10,
-		"ERROR_KIND_NO_CAPACITY":    11,
+		"ERROR_KIND_USER":                    0,
+		"ERROR_KIND_PANIC":                   1,
+		"ERROR_KIND_CANCELLED":               2,
+		"ERROR_KIND_ACTOR_DIED":              3,
+		"ERROR_KIND_INFEASIBLE":              4,
+		"ERROR_KIND_OBJECT_LOST":             5,
+		"ERROR_KIND_NOT_FOUND":               6,
+		"ERROR_KIND_SYSTEM":                  7,
+		"ERROR_KIND_INVALID":                 8,
+		"ERROR_KIND_ALREADY_EXISTS":          9,
+		"ERROR_KIND_OBJECT_FREED":            10,
+		"ERROR_KIND_NO_CAPACITY":             11,
+		"ERROR_KIND_PLACEMENT_GROUP_REMOVED": 12,
 	}
 )
 
@@ -307,6 +311,169 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
 	return file_goray_proto_rawDescGZIP(), []int{4}
+}
+
+type LabelOp int32
+
+const (
+	LabelOp_LABEL_OP_IN             LabelOp = 0
+	LabelOp_LABEL_OP_NOT_IN         LabelOp = 1
+	LabelOp_LABEL_OP_EXISTS         LabelOp = 2
+	LabelOp_LABEL_OP_DOES_NOT_EXIST LabelOp = 3
+)
+
+// Enum value maps for LabelOp.
+var (
+	LabelOp_name = map[int32]string{
+		0: "LABEL_OP_IN",
+		1: "LABEL_OP_NOT_IN",
+		2: "LABEL_OP_EXISTS",
+		3: "LABEL_OP_DOES_NOT_EXIST",
+	}
+	LabelOp_value = map[string]int32{
+		"LABEL_OP_IN":             0,
+		"LABEL_OP_NOT_IN":         1,
+		"LABEL_OP_EXISTS":         2,
+		"LABEL_OP_DOES_NOT_EXIST": 3,
+	}
+)
+
+func (x LabelOp) Enum() *LabelOp {
+	p := new(LabelOp)
+	*p = x
+	return p
+}
+
+func (x LabelOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LabelOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_goray_proto_enumTypes[5].Descriptor()
+}
+
+func (LabelOp) Type() protoreflect.EnumType {
+	return &file_goray_proto_enumTypes[5]
+}
+
+func (x LabelOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LabelOp.Descriptor instead.
+func (LabelOp) EnumDescriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{5}
+}
+
+type GroupStrategy int32
+
+const (
+	GroupStrategy_GROUP_STRATEGY_PACK          GroupStrategy = 0
+	GroupStrategy_GROUP_STRATEGY_SPREAD        GroupStrategy = 1
+	GroupStrategy_GROUP_STRATEGY_STRICT_PACK   GroupStrategy = 2
+	GroupStrategy_GROUP_STRATEGY_STRICT_SPREAD GroupStrategy = 3
+)
+
+// Enum value maps for GroupStrategy.
+var (
+	GroupStrategy_name = map[int32]string{
+		0: "GROUP_STRATEGY_PACK",
+		1: "GROUP_STRATEGY_SPREAD",
+		2: "GROUP_STRATEGY_STRICT_PACK",
+		3: "GROUP_STRATEGY_STRICT_SPREAD",
+	}
+	GroupStrategy_value = map[string]int32{
+		"GROUP_STRATEGY_PACK":          0,
+		"GROUP_STRATEGY_SPREAD":        1,
+		"GROUP_STRATEGY_STRICT_PACK":   2,
+		"GROUP_STRATEGY_STRICT_SPREAD": 3,
+	}
+)
+
+func (x GroupStrategy) Enum() *GroupStrategy {
+	p := new(GroupStrategy)
+	*p = x
+	return p
+}
+
+func (x GroupStrategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupStrategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_goray_proto_enumTypes[6].Descriptor()
+}
+
+func (GroupStrategy) Type() protoreflect.EnumType {
+	return &file_goray_proto_enumTypes[6]
+}
+
+func (x GroupStrategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GroupStrategy.Descriptor instead.
+func (GroupStrategy) EnumDescriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{6}
+}
+
+type GroupState int32
+
+const (
+	// Waiting for resources (reason says why).
+	GroupState_GROUP_STATE_PENDING GroupState = 0
+	// Every bundle is reserved on its node.
+	GroupState_GROUP_STATE_CREATED GroupState = 1
+	GroupState_GROUP_STATE_REMOVED GroupState = 2
+	// A node holding bundles died; they are being placed again.
+	GroupState_GROUP_STATE_RESCHEDULING GroupState = 3
+	// No set of alive nodes could ever hold the group; it waits for nodes.
+	GroupState_GROUP_STATE_INFEASIBLE GroupState = 4
+)
+
+// Enum value maps for GroupState.
+var (
+	GroupState_name = map[int32]string{
+		0: "GROUP_STATE_PENDING",
+		1: "GROUP_STATE_CREATED",
+		2: "GROUP_STATE_REMOVED",
+		3: "GROUP_STATE_RESCHEDULING",
+		4: "GROUP_STATE_INFEASIBLE",
+	}
+	GroupState_value = map[string]int32{
+		"GROUP_STATE_PENDING":      0,
+		"GROUP_STATE_CREATED":      1,
+		"GROUP_STATE_REMOVED":      2,
+		"GROUP_STATE_RESCHEDULING": 3,
+		"GROUP_STATE_INFEASIBLE":   4,
+	}
+)
+
+func (x GroupState) Enum() *GroupState {
+	p := new(GroupState)
+	*p = x
+	return p
+}
+
+func (x GroupState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupState) Descriptor() protoreflect.EnumDescriptor {
+	return file_goray_proto_enumTypes[7].Descriptor()
+}
+
+func (GroupState) Type() protoreflect.EnumType {
+	return &file_goray_proto_enumTypes[7]
+}
+
+func (x GroupState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GroupState.Descriptor instead.
+func (GroupState) EnumDescriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{7}
 }
 
 // Pid addresses a protoactor process: address "nonhost" means in process.
@@ -612,7 +779,9 @@ type TaskSpec struct {
 	// GPU device indices the raylet assigned to this task.
 	GpuIds []int32 `protobuf:"varint,12,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
 	// How often raylets passed the task on to another node.
-	Hops          int32 `protobuf:"varint,13,opt,name=hops,proto3" json:"hops,omitempty"`
+	Hops int32 `protobuf:"varint,13,opt,name=hops,proto3" json:"hops,omitempty"`
+	// Where the task may run; nil: the default hybrid policy.
+	Scheduling    *Scheduling `protobuf:"bytes,14,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -736,6 +905,13 @@ func (x *TaskSpec) GetHops() int32 {
 		return x.Hops
 	}
 	return 0
+}
+
+func (x *TaskSpec) GetScheduling() *Scheduling {
+	if x != nil {
+		return x.Scheduling
+	}
+	return nil
 }
 
 // Result completes the object a task or actor call returns, at its owner.
@@ -1493,8 +1669,10 @@ type ActorSpec struct {
 	JobId          string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Owner          *Pid                   `protobuf:"bytes,12,opt,name=owner,proto3" json:"owner,omitempty"`
 	GpuIds         []int32                `protobuf:"varint,13,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Where the actor may run; nil: the default policy.
+	Scheduling    *Scheduling `protobuf:"bytes,14,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActorSpec) Reset() {
@@ -1618,6 +1796,13 @@ func (x *ActorSpec) GetGpuIds() []int32 {
 	return nil
 }
 
+func (x *ActorSpec) GetScheduling() *Scheduling {
+	if x != nil {
+		return x.Scheduling
+	}
+	return nil
+}
+
 type ActorInfo struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ActorId     []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
@@ -1632,7 +1817,9 @@ type ActorInfo struct {
 	Detached    bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
 	JobId       string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	// What the actor holds of its node while it lives (its spec's request).
-	Resources     map[string]int64 `protobuf:"bytes,12,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Resources map[string]int64 `protobuf:"bytes,12,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Why the actor waits for a node, while it does.
+	PendingReason string `protobuf:"bytes,13,opt,name=pending_reason,json=pendingReason,proto3" json:"pending_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1749,6 +1936,13 @@ func (x *ActorInfo) GetResources() map[string]int64 {
 		return x.Resources
 	}
 	return nil
+}
+
+func (x *ActorInfo) GetPendingReason() string {
+	if x != nil {
+		return x.PendingReason
+	}
+	return ""
 }
 
 // CreateActor asks the GCS to create an actor; the reply is ActorInfo (ALIVE)
@@ -3166,15 +3360,17 @@ func (*ListTasks) Descriptor() ([]byte, []int) {
 }
 
 type TaskInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Function      string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	State         TaskState              `protobuf:"varint,4,opt,name=state,proto3,enum=goray.TaskState" json:"state,omitempty"`
-	NodeId        string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Resources     map[string]int64       `protobuf:"bytes,6,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	JobId         string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Attempt       int32                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	TaskId    []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Function  string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	Name      string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	State     TaskState              `protobuf:"varint,4,opt,name=state,proto3,enum=goray.TaskState" json:"state,omitempty"`
+	NodeId    string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Resources map[string]int64       `protobuf:"bytes,6,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	JobId     string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Attempt   int32                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// Why the task waits, while it does.
+	Reason        string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3263,6 +3459,13 @@ func (x *TaskInfo) GetAttempt() int32 {
 		return x.Attempt
 	}
 	return 0
+}
+
+func (x *TaskInfo) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 type ListTasksReply struct {
@@ -3490,13 +3693,16 @@ func (x *ResourceReport) GetAvailable() map[string]int64 {
 }
 
 type PickNode struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Resources     map[string]int64       `protobuf:"bytes,1,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	LocalNode     string                 `protobuf:"bytes,2,opt,name=local_node,json=localNode,proto3" json:"local_node,omitempty"`
-	Strategy      Strategy               `protobuf:"varint,3,opt,name=strategy,proto3,enum=goray.Strategy" json:"strategy,omitempty"`
-	AffinityNode  string                 `protobuf:"bytes,4,opt,name=affinity_node,json=affinityNode,proto3" json:"affinity_node,omitempty"`
-	AffinitySoft  bool                   `protobuf:"varint,5,opt,name=affinity_soft,json=affinitySoft,proto3" json:"affinity_soft,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Resources    map[string]int64       `protobuf:"bytes,1,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	LocalNode    string                 `protobuf:"bytes,2,opt,name=local_node,json=localNode,proto3" json:"local_node,omitempty"`
+	Strategy     Strategy               `protobuf:"varint,3,opt,name=strategy,proto3,enum=goray.Strategy" json:"strategy,omitempty"`
+	AffinityNode string                 `protobuf:"bytes,4,opt,name=affinity_node,json=affinityNode,proto3" json:"affinity_node,omitempty"`
+	AffinitySoft bool                   `protobuf:"varint,5,opt,name=affinity_soft,json=affinitySoft,proto3" json:"affinity_soft,omitempty"`
+	Labels       map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Label selectors and placement groups; overrides strategy and
+	// affinity when set.
+	Scheduling    *Scheduling `protobuf:"bytes,7,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3569,6 +3775,13 @@ func (x *PickNode) GetAffinitySoft() bool {
 func (x *PickNode) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *PickNode) GetScheduling() *Scheduling {
+	if x != nil {
+		return x.Scheduling
 	}
 	return nil
 }
@@ -4252,6 +4465,1014 @@ func (x *ObjectStatusReply) GetLocations() []string {
 	return nil
 }
 
+// LabelExpr is one condition on a node's labels.
+type LabelExpr struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Op            LabelOp                `protobuf:"varint,2,opt,name=op,proto3,enum=goray.LabelOp" json:"op,omitempty"`
+	Values        []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelExpr) Reset() {
+	*x = LabelExpr{}
+	mi := &file_goray_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelExpr) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelExpr) ProtoMessage() {}
+
+func (x *LabelExpr) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelExpr.ProtoReflect.Descriptor instead.
+func (*LabelExpr) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *LabelExpr) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *LabelExpr) GetOp() LabelOp {
+	if x != nil {
+		return x.Op
+	}
+	return LabelOp_LABEL_OP_IN
+}
+
+func (x *LabelExpr) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// Scheduling says where a task or actor may run.
+type Scheduling struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Strategy     Strategy               `protobuf:"varint,1,opt,name=strategy,proto3,enum=goray.Strategy" json:"strategy,omitempty"`
+	AffinityNode string                 `protobuf:"bytes,2,opt,name=affinity_node,json=affinityNode,proto3" json:"affinity_node,omitempty"`
+	AffinitySoft bool                   `protobuf:"varint,3,opt,name=affinity_soft,json=affinitySoft,proto3" json:"affinity_soft,omitempty"`
+	// Hard label selector: only matching nodes.
+	Selector []*LabelExpr `protobuf:"bytes,4,rep,name=selector,proto3" json:"selector,omitempty"`
+	// Soft label selector: matching nodes preferred.
+	Prefer []*LabelExpr `protobuf:"bytes,5,rep,name=prefer,proto3" json:"prefer,omitempty"`
+	// A placement group (its ID) and a bundle index in it, -1 for any.
+	PlacementGroup []byte `protobuf:"bytes,6,opt,name=placement_group,json=placementGroup,proto3" json:"placement_group,omitempty"`
+	BundleIndex    int32  `protobuf:"varint,7,opt,name=bundle_index,json=bundleIndex,proto3" json:"bundle_index,omitempty"`
+	// Tasks the work submits run in the same placement group.
+	CaptureChildTasks bool `protobuf:"varint,8,opt,name=capture_child_tasks,json=captureChildTasks,proto3" json:"capture_child_tasks,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Scheduling) Reset() {
+	*x = Scheduling{}
+	mi := &file_goray_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Scheduling) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Scheduling) ProtoMessage() {}
+
+func (x *Scheduling) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Scheduling.ProtoReflect.Descriptor instead.
+func (*Scheduling) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *Scheduling) GetStrategy() Strategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return Strategy_STRATEGY_DEFAULT
+}
+
+func (x *Scheduling) GetAffinityNode() string {
+	if x != nil {
+		return x.AffinityNode
+	}
+	return ""
+}
+
+func (x *Scheduling) GetAffinitySoft() bool {
+	if x != nil {
+		return x.AffinitySoft
+	}
+	return false
+}
+
+func (x *Scheduling) GetSelector() []*LabelExpr {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *Scheduling) GetPrefer() []*LabelExpr {
+	if x != nil {
+		return x.Prefer
+	}
+	return nil
+}
+
+func (x *Scheduling) GetPlacementGroup() []byte {
+	if x != nil {
+		return x.PlacementGroup
+	}
+	return nil
+}
+
+func (x *Scheduling) GetBundleIndex() int32 {
+	if x != nil {
+		return x.BundleIndex
+	}
+	return 0
+}
+
+func (x *Scheduling) GetCaptureChildTasks() bool {
+	if x != nil {
+		return x.CaptureChildTasks
+	}
+	return false
+}
+
+type Bundle struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Resources     map[string]int64       `protobuf:"bytes,1,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Selector      []*LabelExpr           `protobuf:"bytes,2,rep,name=selector,proto3" json:"selector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Bundle) Reset() {
+	*x = Bundle{}
+	mi := &file_goray_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Bundle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Bundle) ProtoMessage() {}
+
+func (x *Bundle) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Bundle.ProtoReflect.Descriptor instead.
+func (*Bundle) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *Bundle) GetResources() map[string]int64 {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *Bundle) GetSelector() []*LabelExpr {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+type PlacementGroupSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace     string                 `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Strategy      GroupStrategy          `protobuf:"varint,4,opt,name=strategy,proto3,enum=goray.GroupStrategy" json:"strategy,omitempty"`
+	Bundles       []*Bundle              `protobuf:"bytes,5,rep,name=bundles,proto3" json:"bundles,omitempty"`
+	Detached      bool                   `protobuf:"varint,6,opt,name=detached,proto3" json:"detached,omitempty"`
+	JobId         string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlacementGroupSpec) Reset() {
+	*x = PlacementGroupSpec{}
+	mi := &file_goray_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlacementGroupSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlacementGroupSpec) ProtoMessage() {}
+
+func (x *PlacementGroupSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlacementGroupSpec.ProtoReflect.Descriptor instead.
+func (*PlacementGroupSpec) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *PlacementGroupSpec) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *PlacementGroupSpec) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PlacementGroupSpec) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PlacementGroupSpec) GetStrategy() GroupStrategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return GroupStrategy_GROUP_STRATEGY_PACK
+}
+
+func (x *PlacementGroupSpec) GetBundles() []*Bundle {
+	if x != nil {
+		return x.Bundles
+	}
+	return nil
+}
+
+func (x *PlacementGroupSpec) GetDetached() bool {
+	if x != nil {
+		return x.Detached
+	}
+	return false
+}
+
+func (x *PlacementGroupSpec) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type PlacementGroupInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Spec  *PlacementGroupSpec    `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	State GroupState             `protobuf:"varint,2,opt,name=state,proto3,enum=goray.GroupState" json:"state,omitempty"`
+	// The node of each bundle, empty while it has none.
+	BundleNodes []string `protobuf:"bytes,3,rep,name=bundle_nodes,json=bundleNodes,proto3" json:"bundle_nodes,omitempty"`
+	// Why the group is pending, infeasible or was removed.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// How often lost bundles were placed again.
+	Reschedules   int32 `protobuf:"varint,5,opt,name=reschedules,proto3" json:"reschedules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlacementGroupInfo) Reset() {
+	*x = PlacementGroupInfo{}
+	mi := &file_goray_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlacementGroupInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlacementGroupInfo) ProtoMessage() {}
+
+func (x *PlacementGroupInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlacementGroupInfo.ProtoReflect.Descriptor instead.
+func (*PlacementGroupInfo) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *PlacementGroupInfo) GetSpec() *PlacementGroupSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PlacementGroupInfo) GetState() GroupState {
+	if x != nil {
+		return x.State
+	}
+	return GroupState_GROUP_STATE_PENDING
+}
+
+func (x *PlacementGroupInfo) GetBundleNodes() []string {
+	if x != nil {
+		return x.BundleNodes
+	}
+	return nil
+}
+
+func (x *PlacementGroupInfo) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PlacementGroupInfo) GetReschedules() int32 {
+	if x != nil {
+		return x.Reschedules
+	}
+	return 0
+}
+
+// CreatePlacementGroup asks the placement actor to reserve a group; it
+// answers at once with the group's info (pending or created).
+type CreatePlacementGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spec          *PlacementGroupSpec    `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePlacementGroup) Reset() {
+	*x = CreatePlacementGroup{}
+	mi := &file_goray_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePlacementGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePlacementGroup) ProtoMessage() {}
+
+func (x *CreatePlacementGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePlacementGroup.ProtoReflect.Descriptor instead.
+func (*CreatePlacementGroup) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *CreatePlacementGroup) GetSpec() *PlacementGroupSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type PlacementGroupReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *PlacementGroupInfo    `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlacementGroupReply) Reset() {
+	*x = PlacementGroupReply{}
+	mi := &file_goray_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlacementGroupReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlacementGroupReply) ProtoMessage() {}
+
+func (x *PlacementGroupReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlacementGroupReply.ProtoReflect.Descriptor instead.
+func (*PlacementGroupReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *PlacementGroupReply) GetInfo() *PlacementGroupInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *PlacementGroupReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// GetPlacementGroup finds a group by ID, or by name in a namespace. With
+// wait_ready the answer comes once the group is created or removed.
+type GetPlacementGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace     string                 `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	WaitReady     bool                   `protobuf:"varint,4,opt,name=wait_ready,json=waitReady,proto3" json:"wait_ready,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPlacementGroup) Reset() {
+	*x = GetPlacementGroup{}
+	mi := &file_goray_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPlacementGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPlacementGroup) ProtoMessage() {}
+
+func (x *GetPlacementGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPlacementGroup.ProtoReflect.Descriptor instead.
+func (*GetPlacementGroup) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *GetPlacementGroup) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *GetPlacementGroup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetPlacementGroup) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *GetPlacementGroup) GetWaitReady() bool {
+	if x != nil {
+		return x.WaitReady
+	}
+	return false
+}
+
+// RemovePlacementGroup releases a group's bundles and kills what runs in
+// them; the reply is the removed group's info.
+type RemovePlacementGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePlacementGroup) Reset() {
+	*x = RemovePlacementGroup{}
+	mi := &file_goray_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePlacementGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePlacementGroup) ProtoMessage() {}
+
+func (x *RemovePlacementGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePlacementGroup.ProtoReflect.Descriptor instead.
+func (*RemovePlacementGroup) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *RemovePlacementGroup) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+type ListPlacementGroups struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPlacementGroups) Reset() {
+	*x = ListPlacementGroups{}
+	mi := &file_goray_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPlacementGroups) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPlacementGroups) ProtoMessage() {}
+
+func (x *ListPlacementGroups) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPlacementGroups.ProtoReflect.Descriptor instead.
+func (*ListPlacementGroups) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{73}
+}
+
+type ListPlacementGroupsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*PlacementGroupInfo  `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPlacementGroupsReply) Reset() {
+	*x = ListPlacementGroupsReply{}
+	mi := &file_goray_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPlacementGroupsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPlacementGroupsReply) ProtoMessage() {}
+
+func (x *ListPlacementGroupsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPlacementGroupsReply.ProtoReflect.Descriptor instead.
+func (*ListPlacementGroupsReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ListPlacementGroupsReply) GetGroups() []*PlacementGroupInfo {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type BundleGrant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Resources     map[string]int64       `protobuf:"bytes,2,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleGrant) Reset() {
+	*x = BundleGrant{}
+	mi := &file_goray_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleGrant) ProtoMessage() {}
+
+func (x *BundleGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleGrant.ProtoReflect.Descriptor instead.
+func (*BundleGrant) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *BundleGrant) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BundleGrant) GetResources() map[string]int64 {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+// PrepareBundles asks a raylet to set resources aside for bundles of a
+// group: all of them, or none (the reply says why).
+type PrepareBundles struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Bundles []*BundleGrant         `protobuf:"bytes,2,rep,name=bundles,proto3" json:"bundles,omitempty"`
+	// The round of prepares, echoed in the reply.
+	Attempt       int64 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareBundles) Reset() {
+	*x = PrepareBundles{}
+	mi := &file_goray_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareBundles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareBundles) ProtoMessage() {}
+
+func (x *PrepareBundles) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareBundles.ProtoReflect.Descriptor instead.
+func (*PrepareBundles) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *PrepareBundles) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *PrepareBundles) GetBundles() []*BundleGrant {
+	if x != nil {
+		return x.Bundles
+	}
+	return nil
+}
+
+func (x *PrepareBundles) GetAttempt() int64 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+type PrepareBundlesReply struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ok     bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What the node has available after answering: a refusal corrects the
+	// placement actor's view of it at once.
+	Available map[string]int64 `protobuf:"bytes,3,rep,name=available,proto3" json:"available,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Echoed from the request, with the answering node.
+	GroupId       []byte  `protobuf:"bytes,4,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Attempt       int64   `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Indices       []int32 `protobuf:"varint,6,rep,packed,name=indices,proto3" json:"indices,omitempty"`
+	NodeId        string  `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareBundlesReply) Reset() {
+	*x = PrepareBundlesReply{}
+	mi := &file_goray_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareBundlesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareBundlesReply) ProtoMessage() {}
+
+func (x *PrepareBundlesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareBundlesReply.ProtoReflect.Descriptor instead.
+func (*PrepareBundlesReply) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *PrepareBundlesReply) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *PrepareBundlesReply) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PrepareBundlesReply) GetAvailable() map[string]int64 {
+	if x != nil {
+		return x.Available
+	}
+	return nil
+}
+
+func (x *PrepareBundlesReply) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *PrepareBundlesReply) GetAttempt() int64 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *PrepareBundlesReply) GetIndices() []int32 {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+func (x *PrepareBundlesReply) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// CommitBundles makes prepared bundles final.
+type CommitBundles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Indices       []int32                `protobuf:"varint,2,rep,packed,name=indices,proto3" json:"indices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitBundles) Reset() {
+	*x = CommitBundles{}
+	mi := &file_goray_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitBundles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitBundles) ProtoMessage() {}
+
+func (x *CommitBundles) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitBundles.ProtoReflect.Descriptor instead.
+func (*CommitBundles) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *CommitBundles) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *CommitBundles) GetIndices() []int32 {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+// ReturnBundles gives a group's bundles on a raylet back to the node (all
+// of them when indices is empty): what runs in them is killed, with reason.
+type ReturnBundles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Indices       []int32                `protobuf:"varint,2,rep,packed,name=indices,proto3" json:"indices,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnBundles) Reset() {
+	*x = ReturnBundles{}
+	mi := &file_goray_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnBundles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnBundles) ProtoMessage() {}
+
+func (x *ReturnBundles) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnBundles.ProtoReflect.Descriptor instead.
+func (*ReturnBundles) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ReturnBundles) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *ReturnBundles) GetIndices() []int32 {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+func (x *ReturnBundles) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_goray_proto protoreflect.FileDescriptor
 
 const file_goray_proto_rawDesc = "" +
@@ -4276,7 +5497,7 @@ const file_goray_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\xd8\x03\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\x8b\x04\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1e\n" +
@@ -4294,7 +5515,10 @@ const file_goray_proto_rawDesc = "" +
 	" \x01(\x05R\aattempt\x12\x15\n" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12\x17\n" +
 	"\agpu_ids\x18\f \x03(\x05R\x06gpuIds\x12\x12\n" +
-	"\x04hops\x18\r \x01(\x05R\x04hops\x1a<\n" +
+	"\x04hops\x18\r \x01(\x05R\x04hops\x121\n" +
+	"\n" +
+	"scheduling\x18\x0e \x01(\v2\x11.goray.SchedulingR\n" +
+	"scheduling\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe6\x01\n" +
@@ -4347,7 +5571,7 @@ const file_goray_proto_rawDesc = "" +
 	"\vTaskBlocked\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\"(\n" +
 	"\rTaskUnblocked\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\xf6\x03\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\xa9\x04\n" +
 	"\tActorSpec\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x1e\n" +
@@ -4364,10 +5588,13 @@ const file_goray_proto_rawDesc = "" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12 \n" +
 	"\x05owner\x18\f \x01(\v2\n" +
 	".goray.PidR\x05owner\x12\x17\n" +
-	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x1a<\n" +
+	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x121\n" +
+	"\n" +
+	"scheduling\x18\x0e \x01(\v2\x11.goray.SchedulingR\n" +
+	"scheduling\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc9\x03\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xf0\x03\n" +
 	"\tActorInfo\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x12\n" +
@@ -4383,7 +5610,8 @@ const file_goray_proto_rawDesc = "" +
 	"\bdetached\x18\n" +
 	" \x01(\bR\bdetached\x12\x15\n" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12=\n" +
-	"\tresources\x18\f \x03(\v2\x1f.goray.ActorInfo.ResourcesEntryR\tresources\x1a<\n" +
+	"\tresources\x18\f \x03(\v2\x1f.goray.ActorInfo.ResourcesEntryR\tresources\x12%\n" +
+	"\x0epending_reason\x18\r \x01(\tR\rpendingReason\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"3\n" +
@@ -4503,7 +5731,7 @@ const file_goray_proto_rawDesc = "" +
 	"\x0eAvailableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\v\n" +
-	"\tListTasks\"\xc1\x02\n" +
+	"\tListTasks\"\xd9\x02\n" +
 	"\bTaskInfo\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x12\n" +
@@ -4512,7 +5740,8 @@ const file_goray_proto_rawDesc = "" +
 	"\anode_id\x18\x05 \x01(\tR\x06nodeId\x12<\n" +
 	"\tresources\x18\x06 \x03(\v2\x1e.goray.TaskInfo.ResourcesEntryR\tresources\x12\x15\n" +
 	"\x06job_id\x18\a \x01(\tR\x05jobId\x12\x18\n" +
-	"\aattempt\x18\b \x01(\x05R\aattempt\x1a<\n" +
+	"\aattempt\x18\b \x01(\x05R\aattempt\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"7\n" +
@@ -4528,7 +5757,7 @@ const file_goray_proto_rawDesc = "" +
 	"\tavailable\x18\x02 \x03(\v2$.goray.ResourceReport.AvailableEntryR\tavailable\x1a<\n" +
 	"\x0eAvailableEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x8c\x03\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xbf\x03\n" +
 	"\bPickNode\x12<\n" +
 	"\tresources\x18\x01 \x03(\v2\x1e.goray.PickNode.ResourcesEntryR\tresources\x12\x1d\n" +
 	"\n" +
@@ -4536,7 +5765,10 @@ const file_goray_proto_rawDesc = "" +
 	"\bstrategy\x18\x03 \x01(\x0e2\x0f.goray.StrategyR\bstrategy\x12#\n" +
 	"\raffinity_node\x18\x04 \x01(\tR\faffinityNode\x12#\n" +
 	"\raffinity_soft\x18\x05 \x01(\bR\faffinitySoft\x123\n" +
-	"\x06labels\x18\x06 \x03(\v2\x1b.goray.PickNode.LabelsEntryR\x06labels\x1a<\n" +
+	"\x06labels\x18\x06 \x03(\v2\x1b.goray.PickNode.LabelsEntryR\x06labels\x121\n" +
+	"\n" +
+	"scheduling\x18\a \x01(\v2\x11.goray.SchedulingR\n" +
+	"scheduling\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a9\n" +
@@ -4591,7 +5823,85 @@ const file_goray_proto_rawDesc = "" +
 	"\x05known\x18\x01 \x01(\bR\x05known\x12\x14\n" +
 	"\x05freed\x18\x02 \x01(\bR\x05freed\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x05R\x05count\x12\x1c\n" +
-	"\tlocations\x18\x04 \x03(\tR\tlocations*\xc3\x02\n" +
+	"\tlocations\x18\x04 \x03(\tR\tlocations\"U\n" +
+	"\tLabelExpr\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1e\n" +
+	"\x02op\x18\x02 \x01(\x0e2\x0e.goray.LabelOpR\x02op\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\"\xd7\x02\n" +
+	"\n" +
+	"Scheduling\x12+\n" +
+	"\bstrategy\x18\x01 \x01(\x0e2\x0f.goray.StrategyR\bstrategy\x12#\n" +
+	"\raffinity_node\x18\x02 \x01(\tR\faffinityNode\x12#\n" +
+	"\raffinity_soft\x18\x03 \x01(\bR\faffinitySoft\x12,\n" +
+	"\bselector\x18\x04 \x03(\v2\x10.goray.LabelExprR\bselector\x12(\n" +
+	"\x06prefer\x18\x05 \x03(\v2\x10.goray.LabelExprR\x06prefer\x12'\n" +
+	"\x0fplacement_group\x18\x06 \x01(\fR\x0eplacementGroup\x12!\n" +
+	"\fbundle_index\x18\a \x01(\x05R\vbundleIndex\x12.\n" +
+	"\x13capture_child_tasks\x18\b \x01(\bR\x11captureChildTasks\"\xb0\x01\n" +
+	"\x06Bundle\x12:\n" +
+	"\tresources\x18\x01 \x03(\v2\x1c.goray.Bundle.ResourcesEntryR\tresources\x12,\n" +
+	"\bselector\x18\x02 \x03(\v2\x10.goray.LabelExprR\bselector\x1a<\n" +
+	"\x0eResourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xef\x01\n" +
+	"\x12PlacementGroupSpec\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x120\n" +
+	"\bstrategy\x18\x04 \x01(\x0e2\x14.goray.GroupStrategyR\bstrategy\x12'\n" +
+	"\abundles\x18\x05 \x03(\v2\r.goray.BundleR\abundles\x12\x1a\n" +
+	"\bdetached\x18\x06 \x01(\bR\bdetached\x12\x15\n" +
+	"\x06job_id\x18\a \x01(\tR\x05jobId\"\xc9\x01\n" +
+	"\x12PlacementGroupInfo\x12-\n" +
+	"\x04spec\x18\x01 \x01(\v2\x19.goray.PlacementGroupSpecR\x04spec\x12'\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x11.goray.GroupStateR\x05state\x12!\n" +
+	"\fbundle_nodes\x18\x03 \x03(\tR\vbundleNodes\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12 \n" +
+	"\vreschedules\x18\x05 \x01(\x05R\vreschedules\"E\n" +
+	"\x14CreatePlacementGroup\x12-\n" +
+	"\x04spec\x18\x01 \x01(\v2\x19.goray.PlacementGroupSpecR\x04spec\"h\n" +
+	"\x13PlacementGroupReply\x12-\n" +
+	"\x04info\x18\x01 \x01(\v2\x19.goray.PlacementGroupInfoR\x04info\x12\"\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"\x7f\n" +
+	"\x11GetPlacementGroup\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x1d\n" +
+	"\n" +
+	"wait_ready\x18\x04 \x01(\bR\twaitReady\"1\n" +
+	"\x14RemovePlacementGroup\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\"\x15\n" +
+	"\x13ListPlacementGroups\"M\n" +
+	"\x18ListPlacementGroupsReply\x121\n" +
+	"\x06groups\x18\x01 \x03(\v2\x19.goray.PlacementGroupInfoR\x06groups\"\xa2\x01\n" +
+	"\vBundleGrant\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12?\n" +
+	"\tresources\x18\x02 \x03(\v2!.goray.BundleGrant.ResourcesEntryR\tresources\x1a<\n" +
+	"\x0eResourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"s\n" +
+	"\x0ePrepareBundles\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12,\n" +
+	"\abundles\x18\x02 \x03(\v2\x12.goray.BundleGrantR\abundles\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x03R\aattempt\"\xac\x02\n" +
+	"\x13PrepareBundlesReply\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12G\n" +
+	"\tavailable\x18\x03 \x03(\v2).goray.PrepareBundlesReply.AvailableEntryR\tavailable\x12\x19\n" +
+	"\bgroup_id\x18\x04 \x01(\fR\agroupId\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\x03R\aattempt\x12\x18\n" +
+	"\aindices\x18\x06 \x03(\x05R\aindices\x12\x17\n" +
+	"\anode_id\x18\a \x01(\tR\x06nodeId\x1a<\n" +
+	"\x0eAvailableEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"D\n" +
+	"\rCommitBundles\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x18\n" +
+	"\aindices\x18\x02 \x03(\x05R\aindices\"\\\n" +
+	"\rReturnBundles\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x18\n" +
+	"\aindices\x18\x02 \x03(\x05R\aindices\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\xeb\x02\n" +
 	"\tErrorKind\x12\x13\n" +
 	"\x0fERROR_KIND_USER\x10\x00\x12\x14\n" +
 	"\x10ERROR_KIND_PANIC\x10\x01\x12\x18\n" +
@@ -4605,7 +5915,8 @@ const file_goray_proto_rawDesc = "" +
 	"\x19ERROR_KIND_ALREADY_EXISTS\x10\t\x12\x1b\n" +
 	"\x17ERROR_KIND_OBJECT_FREED\x10\n" +
 	"\x12\x1a\n" +
-	"\x16ERROR_KIND_NO_CAPACITY\x10\v*n\n" +
+	"\x16ERROR_KIND_NO_CAPACITY\x10\v\x12&\n" +
+	"\"ERROR_KIND_PLACEMENT_GROUP_REMOVED\x10\f*n\n" +
 	"\n" +
 	"ActorState\x12\x17\n" +
 	"\x13ACTOR_STATE_PENDING\x10\x00\x12\x15\n" +
@@ -4624,7 +5935,24 @@ const file_goray_proto_rawDesc = "" +
 	"\bStrategy\x12\x14\n" +
 	"\x10STRATEGY_DEFAULT\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_SPREAD\x10\x01\x12\x1a\n" +
-	"\x16STRATEGY_NODE_AFFINITY\x10\x02B%Z#github.com/goray-dev/goray/proto;pbb\x06proto3"
+	"\x16STRATEGY_NODE_AFFINITY\x10\x02*a\n" +
+	"\aLabelOp\x12\x0f\n" +
+	"\vLABEL_OP_IN\x10\x00\x12\x13\n" +
+	"\x0fLABEL_OP_NOT_IN\x10\x01\x12\x13\n" +
+	"\x0fLABEL_OP_EXISTS\x10\x02\x12\x1b\n" +
+	"\x17LABEL_OP_DOES_NOT_EXIST\x10\x03*\x85\x01\n" +
+	"\rGroupStrategy\x12\x17\n" +
+	"\x13GROUP_STRATEGY_PACK\x10\x00\x12\x19\n" +
+	"\x15GROUP_STRATEGY_SPREAD\x10\x01\x12\x1e\n" +
+	"\x1aGROUP_STRATEGY_STRICT_PACK\x10\x02\x12 \n" +
+	"\x1cGROUP_STRATEGY_STRICT_SPREAD\x10\x03*\x91\x01\n" +
+	"\n" +
+	"GroupState\x12\x17\n" +
+	"\x13GROUP_STATE_PENDING\x10\x00\x12\x17\n" +
+	"\x13GROUP_STATE_CREATED\x10\x01\x12\x17\n" +
+	"\x13GROUP_STATE_REMOVED\x10\x02\x12\x1c\n" +
+	"\x18GROUP_STATE_RESCHEDULING\x10\x03\x12\x1a\n" +
+	"\x16GROUP_STATE_INFEASIBLE\x10\x04B%Z#github.com/goray-dev/goray/proto;pbb\x06proto3"
 
 var (
 	file_goray_proto_rawDescOnce sync.Once
@@ -4638,163 +5966,205 @@ func file_goray_proto_rawDescGZIP() []byte {
 	return file_goray_proto_rawDescData
 }
 
-var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
 var file_goray_proto_goTypes = []any{
-	(ErrorKind)(0),             // 0: goray.ErrorKind
-	(ActorState)(0),            // 1: goray.ActorState
-	(NodeRole)(0),              // 2: goray.NodeRole
-	(TaskState)(0),             // 3: goray.TaskState
-	(Strategy)(0),              // 4: goray.Strategy
-	(*Pid)(nil),                // 5: goray.Pid
-	(*ObjectRef)(nil),          // 6: goray.ObjectRef
-	(*Arg)(nil),                // 7: goray.Arg
-	(*Error)(nil),              // 8: goray.Error
-	(*TaskSpec)(nil),           // 9: goray.TaskSpec
-	(*Result)(nil),             // 10: goray.Result
-	(*Contained)(nil),          // 11: goray.Contained
-	(*BorrowObjects)(nil),      // 12: goray.BorrowObjects
-	(*BorrowObjectsReply)(nil), // 13: goray.BorrowObjectsReply
-	(*ObjectReady)(nil),        // 14: goray.ObjectReady
-	(*ReleaseObjects)(nil),     // 15: goray.ReleaseObjects
-	(*TaskAccepted)(nil),       // 16: goray.TaskAccepted
-	(*NodeDied)(nil),           // 17: goray.NodeDied
-	(*ActorMoved)(nil),         // 18: goray.ActorMoved
-	(*TaskFinished)(nil),       // 19: goray.TaskFinished
-	(*CancelTask)(nil),         // 20: goray.CancelTask
-	(*TaskBlocked)(nil),        // 21: goray.TaskBlocked
-	(*TaskUnblocked)(nil),      // 22: goray.TaskUnblocked
-	(*ActorSpec)(nil),          // 23: goray.ActorSpec
-	(*ActorInfo)(nil),          // 24: goray.ActorInfo
-	(*CreateActor)(nil),        // 25: goray.CreateActor
-	(*CreateActorReply)(nil),   // 26: goray.CreateActorReply
-	(*StartActor)(nil),         // 27: goray.StartActor
-	(*ActorStateChanged)(nil),  // 28: goray.ActorStateChanged
-	(*RestoreActors)(nil),      // 29: goray.RestoreActors
-	(*RestoredActor)(nil),      // 30: goray.RestoredActor
-	(*ActorCall)(nil),          // 31: goray.ActorCall
-	(*LookupActor)(nil),        // 32: goray.LookupActor
-	(*LookupActorReply)(nil),   // 33: goray.LookupActorReply
-	(*ResolveActor)(nil),       // 34: goray.ResolveActor
-	(*ActorDied)(nil),          // 35: goray.ActorDied
-	(*KillActor)(nil),          // 36: goray.KillActor
-	(*KillActorReply)(nil),     // 37: goray.KillActorReply
-	(*ListActors)(nil),         // 38: goray.ListActors
-	(*ListActorsReply)(nil),    // 39: goray.ListActorsReply
-	(*JobInfo)(nil),            // 40: goray.JobInfo
-	(*RegisterJob)(nil),        // 41: goray.RegisterJob
-	(*ListJobs)(nil),           // 42: goray.ListJobs
-	(*ListJobsReply)(nil),      // 43: goray.ListJobsReply
-	(*FinishJob)(nil),          // 44: goray.FinishJob
-	(*Ack)(nil),                // 45: goray.Ack
-	(*NodeInfo)(nil),           // 46: goray.NodeInfo
-	(*GetNodeStats)(nil),       // 47: goray.GetNodeStats
-	(*NodeStats)(nil),          // 48: goray.NodeStats
-	(*ListTasks)(nil),          // 49: goray.ListTasks
-	(*TaskInfo)(nil),           // 50: goray.TaskInfo
-	(*ListTasksReply)(nil),     // 51: goray.ListTasksReply
-	(*ListNodes)(nil),          // 52: goray.ListNodes
-	(*ListNodesReply)(nil),     // 53: goray.ListNodesReply
-	(*ClusterView)(nil),        // 54: goray.ClusterView
-	(*ResourceReport)(nil),     // 55: goray.ResourceReport
-	(*PickNode)(nil),           // 56: goray.PickNode
-	(*PickNodeReply)(nil),      // 57: goray.PickNodeReply
-	(*PutObject)(nil),          // 58: goray.PutObject
-	(*GetObject)(nil),          // 59: goray.GetObject
-	(*GetObjectReply)(nil),     // 60: goray.GetObjectReply
-	(*DeleteObjects)(nil),      // 61: goray.DeleteObjects
-	(*StoreStats)(nil),         // 62: goray.StoreStats
-	(*GetStoreStats)(nil),      // 63: goray.GetStoreStats
-	(*AddObject)(nil),          // 64: goray.AddObject
-	(*RefDelta)(nil),           // 65: goray.RefDelta
-	(*FreeObjects)(nil),        // 66: goray.FreeObjects
-	(*ObjectStatus)(nil),       // 67: goray.ObjectStatus
-	(*ObjectStatusReply)(nil),  // 68: goray.ObjectStatusReply
-	nil,                        // 69: goray.TaskSpec.ResourcesEntry
-	nil,                        // 70: goray.ActorSpec.ResourcesEntry
-	nil,                        // 71: goray.ActorInfo.ResourcesEntry
-	nil,                        // 72: goray.NodeInfo.TotalEntry
-	nil,                        // 73: goray.NodeInfo.AvailableEntry
-	nil,                        // 74: goray.NodeInfo.LabelsEntry
-	nil,                        // 75: goray.NodeStats.TotalEntry
-	nil,                        // 76: goray.NodeStats.AvailableEntry
-	nil,                        // 77: goray.TaskInfo.ResourcesEntry
-	nil,                        // 78: goray.ResourceReport.AvailableEntry
-	nil,                        // 79: goray.PickNode.ResourcesEntry
-	nil,                        // 80: goray.PickNode.LabelsEntry
+	(ErrorKind)(0),                   // 0: goray.ErrorKind
+	(ActorState)(0),                  // 1: goray.ActorState
+	(NodeRole)(0),                    // 2: goray.NodeRole
+	(TaskState)(0),                   // 3: goray.TaskState
+	(Strategy)(0),                    // 4: goray.Strategy
+	(LabelOp)(0),                     // 5: goray.LabelOp
+	(GroupStrategy)(0),               // 6: goray.GroupStrategy
+	(GroupState)(0),                  // 7: goray.GroupState
+	(*Pid)(nil),                      // 8: goray.Pid
+	(*ObjectRef)(nil),                // 9: goray.ObjectRef
+	(*Arg)(nil),                      // 10: goray.Arg
+	(*Error)(nil),                    // 11: goray.Error
+	(*TaskSpec)(nil),                 // 12: goray.TaskSpec
+	(*Result)(nil),                   // 13: goray.Result
+	(*Contained)(nil),                // 14: goray.Contained
+	(*BorrowObjects)(nil),            // 15: goray.BorrowObjects
+	(*BorrowObjectsReply)(nil),       // 16: goray.BorrowObjectsReply
+	(*ObjectReady)(nil),              // 17: goray.ObjectReady
+	(*ReleaseObjects)(nil),           // 18: goray.ReleaseObjects
+	(*TaskAccepted)(nil),             // 19: goray.TaskAccepted
+	(*NodeDied)(nil),                 // 20: goray.NodeDied
+	(*ActorMoved)(nil),               // 21: goray.ActorMoved
+	(*TaskFinished)(nil),             // 22: goray.TaskFinished
+	(*CancelTask)(nil),               // 23: goray.CancelTask
+	(*TaskBlocked)(nil),              // 24: goray.TaskBlocked
+	(*TaskUnblocked)(nil),            // 25: goray.TaskUnblocked
+	(*ActorSpec)(nil),                // 26: goray.ActorSpec
+	(*ActorInfo)(nil),                // 27: goray.ActorInfo
+	(*CreateActor)(nil),              // 28: goray.CreateActor
+	(*CreateActorReply)(nil),         // 29: goray.CreateActorReply
+	(*StartActor)(nil),               // 30: goray.StartActor
+	(*ActorStateChanged)(nil),        // 31: goray.ActorStateChanged
+	(*RestoreActors)(nil),            // 32: goray.RestoreActors
+	(*RestoredActor)(nil),            // 33: goray.RestoredActor
+	(*ActorCall)(nil),                // 34: goray.ActorCall
+	(*LookupActor)(nil),              // 35: goray.LookupActor
+	(*LookupActorReply)(nil),         // 36: goray.LookupActorReply
+	(*ResolveActor)(nil),             // 37: goray.ResolveActor
+	(*ActorDied)(nil),                // 38: goray.ActorDied
+	(*KillActor)(nil),                // 39: goray.KillActor
+	(*KillActorReply)(nil),           // 40: goray.KillActorReply
+	(*ListActors)(nil),               // 41: goray.ListActors
+	(*ListActorsReply)(nil),          // 42: goray.ListActorsReply
+	(*JobInfo)(nil),                  // 43: goray.JobInfo
+	(*RegisterJob)(nil),              // 44: goray.RegisterJob
+	(*ListJobs)(nil),                 // 45: goray.ListJobs
+	(*ListJobsReply)(nil),            // 46: goray.ListJobsReply
+	(*FinishJob)(nil),                // 47: goray.FinishJob
+	(*Ack)(nil),                      // 48: goray.Ack
+	(*NodeInfo)(nil),                 // 49: goray.NodeInfo
+	(*GetNodeStats)(nil),             // 50: goray.GetNodeStats
+	(*NodeStats)(nil),                // 51: goray.NodeStats
+	(*ListTasks)(nil),                // 52: goray.ListTasks
+	(*TaskInfo)(nil),                 // 53: goray.TaskInfo
+	(*ListTasksReply)(nil),           // 54: goray.ListTasksReply
+	(*ListNodes)(nil),                // 55: goray.ListNodes
+	(*ListNodesReply)(nil),           // 56: goray.ListNodesReply
+	(*ClusterView)(nil),              // 57: goray.ClusterView
+	(*ResourceReport)(nil),           // 58: goray.ResourceReport
+	(*PickNode)(nil),                 // 59: goray.PickNode
+	(*PickNodeReply)(nil),            // 60: goray.PickNodeReply
+	(*PutObject)(nil),                // 61: goray.PutObject
+	(*GetObject)(nil),                // 62: goray.GetObject
+	(*GetObjectReply)(nil),           // 63: goray.GetObjectReply
+	(*DeleteObjects)(nil),            // 64: goray.DeleteObjects
+	(*StoreStats)(nil),               // 65: goray.StoreStats
+	(*GetStoreStats)(nil),            // 66: goray.GetStoreStats
+	(*AddObject)(nil),                // 67: goray.AddObject
+	(*RefDelta)(nil),                 // 68: goray.RefDelta
+	(*FreeObjects)(nil),              // 69: goray.FreeObjects
+	(*ObjectStatus)(nil),             // 70: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),        // 71: goray.ObjectStatusReply
+	(*LabelExpr)(nil),                // 72: goray.LabelExpr
+	(*Scheduling)(nil),               // 73: goray.Scheduling
+	(*Bundle)(nil),                   // 74: goray.Bundle
+	(*PlacementGroupSpec)(nil),       // 75: goray.PlacementGroupSpec
+	(*PlacementGroupInfo)(nil),       // 76: goray.PlacementGroupInfo
+	(*CreatePlacementGroup)(nil),     // 77: goray.CreatePlacementGroup
+	(*PlacementGroupReply)(nil),      // 78: goray.PlacementGroupReply
+	(*GetPlacementGroup)(nil),        // 79: goray.GetPlacementGroup
+	(*RemovePlacementGroup)(nil),     // 80: goray.RemovePlacementGroup
+	(*ListPlacementGroups)(nil),      // 81: goray.ListPlacementGroups
+	(*ListPlacementGroupsReply)(nil), // 82: goray.ListPlacementGroupsReply
+	(*BundleGrant)(nil),              // 83: goray.BundleGrant
+	(*PrepareBundles)(nil),           // 84: goray.PrepareBundles
+	(*PrepareBundlesReply)(nil),      // 85: goray.PrepareBundlesReply
+	(*CommitBundles)(nil),            // 86: goray.CommitBundles
+	(*ReturnBundles)(nil),            // 87: goray.ReturnBundles
+	nil,                              // 88: goray.TaskSpec.ResourcesEntry
+	nil,                              // 89: goray.ActorSpec.ResourcesEntry
+	nil,                              // 90: goray.ActorInfo.ResourcesEntry
+	nil,                              // 91: goray.NodeInfo.TotalEntry
+	nil,                              // 92: goray.NodeInfo.AvailableEntry
+	nil,                              // 93: goray.NodeInfo.LabelsEntry
+	nil,                              // 94: goray.NodeStats.TotalEntry
+	nil,                              // 95: goray.NodeStats.AvailableEntry
+	nil,                              // 96: goray.TaskInfo.ResourcesEntry
+	nil,                              // 97: goray.ResourceReport.AvailableEntry
+	nil,                              // 98: goray.PickNode.ResourcesEntry
+	nil,                              // 99: goray.PickNode.LabelsEntry
+	nil,                              // 100: goray.Bundle.ResourcesEntry
+	nil,                              // 101: goray.BundleGrant.ResourcesEntry
+	nil,                              // 102: goray.PrepareBundlesReply.AvailableEntry
 }
 var file_goray_proto_depIdxs = []int32{
-	5,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
-	5,  // 1: goray.ObjectRef.locations:type_name -> goray.Pid
-	6,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
-	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
-	7,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	69, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
-	5,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
-	8,  // 7: goray.Result.error:type_name -> goray.Error
-	5,  // 8: goray.Result.store:type_name -> goray.Pid
-	11, // 9: goray.Result.contained:type_name -> goray.Contained
-	6,  // 10: goray.Contained.ref:type_name -> goray.ObjectRef
-	5,  // 11: goray.BorrowObjects.borrower:type_name -> goray.Pid
-	10, // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
-	10, // 13: goray.ObjectReady.result:type_name -> goray.Result
-	7,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
-	70, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	5,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
-	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
-	5,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
-	71, // 19: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
-	23, // 20: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	24, // 21: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	8,  // 22: goray.CreateActorReply.error:type_name -> goray.Error
-	23, // 23: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 24: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	5,  // 25: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	8,  // 26: goray.ActorStateChanged.error:type_name -> goray.Error
-	30, // 27: goray.RestoreActors.actors:type_name -> goray.RestoredActor
-	23, // 28: goray.RestoredActor.spec:type_name -> goray.ActorSpec
-	28, // 29: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
-	7,  // 30: goray.ActorCall.args:type_name -> goray.Arg
-	5,  // 31: goray.ActorCall.owner:type_name -> goray.Pid
-	24, // 32: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	8,  // 33: goray.LookupActorReply.error:type_name -> goray.Error
-	8,  // 34: goray.ActorDied.error:type_name -> goray.Error
-	8,  // 35: goray.KillActorReply.error:type_name -> goray.Error
-	24, // 36: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	5,  // 37: goray.JobInfo.core:type_name -> goray.Pid
-	40, // 38: goray.RegisterJob.job:type_name -> goray.JobInfo
-	40, // 39: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	8,  // 40: goray.Ack.error:type_name -> goray.Error
-	72, // 41: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	73, // 42: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	74, // 43: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	5,  // 44: goray.NodeInfo.raylet:type_name -> goray.Pid
-	5,  // 45: goray.NodeInfo.store:type_name -> goray.Pid
-	5,  // 46: goray.NodeInfo.directory:type_name -> goray.Pid
-	5,  // 47: goray.NodeInfo.core:type_name -> goray.Pid
-	2,  // 48: goray.NodeInfo.role:type_name -> goray.NodeRole
-	75, // 49: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	76, // 50: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	3,  // 51: goray.TaskInfo.state:type_name -> goray.TaskState
-	77, // 52: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	50, // 53: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	46, // 54: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	46, // 55: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	78, // 56: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	79, // 57: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	4,  // 58: goray.PickNode.strategy:type_name -> goray.Strategy
-	80, // 59: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	46, // 60: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	8,  // 61: goray.PickNodeReply.error:type_name -> goray.Error
-	5,  // 62: goray.PutObject.owner:type_name -> goray.Pid
-	11, // 63: goray.PutObject.contained:type_name -> goray.Contained
-	8,  // 64: goray.GetObjectReply.error:type_name -> goray.Error
-	5,  // 65: goray.AddObject.store:type_name -> goray.Pid
-	66, // [66:66] is the sub-list for method output_type
-	66, // [66:66] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	8,   // 0: goray.ObjectRef.owner:type_name -> goray.Pid
+	8,   // 1: goray.ObjectRef.locations:type_name -> goray.Pid
+	9,   // 2: goray.Arg.ref:type_name -> goray.ObjectRef
+	0,   // 3: goray.Error.kind:type_name -> goray.ErrorKind
+	10,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
+	88,  // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	8,   // 6: goray.TaskSpec.owner:type_name -> goray.Pid
+	73,  // 7: goray.TaskSpec.scheduling:type_name -> goray.Scheduling
+	11,  // 8: goray.Result.error:type_name -> goray.Error
+	8,   // 9: goray.Result.store:type_name -> goray.Pid
+	14,  // 10: goray.Result.contained:type_name -> goray.Contained
+	9,   // 11: goray.Contained.ref:type_name -> goray.ObjectRef
+	8,   // 12: goray.BorrowObjects.borrower:type_name -> goray.Pid
+	13,  // 13: goray.BorrowObjectsReply.ready:type_name -> goray.Result
+	13,  // 14: goray.ObjectReady.result:type_name -> goray.Result
+	10,  // 15: goray.ActorSpec.args:type_name -> goray.Arg
+	89,  // 16: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	8,   // 17: goray.ActorSpec.owner:type_name -> goray.Pid
+	73,  // 18: goray.ActorSpec.scheduling:type_name -> goray.Scheduling
+	1,   // 19: goray.ActorInfo.state:type_name -> goray.ActorState
+	8,   // 20: goray.ActorInfo.pid:type_name -> goray.Pid
+	90,  // 21: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
+	26,  // 22: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	27,  // 23: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	11,  // 24: goray.CreateActorReply.error:type_name -> goray.Error
+	26,  // 25: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,   // 26: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	8,   // 27: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	11,  // 28: goray.ActorStateChanged.error:type_name -> goray.Error
+	33,  // 29: goray.RestoreActors.actors:type_name -> goray.RestoredActor
+	26,  // 30: goray.RestoredActor.spec:type_name -> goray.ActorSpec
+	31,  // 31: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
+	10,  // 32: goray.ActorCall.args:type_name -> goray.Arg
+	8,   // 33: goray.ActorCall.owner:type_name -> goray.Pid
+	27,  // 34: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	11,  // 35: goray.LookupActorReply.error:type_name -> goray.Error
+	11,  // 36: goray.ActorDied.error:type_name -> goray.Error
+	11,  // 37: goray.KillActorReply.error:type_name -> goray.Error
+	27,  // 38: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	8,   // 39: goray.JobInfo.core:type_name -> goray.Pid
+	43,  // 40: goray.RegisterJob.job:type_name -> goray.JobInfo
+	43,  // 41: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	11,  // 42: goray.Ack.error:type_name -> goray.Error
+	91,  // 43: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	92,  // 44: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	93,  // 45: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	8,   // 46: goray.NodeInfo.raylet:type_name -> goray.Pid
+	8,   // 47: goray.NodeInfo.store:type_name -> goray.Pid
+	8,   // 48: goray.NodeInfo.directory:type_name -> goray.Pid
+	8,   // 49: goray.NodeInfo.core:type_name -> goray.Pid
+	2,   // 50: goray.NodeInfo.role:type_name -> goray.NodeRole
+	94,  // 51: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	95,  // 52: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	3,   // 53: goray.TaskInfo.state:type_name -> goray.TaskState
+	96,  // 54: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	53,  // 55: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	49,  // 56: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	49,  // 57: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	97,  // 58: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	98,  // 59: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	4,   // 60: goray.PickNode.strategy:type_name -> goray.Strategy
+	99,  // 61: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	73,  // 62: goray.PickNode.scheduling:type_name -> goray.Scheduling
+	49,  // 63: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	11,  // 64: goray.PickNodeReply.error:type_name -> goray.Error
+	8,   // 65: goray.PutObject.owner:type_name -> goray.Pid
+	14,  // 66: goray.PutObject.contained:type_name -> goray.Contained
+	11,  // 67: goray.GetObjectReply.error:type_name -> goray.Error
+	8,   // 68: goray.AddObject.store:type_name -> goray.Pid
+	5,   // 69: goray.LabelExpr.op:type_name -> goray.LabelOp
+	4,   // 70: goray.Scheduling.strategy:type_name -> goray.Strategy
+	72,  // 71: goray.Scheduling.selector:type_name -> goray.LabelExpr
+	72,  // 72: goray.Scheduling.prefer:type_name -> goray.LabelExpr
+	100, // 73: goray.Bundle.resources:type_name -> goray.Bundle.ResourcesEntry
+	72,  // 74: goray.Bundle.selector:type_name -> goray.LabelExpr
+	6,   // 75: goray.PlacementGroupSpec.strategy:type_name -> goray.GroupStrategy
+	74,  // 76: goray.PlacementGroupSpec.bundles:type_name -> goray.Bundle
+	75,  // 77: goray.PlacementGroupInfo.spec:type_name -> goray.PlacementGroupSpec
+	7,   // 78: goray.PlacementGroupInfo.state:type_name -> goray.GroupState
+	75,  // 79: goray.CreatePlacementGroup.spec:type_name -> goray.PlacementGroupSpec
+	76,  // 80: goray.PlacementGroupReply.info:type_name -> goray.PlacementGroupInfo
+	11,  // 81: goray.PlacementGroupReply.error:type_name -> goray.Error
+	76,  // 82: goray.ListPlacementGroupsReply.groups:type_name -> goray.PlacementGroupInfo
+	101, // 83: goray.BundleGrant.resources:type_name -> goray.BundleGrant.ResourcesEntry
+	83,  // 84: goray.PrepareBundles.bundles:type_name -> goray.BundleGrant
+	102, // 85: goray.PrepareBundlesReply.available:type_name -> goray.PrepareBundlesReply.AvailableEntry
+	86,  // [86:86] is the sub-list for method output_type
+	86,  // [86:86] is the sub-list for method input_type
+	86,  // [86:86] is the sub-list for extension type_name
+	86,  // [86:86] is the sub-list for extension extendee
+	0,   // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4811,8 +6181,8 @@ func file_goray_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   76,
+			NumEnums:      8,
+			NumMessages:   95,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -481,6 +481,7 @@ func (s *TaskSpec) Validate() error {
 		checkOptionalHexID(t, "job_id", s.JobId),
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
 		checkNonNegative(t, "hops", int64(s.Hops)),
+		checkScheduling(t, "scheduling", s.Scheduling),
 	)
 }
 
@@ -651,6 +652,7 @@ func (s *ActorSpec) Validate() error {
 		checkOptionalHexID(t, "job_id", s.JobId),
 		checkPid(t, "owner", s.Owner, false),
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
+		checkScheduling(t, "scheduling", s.Scheduling),
 	)
 }
 
@@ -673,6 +675,7 @@ func (i *ActorInfo) Validate() error {
 		checkLen(t, "death_cause", i.DeathCause, MaxTextLen),
 		checkOptionalHexID(t, "job_id", i.JobId),
 		checkResources(t, "resources", i.Resources),
+		checkLen(t, "pending_reason", i.PendingReason, MaxTextLen),
 	)
 }
 
@@ -1012,6 +1015,7 @@ func (m *TaskInfo) Validate() error {
 		checkResources(t, "resources", m.Resources),
 		checkOptionalHexID(t, "job_id", m.JobId),
 		checkNonNegative(t, "attempt", int64(m.Attempt)),
+		checkLen(t, "reason", m.Reason, MaxTextLen),
 	)
 }
 
@@ -1106,6 +1110,7 @@ func (m *PickNode) Validate() error {
 		checkStrategy(t, "strategy", m.Strategy),
 		affinity,
 		checkLabels(t, "labels", m.Labels),
+		checkScheduling(t, "scheduling", m.Scheduling),
 	)
 }
 

@@ -2,6 +2,7 @@ package pb_test
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -111,7 +112,7 @@ type messageCase struct {
 // messageCases has, for every message type of goray.proto, valid examples
 // (edge cases included) and examples that each break one rule.
 func messageCases() map[protoreflect.FullName]messageCase {
-	return map[protoreflect.FullName]messageCase{
+	m := map[protoreflect.FullName]messageCase{
 		"goray.Pid": {
 			valid: []pb.Validator{pid(), &pb.Pid{Address: "nonhost", Id: "$1"}},
 			bad: []badCase{
@@ -230,7 +231,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 		"goray.Error": {
 			valid: []pb.Validator{perr(), &pb.Error{}, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_NO_CAPACITY}},
 			bad: []badCase{
-				bad("Error.kind", perr, func(e *pb.Error) { e.Kind = 12 }),
+				bad("Error.kind", perr, func(e *pb.Error) { e.Kind = 99 }),
 				bad("Error.kind", perr, func(e *pb.Error) { e.Kind = -1 }),
 				bad("Error.message", perr, func(e *pb.Error) { e.Message = long(pb.MaxTextLen + 1) }),
 				bad("Error.stack", perr, func(e *pb.Error) { e.Stack = long(pb.MaxStackLen + 1) }),
@@ -580,7 +581,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 			bad: []badCase{
 				{"PickNodeReply.node", &pb.PickNodeReply{}},
 				{"PickNodeReply.node.raylet", &pb.PickNodeReply{Node: with(nodeInfo, func(n *pb.NodeInfo) { n.Raylet = nil }).(*pb.NodeInfo)}},
-				{"PickNodeReply.error.kind", &pb.PickNodeReply{Error: &pb.Error{Kind: 12}}},
+				{"PickNodeReply.error.kind", &pb.PickNodeReply{Error: &pb.Error{Kind: 99}}},
 			},
 		},
 		"goray.PutObject": {
@@ -670,6 +671,8 @@ func messageCases() map[protoreflect.FullName]messageCase {
 			},
 		},
 	}
+	maps.Copy(m, placementCases())
+	return m
 }
 
 // ids returns n valid IDs.

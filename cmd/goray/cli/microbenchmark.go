@@ -250,7 +250,7 @@ func Microbenchmark(ctx context.Context, d time.Duration, filter *regexp.Regexp,
 			report(r)
 		}
 	}
-	for _, b := range benchmarks() {
+	for _, b := range append(benchmarks(), placementBenchmarks()...) {
 		if filter != nil && !filter.MatchString(b.name) {
 			continue
 		}
