@@ -243,6 +243,21 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatalf("jobs %+v, want only the test driver's, running", jobs)
 	}
 
+	// list placement-groups: the driver's group no node can hold, and why.
+	var groups []groupView
+	r = mustCLI(t, "list", "placement-groups", "-o", "json", "--temp-dir", root)
+	if err := json.Unmarshal([]byte(r.out), &groups); err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Name != "cli-huge" || groups[0].State != "INFEASIBLE" || groups[0].Reason == "" ||
+		groups[0].Strategy != "STRICT_PACK" || len(groups[0].Bundles) != 1 || groups[0].Bundles[0].Resources["CPU"] != 64 {
+		t.Fatalf("placement groups %+v, want the driver's infeasible cli-huge with its reason", groups)
+	}
+	r = mustCLI(t, "list", "pgs", "--temp-dir", root)
+	if !strings.HasPrefix(r.out, "GROUP ID") || !strings.Contains(r.out, "cli-huge") || !strings.Contains(r.out, "INFEASIBLE") {
+		t.Fatalf("list pgs:\n%s", r.out)
+	}
+
 	// list objects: per-node store statistics.
 	var stores []storeView
 	r = mustCLI(t, "list", "objects", "-o", "json", "--temp-dir", root)

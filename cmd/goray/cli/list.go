@@ -17,15 +17,15 @@ import (
 
 func newList(tempDir *string) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "list (nodes|actors|tasks|objects|jobs)",
-		Short: "List the cluster's nodes, actors, tasks, object stores or jobs",
+		Use:   "list (nodes|actors|tasks|objects|jobs|placement-groups)",
+		Short: "List the cluster's nodes, actors, tasks, object stores, jobs or placement groups",
 		Long: `List what the cluster knows, as a table or (--output json) as a JSON array.
 Each listing joins the cluster as a short-lived driver, asks, and leaves.
 Tasks and object stores are asked of every live node: a node that does not
 answer within ` + nodeQueryTimeout.String() + ` is named in an error after the others' answers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errors.New("say what to list: nodes, actors, tasks, objects or jobs")
+			return errors.New("say what to list: nodes, actors, tasks, objects, jobs or placement-groups")
 		},
 	}
 	var includeDrivers bool
@@ -170,7 +170,30 @@ FINISHED, start and end. The jobs of this CLI's own queries are left out.`,
 			return strings.Join([]string{j.JobID, j.DriverNode, j.Status, j.Start.Format(time.DateTime), end}, "\t")
 		})
 	})
-	cmd.AddCommand(nodes, actors, tasks, objects, jobs)
+	groups := queryCommand(tempDir, &cobra.Command{
+		Use:     "placement-groups",
+		Aliases: []string{"pgs"},
+		Short:   "List the placement groups: their bundles, where they are, and why any waits",
+		Args:    cobra.NoArgs,
+	}, true, func(cmd *cobra.Command, _ []string, c cluster, q *queryFlags) error {
+		infos, err := goray.ListPlacementGroups(c.ctx)
+		if err != nil {
+			return fmt.Errorf("listing placement groups: %w", err)
+		}
+		out := []groupView{}
+		for _, g := range infos {
+			out = append(out, viewGroup(g))
+		}
+		slices.SortStableFunc(out, func(a, b groupView) int { return strings.Compare(a.GroupID, b.GroupID) })
+		return printList(cmd.OutOrStdout(), q.output, out, "GROUP ID\tNAME\tSTRATEGY\tSTATE\tBUNDLES (NODE)\tREASON", func(g groupView) string {
+			bundles := make([]string, len(g.Bundles))
+			for i, b := range g.Bundles {
+				bundles[i] = fmt.Sprintf("%s (%s)", formatResources(b.Resources), dash(b.Node))
+			}
+			return strings.Join([]string{g.GroupID, dash(g.Name), g.Strategy, g.State, strings.Join(bundles, "; "), dash(g.Reason)}, "\t")
+		})
+	})
+	cmd.AddCommand(nodes, actors, tasks, objects, jobs, groups)
 	return cmd
 }
 

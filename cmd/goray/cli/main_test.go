@@ -244,6 +244,11 @@ func testDriverCommand() *cobra.Command {
 			pendingCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			go func() { _, _ = testActor.New(pendingCtx, goray.Resource("slot", 1), goray.Name("cli-pending")) }()
+			// A group no node could ever hold, listed as infeasible.
+			if _, err := goray.CreatePlacementGroup(ctx, []goray.Bundle{{Resources: map[string]float64{"CPU": 64}}},
+				goray.StrictPack, goray.GroupName("cli-huge")); err != nil {
+				return err
+			}
 			self, err := goray.NodeID(ctx)
 			if err != nil {
 				return err

@@ -108,6 +108,24 @@ type jobView struct {
 	End        *time.Time `json:"end_time"`
 }
 
+// groupView is a placement group as listed.
+type groupView struct {
+	GroupID     string       `json:"placement_group_id"`
+	Name        string       `json:"name"`
+	Namespace   string       `json:"namespace"`
+	Strategy    string       `json:"strategy"` // PACK, SPREAD, STRICT_PACK or STRICT_SPREAD
+	State       string       `json:"state"`    // PENDING, CREATED, RESCHEDULING, INFEASIBLE or REMOVED
+	Reason      string       `json:"reason,omitempty"`
+	Bundles     []bundleView `json:"bundles"`
+	Detached    bool         `json:"detached"`
+	Reschedules int          `json:"reschedules"`
+}
+
+type bundleView struct {
+	Resources map[string]float64 `json:"resources"`
+	Node      string             `json:"node_id"` // "" while unplaced
+}
+
 type storeView struct {
 	NodeID       string `json:"node_id"`
 	Objects      int64  `json:"objects"`
@@ -249,6 +267,18 @@ func viewJob(j goray.JobInfo) jobView {
 	if !j.End.IsZero() {
 		end := j.End
 		v.End, v.Status = &end, "FINISHED"
+	}
+	return v
+}
+
+func viewGroup(g goray.PlacementGroupInfo) groupView {
+	v := groupView{GroupID: g.ID, Name: g.Name, Namespace: g.Namespace, Strategy: g.Strategy.String(), State: string(g.State),
+		Reason: g.Reason, Detached: g.Detached, Reschedules: g.Reschedules, Bundles: make([]bundleView, len(g.Bundles))}
+	for i, b := range g.Bundles {
+		v.Bundles[i].Resources = b
+		if i < len(g.BundleNodes) {
+			v.Bundles[i].Node = g.BundleNodes[i]
+		}
 	}
 	return v
 }
