@@ -32,12 +32,14 @@ type listedNode struct {
 }
 
 // demand is work waiting for resources: tasks of one resource shape in one
-// state, or pending actors of one type.
+// state, pending actors of one type, or a placement group, each with the
+// reason it waits.
 type demand struct {
-	Kind      string             `json:"kind"`                // task or actor
-	Resources map[string]float64 `json:"resources,omitempty"` // what it asks
-	Type      string             `json:"type,omitempty"`      // an actor's type
-	State     string             `json:"state"`               // QUEUED, WAITING_FOR_NODE or PENDING
+	Kind      string             `json:"kind"`                // task, actor or placement_group
+	Resources map[string]float64 `json:"resources,omitempty"` // what it asks (a group: its bundles' sum)
+	Type      string             `json:"type,omitempty"`      // an actor's type, a group's name or ID
+	State     string             `json:"state"`               // QUEUED, WAITING_FOR_NODE, PENDING, RESCHEDULING or INFEASIBLE
+	Reason    string             `json:"reason,omitempty"`
 	Count     int                `json:"count"`
 }
 
@@ -161,7 +163,7 @@ func (v nodeView) used() map[string]float64 {
 
 // buildStatus makes status's report from what the cluster said. Drivers
 // are left out: they offer no resources.
-func buildStatus(head string, nodes []goray.NodeInfo, tasks []goray.TaskInfo, actors []goray.ActorInfo) statusReport {
+func buildStatus(head string, nodes []goray.NodeInfo, tasks []goray.TaskInfo, actors []goray.ActorInfo, groups []goray.PlacementGroupInfo) statusReport {
 	r := statusReport{HeadAddress: head, Nodes: []nodeView{},
 		Resources: usage{Total: map[string]float64{}, Used: map[string]float64{}},
 		Demands:   demands{Pending: []demand{}, Infeasible: []demand{}}, Unreachable: []unreachableNode{}, Warnings: []string{}}
@@ -205,13 +207,27 @@ func buildStatus(head string, nodes []goray.NodeInfo, tasks []goray.TaskInfo, ac
 			continue
 		}
 		shape := orEmpty(t.Resources)
-		add("task "+formatResources(shape)+" "+t.State, demand{Kind: "task", Resources: shape, State: t.State}, !fitsAny(shape, live))
+		add("task "+formatResources(shape)+" "+t.State+" "+t.Reason, demand{Kind: "task", Resources: shape, State: t.State, Reason: t.Reason}, !fitsAny(shape, live))
 	}
 	for _, a := range actors {
 		if a.State == "PENDING" {
 			shape := orEmpty(a.Resources)
-			add("actor "+a.TypeName+" "+formatResources(shape), demand{Kind: "actor", Type: a.TypeName, Resources: shape, State: a.State}, !fitsAny(shape, live))
+			add("actor "+a.TypeName+" "+formatResources(shape)+" "+a.PendingReason,
+				demand{Kind: "actor", Type: a.TypeName, Resources: shape, State: a.State, Reason: a.PendingReason}, !fitsAny(shape, live))
 		}
+	}
+	for _, g := range groups {
+		if g.State != goray.GroupPending && g.State != goray.GroupRescheduling && g.State != goray.GroupInfeasible {
+			continue
+		}
+		sum := map[string]float64{}
+		for _, b := range g.Bundles {
+			for k, v := range b {
+				sum[k] += v
+			}
+		}
+		add("placement_group "+g.ID, demand{Kind: "placement_group", Type: cmp.Or(g.Name, g.ID), Resources: sum, State: string(g.State), Reason: g.Reason},
+			g.State == goray.GroupInfeasible)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {

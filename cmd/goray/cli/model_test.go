@@ -44,7 +44,7 @@ func fixture() ([]goray.NodeInfo, []goray.TaskInfo, []goray.ActorInfo) {
 // status --output json: field names are an interface; check them exactly.
 func TestStatusJSON(t *testing.T) {
 	nodes, tasks, actors := fixture()
-	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors)
+	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors, nil)
 	var buf bytes.Buffer
 	if err := writeJSON(&buf, r); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestStatusJSON(t *testing.T) {
 
 	// An empty cluster gives arrays, not nulls.
 	buf.Reset()
-	if err := writeJSON(&buf, buildStatus("h:1", nil, nil, nil)); err != nil {
+	if err := writeJSON(&buf, buildStatus("h:1", nil, nil, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if s := buf.String(); strings.Contains(s, "null") {
@@ -144,7 +144,7 @@ func TestStatusJSON(t *testing.T) {
 
 func TestStatusTable(t *testing.T) {
 	nodes, tasks, actors := fixture()
-	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors)
+	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors, nil)
 	r.Unreachable = []unreachableNode{{NodeID: "aa", Address: "10.0.0.2:5000", Role: "worker", Error: "goray: timeout"}}
 	var buf bytes.Buffer
 	if err := printStatus(&buf, r); err != nil {
@@ -174,7 +174,7 @@ func TestStatusTable(t *testing.T) {
 // With a node that does not answer, tasks were not listed: status does not
 // claim that none wait.
 func TestStatusTableUnknownTasks(t *testing.T) {
-	r := buildStatus("h:1", nil, nil, nil)
+	r := buildStatus("h:1", nil, nil, nil, nil)
 	var buf bytes.Buffer
 	if err := printStatus(&buf, r); err != nil {
 		t.Fatal(err)
@@ -254,5 +254,37 @@ func TestPrintList(t *testing.T) {
 	}
 	if want := "COL     X\na       1\nbbbbbb  1\n"; buf.String() != want {
 		t.Fatalf("table %q, want %q", buf.String(), want)
+	}
+}
+
+// Placement groups that wait, and why work waits, show among the demands.
+func TestStatusGroupsAndReasons(t *testing.T) {
+	nodes, tasks, actors := fixture()
+	tasks = append(tasks, goray.TaskInfo{ID: "t9", Function: "f", State: "QUEUED", Resources: map[string]float64{"GPU": 1}, Reason: "no GPU free"})
+	groups := []goray.PlacementGroupInfo{
+		{ID: "g1", Name: "learners", State: goray.GroupPending, Reason: "waiting for 2 CPU", Bundles: []map[string]float64{{"CPU": 1}, {"CPU": 1}}},
+		{ID: "g2", State: goray.GroupInfeasible, Reason: "no node holds {CPU=64}", Bundles: []map[string]float64{{"CPU": 64}}},
+		{ID: "g3", Name: "done", State: goray.GroupCreated, Bundles: []map[string]float64{{"CPU": 1}}},
+	}
+	r := buildStatus("10.0.0.1:6379", nodes, tasks, actors, groups)
+	var pending, infeasible []string
+	for _, d := range r.Demands.Pending {
+		pending = append(pending, d.Kind+" "+d.Type+" "+d.Reason)
+	}
+	for _, d := range r.Demands.Infeasible {
+		infeasible = append(infeasible, d.Kind+" "+d.Type+" "+d.Reason)
+	}
+	if !slices.Contains(pending, "placement_group learners waiting for 2 CPU") || !slices.Contains(infeasible, "placement_group g2 no node holds {CPU=64}") ||
+		slices.ContainsFunc(append(pending, infeasible...), func(s string) bool { return strings.Contains(s, "done") }) {
+		t.Fatalf("pending %q, infeasible %q", pending, infeasible)
+	}
+	var buf bytes.Buffer
+	if err := printStatus(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"placement group learners {CPU 2}: pending (waiting for 2 CPU)", "(no GPU free)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, buf.String())
+		}
 	}
 }

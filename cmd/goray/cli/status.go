@@ -60,7 +60,11 @@ func collectStatus(c cluster) (statusReport, error) {
 	if err != nil {
 		return statusReport{}, fmt.Errorf("listing tasks: %w", err)
 	}
-	r := buildStatus(c.address, nodes, tasks, actors)
+	groups, err := goray.ListPlacementGroups(c.ctx)
+	if err != nil {
+		return statusReport{}, fmt.Errorf("listing placement groups: %w", err)
+	}
+	r := buildStatus(c.address, nodes, tasks, actors, groups)
 	r.Unreachable = unreachable(nodes, silent)
 	if len(silent) > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("task demands unknown on %s that did not answer within %v", nodesNoun(len(silent)), nodeQueryTimeout))
@@ -132,8 +136,11 @@ func printDemands(w io.Writer, ds []demand, none string) {
 	}
 	for _, d := range ds {
 		what := d.Type
-		if d.Kind == "task" {
+		switch d.Kind {
+		case "task":
 			what = "{" + formatResources(d.Resources) + "}"
+		case "placement_group":
+			what = "placement group " + d.Type + " {" + formatResources(d.Resources) + "}"
 		}
 		noun := d.Kind
 		if d.Count != 1 {
@@ -143,6 +150,13 @@ func printDemands(w io.Writer, ds []demand, none string) {
 		if d.State == "WAITING_FOR_NODE" {
 			state = "waiting for a node with room"
 		}
-		fmt.Fprintf(w, "  %s: %d %s %s\n", what, d.Count, noun, state)
+		line := fmt.Sprintf("  %s: %d %s %s", what, d.Count, noun, state)
+		if d.Kind == "placement_group" {
+			line = fmt.Sprintf("  %s: %s", what, strings.ToLower(d.State))
+		}
+		if d.Reason != "" {
+			line += " (" + d.Reason + ")"
+		}
+		fmt.Fprintln(w, line)
 	}
 }
