@@ -359,6 +359,7 @@ func clusterBenchmarks(bc *benchCluster, manyNodes int) []clusterBench {
 		one("memory_first_touch_gigabytes", "GB/s", firstTouch),
 		one("node_death_detect_seconds", "s", bc.deathDetect),
 		one("actor_restart_elsewhere_seconds", "s", bc.restartElsewhere),
+		one("many_placement_groups_seconds", "s", bc.manyGroups),
 	}
 	if manyNodes > 0 {
 		bs = append(bs, clusterBench{name: "many_nodes", run: func(ctx context.Context, _ time.Duration) ([]Result, error) {
@@ -518,6 +519,47 @@ func (bc *benchCluster) restartElsewhere(ctx context.Context, _ time.Duration) (
 			return 0, err
 		}
 	}
+}
+
+// manyGroups creates 1,000 placement groups of two bundles each, spread
+// over a 3-node cluster (the head and two nodes started for it), and
+// returns the seconds until all are ready, as Ray's many_pgs test does. The
+// groups are removed afterwards.
+func (bc *benchCluster) manyGroups(ctx context.Context, _ time.Duration) (float64, error) {
+	const groups = 1000
+	var ids []string
+	for range 2 {
+		p, err := bc.spawn(ctx, benchNodeSpec{Join: bc.head.Address, Resources: map[string]float64{"CPU": 1, "bench_pg": groups}})
+		if err != nil {
+			return 0, err
+		}
+		defer p.stop()
+		ids = append(ids, p.ID)
+	}
+	if _, err := bc.waitNodes(ctx, true, ids...); err != nil {
+		return 0, err
+	}
+	bundle := goray.Bundle{Resources: map[string]float64{"bench_pg": 0.5}}
+	start := time.Now()
+	pgs := make([]*goray.PlacementGroup, 0, groups)
+	defer func() {
+		for _, pg := range pgs {
+			_ = pg.Remove(ctx)
+		}
+	}()
+	for range groups {
+		pg, err := goray.CreatePlacementGroup(ctx, []goray.Bundle{bundle, bundle}, goray.SpreadBundles)
+		if err != nil {
+			return 0, err
+		}
+		pgs = append(pgs, pg)
+	}
+	for _, pg := range pgs {
+		if err := pg.Ready(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start).Seconds(), nil
 }
 
 // manyNodes starts n one-CPU node processes, runs 10,000 tasks that only
