@@ -70,9 +70,7 @@ var (
 		return "ok " + key, nil
 	})
 
-	// gate lets concurrent calls meet: each call waits until n have arrived.
 	gateActor = goray.Actor0("test.gate", func(ctx context.Context) (*gate, error) { return &gate{}, nil })
-	gateWait  = goray.Method2(gateActor, "wait", (*gate).Wait)
 )
 
 // slots counts how many of its calls run at once, per key prefix.
@@ -116,30 +114,8 @@ func slotStats(key string) *slotStat {
 	return v.(*slotStat)
 }
 
-type gate struct {
-	mu      sync.Mutex
-	arrived map[string]int
-}
-
-func (g *gate) Wait(ctx context.Context, key string, n int) (int, error) {
-	g.mu.Lock()
-	if g.arrived == nil {
-		g.arrived = map[string]int{}
-	}
-	g.arrived[key]++
-	g.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		g.mu.Lock()
-		got := g.arrived[key]
-		g.mu.Unlock()
-		if got >= n {
-			return got, nil
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return 0, errors.New("gate never filled")
-}
+// gate is an actor whose methods are registered where they are used.
+type gate struct{}
 
 func TestActorCallsInOrder(t *testing.T) {
 	ctx := start(t)

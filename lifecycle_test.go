@@ -82,7 +82,6 @@ var (
 		return &Recorder{start: len(b)}, nil
 	})
 	bulkyLen   = goray.Method0(bulky, "len", (*Recorder).Start)
-	bulkyPanic = goray.Method(bulky, "panic", (*Recorder).Panic)
 	bulkyBlock = goray.Method(bulky, "block", (*Recorder).Block)
 )
 
