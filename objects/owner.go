@@ -199,11 +199,7 @@ func (o *Owner) Complete(res *pb.Result) bool {
 	if err != nil {
 		return false
 	}
-	sh := o.shard(id)
-	sh.mu.Lock()
-	s := sh.m[id]
-	delete(sh.m, id)
-	sh.mu.Unlock()
+	s := o.take(id)
 	if s == nil {
 		if len(res.Contained) > 0 && o.Contained != nil {
 			o.Contained(nil, res)
@@ -217,6 +213,16 @@ func (o *Owner) Complete(res *pb.Result) bool {
 	return true
 }
 
+// take removes and returns the pending slot of id, or nil.
+func (o *Owner) take(id ID) *Slot {
+	sh := o.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s := sh.m[id]
+	delete(sh.m, id)
+	return s
+}
+
 // Settle is Complete for a slot that may have settled already: a result
 // for no pending slot is dropped without a hook.
 func (o *Owner) Settle(res *pb.Result) bool {
@@ -224,11 +230,7 @@ func (o *Owner) Settle(res *pb.Result) bool {
 	if err != nil {
 		return false
 	}
-	sh := o.shard(id)
-	sh.mu.Lock()
-	s := sh.m[id]
-	delete(sh.m, id)
-	sh.mu.Unlock()
+	s := o.take(id)
 	if s == nil {
 		return false
 	}

@@ -286,34 +286,21 @@ func ClusterMicrobenchmark(ctx context.Context, d time.Duration, filter *regexp.
 	}
 	bc.ctx = bc.node.Context()
 
-	var results []Result
-	byName := map[string]float64{}
-	add := func(name string, value float64, unit string) {
-		r := Result{Name: name, Value: value, Unit: unit}
-		results = append(results, r)
-		byName[name] = value
-		if report != nil {
-			report(r)
-		}
-	}
+	c := collector{report: report}
 	for _, b := range clusterBenchmarks(bc, manyNodes) {
 		if filter != nil && !filter.MatchString(b.name) {
 			continue
 		}
 		rs, err := b.run(bc.ctx, d)
 		if err != nil {
-			return results, fmt.Errorf("%s: %w", b.name, err)
+			return c.results, fmt.Errorf("%s: %w", b.name, err)
 		}
 		for _, r := range rs {
-			add(r.Name, r.Value, r.Unit)
+			c.add(r)
 		}
 	}
-	sync1, ok1 := byName["cross_node_1_1_actor_calls_sync"]
-	base, ok2 := byName["cross_node_protoactor_round_trip"]
-	if ok1 && ok2 && base > 0 {
-		add("cross_node_actor_call_ratio", sync1/base, "ratio")
-	}
-	return results, nil
+	c.ratio("cross_node_actor_call_ratio", "cross_node_1_1_actor_calls_sync", "cross_node_protoactor_round_trip")
+	return c.results, nil
 }
 
 // clusterBench is a cross-node benchmark, which may report several values.

@@ -240,32 +240,48 @@ func Microbenchmark(ctx context.Context, d time.Duration, filter *regexp.Regexp,
 	}
 	defer func() { _ = goray.Shutdown(ctx) }()
 
-	var results []Result
-	byName := map[string]float64{}
-	add := func(name string, value float64, unit string) {
-		r := Result{Name: name, Value: value, Unit: unit}
-		results = append(results, r)
-		byName[name] = value
-		if report != nil {
-			report(r)
-		}
-	}
+	c := collector{report: report}
 	for _, b := range append(benchmarks(), placementBenchmarks()...) {
 		if filter != nil && !filter.MatchString(b.name) {
 			continue
 		}
 		v, err := b.run(ctx, d)
 		if err != nil {
-			return results, fmt.Errorf("%s: %w", b.name, err)
+			return c.results, fmt.Errorf("%s: %w", b.name, err)
 		}
-		add(b.name, v, b.unit)
+		c.add(Result{Name: b.name, Value: v, Unit: b.unit})
 	}
-	sync1, ok1 := byName["1_1_actor_calls_sync"]
-	base, ok2 := byName["protoactor_request_future_round_trip"]
-	if ok1 && ok2 && base > 0 {
-		add("actor_call_overhead_ratio", sync1/base, "ratio")
+	c.ratio("actor_call_overhead_ratio", "1_1_actor_calls_sync", "protoactor_request_future_round_trip")
+	return c.results, nil
+}
+
+// collector gathers a run's results, reporting each as it comes.
+type collector struct {
+	results []Result
+	report  func(Result)
+}
+
+func (c *collector) add(r Result) {
+	c.results = append(c.results, r)
+	if c.report != nil {
+		c.report(r)
 	}
-	return results, nil
+}
+
+// ratio adds name, the value of num over that of den, when both ran.
+func (c *collector) ratio(name, num, den string) {
+	var n, d float64
+	for _, r := range c.results {
+		switch r.Name {
+		case num:
+			n = r.Value
+		case den:
+			d = r.Value
+		}
+	}
+	if n > 0 && d > 0 {
+		c.add(Result{Name: name, Value: n / d, Unit: "ratio"})
+	}
 }
 
 // timed runs f until d has passed and returns how many operations it did.
