@@ -27,6 +27,20 @@ type CallInfo struct {
 	// result holds, each pinned at its owner for Owner: they travel with
 	// the result.
 	Contained []*pb.Contained
+	// NumReturns is how many values the caller expects the function to
+	// return (Ray's num_returns): 1 but for functions registered as
+	// returning several.
+	NumReturns int
+	// Extra is set by the invoker of a function returning several values:
+	// every value but the first, which the invoker returns as usual.
+	Extra []Return
+}
+
+// Return is one further value a call returns, encoded, with the
+// references it holds (pinned for the call's owner).
+type Return struct {
+	Data      []byte
+	Contained []*pb.Contained
 }
 
 type callInfoKey struct{}

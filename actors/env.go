@@ -149,6 +149,31 @@ func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error, cont
 	e.System.Root.Send(e.ownerPID(owner), res)
 }
 
+// DeliverCall sends the outcome of a call that may return several values:
+// every further value to its own object first, then the first value (or
+// the error) to returnID. An error goes to returnID alone: the owner fails
+// the call's other objects with it. The references every value holds
+// travel with the first result when the call failed, so that the owner
+// lets go of them.
+func (e *Env) DeliverCall(owner *pb.Pid, returnID []byte, extraIDs [][]byte, data []byte, perr *pb.Error, info *CallInfo) {
+	if perr == nil && len(info.Extra) != len(extraIDs) {
+		perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_INVALID, NodeId: e.NodeID,
+			Message: fmt.Sprintf("the call returned %d values, its caller expects %d", len(info.Extra)+1, len(extraIDs)+1)}
+	}
+	if perr != nil {
+		contained := info.Contained
+		for _, r := range info.Extra {
+			contained = append(contained, r.Contained...)
+		}
+		e.Deliver(owner, returnID, nil, perr, contained)
+		return
+	}
+	for i, r := range info.Extra {
+		e.Deliver(owner, extraIDs[i], r.Data, nil, r.Contained)
+	}
+	e.Deliver(owner, returnID, data, nil, info.Contained)
+}
+
 // ClipError returns e within what every receiver accepts (valid UTF-8,
 // pb's length limits), so a long or odd user message can never get its
 // result refused on the way: e itself when it is, else a clipped copy (in

@@ -240,6 +240,7 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 func (h *Host) newCall(m *pb.ActorCall) *hostCall {
 	hc := &hostCall{msg: m, info: *h.info}
 	hc.info.Owner = m.Owner
+	hc.info.NumReturns = 1 + len(m.ExtraReturnIds)
 	hc.init(h.env.Base, &hc.info)
 	return hc
 }
@@ -387,7 +388,7 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	}
 	// The references a result holds travel with it, even when the call failed
 	// after encoding it, so that its owner lets go of them.
-	h.env.Deliver(call.Owner, call.ReturnId, data, perr, hc.info.Contained)
+	h.env.DeliverCall(call.Owner, call.ReturnId, call.ExtraReturnIds, data, perr, &hc.info)
 	return nil
 }
 
@@ -435,7 +436,7 @@ func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	call := hc.msg
 	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
 		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1})
+			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds})
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil

@@ -556,9 +556,14 @@ type TaskSpec struct {
 	// GPU device indices the raylet assigned to this task.
 	GpuIds []int32 `protobuf:"varint,12,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
 	// How often raylets passed the task on to another node.
-	Hops          int32 `protobuf:"varint,13,opt,name=hops,proto3" json:"hops,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Hops int32 `protobuf:"varint,13,opt,name=hops,proto3" json:"hops,omitempty"`
+	// The objects of the function's further return values, in order, when
+	// it returns more than one (return_id is the first's). Each gets its own
+	// Result; an error goes to return_id alone, and the owner fails the
+	// others with it.
+	ExtraReturnIds [][]byte `protobuf:"bytes,14,rep,name=extra_return_ids,json=extraReturnIds,proto3" json:"extra_return_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
@@ -680,6 +685,13 @@ func (x *TaskSpec) GetHops() int32 {
 		return x.Hops
 	}
 	return 0
+}
+
+func (x *TaskSpec) GetExtraReturnIds() [][]byte {
+	if x != nil {
+		return x.ExtraReturnIds
+	}
+	return nil
 }
 
 // Result completes the object a task or actor call returns, at its owner.
@@ -1915,15 +1927,17 @@ func (x *ActorStateChanged) GetError() *Error {
 }
 
 type ActorCall struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
-	Args          []*Arg                 `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	ReturnId      []byte                 `protobuf:"bytes,4,opt,name=return_id,json=returnId,proto3" json:"return_id,omitempty"`
-	Owner         *Pid                   `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
-	Attempt       int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ActorId  []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Method   string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Args     []*Arg                 `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	ReturnId []byte                 `protobuf:"bytes,4,opt,name=return_id,json=returnId,proto3" json:"return_id,omitempty"`
+	Owner    *Pid                   `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
+	Attempt  int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// As TaskSpec.extra_return_ids: a method returning more than one value.
+	ExtraReturnIds [][]byte `protobuf:"bytes,7,rep,name=extra_return_ids,json=extraReturnIds,proto3" json:"extra_return_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ActorCall) Reset() {
@@ -1996,6 +2010,13 @@ func (x *ActorCall) GetAttempt() int32 {
 		return x.Attempt
 	}
 	return 0
+}
+
+func (x *ActorCall) GetExtraReturnIds() [][]byte {
+	if x != nil {
+		return x.ExtraReturnIds
+	}
+	return nil
 }
 
 type LookupActor struct {
@@ -4103,7 +4124,7 @@ const file_goray_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\xd8\x03\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\x82\x04\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1e\n" +
@@ -4121,7 +4142,8 @@ const file_goray_proto_rawDesc = "" +
 	" \x01(\x05R\aattempt\x12\x15\n" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12\x17\n" +
 	"\agpu_ids\x18\f \x03(\x05R\x06gpuIds\x12\x12\n" +
-	"\x04hops\x18\r \x01(\x05R\x04hops\x1a<\n" +
+	"\x04hops\x18\r \x01(\x05R\x04hops\x12(\n" +
+	"\x10extra_return_ids\x18\x0e \x03(\fR\x0eextraReturnIds\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe6\x01\n" +
@@ -4225,7 +4247,7 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x03pid\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12!\n" +
 	"\fnum_restarts\x18\x05 \x01(\x05R\vnumRestarts\x12\"\n" +
-	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"\xb7\x01\n" +
+	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"\xe1\x01\n" +
 	"\tActorCall\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -4234,7 +4256,8 @@ const file_goray_proto_rawDesc = "" +
 	"\treturn_id\x18\x04 \x01(\fR\breturnId\x12 \n" +
 	"\x05owner\x18\x05 \x01(\v2\n" +
 	".goray.PidR\x05owner\x12\x18\n" +
-	"\aattempt\x18\x06 \x01(\x05R\aattempt\"Z\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12(\n" +
+	"\x10extra_return_ids\x18\a \x03(\fR\x0eextraReturnIds\"Z\n" +
 	"\vLookupActor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x19\n" +

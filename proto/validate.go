@@ -473,6 +473,7 @@ func (s *TaskSpec) Validate() error {
 		checkOptionalHexID(t, "job_id", s.JobId),
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
 		checkNonNegative(t, "hops", int64(s.Hops)),
+		checkReturnIDs(t, s.ExtraReturnIds),
 	)
 }
 
@@ -746,7 +747,14 @@ func (c *ActorCall) Validate() error {
 		checkID(t, "return_id", c.ReturnId),
 		checkPid(t, "owner", c.Owner, true),
 		checkNonNegative(t, "attempt", int64(c.Attempt)),
+		checkReturnIDs(t, c.ExtraReturnIds),
 	)
+}
+
+// checkReturnIDs checks the IDs of a call's further return values: at most
+// MaxIDs of them.
+func checkReturnIDs(typ string, ids [][]byte) error {
+	return checkIDs(typ, "extra_return_ids", ids)
 }
 
 // Validate checks that the lookup names an actor: by ID, or by name.

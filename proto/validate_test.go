@@ -268,6 +268,8 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("TaskSpec.job_id", taskSpec, func(s *pb.TaskSpec) { s.JobId = job + "0" }),
 				bad("TaskSpec.gpu_ids[1]", taskSpec, func(s *pb.TaskSpec) { s.GpuIds = []int32{0, -1} }),
 				bad("TaskSpec.gpu_ids", taskSpec, func(s *pb.TaskSpec) { s.GpuIds = make([]int32, pb.MaxGPUIDs+1) }),
+				bad("TaskSpec.extra_return_ids[1]", taskSpec, func(s *pb.TaskSpec) { s.ExtraReturnIds = [][]byte{id1, id2[:3]} }),
+				bad("TaskSpec.extra_return_ids", taskSpec, func(s *pb.TaskSpec) { s.ExtraReturnIds = make([][]byte, pb.MaxIDs+1) }),
 			},
 		},
 		"goray.Result": {
@@ -410,6 +412,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("ActorCall.args[1].ref.id", actorCall, func(c *pb.ActorCall) { c.Args[1] = byID(nil) }),
 				bad("ActorCall.args", actorCall, func(c *pb.ActorCall) { c.Args = make([]*pb.Arg, pb.MaxArgs+1) }),
 				bad("ActorCall.return_id", actorCall, func(c *pb.ActorCall) { c.ReturnId = nil }),
+				bad("ActorCall.extra_return_ids[0]", actorCall, func(c *pb.ActorCall) { c.ExtraReturnIds = [][]byte{nil} }),
 				bad("ActorCall.owner: missing", actorCall, func(c *pb.ActorCall) { c.Owner = nil }),
 				bad("ActorCall.owner.address", actorCall, func(c *pb.ActorCall) { c.Owner.Address = long(pb.MaxAddressLen + 1) }),
 				bad("ActorCall.attempt", actorCall, func(c *pb.ActorCall) { c.Attempt = -1 }),
