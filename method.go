@@ -121,21 +121,31 @@ func (m *MethodFunc2[S, A, B, R]) Submit(ctx context.Context, a ActorRef[S], x A
 // Ref arguments are not ready wait, and later calls through the same handle
 // wait behind them, so calls from one process run in the order made.
 func callActor(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error) *handle {
+	return callActorN(ctx, a, method, args, argErr, nil)
+}
+
+// callActorN is callActor for a method that returns 1+len(more) values:
+// it returns the first's handle and sets more to the others'.
+func callActorN(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error, more []*handle) *handle {
 	if a == nil {
 		rt, _ := runtimeOf(ctx)
-		return failedHandle(rt, fmt.Errorf("%w: call %s on a zero ActorRef", ErrInvalidArgument, method))
+		return failedHandles(rt, fmt.Errorf("%w: call %s on a zero ActorRef", ErrInvalidArgument, method), more)
 	}
 	rt := a.rt
 	if err := rt.err(); err != nil {
-		return failedHandle(nil, err)
+		return failedHandles(nil, err, more)
 	}
 	if argErr != nil {
-		return failedHandle(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, argErr))
+		return failedHandles(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, argErr), more)
 	}
 	id := rt.ids.Next()
 	h := pendingHandle(rt, id, a)
 	keepArgs(h.slot, args)
-	a.call(&queuedCall{call: &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}, args: args, h: h})
+	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}
+	if len(more) > 0 {
+		call.ExtraReturnIds = rt.moreReturns(h, a, more)
+	}
+	a.call(&queuedCall{call: call, args: args, h: h})
 	return h
 }
 

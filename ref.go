@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
@@ -26,6 +27,12 @@ type handle struct {
 	actor *actorHandle
 	// task is set for the result of a task or actor call (it can be cancelled).
 	task bool
+	// first is the handle of a call's first value when this handle is one
+	// of its further values: cancelling either cancels the call. It is
+	// weak, so that each value's lifetime is its own; the first's slot
+	// holds that handle until the call settles, and Cancel has nothing to
+	// do after.
+	first weak.Pointer[handle]
 	// spec is a task's spec, kept to resubmit it should its node die.
 	spec *pb.TaskSpec
 	// sent moves from callWaiting to callSent when the call leaves this
@@ -395,6 +402,11 @@ func Cancel(ctx context.Context, r AnyRef) error {
 		return fmt.Errorf("%w: Cancel: zero Ref", ErrInvalidArgument)
 	}
 	h := r.handle()
+	if first := h.first; first != (weak.Pointer[handle]{}) {
+		if h = first.Value(); h == nil {
+			return nil // the call settled: nothing to cancel
+		}
+	}
 	if err := h.ended(); err != nil {
 		return err
 	}

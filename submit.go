@@ -5,6 +5,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"sync/atomic"
+	"weak"
 
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
@@ -95,20 +96,26 @@ func keepArgs(result *objects.Slot, args []argSpec) {
 
 // submitTask sends a task to the local raylet once its arguments are ready.
 func submitTask(ctx context.Context, function string, args []argSpec, argErr error, opts []Option) *handle {
+	return submitTaskN(ctx, function, args, argErr, opts, nil)
+}
+
+// submitTaskN is submitTask for a function that returns 1+len(more)
+// values: it returns the first's handle and sets more to the others'.
+func submitTaskN(ctx context.Context, function string, args []argSpec, argErr error, opts []Option, more []*handle) *handle {
 	rt, err := runtimeOf(ctx)
 	if err != nil {
-		return failedHandle(nil, err)
+		return failedHandles(nil, err, more)
 	}
 	if argErr != nil {
-		return failedHandle(rt, fmt.Errorf("task %s: %w", function, argErr))
+		return failedHandles(rt, fmt.Errorf("task %s: %w", function, argErr), more)
 	}
 	o, err := buildOptions(forTask, opts)
 	if err != nil {
-		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
+		return failedHandles(rt, fmt.Errorf("task %s: %w", function, err), more)
 	}
 	res, err := o.wireResources(forTask)
 	if err != nil {
-		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
+		return failedHandles(rt, fmt.Errorf("task %s: %w", function, err), more)
 	}
 	id := rt.ids.Next()
 	h := pendingHandle(rt, id, nil)
@@ -116,6 +123,9 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 		TaskId: id[:], ReturnId: id[:], Function: function, Resources: res,
 		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
 		Owner: rt.ownerPID, JobId: rt.jobOf(ctx),
+	}
+	if len(more) > 0 {
+		spec.ExtraReturnIds = rt.moreReturns(h, nil, more)
 	}
 	h.spec = spec
 	keepArgs(h.slot, args)
@@ -139,4 +149,38 @@ func (rt *runtime) sendTask(h *handle, spec *pb.TaskSpec, args []argSpec) {
 	if h.markSent() {
 		rt.root.Send(rt.node.Raylet, spec)
 	}
+}
+
+// failedHandles returns a failed handle for err, and sets more to further
+// ones failed alike.
+func failedHandles(rt *runtime, err error, more []*handle) *handle {
+	for i := range more {
+		more[i] = failedHandle(rt, err)
+	}
+	return failedHandle(rt, err)
+}
+
+// moreReturns sets more to pending handles for the further values of the
+// call whose first value is first's (a is its actor, if any), and returns
+// their IDs for the wire. The call answers an error at first's object
+// alone: the others then fail with it.
+func (rt *runtime) moreReturns(first *handle, a *actorHandle, more []*handle) [][]byte {
+	ids := make([][]byte, len(more))
+	slots := make([]objects.ID, len(more))
+	for i := range more {
+		id := rt.ids.Next()
+		h := pendingHandle(rt, id, a)
+		h.first = weak.Make(first)
+		more[i], slots[i], ids[i] = h, id, h.slot.ID[:]
+	}
+	first.slot.OnDone(func() {
+		if _, _, _, perr, _ := first.slot.Value(); perr != nil {
+			rt.pool.Go(func() {
+				for _, id := range slots {
+					rt.owner.Fail(id, perr)
+				}
+			})
+		}
+	})
+	return ids
 }
