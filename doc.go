@@ -60,4 +60,18 @@
 // an interface value or in a non-zero unexported field (ErrInvalidArgument).
 // Whether a type can hold a Ref is decided once per type, so values of
 // other types are not walked.
+//
+// A function that returns several values gives one Ref per value, each an
+// object of its own (Ray's num_returns): TaskR2 and TaskR3 (MethodR2 for
+// actors) for a fixed count, TaskRN and MethodRN for a slice whose length
+// the caller names per call:
+//
+//	var divmod = goray.TaskR2("divmod", func(ctx context.Context, p [2]int) (int, int, error) {
+//		return p[0] / p[1], p[0] % p[1], nil
+//	})
+//	q, r := divmod.Remote(ctx, [2]int{17, 5}) // Ref[int], Ref[int]
+//	parts := split.Remote(ctx, grad, k)       // TaskRN: []Ref[[]float32], len k
+//
+// A failed call fails every one of its Refs; cancelling any cancels the
+// call; each object is freed when its own Ref goes.
 package goray
