@@ -166,6 +166,8 @@ func TestCluster(t *testing.T) {
 		{"tasks", clusterRunsTasks},
 		{"actors", clusterRunsActors},
 		{"objects", clusterMovesObjects},
+		{"actor lifetimes", clusterActorLifetime},
+		{"multiple returns", clusterMultipleReturns},
 		{"a node with the wrong token is refused", func(t *testing.T, ctx context.Context, _ []string) {
 			clusterRefusesWrongToken(t, ctx, head)
 		}},

@@ -206,3 +206,20 @@ func running(t *testing.T, ctx context.Context, fn string) bool {
 	}
 	return false
 }
+
+// A task on another node returns several values, small and in its store:
+// each reaches the driver as its own object.
+func clusterMultipleReturns(t *testing.T, ctx context.Context, _ []string) {
+	for round := range 4 { // tasks spread: some spill to another node
+		refs := chunks.Remote(ctx, 3, 3)
+		for i, r := range refs {
+			if got := mustGet(t, ctx, r); len(got) != 150<<10 || got[0] != byte(i) {
+				t.Fatalf("round %d, chunk %d: %d bytes starting %d", round, i, len(got), got[0])
+			}
+		}
+		q, rem := divMod.Remote(ctx, [2]int{17 + round, 5})
+		if a, b := mustGet(t, ctx, q), mustGet(t, ctx, rem); a != (17+round)/5 || b != fmt.Sprint((17+round)%5) {
+			t.Fatalf("round %d: divmod %d, %s", round, a, b)
+		}
+	}
+}
