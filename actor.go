@@ -164,6 +164,11 @@ type actorHandle struct {
 	key      string // string(id)
 	typeName string
 	name     string
+	// life is this process's reference to the actor's lifetime object
+	// (nil for a detached actor): owned when this process created the
+	// actor, else borrowed from the process that did. The actor is killed
+	// once no process reaches that object any more.
+	life *handle
 
 	mu        sync.Mutex
 	pid       *actor.PID // nil until the actor has a host
@@ -187,20 +192,35 @@ type failedCall struct {
 // actorHandleFor returns the process's handle of the actor info describes,
 // creating it on first use. Handles are dropped when no ActorRef reaches
 // them.
-func (rt *runtime) actorHandleFor(info *pb.ActorInfo) *actorHandle {
+func (rt *runtime) actorHandleFor(info *pb.ActorInfo, life *handle) *actorHandle {
 	key := string(info.ActorId)
+	if life != nil && life.err != nil {
+		life = nil
+	}
 	rt.handlesMu.Lock()
 	defer rt.handlesMu.Unlock()
 	if a := rt.handles[key].Value(); a != nil {
+		if a.life == nil && life != nil {
+			a.mu.Lock()
+			a.life = life
+			a.mu.Unlock()
+		}
 		return a
 	}
-	a := &actorHandle{rt: rt, id: info.ActorId, key: key, typeName: info.TypeName, name: info.Name}
+	a := &actorHandle{rt: rt, id: info.ActorId, key: key, typeName: info.TypeName, name: info.Name, life: life}
 	if info.State != pb.ActorState_ACTOR_STATE_PENDING {
 		a.pid = actors.PID(info.Pid)
 	}
 	rt.handles[key] = weak.Make(a)
 	goruntime.AddCleanup(a, rt.dropActorHandle, key)
 	return a
+}
+
+// lifeRef returns the handle's reference to the actor's lifetime, or nil.
+func (a *actorHandle) lifeRef() *handle {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.life
 }
 
 func (rt *runtime) dropActorHandle(key string) {
@@ -440,7 +460,45 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		}
 		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
-	return ActorRef[S]{a: rt.actorHandleFor(r.Info)}, nil
+	var life *handle
+	if !o.detached {
+		life = rt.newLife(id)
+	}
+	return ActorRef[S]{a: rt.actorHandleFor(r.Info, life)}, nil
+}
+
+// newLife returns the owned handle of the lifetime object of an actor this
+// process created: when it becomes unreachable (no ActorRef in this
+// process, and no borrower elsewhere), the actor is killed, as Ray does
+// with an actor whose handles are all out of scope.
+func (rt *runtime) newLife(id objects.ID) *handle {
+	h := &handle{rt: rt}
+	h.slot = rt.owner.Ready(id, h, &pb.Result{ObjectId: id[:]})
+	rt.export(h)
+	goruntime.AddCleanup(h, rt.actorOutOfScope, id)
+	return h
+}
+
+// actorOutOfScope kills an actor no handle reaches any more.
+func (rt *runtime) actorOutOfScope(id objects.ID) {
+	if rt.err() != nil {
+		return // the job ended: its actors die with it
+	}
+	rt.root.Send(rt.node.GCS, &pb.KillActor{ActorId: id[:], NoRestart: true, Cause: "out of scope: no handle to it is reachable"})
+}
+
+// lifeOf borrows the lifetime object of an actor from the core that owns
+// it, as described by info; nil for a detached actor.
+func (rt *runtime) lifeOf(ctx context.Context, info *pb.ActorInfo) (*handle, error) {
+	if info.Owner == nil {
+		return nil, nil
+	}
+	b := rt.newBinder()
+	life := b.ref(&pb.ObjectRef{Id: info.ActorId, Owner: info.Owner})
+	if err := b.finish(ctx); err != nil {
+		return nil, err
+	}
+	return life, nil
 }
 
 // GetActor finds the actor registered under name, in the runtime's
@@ -478,7 +536,11 @@ func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef
 	if r.Info.State == pb.ActorState_ACTOR_STATE_DEAD {
 		return ActorRef[S]{}, fmt.Errorf("%w: actor %q: %s", ErrActorDied, name, r.Info.DeathCause)
 	}
-	return ActorRef[S]{a: rt.actorHandleFor(r.Info)}, nil
+	life, err := rt.lifeOf(ctx, r.Info)
+	if err != nil {
+		return ActorRef[S]{}, fmt.Errorf("looking up actor %q: %w", name, err)
+	}
+	return ActorRef[S]{a: rt.actorHandleFor(r.Info, life)}, nil
 }
 
 // KillOption configures Kill.

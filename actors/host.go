@@ -149,7 +149,11 @@ func (h *Host) Receive(c actor.Context) {
 		h.cancelCall(m.ReturnId)
 	case *pb.KillActor:
 		if m.NoRestart {
-			h.die(c, h.diedError("killed"))
+			cause := m.Cause
+			if cause == "" {
+				cause = "killed"
+			}
+			h.die(c, h.diedError(cause))
 		} else {
 			h.fail(c, "killed with restart allowed")
 		}

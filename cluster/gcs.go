@@ -85,7 +85,7 @@ func snapshot(i *pb.ActorInfo) *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: i.ActorId, TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace, State: i.State,
 		Pid: i.Pid, NodeId: i.NodeId, NumRestarts: i.NumRestarts, DeathCause: i.DeathCause,
-		Detached: i.Detached, JobId: i.JobId,
+		Detached: i.Detached, JobId: i.JobId, Owner: i.Owner,
 	}
 }
 
@@ -190,6 +190,9 @@ func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
 			ActorId: spec.ActorId, TypeName: spec.TypeName, Name: spec.Name, Namespace: spec.Namespace,
 			State: pb.ActorState_ACTOR_STATE_PENDING, Detached: spec.Detached, JobId: spec.JobId,
 		},
+	}
+	if !spec.Detached {
+		rec.info.Owner = spec.Owner
 	}
 	if s := c.Sender(); s != nil {
 		rec.creators = append(rec.creators, s)
@@ -495,7 +498,7 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 	node := g.nodes[rec.info.NodeId]
 	if node == nil {
 		if m.NoRestart {
-			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "killed before it was placed"))
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "%s before it was placed", killCause(m)))
 		}
 		reply(&pb.KillActorReply{})
 		return
@@ -508,10 +511,18 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 		}
 		if m.NoRestart {
 			// Dead from now on: its name is free for a new actor at once.
-			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "killed"))
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "%s", killCause(m)))
 		}
 		reply(&pb.KillActorReply{})
 	})
+}
+
+// killCause is why a KillActor kills its actor.
+func killCause(m *pb.KillActor) string {
+	if m.Cause != "" {
+		return m.Cause
+	}
+	return "killed"
 }
 
 // finishJob kills the job's actors that are not detached, in whatever state:

@@ -1575,18 +1575,22 @@ func (x *ActorSpec) GetGpuIds() []int32 {
 }
 
 type ActorInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	TypeName      string                 `protobuf:"bytes,2,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	State         ActorState             `protobuf:"varint,5,opt,name=state,proto3,enum=goray.ActorState" json:"state,omitempty"`
-	Pid           *Pid                   `protobuf:"bytes,6,opt,name=pid,proto3" json:"pid,omitempty"`
-	NodeId        string                 `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	NumRestarts   int32                  `protobuf:"varint,8,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
-	DeathCause    string                 `protobuf:"bytes,9,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
-	Detached      bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
-	JobId         string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ActorId     []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	TypeName    string                 `protobuf:"bytes,2,opt,name=type_name,json=typeName,proto3" json:"type_name,omitempty"`
+	Name        string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace   string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	State       ActorState             `protobuf:"varint,5,opt,name=state,proto3,enum=goray.ActorState" json:"state,omitempty"`
+	Pid         *Pid                   `protobuf:"bytes,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	NodeId      string                 `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NumRestarts int32                  `protobuf:"varint,8,opt,name=num_restarts,json=numRestarts,proto3" json:"num_restarts,omitempty"`
+	DeathCause  string                 `protobuf:"bytes,9,opt,name=death_cause,json=deathCause,proto3" json:"death_cause,omitempty"`
+	Detached    bool                   `protobuf:"varint,10,opt,name=detached,proto3" json:"detached,omitempty"`
+	JobId       string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The core that created a non-detached actor: it owns the actor's
+	// lifetime, an object with the actor's ID that every handle to the actor
+	// references (borrowing it from that core). Unset for a detached actor.
+	Owner         *Pid `protobuf:"bytes,12,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1696,6 +1700,13 @@ func (x *ActorInfo) GetJobId() string {
 		return x.JobId
 	}
 	return ""
+}
+
+func (x *ActorInfo) GetOwner() *Pid {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
 }
 
 // CreateActor asks the GCS to create an actor; the reply is ActorInfo (ALIVE)
@@ -2233,9 +2244,11 @@ func (x *ActorDied) GetError() *Error {
 }
 
 type KillActor struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	NoRestart     bool                   `protobuf:"varint,2,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ActorId   []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	NoRestart bool                   `protobuf:"varint,2,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	// Why the actor dies, for its death cause ("killed" when empty).
+	Cause         string `protobuf:"bytes,3,opt,name=cause,proto3" json:"cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2282,6 +2295,13 @@ func (x *KillActor) GetNoRestart() bool {
 		return x.NoRestart
 	}
 	return false
+}
+
+func (x *KillActor) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
 }
 
 type KillActorReply struct {
@@ -4216,7 +4236,7 @@ const file_goray_proto_rawDesc = "" +
 	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcc\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xee\x02\n" +
 	"\tActorInfo\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x12\n" +
@@ -4231,7 +4251,9 @@ const file_goray_proto_rawDesc = "" +
 	"deathCause\x12\x1a\n" +
 	"\bdetached\x18\n" +
 	" \x01(\bR\bdetached\x12\x15\n" +
-	"\x06job_id\x18\v \x01(\tR\x05jobId\"3\n" +
+	"\x06job_id\x18\v \x01(\tR\x05jobId\x12 \n" +
+	"\x05owner\x18\f \x01(\v2\n" +
+	".goray.PidR\x05owner\"3\n" +
 	"\vCreateActor\x12$\n" +
 	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\"\\\n" +
 	"\x10CreateActorReply\x12$\n" +
@@ -4269,11 +4291,12 @@ const file_goray_proto_rawDesc = "" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\"J\n" +
 	"\tActorDied\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\"\n" +
-	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"E\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"[\n" +
 	"\tKillActor\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1d\n" +
 	"\n" +
-	"no_restart\x18\x02 \x01(\bR\tnoRestart\"4\n" +
+	"no_restart\x18\x02 \x01(\bR\tnoRestart\x12\x14\n" +
+	"\x05cause\x18\x03 \x01(\tR\x05cause\"4\n" +
 	"\x0eKillActorReply\x12\"\n" +
 	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\f\n" +
 	"\n" +
@@ -4574,53 +4597,54 @@ var file_goray_proto_depIdxs = []int32{
 	4,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
 	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
 	4,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
-	22, // 19: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	23, // 20: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	7,  // 21: goray.CreateActorReply.error:type_name -> goray.Error
-	22, // 22: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 23: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	4,  // 24: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	7,  // 25: goray.ActorStateChanged.error:type_name -> goray.Error
-	6,  // 26: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 27: goray.ActorCall.owner:type_name -> goray.Pid
-	23, // 28: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 29: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 30: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 31: goray.KillActorReply.error:type_name -> goray.Error
-	23, // 32: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 33: goray.JobInfo.core:type_name -> goray.Pid
-	37, // 34: goray.RegisterJob.job:type_name -> goray.JobInfo
-	37, // 35: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 36: goray.Ack.error:type_name -> goray.Error
-	68, // 37: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	69, // 38: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	70, // 39: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 40: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 41: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 42: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 43: goray.NodeInfo.core:type_name -> goray.Pid
-	71, // 44: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	72, // 45: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 46: goray.TaskInfo.state:type_name -> goray.TaskState
-	73, // 47: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	47, // 48: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	43, // 49: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	43, // 50: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	74, // 51: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	75, // 52: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 53: goray.PickNode.strategy:type_name -> goray.Strategy
-	76, // 54: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	43, // 55: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 56: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 57: goray.PutObject.owner:type_name -> goray.Pid
-	10, // 58: goray.PutObject.contained:type_name -> goray.Contained
-	7,  // 59: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 60: goray.AddObject.store:type_name -> goray.Pid
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	4,  // 19: goray.ActorInfo.owner:type_name -> goray.Pid
+	22, // 20: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	23, // 21: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	7,  // 22: goray.CreateActorReply.error:type_name -> goray.Error
+	22, // 23: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 24: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	4,  // 25: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	7,  // 26: goray.ActorStateChanged.error:type_name -> goray.Error
+	6,  // 27: goray.ActorCall.args:type_name -> goray.Arg
+	4,  // 28: goray.ActorCall.owner:type_name -> goray.Pid
+	23, // 29: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	7,  // 30: goray.LookupActorReply.error:type_name -> goray.Error
+	7,  // 31: goray.ActorDied.error:type_name -> goray.Error
+	7,  // 32: goray.KillActorReply.error:type_name -> goray.Error
+	23, // 33: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	4,  // 34: goray.JobInfo.core:type_name -> goray.Pid
+	37, // 35: goray.RegisterJob.job:type_name -> goray.JobInfo
+	37, // 36: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	7,  // 37: goray.Ack.error:type_name -> goray.Error
+	68, // 38: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	69, // 39: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	70, // 40: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	4,  // 41: goray.NodeInfo.raylet:type_name -> goray.Pid
+	4,  // 42: goray.NodeInfo.store:type_name -> goray.Pid
+	4,  // 43: goray.NodeInfo.directory:type_name -> goray.Pid
+	4,  // 44: goray.NodeInfo.core:type_name -> goray.Pid
+	71, // 45: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	72, // 46: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	2,  // 47: goray.TaskInfo.state:type_name -> goray.TaskState
+	73, // 48: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	47, // 49: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	43, // 50: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	43, // 51: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	74, // 52: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	75, // 53: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	3,  // 54: goray.PickNode.strategy:type_name -> goray.Strategy
+	76, // 55: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	43, // 56: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	7,  // 57: goray.PickNodeReply.error:type_name -> goray.Error
+	4,  // 58: goray.PutObject.owner:type_name -> goray.Pid
+	10, // 59: goray.PutObject.contained:type_name -> goray.Contained
+	7,  // 60: goray.GetObjectReply.error:type_name -> goray.Error
+	4,  // 61: goray.AddObject.store:type_name -> goray.Pid
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }

@@ -664,6 +664,7 @@ func (i *ActorInfo) Validate() error {
 		checkOptionalHexID(t, "node_id", i.NodeId),
 		checkNonNegative(t, "num_restarts", int64(i.NumRestarts)),
 		checkLen(t, "death_cause", i.DeathCause, MaxTextLen),
+		checkPid(t, "owner", i.Owner, false),
 		checkOptionalHexID(t, "job_id", i.JobId),
 	)
 }
@@ -815,7 +816,10 @@ func (m *KillActor) Validate() error {
 	if m == nil {
 		return nilMessage("KillActor")
 	}
-	return checkID("KillActor", "actor_id", m.ActorId)
+	return firstError(
+		checkID("KillActor", "actor_id", m.ActorId),
+		checkLen("KillActor", "cause", m.Cause, MaxTextLen),
+	)
 }
 
 // Validate checks the error when set.
