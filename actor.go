@@ -543,6 +543,21 @@ func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef
 	return ActorRef[S]{a: rt.actorHandleFor(r.Info, life)}, nil
 }
 
+// ExitActor ends the actor whose method calls it, as Ray's exit_actor
+// does: the method's result is delivered as usual once it returns, then the
+// actor is dead for good (no restart), every call still queued fails with
+// ErrActorDied, and its state is reclaimed. Call it from the method's own
+// goroutine. Outside an actor method (in a task, a constructor or a
+// driver) it returns ErrInvalidArgument.
+func ExitActor(ctx context.Context) error {
+	info := callOf(ctx)
+	if info == nil || len(info.ActorID) == 0 || info.Owner == nil {
+		return fmt.Errorf("%w: ExitActor called outside an actor method", ErrInvalidArgument)
+	}
+	info.Exit = true
+	return nil
+}
+
 // KillOption configures Kill.
 type KillOption func(*pb.KillActor)
 

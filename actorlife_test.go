@@ -2,6 +2,7 @@ package goray_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -218,4 +219,64 @@ func sendSplitter(t *testing.T, ctx context.Context, k goray.ActorRef[Keeper], m
 	}
 	mustGet(t, ctx, m.Remote(ctx, k, splitterBox{S: s}))
 	return s.ID()
+}
+
+var (
+	// exitAfter blocks until the gate of key opens, then ends its actor.
+	exitAfter = goray.Method(splitter, "exit", func(s *Splitter, ctx context.Context, key string) (string, error) {
+		select {
+		case <-gateOf(key):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		return "bye", goray.ExitActor(ctx)
+	})
+	exitInTask = goray.Task("test.life.exit-in-task", func(ctx context.Context, _ int) (bool, error) {
+		return true, goray.ExitActor(ctx)
+	})
+	exitInCtor = goray.Actor0("test.life.exit-in-ctor", func(ctx context.Context) (*Splitter, error) {
+		return &Splitter{}, goray.ExitActor(ctx)
+	})
+)
+
+func TestExitActor(t *testing.T) {
+	ctx := start(t, goray.WithCPUs(2))
+	t.Run("queued calls fail and the actor is dead", func(t *testing.T) {
+		s, err := splitter.New(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := uniqueKey(t)
+		bye := exitAfter.Remote(ctx, s, key)
+		var queued []goray.Ref[int]
+		for range 3 {
+			queued = append(queued, splitN.Remote(ctx, s, []int{1}, 1)[0])
+		}
+		close(gateOf(key))
+		if got := mustGet(t, ctx, bye); got != "bye" {
+			t.Fatalf("exit call: %q", got)
+		}
+		for i, r := range queued {
+			if err := get(ctx, r); !errors.Is(err, goray.ErrActorDied) {
+				t.Fatalf("queued call %d: %v, want ErrActorDied", i, err)
+			}
+		}
+		if st, cause := actorState(t, ctx, s.ID()); st != "DEAD" || !strings.Contains(cause, "ExitActor") {
+			t.Fatalf("state %s, cause %q", st, cause)
+		}
+		if err := get(ctx, splitN.Remote(ctx, s, []int{1}, 1)[0]); !errors.Is(err, goray.ErrActorDied) {
+			t.Fatalf("later call: %v, want ErrActorDied", err)
+		}
+	})
+	t.Run("outside an actor method", func(t *testing.T) {
+		if err := goray.ExitActor(ctx); !errors.Is(err, goray.ErrInvalidArgument) {
+			t.Fatalf("driver: %v", err)
+		}
+		if err := get(ctx, exitInTask.Remote(ctx, 0)); !errors.Is(err, goray.ErrTaskFailed) || !strings.Contains(err.Error(), "outside an actor method") {
+			t.Fatalf("task: %v", err)
+		}
+		if _, err := exitInCtor.New(ctx); err == nil || !strings.Contains(err.Error(), "outside an actor method") {
+			t.Fatalf("constructor: %v", err)
+		}
+	})
 }

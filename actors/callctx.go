@@ -34,6 +34,10 @@ type CallInfo struct {
 	// Extra is set by the invoker of a function returning several values:
 	// every value but the first, which the invoker returns as usual.
 	Extra []Return
+	// Exit is set by an actor method (on its own goroutine) that ends its
+	// actor: the host answers the call, then the actor dies, answering
+	// the calls still queued with ACTOR_DIED.
+	Exit bool
 }
 
 // Return is one further value a call returns, encoded, with the

@@ -75,6 +75,9 @@ type (
 		failure *pb.Error
 	}
 	restartNow struct{ incarnation uint64 }
+	// exitRequested: a call of generation gen asked to end the actor
+	// (CallInfo.Exit) and was answered.
+	exitRequested struct{ gen uint64 }
 )
 
 // Host is the actor that runs one user actor. It builds the instance with
@@ -164,6 +167,10 @@ func (h *Host) Receive(c actor.Context) {
 		h.constructed(c, m)
 	case callFailed:
 		h.callFailed(c, m)
+	case exitRequested:
+		if m.gen == h.lane.gen && h.state == hostAlive {
+			h.die(c, h.diedError("it ended itself (ExitActor)"))
+		}
 	case restartNow:
 		if m.incarnation == h.incarnation && h.state == hostRestarting {
 			h.construct()
@@ -349,6 +356,11 @@ func (h *Host) work(gen uint64) {
 				exited = false
 				return
 			}
+			if batch[i].info.Exit {
+				h.exitRun(gen, batch, i)
+				exited = false
+				return
+			}
 		}
 		l.mu.Lock()
 		for _, hc := range batch {
@@ -373,6 +385,25 @@ func (h *Host) failRun(gen uint64, batch []*hostCall, i int, failure *pb.Error) 
 	}
 	l.mu.Unlock()
 	h.env.System.Root.Send(h.self, callFailed{gen: gen, call: batch[i], failure: failure})
+}
+
+// exitRun records, on the worker's goroutine, that call i of batch ended
+// the actor and was answered: the lane closes, the calls of the batch that
+// did not start go back to the head of the queue (the host answers them
+// when the actor dies), and the host hears of it.
+func (h *Host) exitRun(gen uint64, batch []*hostCall, i int) {
+	l := &h.lane
+	l.mu.Lock()
+	if gen == l.gen {
+		l.open = false
+		l.workers--
+		for _, hc := range batch {
+			delete(l.running, hc)
+		}
+		l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
+	}
+	l.mu.Unlock()
+	h.env.System.Root.Send(h.self, exitRequested{gen: gen})
 }
 
 // runCall runs one call and answers it, unless the host took it back. A
