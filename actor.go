@@ -402,8 +402,14 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	if err != nil {
 		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
-	if _, err := actors.Default.Actor(typeName); err != nil {
+	typ, err := actors.Default.Actor(typeName)
+	if err != nil {
 		return ActorRef[S]{}, fmt.Errorf("%w: creating actor: %w", ErrNotFound, err)
+	}
+	for _, g := range typ.Groups() {
+		if _, ok := o.groups[g]; !ok {
+			return ActorRef[S]{}, fmt.Errorf("%w: creating actor %s: its methods run in concurrency group %q, which it is not given (ConcurrencyGroup)", ErrInvalidArgument, typeName, g)
+		}
 	}
 	// Constructor arguments that are Refs must be ready first.
 	for _, a := range args {
@@ -426,6 +432,7 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		ActorId: id[:], TypeName: typeName, Args: wire, Name: o.name, Namespace: ns,
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
 		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobOf(ctx), Owner: rt.ownerPID,
+		ConcurrencyGroups: o.groups,
 	}
 	// The actor holds a reference on each store argument for as long as it
 	// lives, so a restart finds them; the GCS drops them when it lets go of

@@ -74,4 +74,11 @@
 //
 // A failed call fails every one of its Refs; cancelling any cancels the
 // call; each object is freed when its own Ref goes.
+//
+// Actors live as in Ray. One that is not Detached is killed once no
+// process can reach a handle to it (ActorRefs inside values and those
+// GetActor returns count, like Refs) and when its job ends; a detached
+// actor lives until Kill. A method ends its own actor with ExitActor. An
+// actor's methods may run in named concurrency groups, each with its own
+// limit (ConcurrencyGroup, and InGroup where the method is registered).
 package goray

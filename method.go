@@ -31,9 +31,34 @@ func registerMethod[S any](c class[S], name string, n int, fn any, nilFn bool, i
 	return actors.Default.RegisterMethod(c.typeName(), m)
 }
 
+// inGroup assigns method name of actor type typ to concurrency group
+// group; regErr is the method's registration error, if any.
+func inGroup(typ, name, group string, regErr error) error {
+	if regErr != nil {
+		return regErr
+	}
+	if group == "" {
+		return fmt.Errorf("%w: method %s.%s: InGroup with an empty group name", ErrInvalidArgument, typ, name)
+	}
+	t, err := actors.Default.Actor(typ)
+	if err == nil {
+		err = t.SetGroup(name, group)
+	}
+	return err
+}
+
+// typeNameOf returns the name of actor type c, or "" for a nil one.
+func typeNameOf[S any](c class[S]) string {
+	if c == nil {
+		return ""
+	}
+	return c.typeName()
+}
+
 // MethodFunc0 is a registered actor method without arguments.
 type MethodFunc0[S, R any] struct {
 	name string
+	typ  string
 	err  error
 }
 
@@ -43,7 +68,7 @@ func Method0[S, R any](c class[S], name string, fn func(*S, context.Context) (R,
 		r, err := fn(s, ctx)
 		return encodeResult(ctx, name, r, err)
 	})
-	return &MethodFunc0[S, R]{name: name, err: err}
+	return &MethodFunc0[S, R]{name: name, typ: typeNameOf[S](c), err: err}
 }
 
 // Remote calls the method on actor a and returns a Ref to its result.
@@ -54,6 +79,7 @@ func (m *MethodFunc0[S, R]) Remote(ctx context.Context, a ActorRef[S]) Ref[R] {
 // MethodFunc is a registered actor method with one argument.
 type MethodFunc[S, A, R any] struct {
 	name string
+	typ  string
 	err  error
 }
 
@@ -70,7 +96,7 @@ func Method[S, A, R any](c class[S], name string, fn func(*S, context.Context, A
 		r, err := fn(s, ctx, a)
 		return encodeResult(ctx, name, r, err)
 	})
-	return &MethodFunc[S, A, R]{name: name, err: err}
+	return &MethodFunc[S, A, R]{name: name, typ: typeNameOf[S](c), err: err}
 }
 
 // Remote calls the method on actor a with a plain value.
@@ -88,6 +114,7 @@ func (m *MethodFunc[S, A, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A
 // MethodFunc2 is a registered actor method with two arguments.
 type MethodFunc2[S, A, B, R any] struct {
 	name string
+	typ  string
 	err  error
 }
 
@@ -101,7 +128,7 @@ func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Contex
 		r, err := fn(s, ctx, a, b)
 		return encodeResult(ctx, name, r, err)
 	})
-	return &MethodFunc2[S, A, B, R]{name: name, err: err}
+	return &MethodFunc2[S, A, B, R]{name: name, typ: typeNameOf[S](c), err: err}
 }
 
 // Remote calls the method with plain values.
@@ -152,6 +179,7 @@ func callActorN(ctx context.Context, a *actorHandle, method string, args []argSp
 // MethodFunc3 is a registered actor method with three arguments.
 type MethodFunc3[S, A, B, C, R any] struct {
 	name string
+	typ  string
 	err  error
 }
 
@@ -169,7 +197,7 @@ func Method3[S, A, B, C, R any](c class[S], name string, fn func(*S, context.Con
 		r, err := fn(s, ctx, a, b, z)
 		return encodeResult(ctx, name, r, err)
 	})
-	return &MethodFunc3[S, A, B, C, R]{name: name, err: err}
+	return &MethodFunc3[S, A, B, C, R]{name: name, typ: typeNameOf[S](c), err: err}
 }
 
 // Remote calls the method with plain values.
@@ -184,4 +212,36 @@ func (m *MethodFunc3[S, A, B, C, R]) Remote(ctx context.Context, a ActorRef[S], 
 func (m *MethodFunc3[S, A, B, C, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B], z Arg[C]) Ref[R] {
 	specs, err := argSpecs(x, y, z)
 	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+}
+
+// InGroup runs the method's calls in concurrency group group of each actor
+// of its type (see ConcurrencyGroup). Call it where the method is
+// registered, at package level; a bad group makes every call fail.
+func (m *MethodFunc0[S, R]) InGroup(group string) *MethodFunc0[S, R] {
+	m.err = inGroup(m.typ, m.name, group, m.err)
+	return m
+}
+
+// InGroup runs the method's calls in concurrency group group of each actor
+// of its type (see ConcurrencyGroup). Call it where the method is
+// registered, at package level; a bad group makes every call fail.
+func (m *MethodFunc[S, A, R]) InGroup(group string) *MethodFunc[S, A, R] {
+	m.err = inGroup(m.typ, m.name, group, m.err)
+	return m
+}
+
+// InGroup runs the method's calls in concurrency group group of each actor
+// of its type (see ConcurrencyGroup). Call it where the method is
+// registered, at package level; a bad group makes every call fail.
+func (m *MethodFunc2[S, A, B, R]) InGroup(group string) *MethodFunc2[S, A, B, R] {
+	m.err = inGroup(m.typ, m.name, group, m.err)
+	return m
+}
+
+// InGroup runs the method's calls in concurrency group group of each actor
+// of its type (see ConcurrencyGroup). Call it where the method is
+// registered, at package level; a bad group makes every call fail.
+func (m *MethodFunc3[S, A, B, C, R]) InGroup(group string) *MethodFunc3[S, A, B, C, R] {
+	m.err = inGroup(m.typ, m.name, group, m.err)
+	return m
 }

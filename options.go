@@ -34,6 +34,7 @@ type options struct {
 	concurrency  int32
 	maxRetries   int32
 	retryOnError bool
+	groups       map[string]int32
 }
 
 func opt(kinds optKind, f func(*options)) Option {
@@ -127,6 +128,26 @@ func MaxConcurrency(n int) Option {
 			o.fail(fmt.Errorf("%w: MaxConcurrency(%d): want 1 or more", ErrInvalidArgument, n))
 		}
 		o.concurrency = int32(n)
+	})
+}
+
+// ConcurrencyGroup gives an actor a named concurrency group that runs up to
+// n calls at once, apart from the calls of its other groups and of its
+// default group (MaxConcurrency). Methods join a group where they are
+// registered, with InGroup; an actor must be given every group its type's
+// methods are in. Repeat the option for several groups.
+func ConcurrencyGroup(name string, n int) Option {
+	return opt(forActor, func(o *options) {
+		switch {
+		case name == "":
+			o.fail(fmt.Errorf("%w: ConcurrencyGroup with an empty name", ErrInvalidArgument))
+		case n < 1:
+			o.fail(fmt.Errorf("%w: ConcurrencyGroup(%q, %d): want 1 or more", ErrInvalidArgument, name, n))
+		}
+		if o.groups == nil {
+			o.groups = map[string]int32{}
+		}
+		o.groups[name] = int32(n)
 	})
 }
 

@@ -270,6 +270,7 @@ func (t *TaskFuncRN[A, R]) Name() string { return t.name }
 // two values, each its own object.
 type MethodFuncR2[S, A, R1, R2 any] struct {
 	name string
+	typ  string
 	err  error
 }
 
@@ -284,7 +285,7 @@ func MethodR2[S, A, R1, R2 any](c class[S], name string, fn func(*S, context.Con
 		r1, r2, err := fn(s, ctx, a)
 		return encodeResult2(ctx, name, r1, r2, err)
 	})
-	return &MethodFuncR2[S, A, R1, R2]{name: name, err: err}
+	return &MethodFuncR2[S, A, R1, R2]{name: name, typ: typeNameOf[S](c), err: err}
 }
 
 // Remote calls the method on actor a with a plain value.
@@ -307,6 +308,7 @@ func (m *MethodFuncR2[S, A, R1, R2]) Submit(ctx context.Context, a ActorRef[S], 
 // a slice whose elements are objects of their own.
 type MethodFuncRN[S, A, R any] struct {
 	name string
+	typ  string
 	err  error
 }
 
@@ -321,7 +323,7 @@ func MethodRN[S, A, R any](c class[S], name string, fn func(*S, context.Context,
 		rs, err := fn(s, ctx, a)
 		return encodeResultN(ctx, name, rs, err)
 	})
-	return &MethodFuncRN[S, A, R]{name: name, err: err}
+	return &MethodFuncRN[S, A, R]{name: name, typ: typeNameOf[S](c), err: err}
 }
 
 // Remote calls the method on actor a with a plain value and returns n
@@ -344,4 +346,20 @@ func (m *MethodFuncRN[S, A, R]) call(ctx context.Context, a ActorRef[S], args []
 	more := make([]*handle, n-1)
 	h := callActorN(ctx, a.a, m.name, args, firstErr(m.err, argErr), more)
 	return refsOf[R](h, more)
+}
+
+// InGroup runs the method's calls in concurrency group group of each actor
+// of its type (see ConcurrencyGroup). Call it where the method is
+// registered, at package level; a bad group makes every call fail.
+func (m *MethodFuncR2[S, A, R1, R2]) InGroup(group string) *MethodFuncR2[S, A, R1, R2] {
+	m.err = inGroup(m.typ, m.name, group, m.err)
+	return m
+}
+
+// InGroup runs the method's calls in concurrency group group of each actor
+// of its type (see ConcurrencyGroup). Call it where the method is
+// registered, at package level; a bad group makes every call fail.
+func (m *MethodFuncRN[S, A, R]) InGroup(group string) *MethodFuncRN[S, A, R] {
+	m.err = inGroup(m.typ, m.name, group, m.err)
+	return m
 }

@@ -1449,8 +1449,11 @@ type ActorSpec struct {
 	JobId          string                 `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Owner          *Pid                   `protobuf:"bytes,12,opt,name=owner,proto3" json:"owner,omitempty"`
 	GpuIds         []int32                `protobuf:"varint,13,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Named concurrency groups and the calls each runs at once; methods
+	// registered in a group run there, the others under max_concurrency.
+	ConcurrencyGroups map[string]int32 `protobuf:"bytes,14,rep,name=concurrency_groups,json=concurrencyGroups,proto3" json:"concurrency_groups,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ActorSpec) Reset() {
@@ -1570,6 +1573,13 @@ func (x *ActorSpec) GetOwner() *Pid {
 func (x *ActorSpec) GetGpuIds() []int32 {
 	if x != nil {
 		return x.GpuIds
+	}
+	return nil
+}
+
+func (x *ActorSpec) GetConcurrencyGroups() map[string]int32 {
+	if x != nil {
+		return x.ConcurrencyGroups
 	}
 	return nil
 }
@@ -4216,7 +4226,7 @@ const file_goray_proto_rawDesc = "" +
 	"\vTaskBlocked\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\"(\n" +
 	"\rTaskUnblocked\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\xf6\x03\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\x94\x05\n" +
 	"\tActorSpec\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x1e\n" +
@@ -4233,10 +4243,14 @@ const file_goray_proto_rawDesc = "" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12 \n" +
 	"\x05owner\x18\f \x01(\v2\n" +
 	".goray.PidR\x05owner\x12\x17\n" +
-	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x1a<\n" +
+	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x12V\n" +
+	"\x12concurrency_groups\x18\x0e \x03(\v2'.goray.ActorSpec.ConcurrencyGroupsEntryR\x11concurrencyGroups\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xee\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aD\n" +
+	"\x16ConcurrencyGroupsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xee\x02\n" +
 	"\tActorInfo\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x12\n" +
@@ -4497,7 +4511,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),             // 0: goray.ErrorKind
 	(ActorState)(0),            // 1: goray.ActorState
@@ -4567,15 +4581,16 @@ var file_goray_proto_goTypes = []any{
 	(*ObjectStatusReply)(nil),  // 65: goray.ObjectStatusReply
 	nil,                        // 66: goray.TaskSpec.ResourcesEntry
 	nil,                        // 67: goray.ActorSpec.ResourcesEntry
-	nil,                        // 68: goray.NodeInfo.TotalEntry
-	nil,                        // 69: goray.NodeInfo.AvailableEntry
-	nil,                        // 70: goray.NodeInfo.LabelsEntry
-	nil,                        // 71: goray.NodeStats.TotalEntry
-	nil,                        // 72: goray.NodeStats.AvailableEntry
-	nil,                        // 73: goray.TaskInfo.ResourcesEntry
-	nil,                        // 74: goray.ResourceReport.AvailableEntry
-	nil,                        // 75: goray.PickNode.ResourcesEntry
-	nil,                        // 76: goray.PickNode.LabelsEntry
+	nil,                        // 68: goray.ActorSpec.ConcurrencyGroupsEntry
+	nil,                        // 69: goray.NodeInfo.TotalEntry
+	nil,                        // 70: goray.NodeInfo.AvailableEntry
+	nil,                        // 71: goray.NodeInfo.LabelsEntry
+	nil,                        // 72: goray.NodeStats.TotalEntry
+	nil,                        // 73: goray.NodeStats.AvailableEntry
+	nil,                        // 74: goray.TaskInfo.ResourcesEntry
+	nil,                        // 75: goray.ResourceReport.AvailableEntry
+	nil,                        // 76: goray.PickNode.ResourcesEntry
+	nil,                        // 77: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -4595,56 +4610,57 @@ var file_goray_proto_depIdxs = []int32{
 	6,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
 	67, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
 	4,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
-	1,  // 17: goray.ActorInfo.state:type_name -> goray.ActorState
-	4,  // 18: goray.ActorInfo.pid:type_name -> goray.Pid
-	4,  // 19: goray.ActorInfo.owner:type_name -> goray.Pid
-	22, // 20: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	23, // 21: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	7,  // 22: goray.CreateActorReply.error:type_name -> goray.Error
-	22, // 23: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 24: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	4,  // 25: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	7,  // 26: goray.ActorStateChanged.error:type_name -> goray.Error
-	6,  // 27: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 28: goray.ActorCall.owner:type_name -> goray.Pid
-	23, // 29: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 30: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 31: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 32: goray.KillActorReply.error:type_name -> goray.Error
-	23, // 33: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 34: goray.JobInfo.core:type_name -> goray.Pid
-	37, // 35: goray.RegisterJob.job:type_name -> goray.JobInfo
-	37, // 36: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 37: goray.Ack.error:type_name -> goray.Error
-	68, // 38: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	69, // 39: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	70, // 40: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 41: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 42: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 43: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 44: goray.NodeInfo.core:type_name -> goray.Pid
-	71, // 45: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	72, // 46: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 47: goray.TaskInfo.state:type_name -> goray.TaskState
-	73, // 48: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	47, // 49: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	43, // 50: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	43, // 51: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	74, // 52: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	75, // 53: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 54: goray.PickNode.strategy:type_name -> goray.Strategy
-	76, // 55: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	43, // 56: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 57: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 58: goray.PutObject.owner:type_name -> goray.Pid
-	10, // 59: goray.PutObject.contained:type_name -> goray.Contained
-	7,  // 60: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 61: goray.AddObject.store:type_name -> goray.Pid
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	68, // 17: goray.ActorSpec.concurrency_groups:type_name -> goray.ActorSpec.ConcurrencyGroupsEntry
+	1,  // 18: goray.ActorInfo.state:type_name -> goray.ActorState
+	4,  // 19: goray.ActorInfo.pid:type_name -> goray.Pid
+	4,  // 20: goray.ActorInfo.owner:type_name -> goray.Pid
+	22, // 21: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	23, // 22: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	7,  // 23: goray.CreateActorReply.error:type_name -> goray.Error
+	22, // 24: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 25: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	4,  // 26: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	7,  // 27: goray.ActorStateChanged.error:type_name -> goray.Error
+	6,  // 28: goray.ActorCall.args:type_name -> goray.Arg
+	4,  // 29: goray.ActorCall.owner:type_name -> goray.Pid
+	23, // 30: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	7,  // 31: goray.LookupActorReply.error:type_name -> goray.Error
+	7,  // 32: goray.ActorDied.error:type_name -> goray.Error
+	7,  // 33: goray.KillActorReply.error:type_name -> goray.Error
+	23, // 34: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	4,  // 35: goray.JobInfo.core:type_name -> goray.Pid
+	37, // 36: goray.RegisterJob.job:type_name -> goray.JobInfo
+	37, // 37: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	7,  // 38: goray.Ack.error:type_name -> goray.Error
+	69, // 39: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	70, // 40: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	71, // 41: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	4,  // 42: goray.NodeInfo.raylet:type_name -> goray.Pid
+	4,  // 43: goray.NodeInfo.store:type_name -> goray.Pid
+	4,  // 44: goray.NodeInfo.directory:type_name -> goray.Pid
+	4,  // 45: goray.NodeInfo.core:type_name -> goray.Pid
+	72, // 46: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	73, // 47: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	2,  // 48: goray.TaskInfo.state:type_name -> goray.TaskState
+	74, // 49: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	47, // 50: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	43, // 51: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	43, // 52: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	75, // 53: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	76, // 54: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	3,  // 55: goray.PickNode.strategy:type_name -> goray.Strategy
+	77, // 56: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	43, // 57: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	7,  // 58: goray.PickNodeReply.error:type_name -> goray.Error
+	4,  // 59: goray.PutObject.owner:type_name -> goray.Pid
+	10, // 60: goray.PutObject.contained:type_name -> goray.Contained
+	7,  // 61: goray.GetObjectReply.error:type_name -> goray.Error
+	4,  // 62: goray.AddObject.store:type_name -> goray.Pid
+	63, // [63:63] is the sub-list for method output_type
+	63, // [63:63] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4662,7 +4678,7 @@ func file_goray_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   73,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

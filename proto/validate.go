@@ -644,7 +644,25 @@ func (s *ActorSpec) Validate() error {
 		checkOptionalHexID(t, "job_id", s.JobId),
 		checkPid(t, "owner", s.Owner, false),
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
+		checkGroups(t, "concurrency_groups", s.ConcurrencyGroups),
 	)
+}
+
+// checkGroups checks concurrency groups: named, each running at least one
+// call at once.
+func checkGroups(typ, field string, m map[string]int32) error {
+	if len(m) > MaxMapEntries {
+		return invalid(typ, field, "%d entries, more than %d", len(m), MaxMapEntries)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxNameLen {
+			return invalid(typ, key(field, k), "group name of %d bytes (want 1 to %d)", len(k), MaxNameLen)
+		}
+		if v < 1 {
+			return invalid(typ, key(field, k), "%d calls at once, fewer than 1", v)
+		}
+	}
+	return nil
 }
 
 // Validate checks the record the GCS keeps of an actor: an ALIVE actor has

@@ -323,6 +323,8 @@ func messageCases() map[protoreflect.FullName]messageCase {
 			},
 			bad: []badCase{
 				bad("ActorSpec.actor_id", actorSpec, func(s *pb.ActorSpec) { s.ActorId = nil }),
+				bad(`ActorSpec.concurrency_groups["io"]`, actorSpec, func(s *pb.ActorSpec) { s.ConcurrencyGroups = map[string]int32{"io": 0} }),
+				bad(`ActorSpec.concurrency_groups[""]`, actorSpec, func(s *pb.ActorSpec) { s.ConcurrencyGroups = map[string]int32{"": 2} }),
 				bad("ActorSpec.type_name", actorSpec, func(s *pb.ActorSpec) { s.TypeName = "" }),
 				bad("ActorSpec.type_name", actorSpec, func(s *pb.ActorSpec) { s.TypeName = long(pb.MaxNameLen + 1) }),
 				bad("ActorSpec.args[0].kind", actorSpec, func(s *pb.ActorSpec) { s.Args[0] = &pb.Arg{} }),
