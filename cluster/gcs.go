@@ -284,6 +284,23 @@ func (g *GCS) nodeDied(c actor.Context, id string, left bool) {
 		c.Send(actors.PID(node.Raylet), notice)
 	}
 	for _, rec := range g.actors {
+		// A non-detached actor shares the fate of the process that owns
+		// it, as in Ray: its handles are gone with that process.
+		if o := rec.info.Owner; o != nil && o.Address == node.Address && rec.info.State != pb.ActorState_ACTOR_STATE_DEAD {
+			cause := fmt.Sprintf("its owner died with node %s", id)
+			if rec.info.NodeId == id {
+				g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "%s", cause))
+			} else {
+				g.kill(c, &pb.KillActor{ActorId: rec.info.ActorId, NoRestart: true, Cause: cause}, nil)
+			}
+		}
+	}
+	for _, j := range g.jobs {
+		if j.DriverNode == id && j.EndUnixMs == 0 {
+			g.finishJob(c, j.JobId) // its driver is gone
+		}
+	}
+	for _, rec := range g.actors {
 		if rec.info.NodeId != id || rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
 			continue
 		}
