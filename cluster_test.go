@@ -174,6 +174,12 @@ func TestCluster(t *testing.T) {
 		{"objects", clusterMovesObjects},
 		{"actor lifetimes", clusterActorLifetime},
 		{"multiple returns", clusterMultipleReturns},
+		{"registered errors", func(t *testing.T, ctx context.Context, _ []string) {
+			var q *QuotaError
+			if err := get(ctx, failWith.Remote(ctx, "quota")); !errors.As(err, &q) || q.Limit != 2 {
+				t.Fatalf("error from another process: %v (%+v)", err, q)
+			}
+		}},
 		{"a node with the wrong token is refused", func(t *testing.T, ctx context.Context, _ []string) {
 			clusterRefusesWrongToken(t, ctx, head)
 		}},

@@ -37,7 +37,8 @@
 // call further tasks and actors. Errors wrap the sentinels of this package
 // (ErrActorDied, ErrTaskCancelled, ErrInfeasible, …) for errors.Is; a failed
 // task's error is a *TaskError with the user's message and, for a panic, the
-// remote stack.
+// remote stack. An error type registered with RegisterError comes back
+// decoded inside the *TaskError, so errors.As finds it with its fields.
 //
 // Values cross every call through package codec, even in one process:
 // []byte and numeric slices are copied as they are, proto.Message values are

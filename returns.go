@@ -72,7 +72,7 @@ func encodeReturns(ctx context.Context, what string, n int, enc func(i int) (act
 // encodeResult2 encodes the two values of a function returning a pair.
 func encodeResult2[R1, R2 any](ctx context.Context, what string, r1 R1, r2 R2, err error) ([]byte, error) {
 	if err != nil {
-		return nil, err
+		return nil, userError(ctx, what, err)
 	}
 	return encodeReturns(ctx, what, 2, func(i int) (actors.Return, error) {
 		if i == 0 {
@@ -85,7 +85,7 @@ func encodeResult2[R1, R2 any](ctx context.Context, what string, r1 R1, r2 R2, e
 // encodeResult3 encodes the three values of a function returning a triple.
 func encodeResult3[R1, R2, R3 any](ctx context.Context, what string, r1 R1, r2 R2, r3 R3, err error) ([]byte, error) {
 	if err != nil {
-		return nil, err
+		return nil, userError(ctx, what, err)
 	}
 	return encodeReturns(ctx, what, 3, func(i int) (actors.Return, error) {
 		switch i {
@@ -102,7 +102,7 @@ func encodeResult3[R1, R2, R3 any](ctx context.Context, what string, r1 R1, r2 R
 // object each.
 func encodeResultN[R any](ctx context.Context, what string, rs []R, err error) ([]byte, error) {
 	if err != nil {
-		return nil, err
+		return nil, userError(ctx, what, err)
 	}
 	return encodeReturns(ctx, what, len(rs), func(i int) (actors.Return, error) {
 		return encodeReturn(ctx, what, i, rs[i])

@@ -183,10 +183,14 @@ func ClipError(e *pb.Error) *pb.Error {
 		return nil
 	}
 	msg, fn, stack := clip(e.Message, pb.MaxTextLen), clip(e.Function, pb.MaxTextLen), clip(e.Stack, pb.MaxStackLen)
-	if msg == e.Message && fn == e.Function && stack == e.Stack {
+	if msg == e.Message && fn == e.Function && stack == e.Stack && len(e.ErrorType) <= pb.MaxNameLen && len(e.ErrorData) <= pb.MaxTextLen {
 		return e
 	}
-	return &pb.Error{Kind: e.Kind, Message: msg, Function: fn, Stack: stack, NodeId: e.NodeId}
+	out := &pb.Error{Kind: e.Kind, Message: msg, Function: fn, Stack: stack, NodeId: e.NodeId, ErrorType: e.ErrorType, ErrorData: e.ErrorData}
+	if len(out.ErrorType) > pb.MaxNameLen || len(out.ErrorData) > pb.MaxTextLen {
+		out.ErrorType, out.ErrorData = "", nil // the message says what it was
+	}
+	return out
 }
 
 const clipMark = "… (truncated)"

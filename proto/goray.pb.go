@@ -464,12 +464,16 @@ func (*Arg_Ref) isArg_Kind() {}
 // Error is a failure carried back to a caller: the user's message and the
 // remote stack when user code failed.
 type Error struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=goray.ErrorKind" json:"kind,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Stack         string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
-	Function      string                 `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
-	NodeId        string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=goray.ErrorKind" json:"kind,omitempty"`
+	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Stack    string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
+	Function string                 `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
+	NodeId   string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// A user error of a registered type, encoded, for the caller to decode
+	// as that type: error_type is the name it was registered under.
+	ErrorType     string `protobuf:"bytes,6,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	ErrorData     []byte `protobuf:"bytes,7,opt,name=error_data,json=errorData,proto3" json:"error_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -537,6 +541,20 @@ func (x *Error) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *Error) GetErrorType() string {
+	if x != nil {
+		return x.ErrorType
+	}
+	return ""
+}
+
+func (x *Error) GetErrorData() []byte {
+	if x != nil {
+		return x.ErrorData
+	}
+	return nil
 }
 
 // TaskSpec is a task submitted by its owner to a raylet.
@@ -4148,13 +4166,17 @@ const file_goray_proto_rawDesc = "" +
 	"\x03Arg\x12\x18\n" +
 	"\x06inline\x18\x01 \x01(\fH\x00R\x06inline\x12$\n" +
 	"\x03ref\x18\x02 \x01(\v2\x10.goray.ObjectRefH\x00R\x03refB\x06\n" +
-	"\x04kind\"\x92\x01\n" +
+	"\x04kind\"\xd0\x01\n" +
 	"\x05Error\x12$\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x10.goray.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\x82\x04\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\x12\x1d\n" +
+	"\n" +
+	"error_type\x18\x06 \x01(\tR\terrorType\x12\x1d\n" +
+	"\n" +
+	"error_data\x18\a \x01(\fR\terrorData\"\x82\x04\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1e\n" +

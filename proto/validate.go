@@ -449,7 +449,16 @@ func (e *Error) Validate() error {
 		checkLen(t, "stack", e.Stack, MaxStackLen),
 		checkLen(t, "function", e.Function, MaxTextLen),
 		checkOptionalHexID(t, "node_id", e.NodeId),
+		checkLen(t, "error_type", e.ErrorType, MaxNameLen),
+		checkBytes(t, "error_data", e.ErrorData, MaxTextLen),
 	)
+}
+
+func checkBytes(typ, field string, b []byte, limit int) error {
+	if len(b) > limit {
+		return invalid(typ, field, "%d bytes, more than %d", len(b), limit)
+	}
+	return nil
 }
 
 // Validate checks what the raylet and the executor use: IDs, the function,
