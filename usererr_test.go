@@ -16,7 +16,9 @@ type QuotaError struct {
 	Limit    int
 }
 
-func (e *QuotaError) Error() string { return fmt.Sprintf("quota of %s exceeded (%d)", e.Resource, e.Limit) }
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("quota of %s exceeded (%d)", e.Resource, e.Limit)
+}
 
 // CodeError is a registered error type carried by value.
 type CodeError struct{ Code int }
