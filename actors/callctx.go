@@ -19,6 +19,11 @@ type CallInfo struct {
 	JobID  string
 	NodeID string
 	GPUIDs []int32
+	// Resources is what the task or actor was scheduled with (fixed-point,
+	// as on the wire).
+	Resources map[string]int64
+	// Restarts is how often the actor restarted before this incarnation.
+	Restarts int32
 	// Raylet is where a blocked task reports that it waits (nil for actor calls).
 	Raylet *actor.PID
 	// Owner is the core the call's result goes to (nil for a constructor).

@@ -143,7 +143,7 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 		}
 		h = &Host{
 			env: env, spec: spec, typ: typ, gate: gate, handoff: handoff,
-			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs},
+			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs, Resources: spec.Resources},
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
 		}
 		h.lanes = []*lane{{limit: limit, running: map[*hostCall]struct{}{}}}
@@ -228,6 +228,11 @@ func (h *Host) construct() {
 	h.state = hostStarting
 	h.incarnation++
 	inc, self := h.incarnation, h.self
+	// Each incarnation has its own CallInfo: a constructor of the past may
+	// still read the one it was given.
+	info := *h.info
+	info.Restarts = h.restarts
+	h.info = &info
 	life := &callCtx{}
 	life.init(h.env.Base, h.info)
 	h.life = life
@@ -276,6 +281,7 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 func (h *Host) newCall(m *pb.ActorCall) *hostCall {
 	hc := &hostCall{msg: m, info: *h.info, lane: h.laneOf(m.Method)}
 	hc.info.Owner = m.Owner
+	hc.info.TaskID = m.ReturnId
 	hc.info.NumReturns = 1 + len(m.ExtraReturnIds)
 	hc.init(h.env.Base, &hc.info)
 	return hc
