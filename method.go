@@ -167,6 +167,7 @@ func callActorN(ctx context.Context, a *actorHandle, method string, args []argSp
 	}
 	id := rt.ids.Next()
 	h := pendingHandle(rt, id, a)
+	cancelWithCaller(ctx, h)
 	keepArgs(h.slot, args)
 	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}
 	if len(more) > 0 {

@@ -393,15 +393,37 @@ func Wait(ctx context.Context, refs []AnyRef, numReady int, timeout time.Duratio
 	return ready, notReady, nil
 }
 
+// CancelOption configures Cancel.
+type CancelOption func(*cancelOptions)
+
+type cancelOptions struct{ notRecursive bool }
+
+// NotRecursive cancels the call alone, not the tasks and actor calls it
+// submitted (Ray's recursive=False).
+func NotRecursive() CancelOption { return func(o *cancelOptions) { o.notRecursive = true } }
+
 // Cancel cancels the task or actor call that produces r: one that has not
 // started is dropped; a running one sees its context cancelled. Get on r
 // then fails with ErrTaskCancelled, once the node that holds the call has
-// acted on the cancel. Cancelling a finished call does nothing.
-func Cancel(ctx context.Context, r AnyRef) error {
+// acted on the cancel. Cancelling a finished call does nothing. As in Ray,
+// the cancel is recursive: the tasks and actor calls the call submitted
+// that have not settled are cancelled too (and theirs, in turn), unless
+// NotRecursive is given.
+func Cancel(ctx context.Context, r AnyRef, opts ...CancelOption) error {
 	if r == nil || r.handle() == nil {
 		return fmt.Errorf("%w: Cancel: zero Ref", ErrInvalidArgument)
 	}
-	h := r.handle()
+	var o cancelOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return cancelHandle(r.handle(), !o.notRecursive)
+}
+
+// cancelHandle cancels the call whose result h is.
+func cancelHandle(h *handle, recursive bool) error {
 	if first := h.first; first != (weak.Pointer[handle]{}) {
 		if h = first.Value(); h == nil {
 			return nil // the call settled: nothing to cancel
@@ -419,7 +441,7 @@ func Cancel(ctx context.Context, r AnyRef) error {
 		rt.owner.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: fmt.Sprintf("%s cancelled before it was sent", id)})
 		return nil
 	}
-	msg := &pb.CancelTask{TaskId: id[:], ReturnId: id[:]}
+	msg := &pb.CancelTask{TaskId: id[:], ReturnId: id[:], NotRecursive: !recursive}
 	if h.actor != nil {
 		msg.ActorId = h.actor.id
 		h.actor.sendCancel(msg)

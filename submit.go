@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"weak"
 
+	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -128,6 +129,7 @@ func submitTaskN(ctx context.Context, function string, args []argSpec, argErr er
 		spec.ExtraReturnIds = rt.moreReturns(h, nil, more)
 	}
 	h.spec = spec
+	cancelWithCaller(ctx, h)
 	keepArgs(h.slot, args)
 	if argsReady(args) {
 		rt.sendTask(h, spec, args)
@@ -148,6 +150,15 @@ func (rt *runtime) sendTask(h *handle, spec *pb.TaskSpec, args []argSpec) {
 	spec.Args = wire
 	if h.markSent() {
 		rt.root.Send(rt.node.Raylet, spec)
+	}
+}
+
+// cancelWithCaller makes a recursive cancel of the call that ctx belongs
+// to, if any, cancel the call h is the result of, as long as it has not
+// settled (Ray's recursive cancel).
+func cancelWithCaller(ctx context.Context, h *handle) {
+	if stop := actors.OnCancel(ctx, func() { _ = cancelHandle(h, true) }); stop != nil {
+		h.slot.OnDone(stop)
 	}
 }
 

@@ -57,7 +57,7 @@ func (x *Executor) Receive(c actor.Context) {
 		x.start(m)
 	case *pb.CancelTask:
 		if x.task != nil && bytes.Equal(x.task.spec.TaskId, m.TaskId) {
-			x.task.cancel(errCallCancelled)
+			x.task.cancel(cancelCause(m))
 		}
 	case taskExited:
 		spec := m.spec
@@ -117,7 +117,7 @@ func (e *Env) runTask(t *taskCall) {
 	switch t.causeOf() {
 	case errTakenBack:
 		return
-	case errCallCancelled:
+	case errCallCancelled, errCallCancelledAlone:
 		msg := "task cancelled by its caller"
 		if perr != nil {
 			msg += ": " + perr.Message

@@ -17,6 +17,9 @@ var (
 	// errCallCancelled: the caller cancelled the call; whoever runs it
 	// answers CANCELLED.
 	errCallCancelled = errors.New("call cancelled")
+	// errCallCancelledAlone: as errCallCancelled, but what the call
+	// submitted is not cancelled with it.
+	errCallCancelledAlone = errors.New("call cancelled, not what it submitted")
 	// errTakenBack: the host took the call back (the actor was killed or
 	// failed): the host answered it or will run it again, so the goroutine
 	// that ran it must not answer.
@@ -173,7 +176,7 @@ func (h *Host) Receive(c actor.Context) {
 	case *pb.ActorCall:
 		h.accept(m)
 	case *pb.CancelTask:
-		h.cancelCall(m.ReturnId)
+		h.cancelCall(m.ReturnId, cancelCause(m))
 	case *pb.KillActor:
 		if m.NoRestart {
 			cause := m.Cause
@@ -453,7 +456,7 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	switch hc.causeOf() {
 	case errTakenBack:
 		return nil
-	case errCallCancelled:
+	case errCallCancelled, errCallCancelledAlone:
 		data, perr = nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "call cancelled by its caller", Function: name, NodeId: h.env.NodeID}
 	}
 	if perr != nil && perr.Kind == pb.ErrorKind_ERROR_KIND_PANIC {
@@ -609,9 +612,9 @@ func (h *Host) endIncarnation() {
 // cancelCall cancels the call that returns returnID: a queued call is
 // answered at once; a running one has its context cancelled and is answered
 // by the goroutine running it.
-func (h *Host) cancelCall(returnID []byte) {
+func (h *Host) cancelCall(returnID []byte, cause error) {
 	for _, l := range h.lanes {
-		if h.cancelIn(l, returnID) {
+		if h.cancelIn(l, returnID, cause) {
 			return
 		}
 	}
@@ -619,7 +622,7 @@ func (h *Host) cancelCall(returnID []byte) {
 
 // cancelIn cancels the call that returns returnID if lane l holds it, and
 // reports whether it did.
-func (h *Host) cancelIn(l *lane, returnID []byte) bool {
+func (h *Host) cancelIn(l *lane, returnID []byte, cause error) bool {
 	l.mu.Lock()
 	for i, hc := range l.queue {
 		if string(hc.msg.ReturnId) == string(returnID) {
@@ -640,7 +643,7 @@ func (h *Host) cancelIn(l *lane, returnID []byte) bool {
 	}
 	l.mu.Unlock()
 	if target != nil {
-		target.cancel(errCallCancelled)
+		target.cancel(cause)
 	}
 	return target != nil
 }

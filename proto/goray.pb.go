@@ -1306,7 +1306,10 @@ type CancelTask struct {
 	TaskId   []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
 	ReturnId []byte                 `protobuf:"bytes,2,opt,name=return_id,json=returnId,proto3" json:"return_id,omitempty"`
 	// Set for an actor call: the actor whose call returns return_id.
-	ActorId       []byte `protobuf:"bytes,3,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ActorId []byte `protobuf:"bytes,3,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// Cancel the call alone: not the tasks and calls it submitted, which a
+	// cancel reaches by default.
+	NotRecursive  bool `protobuf:"varint,4,opt,name=not_recursive,json=notRecursive,proto3" json:"not_recursive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1360,6 +1363,13 @@ func (x *CancelTask) GetActorId() []byte {
 		return x.ActorId
 	}
 	return nil
+}
+
+func (x *CancelTask) GetNotRecursive() bool {
+	if x != nil {
+		return x.NotRecursive
+	}
+	return false
 }
 
 // TaskBlocked and TaskUnblocked bracket a running task's wait on Get, so its
@@ -4239,12 +4249,13 @@ const file_goray_proto_rawDesc = "" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"'\n" +
 	"\fTaskFinished\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\fR\x06taskId\"]\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\x82\x01\n" +
 	"\n" +
 	"CancelTask\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1b\n" +
 	"\treturn_id\x18\x02 \x01(\fR\breturnId\x12\x19\n" +
-	"\bactor_id\x18\x03 \x01(\fR\aactorId\"&\n" +
+	"\bactor_id\x18\x03 \x01(\fR\aactorId\x12#\n" +
+	"\rnot_recursive\x18\x04 \x01(\bR\fnotRecursive\"&\n" +
 	"\vTaskBlocked\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\"(\n" +
 	"\rTaskUnblocked\x12\x17\n" +
