@@ -72,8 +72,8 @@ func Method0[S, R any](c class[S], name string, fn func(*S, context.Context) (R,
 }
 
 // Remote calls the method on actor a and returns a Ref to its result.
-func (m *MethodFunc0[S, R]) Remote(ctx context.Context, a ActorRef[S]) Ref[R] {
-	return Ref[R]{callActor(ctx, a.a, m.name, nil, m.err)}
+func (m *MethodFunc0[S, R]) Remote(ctx context.Context, a ActorRef[S], opts ...Option) Ref[R] {
+	return Ref[R]{callActor(ctx, a.a, m.name, nil, m.err, opts)}
 }
 
 // MethodFunc is a registered actor method with one argument.
@@ -100,15 +100,15 @@ func Method[S, A, R any](c class[S], name string, fn func(*S, context.Context, A
 }
 
 // Remote calls the method on actor a with a plain value.
-func (m *MethodFunc[S, A, R]) Remote(ctx context.Context, a ActorRef[S], x A) Ref[R] {
+func (m *MethodFunc[S, A, R]) Remote(ctx context.Context, a ActorRef[S], x A, opts ...Option) Ref[R] {
 	s, err := encodeArg(x)
-	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{s}, firstErr(m.err, err))}
+	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{s}, firstErr(m.err, err), opts)}
 }
 
 // Submit calls the method with an Arg (a Ref, or Val).
-func (m *MethodFunc[S, A, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A]) Ref[R] {
+func (m *MethodFunc[S, A, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], opts ...Option) Ref[R] {
 	specs, err := argSpecs(x)
-	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err), opts)}
 }
 
 // MethodFunc2 is a registered actor method with two arguments.
@@ -132,28 +132,28 @@ func Method2[S, A, B, R any](c class[S], name string, fn func(*S, context.Contex
 }
 
 // Remote calls the method with plain values.
-func (m *MethodFunc2[S, A, B, R]) Remote(ctx context.Context, a ActorRef[S], x A, y B) Ref[R] {
+func (m *MethodFunc2[S, A, B, R]) Remote(ctx context.Context, a ActorRef[S], x A, y B, opts ...Option) Ref[R] {
 	sx, err1 := encodeArg(x)
 	sy, err2 := encodeArg(y)
-	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{sx, sy}, firstErr(m.err, err1, err2))}
+	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{sx, sy}, firstErr(m.err, err1, err2), opts)}
 }
 
 // Submit calls the method with Args (Refs or Val values).
-func (m *MethodFunc2[S, A, B, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B]) Ref[R] {
+func (m *MethodFunc2[S, A, B, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B], opts ...Option) Ref[R] {
 	specs, err := argSpecs(x, y)
-	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err), opts)}
 }
 
 // callActor sends a method call straight to the actor's host. Calls whose
 // Ref arguments are not ready wait, and later calls through the same handle
 // wait behind them, so calls from one process run in the order made.
-func callActor(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error) *handle {
-	return callActorN(ctx, a, method, args, argErr, nil)
+func callActor(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error, opts []Option) *handle {
+	return callActorN(ctx, a, method, args, argErr, nil, opts)
 }
 
 // callActorN is callActor for a method that returns 1+len(more) values:
 // it returns the first's handle and sets more to the others'.
-func callActorN(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error, more []*handle) *handle {
+func callActorN(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error, more []*handle, opts []Option) *handle {
 	if a == nil {
 		rt, _ := runtimeOf(ctx)
 		return failedHandles(rt, fmt.Errorf("%w: call %s on a zero ActorRef", ErrInvalidArgument, method), more)
@@ -165,11 +165,23 @@ func callActorN(ctx context.Context, a *actorHandle, method string, args []argSp
 	if argErr != nil {
 		return failedHandles(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, argErr), more)
 	}
+	var name string
+	var retries *int32
+	if len(opts) > 0 {
+		o, err := buildOptions(forMethod, opts)
+		if err != nil {
+			return failedHandles(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, err), more)
+		}
+		name = o.name
+		if o.retriesSet {
+			retries = &o.maxRetries
+		}
+	}
 	id := rt.ids.Next()
 	h := pendingHandle(rt, id, a)
 	cancelWithCaller(ctx, h)
 	keepArgs(h.slot, args)
-	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID}
+	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID, Name: name, MaxRetries: retries}
 	if len(more) > 0 {
 		call.ExtraReturnIds = rt.moreReturns(h, a, more)
 	}
@@ -202,17 +214,17 @@ func Method3[S, A, B, C, R any](c class[S], name string, fn func(*S, context.Con
 }
 
 // Remote calls the method with plain values.
-func (m *MethodFunc3[S, A, B, C, R]) Remote(ctx context.Context, a ActorRef[S], x A, y B, z C) Ref[R] {
+func (m *MethodFunc3[S, A, B, C, R]) Remote(ctx context.Context, a ActorRef[S], x A, y B, z C, opts ...Option) Ref[R] {
 	sx, err1 := encodeArg(x)
 	sy, err2 := encodeArg(y)
 	sz, err3 := encodeArg(z)
-	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{sx, sy, sz}, firstErr(m.err, err1, err2, err3))}
+	return Ref[R]{callActor(ctx, a.a, m.name, []argSpec{sx, sy, sz}, firstErr(m.err, err1, err2, err3), opts)}
 }
 
 // Submit calls the method with Args (Refs or Val values).
-func (m *MethodFunc3[S, A, B, C, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B], z Arg[C]) Ref[R] {
+func (m *MethodFunc3[S, A, B, C, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], y Arg[B], z Arg[C], opts ...Option) Ref[R] {
 	specs, err := argSpecs(x, y, z)
-	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err))}
+	return Ref[R]{callActor(ctx, a.a, m.name, specs, firstErr(m.err, err), opts)}
 }
 
 // InGroup runs the method's calls in concurrency group group of each actor

@@ -35,6 +35,7 @@ type options struct {
 	maxRetries   int32
 	retryOnError bool
 	groups       map[string]int32
+	retriesSet   bool
 }
 
 func opt(kinds optKind, f func(*options)) Option {
@@ -78,9 +79,10 @@ func Resource(name string, amount float64) Option {
 }
 
 // Name names an actor (it can then be found with GetActor) or, for a task,
-// sets the name it is shown under.
+// sets the name it is shown under; for an actor method call, the name its
+// errors carry.
 func Name(name string) Option {
-	return opt(forTask|forActor, func(o *options) {
+	return opt(forTask|forActor|forMethod, func(o *options) {
 		if name == "" {
 			o.fail(fmt.Errorf("%w: empty name", ErrInvalidArgument))
 		}
@@ -155,11 +157,11 @@ func ConcurrencyGroup(name string, n int) Option {
 // node died), and after a user error when RetryExceptions is given: default
 // 3, 0 never, -1 without limit.
 func MaxRetries(n int) Option {
-	return opt(forTask, func(o *options) {
+	return opt(forTask|forMethod, func(o *options) {
 		if n < -1 {
 			o.fail(fmt.Errorf("%w: MaxRetries(%d): want -1 or more", ErrInvalidArgument, n))
 		}
-		o.maxRetries = int32(n)
+		o.maxRetries, o.retriesSet = int32(n), true
 	})
 }
 

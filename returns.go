@@ -72,7 +72,7 @@ func encodeReturns(ctx context.Context, what string, n int, enc func(i int) (act
 // encodeResult2 encodes the two values of a function returning a pair.
 func encodeResult2[R1, R2 any](ctx context.Context, what string, r1 R1, r2 R2, err error) ([]byte, error) {
 	if err != nil {
-		return nil, userError(ctx, what, err)
+		return nil, userError(err)
 	}
 	return encodeReturns(ctx, what, 2, func(i int) (actors.Return, error) {
 		if i == 0 {
@@ -85,7 +85,7 @@ func encodeResult2[R1, R2 any](ctx context.Context, what string, r1 R1, r2 R2, e
 // encodeResult3 encodes the three values of a function returning a triple.
 func encodeResult3[R1, R2, R3 any](ctx context.Context, what string, r1 R1, r2 R2, r3 R3, err error) ([]byte, error) {
 	if err != nil {
-		return nil, userError(ctx, what, err)
+		return nil, userError(err)
 	}
 	return encodeReturns(ctx, what, 3, func(i int) (actors.Return, error) {
 		switch i {
@@ -102,7 +102,7 @@ func encodeResult3[R1, R2, R3 any](ctx context.Context, what string, r1 R1, r2 R
 // object each.
 func encodeResultN[R any](ctx context.Context, what string, rs []R, err error) ([]byte, error) {
 	if err != nil {
-		return nil, userError(ctx, what, err)
+		return nil, userError(err)
 	}
 	return encodeReturns(ctx, what, len(rs), func(i int) (actors.Return, error) {
 		return encodeReturn(ctx, what, i, rs[i])
@@ -289,18 +289,18 @@ func MethodR2[S, A, R1, R2 any](c class[S], name string, fn func(*S, context.Con
 }
 
 // Remote calls the method on actor a with a plain value.
-func (m *MethodFuncR2[S, A, R1, R2]) Remote(ctx context.Context, a ActorRef[S], x A) (Ref[R1], Ref[R2]) {
+func (m *MethodFuncR2[S, A, R1, R2]) Remote(ctx context.Context, a ActorRef[S], x A, opts ...Option) (Ref[R1], Ref[R2]) {
 	s, err := encodeArg(x)
 	var more [1]*handle
-	h := callActorN(ctx, a.a, m.name, []argSpec{s}, firstErr(m.err, err), more[:])
+	h := callActorN(ctx, a.a, m.name, []argSpec{s}, firstErr(m.err, err), more[:], opts)
 	return Ref[R1]{h}, Ref[R2]{more[0]}
 }
 
 // Submit calls the method with an Arg (a Ref, or Val).
-func (m *MethodFuncR2[S, A, R1, R2]) Submit(ctx context.Context, a ActorRef[S], x Arg[A]) (Ref[R1], Ref[R2]) {
+func (m *MethodFuncR2[S, A, R1, R2]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], opts ...Option) (Ref[R1], Ref[R2]) {
 	specs, err := argSpecs(x)
 	var more [1]*handle
-	h := callActorN(ctx, a.a, m.name, specs, firstErr(m.err, err), more[:])
+	h := callActorN(ctx, a.a, m.name, specs, firstErr(m.err, err), more[:], opts)
 	return Ref[R1]{h}, Ref[R2]{more[0]}
 }
 
@@ -328,23 +328,23 @@ func MethodRN[S, A, R any](c class[S], name string, fn func(*S, context.Context,
 
 // Remote calls the method on actor a with a plain value and returns n
 // Refs, one per element of its result.
-func (m *MethodFuncRN[S, A, R]) Remote(ctx context.Context, a ActorRef[S], x A, n int) []Ref[R] {
+func (m *MethodFuncRN[S, A, R]) Remote(ctx context.Context, a ActorRef[S], x A, n int, opts ...Option) []Ref[R] {
 	s, err := encodeArg(x)
-	return m.call(ctx, a, []argSpec{s}, err, n)
+	return m.call(ctx, a, []argSpec{s}, err, n, opts)
 }
 
 // Submit calls the method with an Arg (a Ref, or Val) and returns n Refs.
-func (m *MethodFuncRN[S, A, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], n int) []Ref[R] {
+func (m *MethodFuncRN[S, A, R]) Submit(ctx context.Context, a ActorRef[S], x Arg[A], n int, opts ...Option) []Ref[R] {
 	specs, err := argSpecs(x)
-	return m.call(ctx, a, specs, err, n)
+	return m.call(ctx, a, specs, err, n, opts)
 }
 
-func (m *MethodFuncRN[S, A, R]) call(ctx context.Context, a ActorRef[S], args []argSpec, argErr error, n int) []Ref[R] {
+func (m *MethodFuncRN[S, A, R]) call(ctx context.Context, a ActorRef[S], args []argSpec, argErr error, n int, opts []Option) []Ref[R] {
 	if err := checkReturns(n); err != nil {
 		return failedRefs[R](ctx, fmt.Errorf("method %s: %w", m.name, err))
 	}
 	more := make([]*handle, n-1)
-	h := callActorN(ctx, a.a, m.name, args, firstErr(m.err, argErr), more)
+	h := callActorN(ctx, a.a, m.name, args, firstErr(m.err, argErr), more, opts)
 	return refsOf[R](h, more)
 }
 

@@ -1,7 +1,6 @@
 package goray
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -111,15 +110,13 @@ func registeredIn(err error) (error, *errorType) {
 // invoker passes it on: when it holds an error of a registered type, a wire
 // error carrying that error encoded; else err itself. A registered error
 // that does not encode keeps its message, which says why it lost its type.
-func userError(ctx context.Context, what string, err error) error {
+func userError(err error) error {
 	found, et := registeredIn(err)
 	if found == nil {
 		return err
 	}
-	perr := &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_USER, Message: err.Error(), Function: what}
-	if info := callOf(ctx); info != nil {
-		perr.NodeId = info.NodeID
-	}
+	// The runner names the function and node (actors.ErrorOf).
+	perr := &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_USER, Message: err.Error()}
 	data, eerr := et.encode(found)
 	switch {
 	case eerr != nil:

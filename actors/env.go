@@ -220,7 +220,17 @@ func ErrorOf(kind pb.ErrorKind, err error, function, node string) *pb.Error {
 	var re *RemoteError
 	if errors.As(err, &re) {
 		if re == err {
-			return re.E
+			if re.E.Kind != pb.ErrorKind_ERROR_KIND_USER || re.E.Function != "" || function == "" {
+				return re.E
+			}
+			// A user error that names no function (one its invoker
+			// encoded) is the function's own.
+			e := proto.Clone(re.E).(*pb.Error)
+			e.Function = function
+			if e.NodeId == "" {
+				e.NodeId = node
+			}
+			return e
 		}
 		e := proto.Clone(re.E).(*pb.Error)
 		e.Message, e.Function, e.NodeId = err.Error(), function, node

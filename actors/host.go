@@ -478,6 +478,9 @@ func (h *Host) invoke(hc *hostCall, inst any) (name string, data []byte, perr *p
 		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID)
 	}
 	name = m.qualified
+	if call.Name != "" {
+		name += " (" + call.Name + ")"
+	}
 	if hc.Err() != nil {
 		return name, nil, nil // cancelled before it began; runCall answers
 	}
@@ -510,9 +513,13 @@ func (h *Host) callFailed(c actor.Context, m callFailed) {
 // the failure when its retries are used up.
 func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	call := hc.msg
-	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
+	r := h.spec.MaxTaskRetries
+	if call.MaxRetries != nil {
+		r = *call.MaxRetries
+	}
+	if r < 0 || call.Attempt < r {
 		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds})
+			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds, Name: call.Name, MaxRetries: call.MaxRetries})
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil

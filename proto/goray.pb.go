@@ -1985,8 +1985,13 @@ type ActorCall struct {
 	Attempt  int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	// As TaskSpec.extra_return_ids: a method returning more than one value.
 	ExtraReturnIds [][]byte `protobuf:"bytes,7,rep,name=extra_return_ids,json=extraReturnIds,proto3" json:"extra_return_ids,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The name the caller gave the call, for its errors.
+	Name string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	// How often the call is run again when the actor fails while it runs,
+	// instead of the actor's max_task_retries.
+	MaxRetries    *int32 `protobuf:"varint,9,opt,name=max_retries,json=maxRetries,proto3,oneof" json:"max_retries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActorCall) Reset() {
@@ -2066,6 +2071,20 @@ func (x *ActorCall) GetExtraReturnIds() [][]byte {
 		return x.ExtraReturnIds
 	}
 	return nil
+}
+
+func (x *ActorCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ActorCall) GetMaxRetries() int32 {
+	if x != nil && x.MaxRetries != nil {
+		return *x.MaxRetries
+	}
+	return 0
 }
 
 type LookupActor struct {
@@ -4316,7 +4335,7 @@ const file_goray_proto_rawDesc = "" +
 	".goray.PidR\x03pid\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12!\n" +
 	"\fnum_restarts\x18\x05 \x01(\x05R\vnumRestarts\x12\"\n" +
-	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"\xe1\x01\n" +
+	"\x05error\x18\x06 \x01(\v2\f.goray.ErrorR\x05error\"\xab\x02\n" +
 	"\tActorCall\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -4326,7 +4345,11 @@ const file_goray_proto_rawDesc = "" +
 	"\x05owner\x18\x05 \x01(\v2\n" +
 	".goray.PidR\x05owner\x12\x18\n" +
 	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12(\n" +
-	"\x10extra_return_ids\x18\a \x03(\fR\x0eextraReturnIds\"Z\n" +
+	"\x10extra_return_ids\x18\a \x03(\fR\x0eextraReturnIds\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x12$\n" +
+	"\vmax_retries\x18\t \x01(\x05H\x00R\n" +
+	"maxRetries\x88\x01\x01B\x0e\n" +
+	"\f_max_retries\"Z\n" +
 	"\vLookupActor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x19\n" +
@@ -4705,6 +4728,7 @@ func file_goray_proto_init() {
 		(*Arg_Inline)(nil),
 		(*Arg_Ref)(nil),
 	}
+	file_goray_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

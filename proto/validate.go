@@ -776,6 +776,8 @@ func (c *ActorCall) Validate() error {
 		checkPid(t, "owner", c.Owner, true),
 		checkNonNegative(t, "attempt", int64(c.Attempt)),
 		checkReturnIDs(t, c.ExtraReturnIds),
+		checkLen(t, "name", c.Name, MaxNameLen),
+		checkRetries(t, "max_retries", c.GetMaxRetries()),
 	)
 }
 
