@@ -36,6 +36,7 @@ type options struct {
 	retryOnError bool
 	groups       map[string]int32
 	retriesSet   bool
+	backpressure int64
 }
 
 func opt(kinds optKind, f func(*options)) Option {

@@ -49,6 +49,11 @@ type runtime struct {
 
 	// table indexes the handles references inside values resolve to.
 	table refTable
+
+	// streams are the generator streams this process consumes, and
+	// producers those whose generators run here, by stream ID.
+	streams   sync.Map // objects.ID -> *streamState
+	producers sync.Map // objects.ID -> *producer
 }
 
 // err returns why the runtime ended, or nil while it runs.
@@ -333,6 +338,10 @@ func (rt *runtime) notify(msg any, sender *actor.PID) {
 		rt.actorResolved(m)
 	case *pb.ActorMoved:
 		rt.actorMoved(m.ActorId, m.FromNode)
+	case *pb.StreamItem:
+		rt.streamItem(m)
+	case *pb.StreamAck:
+		rt.streamAck(m)
 	case *pb.TaskAccepted:
 		if id, err := objects.IDFromBytes(m.TaskId); err == nil {
 			rt.owner.Accepted(id, m.NodeId)

@@ -103,6 +103,12 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 // submitTaskN is submitTask for a function that returns 1+len(more)
 // values: it returns the first's handle and sets more to the others'.
 func submitTaskN(ctx context.Context, function string, args []argSpec, argErr error, opts []Option, more []*handle) *handle {
+	return submitTaskSpec(ctx, function, args, argErr, opts, more, nil)
+}
+
+// submitTaskSpec is submitTaskN with prep, when set, run on the task's
+// spec before it is sent.
+func submitTaskSpec(ctx context.Context, function string, args []argSpec, argErr error, opts []Option, more []*handle, prep func(*pb.TaskSpec, objects.ID)) *handle {
 	rt, err := runtimeOf(ctx)
 	if err != nil {
 		return failedHandles(nil, err, more)
@@ -127,6 +133,9 @@ func submitTaskN(ctx context.Context, function string, args []argSpec, argErr er
 	}
 	if len(more) > 0 {
 		spec.ExtraReturnIds = rt.moreReturns(h, nil, more)
+	}
+	if prep != nil {
+		prep(spec, id)
 	}
 	h.spec = spec
 	cancelWithCaller(ctx, h)

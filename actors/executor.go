@@ -81,7 +81,7 @@ func (x *Executor) Receive(c actor.Context) {
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
 	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner,
-		NumReturns: 1 + len(spec.ExtraReturnIds), Resources: spec.Resources}}
+		NumReturns: 1 + len(spec.ExtraReturnIds), Resources: spec.Resources, StreamBackpressure: spec.StreamBackpressure}}
 	t.init(x.env.Base, &t.info)
 	x.task = t
 	self, sys := x.self, x.env.System

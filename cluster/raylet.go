@@ -344,7 +344,7 @@ func respec(s *pb.TaskSpec) *pb.TaskSpec {
 	return &pb.TaskSpec{
 		TaskId: s.TaskId, Function: s.Function, Args: s.Args, Resources: s.Resources, MaxRetries: s.MaxRetries,
 		RetryExceptions: s.RetryExceptions, Name: s.Name, ReturnId: s.ReturnId, Owner: s.Owner, Attempt: s.Attempt,
-		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops, ExtraReturnIds: s.ExtraReturnIds,
+		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops, ExtraReturnIds: s.ExtraReturnIds, StreamBackpressure: s.StreamBackpressure,
 	}
 }
 

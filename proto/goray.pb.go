@@ -580,8 +580,11 @@ type TaskSpec struct {
 	// Result; an error goes to return_id alone, and the owner fails the
 	// others with it.
 	ExtraReturnIds [][]byte `protobuf:"bytes,14,rep,name=extra_return_ids,json=extraReturnIds,proto3" json:"extra_return_ids,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For a generator task: how many items it may yield ahead of its
+	// consumer (0: no limit).
+	StreamBackpressure int64 `protobuf:"varint,15,opt,name=stream_backpressure,json=streamBackpressure,proto3" json:"stream_backpressure,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
@@ -712,6 +715,13 @@ func (x *TaskSpec) GetExtraReturnIds() [][]byte {
 	return nil
 }
 
+func (x *TaskSpec) GetStreamBackpressure() int64 {
+	if x != nil {
+		return x.StreamBackpressure
+	}
+	return 0
+}
+
 // Result completes the object a task or actor call returns, at its owner.
 type Result struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -809,6 +819,134 @@ func (x *Result) GetContained() []*Contained {
 	return nil
 }
 
+// StreamItem is one value a generator task yielded, sent by the process
+// running it to the stream's owner (the task's owner) before the task's
+// own result, in the order yielded. The value travels inline.
+type StreamItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stream: the task's return ID.
+	StreamId []byte `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Index    int64  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// The item's object, completed as it is.
+	Result *Result `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	// The core of the producing process, which hears how far the consumer
+	// got (StreamAck) when the stream has backpressure.
+	Producer      *Pid `protobuf:"bytes,4,opt,name=producer,proto3" json:"producer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamItem) Reset() {
+	*x = StreamItem{}
+	mi := &file_goray_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamItem) ProtoMessage() {}
+
+func (x *StreamItem) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamItem.ProtoReflect.Descriptor instead.
+func (*StreamItem) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamItem) GetStreamId() []byte {
+	if x != nil {
+		return x.StreamId
+	}
+	return nil
+}
+
+func (x *StreamItem) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StreamItem) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *StreamItem) GetProducer() *Pid {
+	if x != nil {
+		return x.Producer
+	}
+	return nil
+}
+
+// StreamAck tells a generator's process how many items its consumer took.
+type StreamAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StreamId      []byte                 `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Consumed      int64                  `protobuf:"varint,2,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamAck) Reset() {
+	*x = StreamAck{}
+	mi := &file_goray_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamAck) ProtoMessage() {}
+
+func (x *StreamAck) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamAck.ProtoReflect.Descriptor instead.
+func (*StreamAck) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StreamAck) GetStreamId() []byte {
+	if x != nil {
+		return x.StreamId
+	}
+	return nil
+}
+
+func (x *StreamAck) GetConsumed() int64 {
+	if x != nil {
+		return x.Consumed
+	}
+	return 0
+}
+
 // Contained is a reference found inside a value, and the token of the
 // borrow that keeps its object alive at its owner on the receiver's behalf.
 type Contained struct {
@@ -821,7 +959,7 @@ type Contained struct {
 
 func (x *Contained) Reset() {
 	*x = Contained{}
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +971,7 @@ func (x *Contained) String() string {
 func (*Contained) ProtoMessage() {}
 
 func (x *Contained) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +984,7 @@ func (x *Contained) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contained.ProtoReflect.Descriptor instead.
 func (*Contained) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{6}
+	return file_goray_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Contained) GetRef() *ObjectRef {
@@ -880,7 +1018,7 @@ type BorrowObjects struct {
 
 func (x *BorrowObjects) Reset() {
 	*x = BorrowObjects{}
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1030,7 @@ func (x *BorrowObjects) String() string {
 func (*BorrowObjects) ProtoMessage() {}
 
 func (x *BorrowObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1043,7 @@ func (x *BorrowObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowObjects.ProtoReflect.Descriptor instead.
 func (*BorrowObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{7}
+	return file_goray_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BorrowObjects) GetObjectIds() [][]byte {
@@ -942,7 +1080,7 @@ type BorrowObjectsReply struct {
 
 func (x *BorrowObjectsReply) Reset() {
 	*x = BorrowObjectsReply{}
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1092,7 @@ func (x *BorrowObjectsReply) String() string {
 func (*BorrowObjectsReply) ProtoMessage() {}
 
 func (x *BorrowObjectsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1105,7 @@ func (x *BorrowObjectsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowObjectsReply.ProtoReflect.Descriptor instead.
 func (*BorrowObjectsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{8}
+	return file_goray_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BorrowObjectsReply) GetReady() []*Result {
@@ -994,7 +1132,7 @@ type ObjectReady struct {
 
 func (x *ObjectReady) Reset() {
 	*x = ObjectReady{}
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1144,7 @@ func (x *ObjectReady) String() string {
 func (*ObjectReady) ProtoMessage() {}
 
 func (x *ObjectReady) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1157,7 @@ func (x *ObjectReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReady.ProtoReflect.Descriptor instead.
 func (*ObjectReady) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{9}
+	return file_goray_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ObjectReady) GetResult() *Result {
@@ -1040,7 +1178,7 @@ type ReleaseObjects struct {
 
 func (x *ReleaseObjects) Reset() {
 	*x = ReleaseObjects{}
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1190,7 @@ func (x *ReleaseObjects) String() string {
 func (*ReleaseObjects) ProtoMessage() {}
 
 func (x *ReleaseObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1203,7 @@ func (x *ReleaseObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseObjects.ProtoReflect.Descriptor instead.
 func (*ReleaseObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{10}
+	return file_goray_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReleaseObjects) GetObjectIds() [][]byte {
@@ -1094,7 +1232,7 @@ type TaskAccepted struct {
 
 func (x *TaskAccepted) Reset() {
 	*x = TaskAccepted{}
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1244,7 @@ func (x *TaskAccepted) String() string {
 func (*TaskAccepted) ProtoMessage() {}
 
 func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1257,7 @@ func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAccepted.ProtoReflect.Descriptor instead.
 func (*TaskAccepted) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{11}
+	return file_goray_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskAccepted) GetTaskId() []byte {
@@ -1151,7 +1289,7 @@ type NodeDied struct {
 
 func (x *NodeDied) Reset() {
 	*x = NodeDied{}
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1301,7 @@ func (x *NodeDied) String() string {
 func (*NodeDied) ProtoMessage() {}
 
 func (x *NodeDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1314,7 @@ func (x *NodeDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDied.ProtoReflect.Descriptor instead.
 func (*NodeDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{12}
+	return file_goray_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeDied) GetNodeId() string {
@@ -1213,7 +1351,7 @@ type ActorMoved struct {
 
 func (x *ActorMoved) Reset() {
 	*x = ActorMoved{}
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1363,7 @@ func (x *ActorMoved) String() string {
 func (*ActorMoved) ProtoMessage() {}
 
 func (x *ActorMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1376,7 @@ func (x *ActorMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorMoved.ProtoReflect.Descriptor instead.
 func (*ActorMoved) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{13}
+	return file_goray_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActorMoved) GetActorId() []byte {
@@ -1265,7 +1403,7 @@ type TaskFinished struct {
 
 func (x *TaskFinished) Reset() {
 	*x = TaskFinished{}
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1415,7 @@ func (x *TaskFinished) String() string {
 func (*TaskFinished) ProtoMessage() {}
 
 func (x *TaskFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1428,7 @@ func (x *TaskFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFinished.ProtoReflect.Descriptor instead.
 func (*TaskFinished) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{14}
+	return file_goray_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskFinished) GetTaskId() []byte {
@@ -1316,7 +1454,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1466,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1479,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{15}
+	return file_goray_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelTask) GetTaskId() []byte {
@@ -1383,7 +1521,7 @@ type TaskBlocked struct {
 
 func (x *TaskBlocked) Reset() {
 	*x = TaskBlocked{}
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1533,7 @@ func (x *TaskBlocked) String() string {
 func (*TaskBlocked) ProtoMessage() {}
 
 func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1546,7 @@ func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlocked.ProtoReflect.Descriptor instead.
 func (*TaskBlocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{16}
+	return file_goray_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskBlocked) GetTaskId() []byte {
@@ -1427,7 +1565,7 @@ type TaskUnblocked struct {
 
 func (x *TaskUnblocked) Reset() {
 	*x = TaskUnblocked{}
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1577,7 @@ func (x *TaskUnblocked) String() string {
 func (*TaskUnblocked) ProtoMessage() {}
 
 func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1590,7 @@ func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskUnblocked.ProtoReflect.Descriptor instead.
 func (*TaskUnblocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{17}
+	return file_goray_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TaskUnblocked) GetTaskId() []byte {
@@ -1486,7 +1624,7 @@ type ActorSpec struct {
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1636,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1649,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{18}
+	return file_goray_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ActorSpec) GetActorId() []byte {
@@ -1635,7 +1773,7 @@ type ActorInfo struct {
 
 func (x *ActorInfo) Reset() {
 	*x = ActorInfo{}
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1785,7 @@ func (x *ActorInfo) String() string {
 func (*ActorInfo) ProtoMessage() {}
 
 func (x *ActorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1798,7 @@ func (x *ActorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorInfo.ProtoReflect.Descriptor instead.
 func (*ActorInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{19}
+	return file_goray_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ActorInfo) GetActorId() []byte {
@@ -1758,7 +1896,7 @@ type CreateActor struct {
 
 func (x *CreateActor) Reset() {
 	*x = CreateActor{}
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1908,7 @@ func (x *CreateActor) String() string {
 func (*CreateActor) ProtoMessage() {}
 
 func (x *CreateActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1921,7 @@ func (x *CreateActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActor.ProtoReflect.Descriptor instead.
 func (*CreateActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{20}
+	return file_goray_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateActor) GetSpec() *ActorSpec {
@@ -1803,7 +1941,7 @@ type CreateActorReply struct {
 
 func (x *CreateActorReply) Reset() {
 	*x = CreateActorReply{}
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1953,7 @@ func (x *CreateActorReply) String() string {
 func (*CreateActorReply) ProtoMessage() {}
 
 func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1966,7 @@ func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActorReply.ProtoReflect.Descriptor instead.
 func (*CreateActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{21}
+	return file_goray_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateActorReply) GetInfo() *ActorInfo {
@@ -1855,7 +1993,7 @@ type StartActor struct {
 
 func (x *StartActor) Reset() {
 	*x = StartActor{}
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2005,7 @@ func (x *StartActor) String() string {
 func (*StartActor) ProtoMessage() {}
 
 func (x *StartActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2018,7 @@ func (x *StartActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActor.ProtoReflect.Descriptor instead.
 func (*StartActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{22}
+	return file_goray_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StartActor) GetSpec() *ActorSpec {
@@ -1905,7 +2043,7 @@ type ActorStateChanged struct {
 
 func (x *ActorStateChanged) Reset() {
 	*x = ActorStateChanged{}
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1917,7 +2055,7 @@ func (x *ActorStateChanged) String() string {
 func (*ActorStateChanged) ProtoMessage() {}
 
 func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1930,7 +2068,7 @@ func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorStateChanged.ProtoReflect.Descriptor instead.
 func (*ActorStateChanged) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{23}
+	return file_goray_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ActorStateChanged) GetActorId() []byte {
@@ -1996,7 +2134,7 @@ type ActorCall struct {
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2146,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2159,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ActorCall) GetActorId() []byte {
@@ -2098,7 +2236,7 @@ type LookupActor struct {
 
 func (x *LookupActor) Reset() {
 	*x = LookupActor{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2248,7 @@ func (x *LookupActor) String() string {
 func (*LookupActor) ProtoMessage() {}
 
 func (x *LookupActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2261,7 @@ func (x *LookupActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActor.ProtoReflect.Descriptor instead.
 func (*LookupActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LookupActor) GetName() string {
@@ -2157,7 +2295,7 @@ type LookupActorReply struct {
 
 func (x *LookupActorReply) Reset() {
 	*x = LookupActorReply{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2307,7 @@ func (x *LookupActorReply) String() string {
 func (*LookupActorReply) ProtoMessage() {}
 
 func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2320,7 @@ func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActorReply.ProtoReflect.Descriptor instead.
 func (*LookupActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LookupActorReply) GetInfo() *ActorInfo {
@@ -2211,7 +2349,7 @@ type ResolveActor struct {
 
 func (x *ResolveActor) Reset() {
 	*x = ResolveActor{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2361,7 @@ func (x *ResolveActor) String() string {
 func (*ResolveActor) ProtoMessage() {}
 
 func (x *ResolveActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2374,7 @@ func (x *ResolveActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
 func (*ResolveActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResolveActor) GetActorId() []byte {
@@ -2258,7 +2396,7 @@ type ActorDied struct {
 
 func (x *ActorDied) Reset() {
 	*x = ActorDied{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2408,7 @@ func (x *ActorDied) String() string {
 func (*ActorDied) ProtoMessage() {}
 
 func (x *ActorDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2421,7 @@ func (x *ActorDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
 func (*ActorDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ActorDied) GetActorId() []byte {
@@ -2312,7 +2450,7 @@ type KillActor struct {
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2462,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2475,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -2370,7 +2508,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2520,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2533,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -2413,7 +2551,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2563,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2576,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 type ListActorsReply struct {
@@ -2450,7 +2588,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2462,7 +2600,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2475,7 +2613,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -2500,7 +2638,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2650,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2663,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -2572,7 +2710,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2584,7 +2722,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2597,7 +2735,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -2615,7 +2753,7 @@ type ListJobs struct {
 
 func (x *ListJobs) Reset() {
 	*x = ListJobs{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +2765,7 @@ func (x *ListJobs) String() string {
 func (*ListJobs) ProtoMessage() {}
 
 func (x *ListJobs) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2778,7 @@ func (x *ListJobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobs.ProtoReflect.Descriptor instead.
 func (*ListJobs) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 type ListJobsReply struct {
@@ -2652,7 +2790,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2802,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2815,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListJobsReply) GetJobs() []*JobInfo {
@@ -2696,7 +2834,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2846,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2859,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -2741,7 +2879,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +2891,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +2904,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Ack) GetError() *Error {
@@ -2800,7 +2938,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2950,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +2963,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -2921,7 +3059,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2933,7 +3071,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2946,7 +3084,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 type NodeStats struct {
@@ -2969,7 +3107,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3119,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3132,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -3062,7 +3200,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3074,7 +3212,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3087,7 +3225,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 type TaskInfo struct {
@@ -3106,7 +3244,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3256,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3269,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TaskInfo) GetTaskId() []byte {
@@ -3199,7 +3337,7 @@ type ListTasksReply struct {
 
 func (x *ListTasksReply) Reset() {
 	*x = ListTasksReply{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3211,7 +3349,7 @@ func (x *ListTasksReply) String() string {
 func (*ListTasksReply) ProtoMessage() {}
 
 func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3224,7 +3362,7 @@ func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksReply.ProtoReflect.Descriptor instead.
 func (*ListTasksReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListTasksReply) GetTasks() []*TaskInfo {
@@ -3243,7 +3381,7 @@ type ListNodes struct {
 
 func (x *ListNodes) Reset() {
 	*x = ListNodes{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3393,7 @@ func (x *ListNodes) String() string {
 func (*ListNodes) ProtoMessage() {}
 
 func (x *ListNodes) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3406,7 @@ func (x *ListNodes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
 func (*ListNodes) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 type ListNodesReply struct {
@@ -3280,7 +3418,7 @@ type ListNodesReply struct {
 
 func (x *ListNodesReply) Reset() {
 	*x = ListNodesReply{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3292,7 +3430,7 @@ func (x *ListNodesReply) String() string {
 func (*ListNodesReply) ProtoMessage() {}
 
 func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3305,7 +3443,7 @@ func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
 func (*ListNodesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListNodesReply) GetNodes() []*NodeInfo {
@@ -3326,7 +3464,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3338,7 +3476,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3351,7 +3489,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -3372,7 +3510,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3384,7 +3522,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3397,7 +3535,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -3428,7 +3566,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3578,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3591,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -3508,7 +3646,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3520,7 +3658,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3533,7 +3671,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{50}
+	return file_goray_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -3566,7 +3704,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3716,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3729,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{51}
+	return file_goray_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -3631,7 +3769,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3643,7 +3781,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3656,7 +3794,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{52}
+	return file_goray_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -3676,7 +3814,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3688,7 +3826,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +3839,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{53}
+	return file_goray_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -3727,7 +3865,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3739,7 +3877,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3752,7 +3890,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{54}
+	return file_goray_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -3778,7 +3916,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3790,7 +3928,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3803,7 +3941,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{55}
+	return file_goray_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -3870,7 +4008,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3882,7 +4020,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3895,7 +4033,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{56}
+	return file_goray_proto_rawDescGZIP(), []int{58}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -3912,7 +4050,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[57]
+	mi := &file_goray_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3924,7 +4062,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[57]
+	mi := &file_goray_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3937,7 +4075,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{57}
+	return file_goray_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -3979,7 +4117,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[58]
+	mi := &file_goray_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3991,7 +4129,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[58]
+	mi := &file_goray_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4004,7 +4142,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{58}
+	return file_goray_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -4030,7 +4168,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[59]
+	mi := &file_goray_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4042,7 +4180,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[59]
+	mi := &file_goray_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4055,7 +4193,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{59}
+	return file_goray_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -4074,7 +4212,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[60]
+	mi := &file_goray_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4086,7 +4224,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[60]
+	mi := &file_goray_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4099,7 +4237,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{60}
+	return file_goray_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -4121,7 +4259,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[61]
+	mi := &file_goray_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4133,7 +4271,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[61]
+	mi := &file_goray_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4146,7 +4284,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{61}
+	return file_goray_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -4205,7 +4343,7 @@ const file_goray_proto_rawDesc = "" +
 	"\n" +
 	"error_type\x18\x06 \x01(\tR\terrorType\x12\x1d\n" +
 	"\n" +
-	"error_data\x18\a \x01(\fR\terrorData\"\x82\x04\n" +
+	"error_data\x18\a \x01(\fR\terrorData\"\xb3\x04\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1e\n" +
@@ -4224,7 +4362,8 @@ const file_goray_proto_rawDesc = "" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12\x17\n" +
 	"\agpu_ids\x18\f \x03(\x05R\x06gpuIds\x12\x12\n" +
 	"\x04hops\x18\r \x01(\x05R\x04hops\x12(\n" +
-	"\x10extra_return_ids\x18\x0e \x03(\fR\x0eextraReturnIds\x1a<\n" +
+	"\x10extra_return_ids\x18\x0e \x03(\fR\x0eextraReturnIds\x12/\n" +
+	"\x13stream_backpressure\x18\x0f \x01(\x03R\x12streamBackpressure\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe6\x01\n" +
@@ -4237,7 +4376,17 @@ const file_goray_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12 \n" +
 	"\x05store\x18\x06 \x01(\v2\n" +
 	".goray.PidR\x05store\x12.\n" +
-	"\tcontained\x18\a \x03(\v2\x10.goray.ContainedR\tcontained\"E\n" +
+	"\tcontained\x18\a \x03(\v2\x10.goray.ContainedR\tcontained\"\x8e\x01\n" +
+	"\n" +
+	"StreamItem\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\fR\bstreamId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x03R\x05index\x12%\n" +
+	"\x06result\x18\x03 \x01(\v2\r.goray.ResultR\x06result\x12&\n" +
+	"\bproducer\x18\x04 \x01(\v2\n" +
+	".goray.PidR\bproducer\"D\n" +
+	"\tStreamAck\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\fR\bstreamId\x12\x1a\n" +
+	"\bconsumed\x18\x02 \x01(\x03R\bconsumed\"E\n" +
 	"\tContained\x12\"\n" +
 	"\x03ref\x18\x01 \x01(\v2\x10.goray.ObjectRefR\x03ref\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\fR\x05token\"n\n" +
@@ -4567,7 +4716,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),             // 0: goray.ErrorKind
 	(ActorState)(0),            // 1: goray.ActorState
@@ -4579,74 +4728,76 @@ var file_goray_proto_goTypes = []any{
 	(*Error)(nil),              // 7: goray.Error
 	(*TaskSpec)(nil),           // 8: goray.TaskSpec
 	(*Result)(nil),             // 9: goray.Result
-	(*Contained)(nil),          // 10: goray.Contained
-	(*BorrowObjects)(nil),      // 11: goray.BorrowObjects
-	(*BorrowObjectsReply)(nil), // 12: goray.BorrowObjectsReply
-	(*ObjectReady)(nil),        // 13: goray.ObjectReady
-	(*ReleaseObjects)(nil),     // 14: goray.ReleaseObjects
-	(*TaskAccepted)(nil),       // 15: goray.TaskAccepted
-	(*NodeDied)(nil),           // 16: goray.NodeDied
-	(*ActorMoved)(nil),         // 17: goray.ActorMoved
-	(*TaskFinished)(nil),       // 18: goray.TaskFinished
-	(*CancelTask)(nil),         // 19: goray.CancelTask
-	(*TaskBlocked)(nil),        // 20: goray.TaskBlocked
-	(*TaskUnblocked)(nil),      // 21: goray.TaskUnblocked
-	(*ActorSpec)(nil),          // 22: goray.ActorSpec
-	(*ActorInfo)(nil),          // 23: goray.ActorInfo
-	(*CreateActor)(nil),        // 24: goray.CreateActor
-	(*CreateActorReply)(nil),   // 25: goray.CreateActorReply
-	(*StartActor)(nil),         // 26: goray.StartActor
-	(*ActorStateChanged)(nil),  // 27: goray.ActorStateChanged
-	(*ActorCall)(nil),          // 28: goray.ActorCall
-	(*LookupActor)(nil),        // 29: goray.LookupActor
-	(*LookupActorReply)(nil),   // 30: goray.LookupActorReply
-	(*ResolveActor)(nil),       // 31: goray.ResolveActor
-	(*ActorDied)(nil),          // 32: goray.ActorDied
-	(*KillActor)(nil),          // 33: goray.KillActor
-	(*KillActorReply)(nil),     // 34: goray.KillActorReply
-	(*ListActors)(nil),         // 35: goray.ListActors
-	(*ListActorsReply)(nil),    // 36: goray.ListActorsReply
-	(*JobInfo)(nil),            // 37: goray.JobInfo
-	(*RegisterJob)(nil),        // 38: goray.RegisterJob
-	(*ListJobs)(nil),           // 39: goray.ListJobs
-	(*ListJobsReply)(nil),      // 40: goray.ListJobsReply
-	(*FinishJob)(nil),          // 41: goray.FinishJob
-	(*Ack)(nil),                // 42: goray.Ack
-	(*NodeInfo)(nil),           // 43: goray.NodeInfo
-	(*GetNodeStats)(nil),       // 44: goray.GetNodeStats
-	(*NodeStats)(nil),          // 45: goray.NodeStats
-	(*ListTasks)(nil),          // 46: goray.ListTasks
-	(*TaskInfo)(nil),           // 47: goray.TaskInfo
-	(*ListTasksReply)(nil),     // 48: goray.ListTasksReply
-	(*ListNodes)(nil),          // 49: goray.ListNodes
-	(*ListNodesReply)(nil),     // 50: goray.ListNodesReply
-	(*ClusterView)(nil),        // 51: goray.ClusterView
-	(*ResourceReport)(nil),     // 52: goray.ResourceReport
-	(*PickNode)(nil),           // 53: goray.PickNode
-	(*PickNodeReply)(nil),      // 54: goray.PickNodeReply
-	(*PutObject)(nil),          // 55: goray.PutObject
-	(*GetObject)(nil),          // 56: goray.GetObject
-	(*GetObjectReply)(nil),     // 57: goray.GetObjectReply
-	(*DeleteObjects)(nil),      // 58: goray.DeleteObjects
-	(*StoreStats)(nil),         // 59: goray.StoreStats
-	(*GetStoreStats)(nil),      // 60: goray.GetStoreStats
-	(*AddObject)(nil),          // 61: goray.AddObject
-	(*RefDelta)(nil),           // 62: goray.RefDelta
-	(*FreeObjects)(nil),        // 63: goray.FreeObjects
-	(*ObjectStatus)(nil),       // 64: goray.ObjectStatus
-	(*ObjectStatusReply)(nil),  // 65: goray.ObjectStatusReply
-	nil,                        // 66: goray.TaskSpec.ResourcesEntry
-	nil,                        // 67: goray.ActorSpec.ResourcesEntry
-	nil,                        // 68: goray.ActorSpec.ConcurrencyGroupsEntry
-	nil,                        // 69: goray.NodeInfo.TotalEntry
-	nil,                        // 70: goray.NodeInfo.AvailableEntry
-	nil,                        // 71: goray.NodeInfo.LabelsEntry
-	nil,                        // 72: goray.NodeStats.TotalEntry
-	nil,                        // 73: goray.NodeStats.AvailableEntry
-	nil,                        // 74: goray.TaskInfo.ResourcesEntry
-	nil,                        // 75: goray.ResourceReport.AvailableEntry
-	nil,                        // 76: goray.PickNode.ResourcesEntry
-	nil,                        // 77: goray.PickNode.LabelsEntry
+	(*StreamItem)(nil),         // 10: goray.StreamItem
+	(*StreamAck)(nil),          // 11: goray.StreamAck
+	(*Contained)(nil),          // 12: goray.Contained
+	(*BorrowObjects)(nil),      // 13: goray.BorrowObjects
+	(*BorrowObjectsReply)(nil), // 14: goray.BorrowObjectsReply
+	(*ObjectReady)(nil),        // 15: goray.ObjectReady
+	(*ReleaseObjects)(nil),     // 16: goray.ReleaseObjects
+	(*TaskAccepted)(nil),       // 17: goray.TaskAccepted
+	(*NodeDied)(nil),           // 18: goray.NodeDied
+	(*ActorMoved)(nil),         // 19: goray.ActorMoved
+	(*TaskFinished)(nil),       // 20: goray.TaskFinished
+	(*CancelTask)(nil),         // 21: goray.CancelTask
+	(*TaskBlocked)(nil),        // 22: goray.TaskBlocked
+	(*TaskUnblocked)(nil),      // 23: goray.TaskUnblocked
+	(*ActorSpec)(nil),          // 24: goray.ActorSpec
+	(*ActorInfo)(nil),          // 25: goray.ActorInfo
+	(*CreateActor)(nil),        // 26: goray.CreateActor
+	(*CreateActorReply)(nil),   // 27: goray.CreateActorReply
+	(*StartActor)(nil),         // 28: goray.StartActor
+	(*ActorStateChanged)(nil),  // 29: goray.ActorStateChanged
+	(*ActorCall)(nil),          // 30: goray.ActorCall
+	(*LookupActor)(nil),        // 31: goray.LookupActor
+	(*LookupActorReply)(nil),   // 32: goray.LookupActorReply
+	(*ResolveActor)(nil),       // 33: goray.ResolveActor
+	(*ActorDied)(nil),          // 34: goray.ActorDied
+	(*KillActor)(nil),          // 35: goray.KillActor
+	(*KillActorReply)(nil),     // 36: goray.KillActorReply
+	(*ListActors)(nil),         // 37: goray.ListActors
+	(*ListActorsReply)(nil),    // 38: goray.ListActorsReply
+	(*JobInfo)(nil),            // 39: goray.JobInfo
+	(*RegisterJob)(nil),        // 40: goray.RegisterJob
+	(*ListJobs)(nil),           // 41: goray.ListJobs
+	(*ListJobsReply)(nil),      // 42: goray.ListJobsReply
+	(*FinishJob)(nil),          // 43: goray.FinishJob
+	(*Ack)(nil),                // 44: goray.Ack
+	(*NodeInfo)(nil),           // 45: goray.NodeInfo
+	(*GetNodeStats)(nil),       // 46: goray.GetNodeStats
+	(*NodeStats)(nil),          // 47: goray.NodeStats
+	(*ListTasks)(nil),          // 48: goray.ListTasks
+	(*TaskInfo)(nil),           // 49: goray.TaskInfo
+	(*ListTasksReply)(nil),     // 50: goray.ListTasksReply
+	(*ListNodes)(nil),          // 51: goray.ListNodes
+	(*ListNodesReply)(nil),     // 52: goray.ListNodesReply
+	(*ClusterView)(nil),        // 53: goray.ClusterView
+	(*ResourceReport)(nil),     // 54: goray.ResourceReport
+	(*PickNode)(nil),           // 55: goray.PickNode
+	(*PickNodeReply)(nil),      // 56: goray.PickNodeReply
+	(*PutObject)(nil),          // 57: goray.PutObject
+	(*GetObject)(nil),          // 58: goray.GetObject
+	(*GetObjectReply)(nil),     // 59: goray.GetObjectReply
+	(*DeleteObjects)(nil),      // 60: goray.DeleteObjects
+	(*StoreStats)(nil),         // 61: goray.StoreStats
+	(*GetStoreStats)(nil),      // 62: goray.GetStoreStats
+	(*AddObject)(nil),          // 63: goray.AddObject
+	(*RefDelta)(nil),           // 64: goray.RefDelta
+	(*FreeObjects)(nil),        // 65: goray.FreeObjects
+	(*ObjectStatus)(nil),       // 66: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),  // 67: goray.ObjectStatusReply
+	nil,                        // 68: goray.TaskSpec.ResourcesEntry
+	nil,                        // 69: goray.ActorSpec.ResourcesEntry
+	nil,                        // 70: goray.ActorSpec.ConcurrencyGroupsEntry
+	nil,                        // 71: goray.NodeInfo.TotalEntry
+	nil,                        // 72: goray.NodeInfo.AvailableEntry
+	nil,                        // 73: goray.NodeInfo.LabelsEntry
+	nil,                        // 74: goray.NodeStats.TotalEntry
+	nil,                        // 75: goray.NodeStats.AvailableEntry
+	nil,                        // 76: goray.TaskInfo.ResourcesEntry
+	nil,                        // 77: goray.ResourceReport.AvailableEntry
+	nil,                        // 78: goray.PickNode.ResourcesEntry
+	nil,                        // 79: goray.PickNode.LabelsEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	4,  // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -4654,69 +4805,71 @@ var file_goray_proto_depIdxs = []int32{
 	5,  // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,  // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	6,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	66, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	68, // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	4,  // 6: goray.TaskSpec.owner:type_name -> goray.Pid
 	7,  // 7: goray.Result.error:type_name -> goray.Error
 	4,  // 8: goray.Result.store:type_name -> goray.Pid
-	10, // 9: goray.Result.contained:type_name -> goray.Contained
-	5,  // 10: goray.Contained.ref:type_name -> goray.ObjectRef
-	4,  // 11: goray.BorrowObjects.borrower:type_name -> goray.Pid
-	9,  // 12: goray.BorrowObjectsReply.ready:type_name -> goray.Result
-	9,  // 13: goray.ObjectReady.result:type_name -> goray.Result
-	6,  // 14: goray.ActorSpec.args:type_name -> goray.Arg
-	67, // 15: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	4,  // 16: goray.ActorSpec.owner:type_name -> goray.Pid
-	68, // 17: goray.ActorSpec.concurrency_groups:type_name -> goray.ActorSpec.ConcurrencyGroupsEntry
-	1,  // 18: goray.ActorInfo.state:type_name -> goray.ActorState
-	4,  // 19: goray.ActorInfo.pid:type_name -> goray.Pid
-	4,  // 20: goray.ActorInfo.owner:type_name -> goray.Pid
-	22, // 21: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	23, // 22: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	7,  // 23: goray.CreateActorReply.error:type_name -> goray.Error
-	22, // 24: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,  // 25: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	4,  // 26: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	7,  // 27: goray.ActorStateChanged.error:type_name -> goray.Error
-	6,  // 28: goray.ActorCall.args:type_name -> goray.Arg
-	4,  // 29: goray.ActorCall.owner:type_name -> goray.Pid
-	23, // 30: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	7,  // 31: goray.LookupActorReply.error:type_name -> goray.Error
-	7,  // 32: goray.ActorDied.error:type_name -> goray.Error
-	7,  // 33: goray.KillActorReply.error:type_name -> goray.Error
-	23, // 34: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	4,  // 35: goray.JobInfo.core:type_name -> goray.Pid
-	37, // 36: goray.RegisterJob.job:type_name -> goray.JobInfo
-	37, // 37: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	7,  // 38: goray.Ack.error:type_name -> goray.Error
-	69, // 39: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	70, // 40: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	71, // 41: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	4,  // 42: goray.NodeInfo.raylet:type_name -> goray.Pid
-	4,  // 43: goray.NodeInfo.store:type_name -> goray.Pid
-	4,  // 44: goray.NodeInfo.directory:type_name -> goray.Pid
-	4,  // 45: goray.NodeInfo.core:type_name -> goray.Pid
-	72, // 46: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	73, // 47: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	2,  // 48: goray.TaskInfo.state:type_name -> goray.TaskState
-	74, // 49: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	47, // 50: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	43, // 51: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	43, // 52: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	75, // 53: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	76, // 54: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	3,  // 55: goray.PickNode.strategy:type_name -> goray.Strategy
-	77, // 56: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	43, // 57: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	7,  // 58: goray.PickNodeReply.error:type_name -> goray.Error
-	4,  // 59: goray.PutObject.owner:type_name -> goray.Pid
-	10, // 60: goray.PutObject.contained:type_name -> goray.Contained
-	7,  // 61: goray.GetObjectReply.error:type_name -> goray.Error
-	4,  // 62: goray.AddObject.store:type_name -> goray.Pid
-	63, // [63:63] is the sub-list for method output_type
-	63, // [63:63] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	12, // 9: goray.Result.contained:type_name -> goray.Contained
+	9,  // 10: goray.StreamItem.result:type_name -> goray.Result
+	4,  // 11: goray.StreamItem.producer:type_name -> goray.Pid
+	5,  // 12: goray.Contained.ref:type_name -> goray.ObjectRef
+	4,  // 13: goray.BorrowObjects.borrower:type_name -> goray.Pid
+	9,  // 14: goray.BorrowObjectsReply.ready:type_name -> goray.Result
+	9,  // 15: goray.ObjectReady.result:type_name -> goray.Result
+	6,  // 16: goray.ActorSpec.args:type_name -> goray.Arg
+	69, // 17: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	4,  // 18: goray.ActorSpec.owner:type_name -> goray.Pid
+	70, // 19: goray.ActorSpec.concurrency_groups:type_name -> goray.ActorSpec.ConcurrencyGroupsEntry
+	1,  // 20: goray.ActorInfo.state:type_name -> goray.ActorState
+	4,  // 21: goray.ActorInfo.pid:type_name -> goray.Pid
+	4,  // 22: goray.ActorInfo.owner:type_name -> goray.Pid
+	24, // 23: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	25, // 24: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	7,  // 25: goray.CreateActorReply.error:type_name -> goray.Error
+	24, // 26: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,  // 27: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	4,  // 28: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	7,  // 29: goray.ActorStateChanged.error:type_name -> goray.Error
+	6,  // 30: goray.ActorCall.args:type_name -> goray.Arg
+	4,  // 31: goray.ActorCall.owner:type_name -> goray.Pid
+	25, // 32: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	7,  // 33: goray.LookupActorReply.error:type_name -> goray.Error
+	7,  // 34: goray.ActorDied.error:type_name -> goray.Error
+	7,  // 35: goray.KillActorReply.error:type_name -> goray.Error
+	25, // 36: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	4,  // 37: goray.JobInfo.core:type_name -> goray.Pid
+	39, // 38: goray.RegisterJob.job:type_name -> goray.JobInfo
+	39, // 39: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	7,  // 40: goray.Ack.error:type_name -> goray.Error
+	71, // 41: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	72, // 42: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	73, // 43: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	4,  // 44: goray.NodeInfo.raylet:type_name -> goray.Pid
+	4,  // 45: goray.NodeInfo.store:type_name -> goray.Pid
+	4,  // 46: goray.NodeInfo.directory:type_name -> goray.Pid
+	4,  // 47: goray.NodeInfo.core:type_name -> goray.Pid
+	74, // 48: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	75, // 49: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	2,  // 50: goray.TaskInfo.state:type_name -> goray.TaskState
+	76, // 51: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	49, // 52: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	45, // 53: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	45, // 54: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	77, // 55: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	78, // 56: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	3,  // 57: goray.PickNode.strategy:type_name -> goray.Strategy
+	79, // 58: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	45, // 59: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	7,  // 60: goray.PickNodeReply.error:type_name -> goray.Error
+	4,  // 61: goray.PutObject.owner:type_name -> goray.Pid
+	12, // 62: goray.PutObject.contained:type_name -> goray.Contained
+	7,  // 63: goray.GetObjectReply.error:type_name -> goray.Error
+	4,  // 64: goray.AddObject.store:type_name -> goray.Pid
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -4728,14 +4881,14 @@ func file_goray_proto_init() {
 		(*Arg_Inline)(nil),
 		(*Arg_Ref)(nil),
 	}
-	file_goray_proto_msgTypes[24].OneofWrappers = []any{}
+	file_goray_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   74,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -483,6 +483,7 @@ func (s *TaskSpec) Validate() error {
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
 		checkNonNegative(t, "hops", int64(s.Hops)),
 		checkReturnIDs(t, s.ExtraReturnIds),
+		checkNonNegative(t, "stream_backpressure", s.StreamBackpressure),
 	)
 }
 
@@ -779,6 +780,39 @@ func (c *ActorCall) Validate() error {
 		checkLen(t, "name", c.Name, MaxNameLen),
 		checkRetries(t, "max_retries", c.GetMaxRetries()),
 	)
+}
+
+// Validate checks the stream, the index, the item and the producer.
+func (m *StreamItem) Validate() error {
+	const t = "StreamItem"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if m.Result == nil {
+		return invalid(t, "result", "missing")
+	}
+	return firstError(
+		checkID(t, "stream_id", m.StreamId),
+		checkNonNegative(t, "index", m.Index),
+		nestedErr(t, "result", m.Result.Validate()),
+		checkPid(t, "producer", m.Producer, true),
+	)
+}
+
+// Validate checks the stream and the count.
+func (m *StreamAck) Validate() error {
+	const t = "StreamAck"
+	if m == nil {
+		return nilMessage(t)
+	}
+	return firstError(checkID(t, "stream_id", m.StreamId), checkNonNegative(t, "consumed", m.Consumed))
+}
+
+func nestedErr(typ, field string, err error) error {
+	if err != nil {
+		return nested(typ, field, err)
+	}
+	return nil
 }
 
 // checkReturnIDs checks the IDs of a call's further return values: at most
