@@ -76,6 +76,13 @@
 // A failed call fails every one of its Refs; cancelling any cancels the
 // call; each object is freed when its own Ref goes.
 //
+// A generator task (TaskGen) yields values one by one; its Stream gives
+// their Refs while it runs (range over Stream.All), with Backpressure(n)
+// pausing it while it is n items ahead, and abandoning the stream
+// cancelling it:
+//
+//	for r, err := range countdown.Remote(ctx, 5).All(ctx) { … }
+//
 // Actors live as in Ray. One that is not Detached is killed once no
 // process can reach a handle to it (ActorRefs inside values and those
 // GetActor returns count, like Refs) and when its job ends; a detached
