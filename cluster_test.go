@@ -174,6 +174,14 @@ func TestCluster(t *testing.T) {
 		{"objects", clusterMovesObjects},
 		{"actor lifetimes", clusterActorLifetime},
 		{"multiple returns", clusterMultipleReturns},
+		{"streaming generator", func(t *testing.T, ctx context.Context, _ []string) {
+			for _, opts := range [][]goray.Option{nil, {goray.Backpressure(2)}} {
+				got, err := collect(t, ctx, countUp.Remote(ctx, genParams{N: 40, FailAt: 30, PanicAt: -1}, opts...))
+				if len(got) != 30 || got[29] != 29 || !strings.Contains(fmt.Sprint(err), "failed at 30") {
+					t.Fatalf("stream from another process: %d items, %v", len(got), err)
+				}
+			}
+		}},
 		{"registered errors", func(t *testing.T, ctx context.Context, _ []string) {
 			var q *QuotaError
 			if err := get(ctx, failWith.Remote(ctx, "quota")); !errors.As(err, &q) || q.Limit != 2 {

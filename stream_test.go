@@ -118,6 +118,21 @@ func TestStreamingGenerator(t *testing.T) {
 			t.Fatalf("abandoned producer went on to %d items", n)
 		}
 	})
+	t.Run("a stream nobody reaches is abandoned", func(t *testing.T) {
+		key := uniqueKey(t)
+		func() {
+			s := countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1))
+			if _, ok, err := s.Next(ctx); !ok || err != nil {
+				t.Fatalf("first item: %v %v", ok, err)
+			}
+		}()
+		pollUntil(t, "dropped stream's generator cancelled", func() bool {
+			return counter(&genYielded, key).Load() > 0 && !running(t, ctx, "test.stream.count")
+		})
+		if n := counter(&genYielded, key).Load(); n > 3 {
+			t.Fatalf("abandoned producer went on to %d items", n)
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		_, err := collect(t, ctx, countUp.Remote(ctx, genParams{N: 1}, goray.Backpressure(0)))
 		if !errors.Is(err, goray.ErrInvalidArgument) {
