@@ -166,6 +166,23 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ObjectReady.result.object_id", &pb.ObjectReady{Result: &pb.Result{}}},
 			},
 		},
+		"goray.StreamItem": {
+			valid: []pb.Validator{&pb.StreamItem{StreamId: id1, Index: 3, Result: &pb.Result{ObjectId: id2, Inline: []byte("x")}, Producer: pid()}},
+			bad: []badCase{
+				{"StreamItem.result", &pb.StreamItem{StreamId: id1, Producer: pid()}},
+				{"StreamItem.result.object_id", &pb.StreamItem{StreamId: id1, Result: &pb.Result{}, Producer: pid()}},
+				{"StreamItem.stream_id", &pb.StreamItem{StreamId: id1[:3], Result: &pb.Result{ObjectId: id2}, Producer: pid()}},
+				{"StreamItem.index", &pb.StreamItem{StreamId: id1, Index: -1, Result: &pb.Result{ObjectId: id2}, Producer: pid()}},
+				{"StreamItem.producer", &pb.StreamItem{StreamId: id1, Result: &pb.Result{ObjectId: id2}}},
+			},
+		},
+		"goray.StreamAck": {
+			valid: []pb.Validator{&pb.StreamAck{StreamId: id1, Consumed: 2}},
+			bad: []badCase{
+				{"StreamAck.stream_id", &pb.StreamAck{Consumed: 2}},
+				{"StreamAck.consumed", &pb.StreamAck{StreamId: id1, Consumed: -1}},
+			},
+		},
 		"goray.ReleaseObjects": {
 			valid: []pb.Validator{&pb.ReleaseObjects{}, &pb.ReleaseObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}}},
 			bad: []badCase{
