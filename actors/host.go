@@ -59,11 +59,14 @@ type lane struct {
 	mu      sync.Mutex
 	queue   []*hostCall // accepted, not started; FIFO
 	running map[*hostCall]struct{}
-	open    bool   // calls may start: the actor is alive
-	inst    any    // the instance calls run on, while open
-	gen     uint64 // bumps whenever the workers of the past must stop
-	workers int    // goroutines of generation gen taking calls
-	limit   int    // workers at once: 1 for a sequential actor
+	open    bool // calls may start: the actor is alive
+	inst    any  // the instance calls run on, while open
+	// restarts is how often the actor restarted before the incarnation
+	// inst belongs to; calls report it (CallInfo.Restarts).
+	restarts int32
+	gen      uint64 // bumps whenever the workers of the past must stop
+	workers  int    // goroutines of generation gen taking calls
+	limit    int    // workers at once: 1 for a sequential actor
 
 	// worker takes calls from the lane for generation workerGen; kept so a
 	// call does not allocate a closure to start one. Only the host's
@@ -273,7 +276,7 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 	h.report(c, pb.ActorState_ACTOR_STATE_ALIVE, nil)
 	for _, l := range h.lanes {
 		l.mu.Lock()
-		l.open, l.inst = true, m.inst
+		l.open, l.inst, l.restarts = true, m.inst, h.restarts
 		n := l.workersNeeded()
 		l.mu.Unlock()
 		h.startWorkers(l, n)
@@ -391,9 +394,10 @@ func (h *Host) work(l *lane, gen uint64) {
 		for _, hc := range batch {
 			l.running[hc] = struct{}{}
 		}
-		inst := l.inst
+		inst, restarts := l.inst, l.restarts
 		l.mu.Unlock()
 		for i = 0; i < len(batch); i++ {
+			batch[i].info.Restarts = restarts
 			if perr := h.runCall(batch[i], inst); perr != nil {
 				h.failRun(l, gen, batch, i, perr)
 				exited = false
