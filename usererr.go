@@ -71,17 +71,18 @@ func RegisterError[E error](name string) error {
 	return nil
 }
 
-// registeredIn returns the first error in err's tree (depth first, as
-// errors.As searches) whose type is registered, with its registration.
-func registeredIn(err error) (error, *errorType) {
+// registeredIn returns the registration of the first error in err's tree
+// (depth first, as errors.As searches) whose type is registered, with that
+// error.
+func registeredIn(err error) (*errorType, error) {
 	errorTypes.RLock()
 	n := len(errorTypes.byType)
 	errorTypes.RUnlock()
 	if n == 0 {
 		return nil, nil
 	}
-	var walk func(e error, depth int) (error, *errorType)
-	walk = func(e error, depth int) (error, *errorType) {
+	var walk func(e error, depth int) (*errorType, error)
+	walk = func(e error, depth int) (*errorType, error) {
 		if e == nil || depth > 100 {
 			return nil, nil
 		}
@@ -89,15 +90,15 @@ func registeredIn(err error) (error, *errorType) {
 		et := errorTypes.byType[reflect.TypeOf(e)]
 		errorTypes.RUnlock()
 		if et != nil {
-			return e, et
+			return et, e
 		}
 		switch u := e.(type) {
 		case interface{ Unwrap() error }:
 			return walk(u.Unwrap(), depth+1)
 		case interface{ Unwrap() []error }:
 			for _, inner := range u.Unwrap() {
-				if found, et := walk(inner, depth+1); found != nil {
-					return found, et
+				if et, found := walk(inner, depth+1); found != nil {
+					return et, found
 				}
 			}
 		}
@@ -111,7 +112,7 @@ func registeredIn(err error) (error, *errorType) {
 // error carrying that error encoded; else err itself. A registered error
 // that does not encode keeps its message, which says why it lost its type.
 func userError(err error) error {
-	found, et := registeredIn(err)
+	et, found := registeredIn(err)
 	if found == nil {
 		return err
 	}
