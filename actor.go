@@ -165,6 +165,11 @@ type actorHandle struct {
 	key      string // string(id)
 	typeName string
 	name     string
+	// life is this process's reference to the actor's lifetime object
+	// (nil for a detached actor): owned when this process created the
+	// actor, else borrowed from the process that did. The actor is killed
+	// once no process reaches that object any more.
+	life *handle
 
 	mu        sync.Mutex
 	pid       *actor.PID // nil until the actor has a host
@@ -188,20 +193,35 @@ type failedCall struct {
 // actorHandleFor returns the process's handle of the actor info describes,
 // creating it on first use. Handles are dropped when no ActorRef reaches
 // them.
-func (rt *runtime) actorHandleFor(info *pb.ActorInfo) *actorHandle {
+func (rt *runtime) actorHandleFor(info *pb.ActorInfo, life *handle) *actorHandle {
 	key := string(info.ActorId)
+	if life != nil && life.err != nil {
+		life = nil
+	}
 	rt.handlesMu.Lock()
 	defer rt.handlesMu.Unlock()
 	if a := rt.handles[key].Value(); a != nil {
+		if a.life == nil && life != nil {
+			a.mu.Lock()
+			a.life = life
+			a.mu.Unlock()
+		}
 		return a
 	}
-	a := &actorHandle{rt: rt, id: info.ActorId, key: key, typeName: info.TypeName, name: info.Name}
+	a := &actorHandle{rt: rt, id: info.ActorId, key: key, typeName: info.TypeName, name: info.Name, life: life}
 	if info.State != pb.ActorState_ACTOR_STATE_PENDING {
 		a.pid = actors.PID(info.Pid)
 	}
 	rt.handles[key] = weak.Make(a)
 	goruntime.AddCleanup(a, rt.dropActorHandle, key)
 	return a
+}
+
+// lifeRef returns the handle's reference to the actor's lifetime, or nil.
+func (a *actorHandle) lifeRef() *handle {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.life
 }
 
 func (rt *runtime) dropActorHandle(key string) {
@@ -383,8 +403,14 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	if err != nil {
 		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
-	if _, err := actors.Default.Actor(typeName); err != nil {
+	typ, err := actors.Default.Actor(typeName)
+	if err != nil {
 		return ActorRef[S]{}, fmt.Errorf("%w: creating actor: %w", ErrNotFound, err)
+	}
+	for _, g := range typ.Groups() {
+		if _, ok := o.groups[g]; !ok {
+			return ActorRef[S]{}, fmt.Errorf("%w: creating actor %s: its methods run in concurrency group %q, which it is not given (ConcurrencyGroup)", ErrInvalidArgument, typeName, g)
+		}
 	}
 	// Constructor arguments that are Refs must be ready first.
 	for _, a := range args {
@@ -408,6 +434,7 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
 		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobOf(ctx), Owner: rt.ownerPID,
 		Scheduling: o.schedulingFrom(ctx),
+		ConcurrencyGroups: o.groups,
 	}
 	// The actor holds a reference on each store argument for as long as it
 	// lives, so a restart finds them; the GCS drops them when it lets go of
@@ -442,7 +469,45 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		}
 		return ActorRef[S]{}, fmt.Errorf("creating actor %s: %w", typeName, err)
 	}
-	return ActorRef[S]{a: rt.actorHandleFor(r.Info)}, nil
+	var life *handle
+	if !o.detached {
+		life = rt.newLife(id)
+	}
+	return ActorRef[S]{a: rt.actorHandleFor(r.Info, life)}, nil
+}
+
+// newLife returns the owned handle of the lifetime object of an actor this
+// process created: when it becomes unreachable (no ActorRef in this
+// process, and no borrower elsewhere), the actor is killed, as Ray does
+// with an actor whose handles are all out of scope.
+func (rt *runtime) newLife(id objects.ID) *handle {
+	h := &handle{rt: rt}
+	h.slot = rt.owner.Ready(id, h, &pb.Result{ObjectId: id[:]})
+	rt.export(h)
+	goruntime.AddCleanup(h, rt.actorOutOfScope, id)
+	return h
+}
+
+// actorOutOfScope kills an actor no handle reaches any more.
+func (rt *runtime) actorOutOfScope(id objects.ID) {
+	if rt.err() != nil {
+		return // the job ended: its actors die with it
+	}
+	rt.root.Send(rt.node.GCS, &pb.KillActor{ActorId: id[:], NoRestart: true, Cause: "out of scope: no handle to it is reachable"})
+}
+
+// lifeOf borrows the lifetime object of an actor from the core that owns
+// it, as described by info; nil for a detached actor.
+func (rt *runtime) lifeOf(ctx context.Context, info *pb.ActorInfo) (*handle, error) {
+	if info.Owner == nil {
+		return nil, nil
+	}
+	b := rt.newBinder()
+	life := b.ref(&pb.ObjectRef{Id: info.ActorId, Owner: info.Owner})
+	if err := b.finish(ctx); err != nil {
+		return nil, err
+	}
+	return life, nil
 }
 
 // GetActor finds the actor registered under name, in the runtime's
@@ -480,7 +545,26 @@ func GetActor[S any](ctx context.Context, name string, opts ...Option) (ActorRef
 	if r.Info.State == pb.ActorState_ACTOR_STATE_DEAD {
 		return ActorRef[S]{}, fmt.Errorf("%w: actor %q: %s", ErrActorDied, name, r.Info.DeathCause)
 	}
-	return ActorRef[S]{a: rt.actorHandleFor(r.Info)}, nil
+	life, err := rt.lifeOf(ctx, r.Info)
+	if err != nil {
+		return ActorRef[S]{}, fmt.Errorf("looking up actor %q: %w", name, err)
+	}
+	return ActorRef[S]{a: rt.actorHandleFor(r.Info, life)}, nil
+}
+
+// ExitActor ends the actor whose method calls it, as Ray's exit_actor
+// does: the method's result is delivered as usual once it returns, then the
+// actor is dead for good (no restart), every call still queued fails with
+// ErrActorDied, and its state is reclaimed. Call it from the method's own
+// goroutine. Outside an actor method (in a task, a constructor or a
+// driver) it returns ErrInvalidArgument.
+func ExitActor(ctx context.Context) error {
+	info := callOf(ctx)
+	if info == nil || len(info.ActorID) == 0 || info.Owner == nil {
+		return fmt.Errorf("%w: ExitActor called outside an actor method", ErrInvalidArgument)
+	}
+	info.Exit = true
+	return nil
 }
 
 // KillOption configures Kill.

@@ -20,6 +20,7 @@ import (
 type Recorder struct {
 	start int
 	seen  []int
+	child goray.ActorRef[Splitter] // an actor it created and holds
 }
 
 func (r *Recorder) Record(ctx context.Context, v int) ([]int, error) {

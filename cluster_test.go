@@ -181,6 +181,12 @@ var (
 	whereTask  = goray.Task("test.where", func(ctx context.Context, _ int) (string, error) { return goray.NodeID(ctx) })
 	whereActor = goray.Actor0("test.where-actor", func(ctx context.Context) (*Recorder, error) { return &Recorder{}, nil })
 	whereCall  = goray.Method0(whereActor, "where", func(r *Recorder, ctx context.Context) (string, error) { return goray.NodeID(ctx) })
+	// spawnChild creates an actor the caller holds in its state.
+	spawnChild = goray.Method0(whereActor, "spawn", func(r *Recorder, ctx context.Context) (string, error) {
+		s, err := splitter.New(ctx, 0, goray.MaxRestarts(-1))
+		r.child = s
+		return s.ID(), err
+	})
 )
 
 // TestCluster runs its cases against one cluster: a head and four workers
@@ -200,6 +206,22 @@ func TestCluster(t *testing.T) {
 		{"actors", clusterRunsActors},
 		{"objects", clusterMovesObjects},
 		{"state", clusterState},
+		{"actor lifetimes", clusterActorLifetime},
+		{"multiple returns", clusterMultipleReturns},
+		{"streaming generator", func(t *testing.T, ctx context.Context, _ []string) {
+			for _, opts := range [][]goray.Option{nil, {goray.Backpressure(2)}} {
+				got, err := collect(t, ctx, countUp.Remote(ctx, genParams{N: 40, FailAt: 30, PanicAt: -1}, opts...))
+				if len(got) != 30 || got[29] != 29 || !strings.Contains(fmt.Sprint(err), "failed at 30") {
+					t.Fatalf("stream from another process: %d items, %v", len(got), err)
+				}
+			}
+		}},
+		{"registered errors", func(t *testing.T, ctx context.Context, _ []string) {
+			var q *QuotaError
+			if err := get(ctx, failWith.Remote(ctx, "quota")); !errors.As(err, &q) || q.Limit != 2 {
+				t.Fatalf("error from another process: %v (%+v)", err, q)
+			}
+		}},
 		{"a node with the wrong token is refused", func(t *testing.T, ctx context.Context, _ []string) {
 			clusterRefusesWrongToken(t, ctx, head)
 		}},
@@ -692,6 +714,9 @@ func clusterMovesActors(t *testing.T, ctx context.Context, victim *nodeProc) {
 	if moving == (goray.ActorRef[Recorder]{}) {
 		t.Fatal("no actor landed on the victim node")
 	}
+	// An actor the moving one created and holds is owned by the victim's
+	// process: it dies with it, wherever it runs, restarts left or not.
+	child := mustGet(t, ctx, spawnChild.Remote(ctx, moving))
 	victim.kill()
 	// Free a CPU elsewhere for it.
 	for _, a := range refs {
@@ -720,6 +745,10 @@ func clusterMovesActors(t *testing.T, ctx context.Context, victim *nodeProc) {
 	}
 	if got == victim.ID {
 		t.Fatalf("the actor still answers from the dead node %s", got)
+	}
+	pollUntil(t, "the child of the actor on the dead node dead", func() bool { st, _ := actorState(t, ctx, child); return st == "DEAD" })
+	if _, cause := actorState(t, ctx, child); !strings.Contains(cause, "owner died") {
+		t.Fatalf("child: death cause %q", cause)
 	}
 	actors, err := goray.ListActors(ctx)
 	if err != nil {

@@ -37,7 +37,8 @@
 // call further tasks and actors. Errors wrap the sentinels of this package
 // (ErrActorDied, ErrTaskCancelled, ErrInfeasible, …) for errors.Is; a failed
 // task's error is a *TaskError with the user's message and, for a panic, the
-// remote stack.
+// remote stack. An error type registered with RegisterError comes back
+// decoded inside the *TaskError, so errors.As finds it with its fields.
 //
 // Values cross every call through package codec, even in one process:
 // []byte and numeric slices are copied as they are, proto.Message values are
@@ -60,4 +61,32 @@
 // an interface value or in a non-zero unexported field (ErrInvalidArgument).
 // Whether a type can hold a Ref is decided once per type, so values of
 // other types are not walked.
+//
+// A function that returns several values gives one Ref per value, each an
+// object of its own (Ray's num_returns): TaskR2 and TaskR3 (MethodR2 for
+// actors) for a fixed count, TaskRN and MethodRN for a slice whose length
+// the caller names per call:
+//
+//	var divmod = goray.TaskR2("divmod", func(ctx context.Context, p [2]int) (int, int, error) {
+//		return p[0] / p[1], p[0] % p[1], nil
+//	})
+//	q, r := divmod.Remote(ctx, [2]int{17, 5}) // Ref[int], Ref[int]
+//	parts := split.Remote(ctx, grad, k)       // TaskRN: []Ref[[]float32], len k
+//
+// A failed call fails every one of its Refs; cancelling any cancels the
+// call; each object is freed when its own Ref goes.
+//
+// A generator task (TaskGen) yields values one by one; its Stream gives
+// their Refs while it runs (range over Stream.All), with Backpressure(n)
+// pausing it while it is n items ahead, and abandoning the stream
+// cancelling it:
+//
+//	for r, err := range countdown.Remote(ctx, 5).All(ctx) { … }
+//
+// Actors live as in Ray. One that is not Detached is killed once no
+// process can reach a handle to it (ActorRefs inside values and those
+// GetActor returns count, like Refs) and when its job ends; a detached
+// actor lives until Kill. A method ends its own actor with ExitActor. An
+// actor's methods may run in named concurrency groups, each with its own
+// limit (ConcurrencyGroup, and InGroup where the method is registered).
 package goray

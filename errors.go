@@ -62,6 +62,11 @@ type TaskError struct {
 	// Panicked reports that user code panicked rather than returned an error.
 	Panicked bool
 	kind     error
+	// user is the error of a registered type (RegisterError) the function
+	// returned, decoded; errType and errData are its wire form.
+	user    error
+	errType string
+	errData []byte
 }
 
 func (e *TaskError) Error() string {
@@ -72,8 +77,15 @@ func (e *TaskError) Error() string {
 	return s
 }
 
-// Unwrap returns the sentinel for the kind of failure.
-func (e *TaskError) Unwrap() error { return e.kind }
+// Unwrap returns the sentinel for the kind of failure and, when the
+// function returned an error of a registered type (RegisterError), that
+// error, decoded: errors.As finds it with its fields.
+func (e *TaskError) Unwrap() []error {
+	if e.user != nil {
+		return []error{e.kind, e.user}
+	}
+	return []error{e.kind}
+}
 
 // kindSentinels maps wire kinds to sentinels; sentinelKinds is the reverse,
 // in a fixed order so that toWire is deterministic.
@@ -103,8 +115,14 @@ func fromWire(e *pb.Error) error {
 	}
 	switch e.Kind {
 	case pb.ErrorKind_ERROR_KIND_USER, pb.ErrorKind_ERROR_KIND_PANIC:
-		return &TaskError{Function: e.Function, Message: e.Message, Stack: e.Stack, NodeID: e.NodeId,
-			Panicked: e.Kind == pb.ErrorKind_ERROR_KIND_PANIC, kind: kind}
+		te := &TaskError{Function: e.Function, Message: e.Message, Stack: e.Stack, NodeID: e.NodeId,
+			Panicked: e.Kind == pb.ErrorKind_ERROR_KIND_PANIC, kind: kind, errType: e.ErrorType, errData: e.ErrorData}
+		user, err := decodeUserError(e)
+		if err != nil {
+			te.Message += " (" + err.Error() + ")"
+		}
+		te.user = user
+		return te
 	}
 	if e.Function != "" {
 		return fmt.Errorf("%w: %s: %s", kind, e.Function, e.Message)
@@ -137,7 +155,8 @@ func toWire(err error) *pb.Error {
 		if te.Panicked {
 			k = pb.ErrorKind_ERROR_KIND_PANIC
 		}
-		return &pb.Error{Kind: k, Message: te.Message, Stack: te.Stack, Function: te.Function, NodeId: te.NodeID}
+		return &pb.Error{Kind: k, Message: te.Message, Stack: te.Stack, Function: te.Function, NodeId: te.NodeID,
+			ErrorType: te.errType, ErrorData: te.errData}
 	}
 	for _, s := range sentinelKinds {
 		if errors.Is(err, s.sentinel) {

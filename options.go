@@ -37,6 +37,9 @@ type options struct {
 	retryOnError bool
 	// scheduling is set by the scheduling options (scheduling.go).
 	scheduling *pb.Scheduling
+	groups       map[string]int32
+	retriesSet   bool
+	backpressure int64
 }
 
 func opt(kinds optKind, f func(*options)) Option {
@@ -80,9 +83,10 @@ func Resource(name string, amount float64) Option {
 }
 
 // Name names an actor (it can then be found with GetActor) or, for a task,
-// sets the name it is shown under.
+// sets the name it is shown under; for an actor method call, the name its
+// errors carry.
 func Name(name string) Option {
-	return opt(forTask|forActor, func(o *options) {
+	return opt(forTask|forActor|forMethod, func(o *options) {
 		if name == "" {
 			o.fail(fmt.Errorf("%w: empty name", ErrInvalidArgument))
 		}
@@ -133,15 +137,35 @@ func MaxConcurrency(n int) Option {
 	})
 }
 
+// ConcurrencyGroup gives an actor a named concurrency group that runs up to
+// n calls at once, apart from the calls of its other groups and of its
+// default group (MaxConcurrency). Methods join a group where they are
+// registered, with InGroup; an actor must be given every group its type's
+// methods are in. Repeat the option for several groups.
+func ConcurrencyGroup(name string, n int) Option {
+	return opt(forActor, func(o *options) {
+		switch {
+		case name == "":
+			o.fail(fmt.Errorf("%w: ConcurrencyGroup with an empty name", ErrInvalidArgument))
+		case n < 1:
+			o.fail(fmt.Errorf("%w: ConcurrencyGroup(%q, %d): want 1 or more", ErrInvalidArgument, name, n))
+		}
+		if o.groups == nil {
+			o.groups = map[string]int32{}
+		}
+		o.groups[name] = int32(n)
+	})
+}
+
 // MaxRetries sets how often a task is retried after a system failure (its
 // node died), and after a user error when RetryExceptions is given: default
 // 3, 0 never, -1 without limit.
 func MaxRetries(n int) Option {
-	return opt(forTask, func(o *options) {
+	return opt(forTask|forMethod, func(o *options) {
 		if n < -1 {
 			o.fail(fmt.Errorf("%w: MaxRetries(%d): want -1 or more", ErrInvalidArgument, n))
 		}
-		o.maxRetries = int32(n)
+		o.maxRetries, o.retriesSet = int32(n), true
 	})
 }
 

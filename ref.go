@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
@@ -26,6 +27,12 @@ type handle struct {
 	actor *actorHandle
 	// task is set for the result of a task or actor call (it can be cancelled).
 	task bool
+	// first is the handle of a call's first value when this handle is one
+	// of its further values: cancelling either cancels the call. It is
+	// weak, so that each value's lifetime is its own; the first's slot
+	// holds that handle until the call settles, and Cancel has nothing to
+	// do after.
+	first weak.Pointer[handle]
 	// spec is a task's spec, kept to resubmit it should its node die.
 	spec *pb.TaskSpec
 	// sent moves from callWaiting to callSent when the call leaves this
@@ -386,15 +393,42 @@ func Wait(ctx context.Context, refs []AnyRef, numReady int, timeout time.Duratio
 	return ready, notReady, nil
 }
 
+// CancelOption configures Cancel.
+type CancelOption func(*cancelOptions)
+
+type cancelOptions struct{ notRecursive bool }
+
+// NotRecursive cancels the call alone, not the tasks and actor calls it
+// submitted (Ray's recursive=False).
+func NotRecursive() CancelOption { return func(o *cancelOptions) { o.notRecursive = true } }
+
 // Cancel cancels the task or actor call that produces r: one that has not
 // started is dropped; a running one sees its context cancelled. Get on r
 // then fails with ErrTaskCancelled, once the node that holds the call has
-// acted on the cancel. Cancelling a finished call does nothing.
-func Cancel(ctx context.Context, r AnyRef) error {
+// acted on the cancel. Cancelling a finished call does nothing. As in Ray,
+// the cancel is recursive: the tasks and actor calls the call submitted
+// that have not settled are cancelled too (and theirs, in turn), unless
+// NotRecursive is given.
+func Cancel(ctx context.Context, r AnyRef, opts ...CancelOption) error {
 	if r == nil || r.handle() == nil {
 		return fmt.Errorf("%w: Cancel: zero Ref", ErrInvalidArgument)
 	}
-	h := r.handle()
+	var o cancelOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return cancelHandle(r.handle(), !o.notRecursive)
+}
+
+// cancelHandle cancels the call whose result h is.
+func cancelHandle(h *handle, recursive bool) error {
+	if first := h.first; first != (weak.Pointer[handle]{}) {
+		if h = first.Value(); h == nil {
+			return nil // the call settled: nothing to cancel
+		}
+	}
 	if err := h.ended(); err != nil {
 		return err
 	}
@@ -407,7 +441,7 @@ func Cancel(ctx context.Context, r AnyRef) error {
 		rt.owner.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: fmt.Sprintf("%s cancelled before it was sent", id)})
 		return nil
 	}
-	msg := &pb.CancelTask{TaskId: id[:], ReturnId: id[:]}
+	msg := &pb.CancelTask{TaskId: id[:], ReturnId: id[:], NotRecursive: !recursive}
 	if h.actor != nil {
 		msg.ActorId = h.actor.id
 		h.actor.sendCancel(msg)

@@ -422,15 +422,22 @@ func (r ActorRef[S]) scanRef(s *refScan) error {
 		return fmt.Errorf("%w: actor %s (%x): %s", ErrActorDied, a.typeName, a.id, dead.Message)
 	}
 	s.actors = append(s.actors, a)
+	if life := a.lifeRef(); life != nil {
+		// The handle references the actor's lifetime: it travels as a Ref.
+		s.refs = append(s.refs, life)
+	}
 	return nil
 }
 
-// actorWire is an ActorRef's wire form inside a value.
+// actorWire is an ActorRef's wire form inside a value. Owner names the
+// core that owns the actor's lifetime object (empty for a detached actor).
 type actorWire struct {
-	_        struct{} `cbor:",toarray"`
-	ID       []byte
-	TypeName string
-	Name     string
+	_            struct{} `cbor:",toarray"`
+	ID           []byte
+	TypeName     string
+	Name         string
+	OwnerAddress string
+	OwnerID      string
 }
 
 // MarshalCBOR encodes the actor handle for the codec: the actor's ID and
@@ -439,7 +446,15 @@ func (r ActorRef[S]) MarshalCBOR() ([]byte, error) {
 	if r.a == nil {
 		return []byte{0xf6}, nil
 	}
-	return cbor.Marshal(cbor.Tag{Number: cborTagActor, Content: actorWire{ID: r.a.id, TypeName: r.a.typeName, Name: r.a.name}})
+	w := actorWire{ID: r.a.id, TypeName: r.a.typeName, Name: r.a.name}
+	if life := r.a.lifeRef(); life != nil {
+		owner := life.owner
+		if owner == nil {
+			owner = life.rt.ownerPID
+		}
+		w.OwnerAddress, w.OwnerID = owner.Address, owner.Id
+	}
+	return cbor.Marshal(cbor.Tag{Number: cborTagActor, Content: w})
 }
 
 // UnmarshalCBOR decodes an actor handle; it is bound to a runtime once the
@@ -464,6 +479,10 @@ func (r *ActorRef[S]) UnmarshalCBOR(data []byte) error {
 		return fmt.Errorf("goray: actor ID of %d bytes", len(w.ID))
 	}
 	r.a = &actorHandle{id: w.ID, key: string(w.ID), typeName: w.TypeName, name: w.Name}
+	if w.OwnerID != "" {
+		// Bound, like a Ref, once the whole value is decoded.
+		r.a.life = &handle{wire: &pb.ObjectRef{Id: w.ID, Owner: &pb.Pid{Address: w.OwnerAddress, Id: w.OwnerID}}}
+	}
 	return nil
 }
 
@@ -474,6 +493,10 @@ func (r *ActorRef[S]) bindRef(b *binder) error {
 	if !stateTypeHas[S](r.a.typeName) {
 		return fmt.Errorf("%w: an ActorRef[%v] holds an actor of type %s", ErrInvalidArgument, reflect.TypeFor[S](), r.a.typeName)
 	}
-	r.a = b.rt.actorHandleFor(&pb.ActorInfo{ActorId: r.a.id, TypeName: r.a.typeName, Name: r.a.name, State: pb.ActorState_ACTOR_STATE_PENDING})
+	var life *handle
+	if r.a.life != nil {
+		life = b.ref(r.a.life.wire)
+	}
+	r.a = b.rt.actorHandleFor(&pb.ActorInfo{ActorId: r.a.id, TypeName: r.a.typeName, Name: r.a.name, State: pb.ActorState_ACTOR_STATE_PENDING}, life)
 	return nil
 }

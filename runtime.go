@@ -51,6 +51,11 @@ type runtime struct {
 
 	// table indexes the handles references inside values resolve to.
 	table refTable
+
+	// streams are the generator streams this process consumes, and
+	// producers those whose generators run here, by stream ID.
+	streams   sync.Map // objects.ID -> *streamState
+	producers sync.Map // objects.ID -> *producer
 }
 
 // err returns why the runtime ended, or nil while it runs.
@@ -369,6 +374,10 @@ func (rt *runtime) notify(msg any, sender *actor.PID) {
 		rt.actorResolved(m)
 	case *pb.ActorMoved:
 		rt.actorMoved(m.ActorId, m.FromNode)
+	case *pb.StreamItem:
+		rt.streamItem(m)
+	case *pb.StreamAck:
+		rt.streamAck(m)
 	case *pb.TaskAccepted:
 		if id, err := objects.IDFromBytes(m.TaskId); err == nil {
 			rt.owner.Accepted(id, m.NodeId)
@@ -505,6 +514,57 @@ func GPUIDs(ctx context.Context) []int {
 		out[i] = int(g)
 	}
 	return out
+}
+
+// RuntimeContext describes where the code of a context runs, as Ray's
+// get_runtime_context does. IDs are in hex; those that do not apply are
+// empty (a driver runs no task; a task is no actor).
+type RuntimeContext struct {
+	JobID, NodeID string
+	// TaskID identifies the running task or actor call.
+	TaskID string
+	// ActorID is the actor whose constructor or method runs.
+	ActorID string
+	// Resources is what the task or actor was scheduled with.
+	Resources map[string]float64
+	// GPUIDs are the GPU devices assigned to it.
+	GPUIDs []int
+	// Restarts is how often the actor restarted before the incarnation
+	// that runs (0 for its first).
+	Restarts int
+}
+
+// WasRestarted reports whether the running actor is a restarted one.
+func (c RuntimeContext) WasRestarted() bool { return c.Restarts > 0 }
+
+// GetRuntimeContext returns the runtime context of ctx: inside a task or
+// actor method, the job, node, task and actor IDs, the resources and GPUs
+// assigned and the actor's restarts; in a driver, its job and node.
+func GetRuntimeContext(ctx context.Context) (RuntimeContext, error) {
+	rt, err := runtimeOf(ctx)
+	if err != nil {
+		return RuntimeContext{}, err
+	}
+	out := RuntimeContext{JobID: rt.jobOf(ctx), NodeID: rt.node.ID}
+	info := callOf(ctx)
+	if info == nil {
+		return out, nil
+	}
+	if info.NodeID != "" {
+		out.NodeID = info.NodeID
+	}
+	if len(info.TaskID) > 0 {
+		out.TaskID = fmt.Sprintf("%x", info.TaskID)
+	}
+	if len(info.ActorID) > 0 {
+		out.ActorID = fmt.Sprintf("%x", info.ActorID)
+	}
+	if info.Resources != nil {
+		out.Resources = floats(info.Resources)
+	}
+	out.GPUIDs = GPUIDs(ctx)
+	out.Restarts = int(info.Restarts)
+	return out, nil
 }
 
 // NodeID returns the ID of the node the context's code runs on.

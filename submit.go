@@ -5,7 +5,9 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"sync/atomic"
+	"weak"
 
+	"github.com/goray-dev/goray/actors"
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
@@ -95,20 +97,32 @@ func keepArgs(result *objects.Slot, args []argSpec) {
 
 // submitTask sends a task to the local raylet once its arguments are ready.
 func submitTask(ctx context.Context, function string, args []argSpec, argErr error, opts []Option) *handle {
+	return submitTaskN(ctx, function, args, argErr, opts, nil)
+}
+
+// submitTaskN is submitTask for a function that returns 1+len(more)
+// values: it returns the first's handle and sets more to the others'.
+func submitTaskN(ctx context.Context, function string, args []argSpec, argErr error, opts []Option, more []*handle) *handle {
+	return submitTaskSpec(ctx, function, args, argErr, opts, more, nil)
+}
+
+// submitTaskSpec is submitTaskN with prep, when set, run on the task's
+// spec before it is sent.
+func submitTaskSpec(ctx context.Context, function string, args []argSpec, argErr error, opts []Option, more []*handle, prep func(*pb.TaskSpec, objects.ID)) *handle {
 	rt, err := runtimeOf(ctx)
 	if err != nil {
-		return failedHandle(nil, err)
+		return failedHandles(nil, err, more)
 	}
 	if argErr != nil {
-		return failedHandle(rt, fmt.Errorf("task %s: %w", function, argErr))
+		return failedHandles(rt, fmt.Errorf("task %s: %w", function, argErr), more)
 	}
 	o, err := buildOptions(forTask, opts)
 	if err != nil {
-		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
+		return failedHandles(rt, fmt.Errorf("task %s: %w", function, err), more)
 	}
 	res, err := o.wireResources(forTask)
 	if err != nil {
-		return failedHandle(rt, fmt.Errorf("task %s: %w", function, err))
+		return failedHandles(rt, fmt.Errorf("task %s: %w", function, err), more)
 	}
 	id := rt.ids.Next()
 	h := pendingHandle(rt, id, nil)
@@ -117,7 +131,14 @@ func submitTask(ctx context.Context, function string, args []argSpec, argErr err
 		MaxRetries: o.maxRetries, RetryExceptions: o.retryOnError, Name: o.name,
 		Owner: rt.ownerPID, JobId: rt.jobOf(ctx), Scheduling: o.schedulingFrom(ctx),
 	}
+	if len(more) > 0 {
+		spec.ExtraReturnIds = rt.moreReturns(h, nil, more)
+	}
+	if prep != nil {
+		prep(spec, id)
+	}
 	h.spec = spec
+	cancelWithCaller(ctx, h)
 	keepArgs(h.slot, args)
 	if argsReady(args) {
 		rt.sendTask(h, spec, args)
@@ -139,4 +160,47 @@ func (rt *runtime) sendTask(h *handle, spec *pb.TaskSpec, args []argSpec) {
 	if h.markSent() {
 		rt.root.Send(rt.node.Raylet, spec)
 	}
+}
+
+// cancelWithCaller makes a recursive cancel of the call that ctx belongs
+// to, if any, cancel the call h is the result of, as long as it has not
+// settled (Ray's recursive cancel).
+func cancelWithCaller(ctx context.Context, h *handle) {
+	if stop := actors.OnCancel(ctx, func() { _ = cancelHandle(h, true) }); stop != nil {
+		h.slot.OnDone(stop)
+	}
+}
+
+// failedHandles returns a failed handle for err, and sets more to further
+// ones failed alike.
+func failedHandles(rt *runtime, err error, more []*handle) *handle {
+	for i := range more {
+		more[i] = failedHandle(rt, err)
+	}
+	return failedHandle(rt, err)
+}
+
+// moreReturns sets more to pending handles for the further values of the
+// call whose first value is first's (a is its actor, if any), and returns
+// their IDs for the wire. The call answers an error at first's object
+// alone: the others then fail with it.
+func (rt *runtime) moreReturns(first *handle, a *actorHandle, more []*handle) [][]byte {
+	ids := make([][]byte, len(more))
+	slots := make([]objects.ID, len(more))
+	for i := range more {
+		id := rt.ids.Next()
+		h := pendingHandle(rt, id, a)
+		h.first = weak.Make(first)
+		more[i], slots[i], ids[i] = h, id, h.slot.ID[:]
+	}
+	first.slot.OnDone(func() {
+		if _, _, _, perr, _ := first.slot.Value(); perr != nil {
+			rt.pool.Go(func() {
+				for _, id := range slots {
+					rt.owner.Fail(id, perr)
+				}
+			})
+		}
+	})
+	return ids
 }

@@ -32,7 +32,7 @@ func decode2[A, B any](ctx context.Context, what string, args [][]byte) (a A, b 
 // with the result.
 func encodeResult[R any](ctx context.Context, what string, r R, err error) ([]byte, error) {
 	if err != nil {
-		return nil, err
+		return nil, userError(err)
 	}
 	b, s, err := encodeValue(r, holdsRefsOf[R]())
 	if err != nil {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +20,11 @@ type CallInfo struct {
 	JobID  string
 	NodeID string
 	GPUIDs []int32
+	// Resources is what the task or actor was scheduled with (fixed-point,
+	// as on the wire).
+	Resources map[string]int64
+	// Restarts is how often the actor restarted before this incarnation.
+	Restarts int32
 	// Raylet is where a blocked task reports that it waits (nil for actor calls).
 	Raylet *actor.PID
 	// Owner is the core the call's result goes to (nil for a constructor).
@@ -31,9 +37,53 @@ type CallInfo struct {
 	// without options of its own stays in its placement group when it
 	// asked to capture child tasks.
 	Scheduling *pb.Scheduling
+	// NumReturns is how many values the caller expects the function to
+	// return (Ray's num_returns): 1 but for functions registered as
+	// returning several.
+	NumReturns int
+	// Extra is set by the invoker of a function returning several values:
+	// every value but the first, which the invoker returns as usual.
+	Extra []Return
+	// StreamBackpressure is, for a generator task, how many items it may
+	// yield ahead of its consumer (0: no limit).
+	StreamBackpressure int64
+	// Exit is set by an actor method (on its own goroutine) that ends its
+	// actor: the host answers the call, then the actor dies, answering
+	// the calls still queued with ACTOR_DIED.
+	Exit bool
+}
+
+// Return is one further value a call returns, encoded, with the
+// references it holds (pinned for the call's owner).
+type Return struct {
+	Data      []byte
+	Contained []*pb.Contained
 }
 
 type callInfoKey struct{}
+
+// callCtxKey finds the call's own context among a context's values.
+type callCtxKey struct{}
+
+// cancelCause is the cause with which a CancelTask cancels its call.
+func cancelCause(m *pb.CancelTask) error {
+	if m.NotRecursive {
+		return errCallCancelledAlone
+	}
+	return errCallCancelled
+}
+
+// OnCancel runs f once the call that ctx belongs to is cancelled by its
+// caller with a recursive cancel (not when it returns, fails or is taken
+// back, nor when a context derived from it ends). The returned function
+// stops it; outside a call, OnCancel does nothing and returns nil.
+func OnCancel(ctx context.Context, f func()) (stop func()) {
+	c, _ := ctx.Value(callCtxKey{}).(*callCtx)
+	if c == nil {
+		return nil
+	}
+	return c.afterCancel(f)
+}
 
 // CallInfoOf returns the call that ctx belongs to, or nil outside a call.
 func CallInfoOf(ctx context.Context) *CallInfo {
@@ -60,6 +110,8 @@ type callCtx struct {
 type afterCall struct {
 	f       func()
 	stopped bool
+	// onlyCancel: f runs only for a recursive cancel by the caller.
+	onlyCancel bool
 }
 
 // closedChan is the done channel of a context cancelled before anyone asked.
@@ -97,8 +149,11 @@ func (c *callCtx) Err() error {
 
 // Value implements context.Context.
 func (c *callCtx) Value(key any) any {
-	if _, ok := key.(callInfoKey); ok {
+	switch key.(type) {
+	case callInfoKey:
 		return c.info
+	case callCtxKey:
+		return c
 	}
 	return c.base.Value(key)
 }
@@ -126,6 +181,35 @@ func (c *callCtx) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
+// afterCancel runs f once the context is cancelled with errCallCancelled;
+// the returned function stops it, and drops it from the context so that a
+// long call submitting many children does not accumulate them.
+func (c *callCtx) afterCancel(f func()) (stop func()) {
+	c.mu.Lock()
+	if c.cause != nil {
+		cause := c.cause
+		c.mu.Unlock()
+		if cause == errCallCancelled {
+			go f()
+		}
+		return func() {}
+	}
+	a := &afterCall{f: f, onlyCancel: true}
+	c.afters = append(c.afters, a)
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if a.stopped || c.cause != nil {
+			return
+		}
+		a.stopped = true
+		if i := slices.Index(c.afters, a); i >= 0 {
+			c.afters = slices.Delete(c.afters, i, i+1)
+		}
+	}
+}
+
 // cancel cancels the context with cause; the first cause wins. It reports
 // whether this call cancelled it.
 func (c *callCtx) cancel(cause error) bool {
@@ -142,7 +226,9 @@ func (c *callCtx) cancel(cause error) bool {
 	for _, a := range c.afters {
 		if !a.stopped {
 			a.stopped = true
-			fns = append(fns, a.f)
+			if !a.onlyCancel || cause == errCallCancelled {
+				fns = append(fns, a.f)
+			}
 		}
 	}
 	c.afters = nil

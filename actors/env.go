@@ -149,6 +149,31 @@ func (e *Env) Deliver(owner *pb.Pid, returnID, data []byte, perr *pb.Error, cont
 	e.System.Root.Send(e.ownerPID(owner), res)
 }
 
+// DeliverCall sends the outcome of a call that may return several values:
+// every further value to its own object first, then the first value (or
+// the error) to returnID. An error goes to returnID alone: the owner fails
+// the call's other objects with it. The references every value holds
+// travel with the first result when the call failed, so that the owner
+// lets go of them.
+func (e *Env) DeliverCall(owner *pb.Pid, returnID []byte, extraIDs [][]byte, data []byte, perr *pb.Error, info *CallInfo) {
+	if perr == nil && len(info.Extra) != len(extraIDs) {
+		perr = &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_INVALID, NodeId: e.NodeID,
+			Message: fmt.Sprintf("the call returned %d values, its caller expects %d", len(info.Extra)+1, len(extraIDs)+1)}
+	}
+	if perr != nil {
+		contained := info.Contained
+		for _, r := range info.Extra {
+			contained = append(contained, r.Contained...)
+		}
+		e.Deliver(owner, returnID, nil, perr, contained)
+		return
+	}
+	for i, r := range info.Extra {
+		e.Deliver(owner, extraIDs[i], r.Data, nil, r.Contained)
+	}
+	e.Deliver(owner, returnID, data, nil, info.Contained)
+}
+
 // ClipError returns e within what every receiver accepts (valid UTF-8,
 // pb's length limits), so a long or odd user message can never get its
 // result refused on the way: e itself when it is, else a clipped copy (in
@@ -158,10 +183,14 @@ func ClipError(e *pb.Error) *pb.Error {
 		return nil
 	}
 	msg, fn, stack := clip(e.Message, pb.MaxTextLen), clip(e.Function, pb.MaxTextLen), clip(e.Stack, pb.MaxStackLen)
-	if msg == e.Message && fn == e.Function && stack == e.Stack {
+	if msg == e.Message && fn == e.Function && stack == e.Stack && len(e.ErrorType) <= pb.MaxNameLen && len(e.ErrorData) <= pb.MaxTextLen {
 		return e
 	}
-	return &pb.Error{Kind: e.Kind, Message: msg, Function: fn, Stack: stack, NodeId: e.NodeId}
+	out := &pb.Error{Kind: e.Kind, Message: msg, Function: fn, Stack: stack, NodeId: e.NodeId, ErrorType: e.ErrorType, ErrorData: e.ErrorData}
+	if len(out.ErrorType) > pb.MaxNameLen || len(out.ErrorData) > pb.MaxTextLen {
+		out.ErrorType, out.ErrorData = "", nil // the message says what it was
+	}
+	return out
 }
 
 const clipMark = "… (truncated)"
@@ -191,7 +220,17 @@ func ErrorOf(kind pb.ErrorKind, err error, function, node string) *pb.Error {
 	var re *RemoteError
 	if errors.As(err, &re) {
 		if re == err {
-			return re.E
+			if re.E.Kind != pb.ErrorKind_ERROR_KIND_USER || re.E.Function != "" || function == "" {
+				return re.E
+			}
+			// A user error that names no function (one its invoker
+			// encoded) is the function's own.
+			e := proto.Clone(re.E).(*pb.Error)
+			e.Function = function
+			if e.NodeId == "" {
+				e.NodeId = node
+			}
+			return e
 		}
 		e := proto.Clone(re.E).(*pb.Error)
 		e.Message, e.Function, e.NodeId = err.Error(), function, node

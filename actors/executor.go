@@ -57,7 +57,7 @@ func (x *Executor) Receive(c actor.Context) {
 		x.start(m)
 	case *pb.CancelTask:
 		if x.task != nil && bytes.Equal(x.task.spec.TaskId, m.TaskId) {
-			x.task.cancel(errCallCancelled)
+			x.task.cancel(cancelCause(m))
 		}
 	case taskExited:
 		spec := m.spec
@@ -69,7 +69,7 @@ func (x *Executor) Receive(c actor.Context) {
 		}
 		x.env.finishTask(spec, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM,
 			Message:  fmt.Sprintf("task %s exited its goroutine (runtime.Goexit) on each of its %d attempts", spec.Function, spec.Attempt+1),
-			Function: spec.Function, NodeId: x.env.NodeID}, nil)
+			Function: spec.Function, NodeId: x.env.NodeID}, &CallInfo{})
 	case *actor.Stopping:
 		if x.task != nil {
 			x.task.cancel(errTakenBack)
@@ -80,7 +80,8 @@ func (x *Executor) Receive(c actor.Context) {
 // start hands the task to the goroutine of this mailbox run, once the run
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
-	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner, Scheduling: spec.Scheduling}}
+	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner,
+		NumReturns: 1 + len(spec.ExtraReturnIds), Resources: spec.Resources, StreamBackpressure: spec.StreamBackpressure, Scheduling: spec.Scheduling}}
 	t.init(x.env.Base, &t.info)
 	x.task = t
 	self, sys := x.self, x.env.System
@@ -106,6 +107,7 @@ func (e *Env) runTask(t *taskCall) {
 	var data []byte
 	var perr *pb.Error
 	for attempt := int32(0); ; attempt++ {
+		t.info.Extra = nil
 		data, perr = e.runOnce(t, spec)
 		if perr == nil || t.Err() != nil || !retryable(spec, perr, attempt) {
 			break
@@ -115,7 +117,7 @@ func (e *Env) runTask(t *taskCall) {
 	switch t.causeOf() {
 	case errTakenBack:
 		return
-	case errCallCancelled:
+	case errCallCancelled, errCallCancelledAlone:
 		msg := "task cancelled by its caller"
 		if perr != nil {
 			msg += ": " + perr.Message
@@ -124,14 +126,14 @@ func (e *Env) runTask(t *taskCall) {
 	}
 	// The references a result holds travel with it, even when the task
 	// failed after encoding it, so that its owner lets go of them.
-	e.finishTask(spec, data, perr, t.info.Contained)
+	e.finishTask(spec, data, perr, &t.info)
 }
 
 // finishTask frees the task's executor, then wakes its owner: a caller that
 // submits its next task on wake-up finds the resources already released.
-func (e *Env) finishTask(spec *pb.TaskSpec, data []byte, perr *pb.Error, contained []*pb.Contained) {
+func (e *Env) finishTask(spec *pb.TaskSpec, data []byte, perr *pb.Error, info *CallInfo) {
 	e.System.Root.Send(e.Raylet, &pb.TaskFinished{TaskId: spec.TaskId})
-	e.Deliver(spec.Owner, spec.ReturnId, data, perr, contained)
+	e.DeliverCall(spec.Owner, spec.ReturnId, spec.ExtraReturnIds, data, perr, info)
 }
 
 func retryable(spec *pb.TaskSpec, perr *pb.Error, attempt int32) bool {

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -16,6 +17,9 @@ var (
 	// errCallCancelled: the caller cancelled the call; whoever runs it
 	// answers CANCELLED.
 	errCallCancelled = errors.New("call cancelled")
+	// errCallCancelledAlone: as errCallCancelled, but what the call
+	// submitted is not cancelled with it.
+	errCallCancelledAlone = errors.New("call cancelled, not what it submitted")
 	// errTakenBack: the host took the call back (the actor was killed or
 	// failed): the host answered it or will run it again, so the goroutine
 	// that ran it must not answer.
@@ -43,6 +47,7 @@ type hostCall struct {
 	callCtx
 	msg  *pb.ActorCall
 	info CallInfo
+	lane *lane // the lane of the call's concurrency group
 }
 
 // lane is what a host shares with the goroutines that run its calls, under
@@ -54,11 +59,20 @@ type lane struct {
 	mu      sync.Mutex
 	queue   []*hostCall // accepted, not started; FIFO
 	running map[*hostCall]struct{}
-	open    bool   // calls may start: the actor is alive
-	inst    any    // the instance calls run on, while open
-	gen     uint64 // bumps whenever the workers of the past must stop
-	workers int    // goroutines of generation gen taking calls
-	limit   int    // workers at once: 1 for a sequential actor
+	open    bool // calls may start: the actor is alive
+	inst    any  // the instance calls run on, while open
+	// restarts is how often the actor restarted before the incarnation
+	// inst belongs to; calls report it (CallInfo.Restarts).
+	restarts int32
+	gen      uint64 // bumps whenever the workers of the past must stop
+	workers  int    // goroutines of generation gen taking calls
+	limit    int    // workers at once: 1 for a sequential actor
+
+	// worker takes calls from the lane for generation workerGen; kept so a
+	// call does not allocate a closure to start one. Only the host's
+	// mailbox touches them.
+	worker    func()
+	workerGen uint64
 }
 
 // Messages a host sends itself from the goroutines it runs user code on.
@@ -75,6 +89,12 @@ type (
 		failure *pb.Error
 	}
 	restartNow struct{ incarnation uint64 }
+	// exitRequested: a call of generation gen asked to end the actor
+	// (CallInfo.Exit) and was answered.
+	exitRequested struct {
+		lane *lane
+		gen  uint64
+	}
 )
 
 // Host is the actor that runs one user actor. It builds the instance with
@@ -96,11 +116,11 @@ type Host struct {
 	self    *actor.PID
 	gate    *stopGate
 	handoff *Handoff
-	lane    lane
-	// worker takes calls from the lane for generation workerGen; kept so a
-	// call does not allocate a closure to start one.
-	worker    func()
-	workerGen uint64
+	// lanes are the actor's concurrency groups: lanes[0] the default one
+	// (max_concurrency), then one per named group, each with its limit.
+	lanes []*lane
+	// groups maps a group's name to its lane.
+	groups map[string]*lane
 
 	state       hostState
 	restarts    int32
@@ -129,10 +149,23 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 		}
 		h = &Host{
 			env: env, spec: spec, typ: typ, gate: gate, handoff: handoff,
-			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs, Scheduling: spec.Scheduling},
+			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs, Resources: spec.Resources, Scheduling: spec.Scheduling},
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
 		}
-		h.lane.limit, h.lane.running = limit, map[*hostCall]struct{}{}
+		h.lanes = []*lane{{limit: limit, running: map[*hostCall]struct{}{}}}
+		if len(spec.ConcurrencyGroups) > 0 {
+			h.groups = map[string]*lane{}
+			names := make([]string, 0, len(spec.ConcurrencyGroups))
+			for name := range spec.ConcurrencyGroups {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			for _, name := range names {
+				l := &lane{limit: int(spec.ConcurrencyGroups[name]), running: map[*hostCall]struct{}{}}
+				h.groups[name] = l
+				h.lanes = append(h.lanes, l)
+			}
+		}
 		return guard.Actor(h)
 	}, gate.mailbox(), actor.WithDispatcher(handoff))
 }
@@ -146,10 +179,14 @@ func (h *Host) Receive(c actor.Context) {
 	case *pb.ActorCall:
 		h.accept(m)
 	case *pb.CancelTask:
-		h.cancelCall(m.ReturnId)
+		h.cancelCall(m.ReturnId, cancelCause(m))
 	case *pb.KillActor:
 		if m.NoRestart {
-			h.die(c, h.diedError("killed"))
+			cause := m.Cause
+			if cause == "" {
+				cause = "killed"
+			}
+			h.die(c, h.diedError(cause))
 		} else {
 			h.fail(c, "killed with restart allowed")
 		}
@@ -160,6 +197,10 @@ func (h *Host) Receive(c actor.Context) {
 		h.constructed(c, m)
 	case callFailed:
 		h.callFailed(c, m)
+	case exitRequested:
+		if m.gen == m.lane.gen && h.state == hostAlive {
+			h.die(c, h.diedError("it ended itself (ExitActor)"))
+		}
 	case restartNow:
 		if m.incarnation == h.incarnation && h.state == hostRestarting {
 			h.construct()
@@ -193,6 +234,11 @@ func (h *Host) construct() {
 	h.state = hostStarting
 	h.incarnation++
 	inc, self := h.incarnation, h.self
+	// Each incarnation has its own CallInfo: a constructor of the past may
+	// still read the one it was given.
+	info := *h.info
+	info.Restarts = h.restarts
+	h.info = &info
 	life := &callCtx{}
 	life.init(h.env.Base, h.info)
 	h.life = life
@@ -228,18 +274,21 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 	}
 	h.state = hostAlive
 	h.report(c, pb.ActorState_ACTOR_STATE_ALIVE, nil)
-	l := &h.lane
-	l.mu.Lock()
-	l.open, l.inst = true, m.inst
-	n := h.workersNeeded()
-	l.mu.Unlock()
-	h.startWorkers(n)
+	for _, l := range h.lanes {
+		l.mu.Lock()
+		l.open, l.inst, l.restarts = true, m.inst, h.restarts
+		n := l.workersNeeded()
+		l.mu.Unlock()
+		h.startWorkers(l, n)
+	}
 }
 
 // newCall returns the host's record of a call, its context ready.
 func (h *Host) newCall(m *pb.ActorCall) *hostCall {
-	hc := &hostCall{msg: m, info: *h.info}
+	hc := &hostCall{msg: m, info: *h.info, lane: h.laneOf(m.Method)}
 	hc.info.Owner = m.Owner
+	hc.info.TaskID = m.ReturnId
+	hc.info.NumReturns = 1 + len(m.ExtraReturnIds)
 	hc.init(h.env.Base, &hc.info)
 	return hc
 }
@@ -251,18 +300,28 @@ func (h *Host) accept(m *pb.ActorCall) {
 		return
 	}
 	hc := h.newCall(m)
-	l := &h.lane
+	l := hc.lane
 	l.mu.Lock()
 	l.queue = append(l.queue, hc)
-	n := h.workersNeeded()
+	n := l.workersNeeded()
 	l.mu.Unlock()
-	h.startWorkers(n)
+	h.startWorkers(l, n)
+}
+
+// laneOf returns the lane of a method's concurrency group: the default
+// lane unless the method is in a group the actor has.
+func (h *Host) laneOf(method string) *lane {
+	if h.groups != nil {
+		if l := h.groups[h.typ.GroupOf(method)]; l != nil {
+			return l
+		}
+	}
+	return h.lanes[0]
 }
 
 // workersNeeded counts the workers to start now and counts them in; l.mu
 // is held.
-func (h *Host) workersNeeded() int {
-	l := &h.lane
+func (l *lane) workersNeeded() int {
 	if !l.open {
 		return 0
 	}
@@ -274,18 +333,18 @@ func (h *Host) workersNeeded() int {
 	return n
 }
 
-// startWorkers starts n workers of the current generation: the first on the
-// goroutine of this mailbox run, once it ends.
-func (h *Host) startWorkers(n int) {
+// startWorkers starts n workers of lane l's current generation: the first
+// on the goroutine of this mailbox run, once it ends.
+func (h *Host) startWorkers(l *lane, n int) {
 	if n == 0 {
 		return
 	}
-	if gen := h.lane.gen; h.worker == nil || h.workerGen != gen {
-		h.worker, h.workerGen = func() { h.work(gen) }, gen
+	if gen := l.gen; l.worker == nil || l.workerGen != gen {
+		l.worker, l.workerGen = func() { h.work(l, gen) }, gen
 	}
-	h.handoff.After(h.worker)
+	h.handoff.After(l.worker)
 	for range n - 1 {
-		h.env.Pool.Go(h.worker)
+		h.env.Pool.Go(l.worker)
 	}
 }
 
@@ -298,8 +357,7 @@ func (h *Host) callError(death *pb.Error, method string) *pb.Error {
 // work takes calls from the lane and runs them until the lane is empty or
 // closed, or a call fails the actor. It runs off the mailbox and touches
 // nothing of the host but the lane and what never changes.
-func (h *Host) work(gen uint64) {
-	l := &h.lane
+func (h *Host) work(l *lane, gen uint64) {
 	var buf [maxRun]*hostCall
 	batch := buf[:0]
 	i := 0
@@ -307,7 +365,7 @@ func (h *Host) work(gen uint64) {
 	defer func() {
 		if exited {
 			call := batch[i].msg
-			h.failRun(gen, batch, i, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
+			h.failRun(l, gen, batch, i, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_ACTOR_DIED,
 				Message:  fmt.Sprintf("method %s exited its goroutine (runtime.Goexit): the actor failed", call.Method),
 				Function: h.spec.TypeName + "." + call.Method, NodeId: h.env.NodeID})
 		}
@@ -336,11 +394,17 @@ func (h *Host) work(gen uint64) {
 		for _, hc := range batch {
 			l.running[hc] = struct{}{}
 		}
-		inst := l.inst
+		inst, restarts := l.inst, l.restarts
 		l.mu.Unlock()
 		for i = 0; i < len(batch); i++ {
+			batch[i].info.Restarts = restarts
 			if perr := h.runCall(batch[i], inst); perr != nil {
-				h.failRun(gen, batch, i, perr)
+				h.failRun(l, gen, batch, i, perr)
+				exited = false
+				return
+			}
+			if batch[i].info.Exit {
+				h.exitRun(l, gen, batch, i)
 				exited = false
 				return
 			}
@@ -355,8 +419,7 @@ func (h *Host) work(gen uint64) {
 // failRun records, on the worker's goroutine, that call i of batch failed
 // the actor: the lane closes, the calls of the batch that did not start go
 // back to the head of the queue, and the host hears of it.
-func (h *Host) failRun(gen uint64, batch []*hostCall, i int, failure *pb.Error) {
-	l := &h.lane
+func (h *Host) failRun(l *lane, gen uint64, batch []*hostCall, i int, failure *pb.Error) {
 	l.mu.Lock()
 	if gen == l.gen {
 		l.open = false
@@ -370,6 +433,24 @@ func (h *Host) failRun(gen uint64, batch []*hostCall, i int, failure *pb.Error) 
 	h.env.System.Root.Send(h.self, callFailed{gen: gen, call: batch[i], failure: failure})
 }
 
+// exitRun records, on the worker's goroutine, that call i of batch ended
+// the actor and was answered: the lane closes, the calls of the batch that
+// did not start go back to the head of the queue (the host answers them
+// when the actor dies), and the host hears of it.
+func (h *Host) exitRun(l *lane, gen uint64, batch []*hostCall, i int) {
+	l.mu.Lock()
+	if gen == l.gen {
+		l.open = false
+		l.workers--
+		for _, hc := range batch {
+			delete(l.running, hc)
+		}
+		l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
+	}
+	l.mu.Unlock()
+	h.env.System.Root.Send(h.self, exitRequested{lane: l, gen: gen})
+}
+
 // runCall runs one call and answers it, unless the host took it back. A
 // panic is returned instead: the host decides whether the call runs again.
 func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
@@ -379,7 +460,7 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	switch hc.causeOf() {
 	case errTakenBack:
 		return nil
-	case errCallCancelled:
+	case errCallCancelled, errCallCancelledAlone:
 		data, perr = nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "call cancelled by its caller", Function: name, NodeId: h.env.NodeID}
 	}
 	if perr != nil && perr.Kind == pb.ErrorKind_ERROR_KIND_PANIC {
@@ -387,7 +468,7 @@ func (h *Host) runCall(hc *hostCall, inst any) (panicked *pb.Error) {
 	}
 	// The references a result holds travel with it, even when the call failed
 	// after encoding it, so that its owner lets go of them.
-	h.env.Deliver(call.Owner, call.ReturnId, data, perr, hc.info.Contained)
+	h.env.DeliverCall(call.Owner, call.ReturnId, call.ExtraReturnIds, data, perr, &hc.info)
 	return nil
 }
 
@@ -401,6 +482,9 @@ func (h *Host) invoke(hc *hostCall, inst any) (name string, data []byte, perr *p
 		return name, nil, ErrorOf(pb.ErrorKind_ERROR_KIND_NOT_FOUND, err, name, h.env.NodeID)
 	}
 	name = m.qualified
+	if call.Name != "" {
+		name += " (" + call.Name + ")"
+	}
 	if hc.Err() != nil {
 		return name, nil, nil // cancelled before it began; runCall answers
 	}
@@ -417,11 +501,11 @@ func (h *Host) invoke(hc *hostCall, inst any) (name string, data []byte, perr *p
 
 // callFailed handles a call that failed the actor.
 func (h *Host) callFailed(c actor.Context, m callFailed) {
-	if m.gen != h.lane.gen || h.state != hostAlive {
+	if m.gen != m.call.lane.gen || h.state != hostAlive {
 		return // the actor failed or died already; the call was taken back
 	}
 	if retry := h.retry(m.call, m.failure); retry != nil {
-		l := &h.lane
+		l := retry.lane
 		l.mu.Lock()
 		l.queue = append([]*hostCall{retry}, l.queue...)
 		l.mu.Unlock()
@@ -433,28 +517,33 @@ func (h *Host) callFailed(c actor.Context, m callFailed) {
 // the failure when its retries are used up.
 func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	call := hc.msg
-	if r := h.spec.MaxTaskRetries; r < 0 || call.Attempt < r {
+	r := h.spec.MaxTaskRetries
+	if call.MaxRetries != nil {
+		r = *call.MaxRetries
+	}
+	if r < 0 || call.Attempt < r {
 		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1})
+			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds, Name: call.Name, MaxRetries: call.MaxRetries})
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil
 }
 
-// takeBack closes the lane and returns the calls still running and then
-// those queued; their workers will not answer them.
+// takeBack closes the lanes and returns the calls still running and then
+// those queued, lane by lane; their workers will not answer them.
 func (h *Host) takeBack() (running, queued []*hostCall) {
-	l := &h.lane
-	l.mu.Lock()
-	l.open, l.inst = false, nil
-	l.gen++
-	l.workers = 0
-	for hc := range l.running {
-		running = append(running, hc)
+	for _, l := range h.lanes {
+		l.mu.Lock()
+		l.open, l.inst = false, nil
+		l.gen++
+		l.workers = 0
+		for hc := range l.running {
+			running = append(running, hc)
+		}
+		clear(l.running)
+		queued, l.queue = append(queued, l.queue...), nil
+		l.mu.Unlock()
 	}
-	clear(l.running)
-	queued, l.queue = l.queue, nil
-	l.mu.Unlock()
 	for _, hc := range running {
 		hc.cancel(errTakenBack)
 	}
@@ -483,10 +572,17 @@ func (h *Host) fail(c actor.Context, reason string) {
 		// Calls that never started run on the next incarnation, in order.
 		again = append(again, h.newCall(hc.msg))
 	}
-	l := &h.lane
-	l.mu.Lock()
-	l.queue = append(again, l.queue...)
-	l.mu.Unlock()
+	for _, l := range h.lanes {
+		var mine []*hostCall
+		for _, hc := range again {
+			if hc.lane == l {
+				mine = append(mine, hc)
+			}
+		}
+		l.mu.Lock()
+		l.queue = append(mine, l.queue...)
+		l.mu.Unlock()
+	}
 	ok, delay := h.policy.Next(h.restarts)
 	if !ok {
 		h.die(c, h.diedError(fmt.Sprintf("it failed and used up its %d restarts: %s", h.policy.MaxRestarts, reason)))
@@ -527,8 +623,17 @@ func (h *Host) endIncarnation() {
 // cancelCall cancels the call that returns returnID: a queued call is
 // answered at once; a running one has its context cancelled and is answered
 // by the goroutine running it.
-func (h *Host) cancelCall(returnID []byte) {
-	l := &h.lane
+func (h *Host) cancelCall(returnID []byte, cause error) {
+	for _, l := range h.lanes {
+		if h.cancelIn(l, returnID, cause) {
+			return
+		}
+	}
+}
+
+// cancelIn cancels the call that returns returnID if lane l holds it, and
+// reports whether it did.
+func (h *Host) cancelIn(l *lane, returnID []byte, cause error) bool {
 	l.mu.Lock()
 	for i, hc := range l.queue {
 		if string(hc.msg.ReturnId) == string(returnID) {
@@ -537,7 +642,7 @@ func (h *Host) cancelCall(returnID []byte) {
 			hc.cancel(errTakenBack)
 			h.env.Deliver(hc.msg.Owner, hc.msg.ReturnId, nil, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED,
 				Message: "call cancelled before it ran", Function: h.spec.TypeName + "." + hc.msg.Method, NodeId: h.env.NodeID}, nil)
-			return
+			return true
 		}
 	}
 	var target *hostCall
@@ -549,6 +654,7 @@ func (h *Host) cancelCall(returnID []byte) {
 	}
 	l.mu.Unlock()
 	if target != nil {
-		target.cancel(errCallCancelled)
+		target.cancel(cause)
 	}
+	return target != nil
 }

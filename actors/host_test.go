@@ -339,12 +339,14 @@ func TestHostKill(t *testing.T) {
 	}
 }
 
+// A call's info names its actor, node and GPUs, and the call itself as
+// its task (by its return ID).
 func TestHostCallInfo(t *testing.T) {
 	k := newHostKit(t, &pb.ActorSpec{Args: []*pb.Arg{inline("v")}}, 2)
 	k.state()
 	k.value("info")
 	info := <-k.infos
-	if string(info.ActorID) != string(k.spec.ActorId) || info.NodeID != testNodeID || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || info.TaskID != nil {
+	if string(info.ActorID) != string(k.spec.ActorId) || info.NodeID != testNodeID || len(info.GPUIDs) != 1 || info.GPUIDs[0] != 2 || len(info.TaskID) != 16 {
 		t.Errorf("call info %+v", info)
 	}
 }

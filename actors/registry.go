@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -50,6 +51,9 @@ type Method struct {
 	// qualified is "type.method", as errors name the function; set when
 	// the method is registered.
 	qualified string
+	// group is the concurrency group the method's calls run in ("" for
+	// the actor's default); read and set under its type's lock.
+	group string
 }
 
 // ActorType is a registered actor type: its constructor and methods.
@@ -72,6 +76,44 @@ func (t *ActorType) Method(name string) (*Method, error) {
 		return nil, fmt.Errorf("method %q of actor type %q: %w", name, t.Name, ErrNotRegistered)
 	}
 	return m, nil
+}
+
+// SetGroup assigns method name to a concurrency group ("" for the
+// default): its calls run in that group of every actor of this type.
+func (t *ActorType) SetGroup(name, group string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.methods[name]
+	if m == nil {
+		return fmt.Errorf("method %q of actor type %q: %w", name, t.Name, ErrNotRegistered)
+	}
+	m.group = group
+	return nil
+}
+
+// GroupOf returns the concurrency group of method name ("" for the
+// default, or when there is no such method).
+func (t *ActorType) GroupOf(name string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if m := t.methods[name]; m != nil {
+		return m.group
+	}
+	return ""
+}
+
+// Groups returns the concurrency groups the type's methods are in, sorted.
+func (t *ActorType) Groups() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for _, m := range t.methods {
+		if m.group != "" && !slices.Contains(out, m.group) {
+			out = append(out, m.group)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Registry maps names to functions and actor types. Every process of a job
@@ -228,7 +270,7 @@ func (r *Registry) Fingerprint() string {
 		lines = append(lines, fmt.Sprintf("actor %s/%d %s", t.Name, t.NumArgs, t.Signature))
 		t.mu.RLock()
 		for _, m := range t.methods {
-			lines = append(lines, fmt.Sprintf("method %s.%s/%d %s", t.Name, m.Name, m.NumArgs, m.Signature))
+			lines = append(lines, fmt.Sprintf("method %s.%s/%d %s group %q", t.Name, m.Name, m.NumArgs, m.Signature, m.group))
 		}
 		t.mu.RUnlock()
 	}

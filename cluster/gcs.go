@@ -86,7 +86,7 @@ func snapshot(i *pb.ActorInfo) *pb.ActorInfo {
 	return &pb.ActorInfo{
 		ActorId: i.ActorId, TypeName: i.TypeName, Name: i.Name, Namespace: i.Namespace, State: i.State,
 		Pid: i.Pid, NodeId: i.NodeId, NumRestarts: i.NumRestarts, DeathCause: i.DeathCause,
-		Detached: i.Detached, JobId: i.JobId, Resources: i.Resources, PendingReason: i.PendingReason,
+		Detached: i.Detached, JobId: i.JobId, Resources: i.Resources, PendingReason: i.PendingReason, Owner: i.Owner,
 	}
 }
 
@@ -196,6 +196,9 @@ func (g *GCS) create(c actor.Context, spec *pb.ActorSpec) {
 			Resources: spec.Resources,
 		},
 	}
+	if !spec.Detached {
+		rec.info.Owner = spec.Owner
+	}
 	if s := c.Sender(); s != nil {
 		rec.creators = append(rec.creators, s)
 	}
@@ -224,11 +227,15 @@ func (g *GCS) restore(c actor.Context, m *pb.RestoreActors) {
 				g.names[key] = id
 			}
 		}
-		g.actors[id] = &actorRec{spec: spec, info: &pb.ActorInfo{
+		rec := &actorRec{spec: spec, info: &pb.ActorInfo{
 			ActorId: spec.ActorId, TypeName: spec.TypeName, Name: name, Namespace: spec.Namespace,
 			State: a.State.State, Pid: a.State.Pid, NodeId: a.State.NodeId, NumRestarts: a.State.NumRestarts,
 			Detached: spec.Detached, JobId: spec.JobId, Resources: spec.Resources,
 		}}
+		if !spec.Detached {
+			rec.info.Owner = spec.Owner
+		}
+		g.actors[id] = rec
 	}
 }
 
@@ -315,6 +322,23 @@ func (g *GCS) nodeDied(c actor.Context, id string, left bool) {
 	if !left {
 		// Should it still run (unreachable, not dead), it stops.
 		c.Send(actors.PID(node.Raylet), notice)
+	}
+	for _, rec := range g.actors {
+		// A non-detached actor shares the fate of the process that owns
+		// it, as in Ray: its handles are gone with that process.
+		if o := rec.info.Owner; o != nil && o.Address == node.Address && rec.info.State != pb.ActorState_ACTOR_STATE_DEAD {
+			cause := fmt.Sprintf("its owner died with node %s", id)
+			if rec.info.NodeId == id {
+				g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "%s", cause))
+			} else {
+				g.kill(c, &pb.KillActor{ActorId: rec.info.ActorId, NoRestart: true, Cause: cause}, nil)
+			}
+		}
+	}
+	for _, j := range g.jobs {
+		if j.DriverNode == id && j.EndUnixMs == 0 {
+			g.finishJob(c, j.JobId) // its driver is gone
+		}
 	}
 	for _, rec := range g.actors {
 		if rec.info.NodeId != id || rec.info.State == pb.ActorState_ACTOR_STATE_DEAD {
@@ -531,7 +555,7 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 	node := g.nodes[rec.info.NodeId]
 	if node == nil {
 		if m.NoRestart {
-			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "killed before it was placed"))
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "%s before it was placed", killCause(m)))
 		}
 		reply(&pb.KillActorReply{})
 		return
@@ -544,10 +568,18 @@ func (g *GCS) kill(c actor.Context, m *pb.KillActor, requester *actor.PID) {
 		}
 		if m.NoRestart {
 			// Dead from now on: its name is free for a new actor at once.
-			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "killed"))
+			g.settle(c, rec, gcsError(pb.ErrorKind_ERROR_KIND_ACTOR_DIED, "%s", killCause(m)))
 		}
 		reply(&pb.KillActorReply{})
 	})
+}
+
+// killCause is why a KillActor kills its actor.
+func killCause(m *pb.KillActor) string {
+	if m.Cause != "" {
+		return m.Cause
+	}
+	return "killed"
 }
 
 // finishJob kills the job's actors that are not detached, in whatever state:

@@ -375,6 +375,7 @@ func respec(s *pb.TaskSpec) *pb.TaskSpec {
 		TaskId: s.TaskId, Function: s.Function, Args: s.Args, Resources: s.Resources, MaxRetries: s.MaxRetries,
 		RetryExceptions: s.RetryExceptions, Name: s.Name, ReturnId: s.ReturnId, Owner: s.Owner, Attempt: s.Attempt,
 		JobId: s.JobId, GpuIds: s.GpuIds, Hops: s.Hops, Scheduling: s.Scheduling,
+		ExtraReturnIds: s.ExtraReturnIds, StreamBackpressure: s.StreamBackpressure,
 	}
 }
 

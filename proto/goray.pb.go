@@ -687,12 +687,16 @@ func (*Arg_Ref) isArg_Kind() {}
 // Error is a failure carried back to a caller: the user's message and the
 // remote stack when user code failed.
 type Error struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=goray.ErrorKind" json:"kind,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Stack         string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
-	Function      string                 `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
-	NodeId        string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=goray.ErrorKind" json:"kind,omitempty"`
+	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Stack    string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
+	Function string                 `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
+	NodeId   string                 `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// A user error of a registered type, encoded, for the caller to decode
+	// as that type: error_type is the name it was registered under.
+	ErrorType     string `protobuf:"bytes,6,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	ErrorData     []byte `protobuf:"bytes,7,opt,name=error_data,json=errorData,proto3" json:"error_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -762,6 +766,20 @@ func (x *Error) GetNodeId() string {
 	return ""
 }
 
+func (x *Error) GetErrorType() string {
+	if x != nil {
+		return x.ErrorType
+	}
+	return ""
+}
+
+func (x *Error) GetErrorData() []byte {
+	if x != nil {
+		return x.ErrorData
+	}
+	return nil
+}
+
 // TaskSpec is a task submitted by its owner to a raylet.
 type TaskSpec struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -781,9 +799,17 @@ type TaskSpec struct {
 	// How often raylets passed the task on to another node.
 	Hops int32 `protobuf:"varint,13,opt,name=hops,proto3" json:"hops,omitempty"`
 	// Where the task may run; nil: the default hybrid policy.
-	Scheduling    *Scheduling `protobuf:"bytes,14,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scheduling *Scheduling `protobuf:"bytes,14,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
+	// The objects of the function's further return values, in order, when
+	// it returns more than one (return_id is the first's). Each gets its own
+	// Result; an error goes to return_id alone, and the owner fails the
+	// others with it.
+	ExtraReturnIds [][]byte `protobuf:"bytes,15,rep,name=extra_return_ids,json=extraReturnIds,proto3" json:"extra_return_ids,omitempty"`
+	// For a generator task: how many items it may yield ahead of its
+	// consumer (0: no limit).
+	StreamBackpressure int64 `protobuf:"varint,16,opt,name=stream_backpressure,json=streamBackpressure,proto3" json:"stream_backpressure,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
@@ -914,6 +940,20 @@ func (x *TaskSpec) GetScheduling() *Scheduling {
 	return nil
 }
 
+func (x *TaskSpec) GetExtraReturnIds() [][]byte {
+	if x != nil {
+		return x.ExtraReturnIds
+	}
+	return nil
+}
+
+func (x *TaskSpec) GetStreamBackpressure() int64 {
+	if x != nil {
+		return x.StreamBackpressure
+	}
+	return 0
+}
+
 // Result completes the object a task or actor call returns, at its owner.
 type Result struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1011,6 +1051,134 @@ func (x *Result) GetContained() []*Contained {
 	return nil
 }
 
+// StreamItem is one value a generator task yielded, sent by the process
+// running it to the stream's owner (the task's owner) before the task's
+// own result, in the order yielded. The value travels inline.
+type StreamItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stream: the task's return ID.
+	StreamId []byte `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Index    int64  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// The item's object, completed as it is.
+	Result *Result `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	// The core of the producing process, which hears how far the consumer
+	// got (StreamAck) when the stream has backpressure.
+	Producer      *Pid `protobuf:"bytes,4,opt,name=producer,proto3" json:"producer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamItem) Reset() {
+	*x = StreamItem{}
+	mi := &file_goray_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamItem) ProtoMessage() {}
+
+func (x *StreamItem) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamItem.ProtoReflect.Descriptor instead.
+func (*StreamItem) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamItem) GetStreamId() []byte {
+	if x != nil {
+		return x.StreamId
+	}
+	return nil
+}
+
+func (x *StreamItem) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StreamItem) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *StreamItem) GetProducer() *Pid {
+	if x != nil {
+		return x.Producer
+	}
+	return nil
+}
+
+// StreamAck tells a generator's process how many items its consumer took.
+type StreamAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StreamId      []byte                 `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Consumed      int64                  `protobuf:"varint,2,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamAck) Reset() {
+	*x = StreamAck{}
+	mi := &file_goray_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamAck) ProtoMessage() {}
+
+func (x *StreamAck) ProtoReflect() protoreflect.Message {
+	mi := &file_goray_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamAck.ProtoReflect.Descriptor instead.
+func (*StreamAck) Descriptor() ([]byte, []int) {
+	return file_goray_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StreamAck) GetStreamId() []byte {
+	if x != nil {
+		return x.StreamId
+	}
+	return nil
+}
+
+func (x *StreamAck) GetConsumed() int64 {
+	if x != nil {
+		return x.Consumed
+	}
+	return 0
+}
+
 // Contained is a reference found inside a value, and the token of the
 // borrow that keeps its object alive at its owner on the receiver's behalf.
 type Contained struct {
@@ -1023,7 +1191,7 @@ type Contained struct {
 
 func (x *Contained) Reset() {
 	*x = Contained{}
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1203,7 @@ func (x *Contained) String() string {
 func (*Contained) ProtoMessage() {}
 
 func (x *Contained) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[6]
+	mi := &file_goray_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1216,7 @@ func (x *Contained) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contained.ProtoReflect.Descriptor instead.
 func (*Contained) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{6}
+	return file_goray_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Contained) GetRef() *ObjectRef {
@@ -1082,7 +1250,7 @@ type BorrowObjects struct {
 
 func (x *BorrowObjects) Reset() {
 	*x = BorrowObjects{}
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1262,7 @@ func (x *BorrowObjects) String() string {
 func (*BorrowObjects) ProtoMessage() {}
 
 func (x *BorrowObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[7]
+	mi := &file_goray_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1275,7 @@ func (x *BorrowObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowObjects.ProtoReflect.Descriptor instead.
 func (*BorrowObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{7}
+	return file_goray_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BorrowObjects) GetObjectIds() [][]byte {
@@ -1144,7 +1312,7 @@ type BorrowObjectsReply struct {
 
 func (x *BorrowObjectsReply) Reset() {
 	*x = BorrowObjectsReply{}
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1324,7 @@ func (x *BorrowObjectsReply) String() string {
 func (*BorrowObjectsReply) ProtoMessage() {}
 
 func (x *BorrowObjectsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[8]
+	mi := &file_goray_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1337,7 @@ func (x *BorrowObjectsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowObjectsReply.ProtoReflect.Descriptor instead.
 func (*BorrowObjectsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{8}
+	return file_goray_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BorrowObjectsReply) GetReady() []*Result {
@@ -1196,7 +1364,7 @@ type ObjectReady struct {
 
 func (x *ObjectReady) Reset() {
 	*x = ObjectReady{}
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1376,7 @@ func (x *ObjectReady) String() string {
 func (*ObjectReady) ProtoMessage() {}
 
 func (x *ObjectReady) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[9]
+	mi := &file_goray_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1389,7 @@ func (x *ObjectReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReady.ProtoReflect.Descriptor instead.
 func (*ObjectReady) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{9}
+	return file_goray_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ObjectReady) GetResult() *Result {
@@ -1242,7 +1410,7 @@ type ReleaseObjects struct {
 
 func (x *ReleaseObjects) Reset() {
 	*x = ReleaseObjects{}
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1422,7 @@ func (x *ReleaseObjects) String() string {
 func (*ReleaseObjects) ProtoMessage() {}
 
 func (x *ReleaseObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[10]
+	mi := &file_goray_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1435,7 @@ func (x *ReleaseObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseObjects.ProtoReflect.Descriptor instead.
 func (*ReleaseObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{10}
+	return file_goray_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReleaseObjects) GetObjectIds() [][]byte {
@@ -1296,7 +1464,7 @@ type TaskAccepted struct {
 
 func (x *TaskAccepted) Reset() {
 	*x = TaskAccepted{}
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1476,7 @@ func (x *TaskAccepted) String() string {
 func (*TaskAccepted) ProtoMessage() {}
 
 func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[11]
+	mi := &file_goray_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1489,7 @@ func (x *TaskAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAccepted.ProtoReflect.Descriptor instead.
 func (*TaskAccepted) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{11}
+	return file_goray_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskAccepted) GetTaskId() []byte {
@@ -1353,7 +1521,7 @@ type NodeDied struct {
 
 func (x *NodeDied) Reset() {
 	*x = NodeDied{}
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1533,7 @@ func (x *NodeDied) String() string {
 func (*NodeDied) ProtoMessage() {}
 
 func (x *NodeDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[12]
+	mi := &file_goray_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1546,7 @@ func (x *NodeDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDied.ProtoReflect.Descriptor instead.
 func (*NodeDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{12}
+	return file_goray_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeDied) GetNodeId() string {
@@ -1415,7 +1583,7 @@ type ActorMoved struct {
 
 func (x *ActorMoved) Reset() {
 	*x = ActorMoved{}
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1595,7 @@ func (x *ActorMoved) String() string {
 func (*ActorMoved) ProtoMessage() {}
 
 func (x *ActorMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[13]
+	mi := &file_goray_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1608,7 @@ func (x *ActorMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorMoved.ProtoReflect.Descriptor instead.
 func (*ActorMoved) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{13}
+	return file_goray_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActorMoved) GetActorId() []byte {
@@ -1467,7 +1635,7 @@ type TaskFinished struct {
 
 func (x *TaskFinished) Reset() {
 	*x = TaskFinished{}
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1647,7 @@ func (x *TaskFinished) String() string {
 func (*TaskFinished) ProtoMessage() {}
 
 func (x *TaskFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[14]
+	mi := &file_goray_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1660,7 @@ func (x *TaskFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFinished.ProtoReflect.Descriptor instead.
 func (*TaskFinished) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{14}
+	return file_goray_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskFinished) GetTaskId() []byte {
@@ -1508,14 +1676,17 @@ type CancelTask struct {
 	TaskId   []byte                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
 	ReturnId []byte                 `protobuf:"bytes,2,opt,name=return_id,json=returnId,proto3" json:"return_id,omitempty"`
 	// Set for an actor call: the actor whose call returns return_id.
-	ActorId       []byte `protobuf:"bytes,3,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ActorId []byte `protobuf:"bytes,3,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// Cancel the call alone: not the tasks and calls it submitted, which a
+	// cancel reaches by default.
+	NotRecursive  bool `protobuf:"varint,4,opt,name=not_recursive,json=notRecursive,proto3" json:"not_recursive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1698,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[15]
+	mi := &file_goray_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1711,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{15}
+	return file_goray_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelTask) GetTaskId() []byte {
@@ -1564,6 +1735,13 @@ func (x *CancelTask) GetActorId() []byte {
 	return nil
 }
 
+func (x *CancelTask) GetNotRecursive() bool {
+	if x != nil {
+		return x.NotRecursive
+	}
+	return false
+}
+
 // TaskBlocked and TaskUnblocked bracket a running task's wait on Get, so its
 // raylet lends the task's CPUs to other work meanwhile (avoids deadlock).
 type TaskBlocked struct {
@@ -1575,7 +1753,7 @@ type TaskBlocked struct {
 
 func (x *TaskBlocked) Reset() {
 	*x = TaskBlocked{}
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1765,7 @@ func (x *TaskBlocked) String() string {
 func (*TaskBlocked) ProtoMessage() {}
 
 func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[16]
+	mi := &file_goray_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1778,7 @@ func (x *TaskBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskBlocked.ProtoReflect.Descriptor instead.
 func (*TaskBlocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{16}
+	return file_goray_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskBlocked) GetTaskId() []byte {
@@ -1619,7 +1797,7 @@ type TaskUnblocked struct {
 
 func (x *TaskUnblocked) Reset() {
 	*x = TaskUnblocked{}
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1809,7 @@ func (x *TaskUnblocked) String() string {
 func (*TaskUnblocked) ProtoMessage() {}
 
 func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[17]
+	mi := &file_goray_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1822,7 @@ func (x *TaskUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskUnblocked.ProtoReflect.Descriptor instead.
 func (*TaskUnblocked) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{17}
+	return file_goray_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TaskUnblocked) GetTaskId() []byte {
@@ -1670,14 +1848,17 @@ type ActorSpec struct {
 	Owner          *Pid                   `protobuf:"bytes,12,opt,name=owner,proto3" json:"owner,omitempty"`
 	GpuIds         []int32                `protobuf:"varint,13,rep,packed,name=gpu_ids,json=gpuIds,proto3" json:"gpu_ids,omitempty"`
 	// Where the actor may run; nil: the default policy.
-	Scheduling    *Scheduling `protobuf:"bytes,14,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scheduling *Scheduling `protobuf:"bytes,14,opt,name=scheduling,proto3" json:"scheduling,omitempty"`
+	// Named concurrency groups and the calls each runs at once; methods
+	// registered in a group run there, the others under max_concurrency.
+	ConcurrencyGroups map[string]int32 `protobuf:"bytes,15,rep,name=concurrency_groups,json=concurrencyGroups,proto3" json:"concurrency_groups,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ActorSpec) Reset() {
 	*x = ActorSpec{}
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1870,7 @@ func (x *ActorSpec) String() string {
 func (*ActorSpec) ProtoMessage() {}
 
 func (x *ActorSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[18]
+	mi := &file_goray_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1883,7 @@ func (x *ActorSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorSpec.ProtoReflect.Descriptor instead.
 func (*ActorSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{18}
+	return file_goray_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ActorSpec) GetActorId() []byte {
@@ -1803,6 +1984,13 @@ func (x *ActorSpec) GetScheduling() *Scheduling {
 	return nil
 }
 
+func (x *ActorSpec) GetConcurrencyGroups() map[string]int32 {
+	if x != nil {
+		return x.ConcurrencyGroups
+	}
+	return nil
+}
+
 type ActorInfo struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ActorId     []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
@@ -1820,13 +2008,17 @@ type ActorInfo struct {
 	Resources map[string]int64 `protobuf:"bytes,12,rep,name=resources,proto3" json:"resources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Why the actor waits for a node, while it does.
 	PendingReason string `protobuf:"bytes,13,opt,name=pending_reason,json=pendingReason,proto3" json:"pending_reason,omitempty"`
+	// The core that created a non-detached actor: it owns the actor's
+	// lifetime, an object with the actor's ID that every handle to the actor
+	// references (borrowing it from that core). Unset for a detached actor.
+	Owner         *Pid `protobuf:"bytes,14,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActorInfo) Reset() {
 	*x = ActorInfo{}
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +2030,7 @@ func (x *ActorInfo) String() string {
 func (*ActorInfo) ProtoMessage() {}
 
 func (x *ActorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[19]
+	mi := &file_goray_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +2043,7 @@ func (x *ActorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorInfo.ProtoReflect.Descriptor instead.
 func (*ActorInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{19}
+	return file_goray_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ActorInfo) GetActorId() []byte {
@@ -1945,6 +2137,13 @@ func (x *ActorInfo) GetPendingReason() string {
 	return ""
 }
 
+func (x *ActorInfo) GetOwner() *Pid {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
 // CreateActor asks the GCS to create an actor; the reply is ActorInfo (ALIVE)
 // or an Error.
 type CreateActor struct {
@@ -1956,7 +2155,7 @@ type CreateActor struct {
 
 func (x *CreateActor) Reset() {
 	*x = CreateActor{}
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2167,7 @@ func (x *CreateActor) String() string {
 func (*CreateActor) ProtoMessage() {}
 
 func (x *CreateActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[20]
+	mi := &file_goray_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2180,7 @@ func (x *CreateActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActor.ProtoReflect.Descriptor instead.
 func (*CreateActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{20}
+	return file_goray_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateActor) GetSpec() *ActorSpec {
@@ -2001,7 +2200,7 @@ type CreateActorReply struct {
 
 func (x *CreateActorReply) Reset() {
 	*x = CreateActorReply{}
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +2212,7 @@ func (x *CreateActorReply) String() string {
 func (*CreateActorReply) ProtoMessage() {}
 
 func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[21]
+	mi := &file_goray_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2225,7 @@ func (x *CreateActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateActorReply.ProtoReflect.Descriptor instead.
 func (*CreateActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{21}
+	return file_goray_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateActorReply) GetInfo() *ActorInfo {
@@ -2053,7 +2252,7 @@ type StartActor struct {
 
 func (x *StartActor) Reset() {
 	*x = StartActor{}
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2264,7 @@ func (x *StartActor) String() string {
 func (*StartActor) ProtoMessage() {}
 
 func (x *StartActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[22]
+	mi := &file_goray_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2277,7 @@ func (x *StartActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActor.ProtoReflect.Descriptor instead.
 func (*StartActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{22}
+	return file_goray_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StartActor) GetSpec() *ActorSpec {
@@ -2103,7 +2302,7 @@ type ActorStateChanged struct {
 
 func (x *ActorStateChanged) Reset() {
 	*x = ActorStateChanged{}
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2314,7 @@ func (x *ActorStateChanged) String() string {
 func (*ActorStateChanged) ProtoMessage() {}
 
 func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[23]
+	mi := &file_goray_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2327,7 @@ func (x *ActorStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorStateChanged.ProtoReflect.Descriptor instead.
 func (*ActorStateChanged) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{23}
+	return file_goray_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ActorStateChanged) GetActorId() []byte {
@@ -2185,7 +2384,7 @@ type RestoreActors struct {
 
 func (x *RestoreActors) Reset() {
 	*x = RestoreActors{}
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2197,7 +2396,7 @@ func (x *RestoreActors) String() string {
 func (*RestoreActors) ProtoMessage() {}
 
 func (x *RestoreActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[24]
+	mi := &file_goray_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2210,7 +2409,7 @@ func (x *RestoreActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreActors.ProtoReflect.Descriptor instead.
 func (*RestoreActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{24}
+	return file_goray_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RestoreActors) GetActors() []*RestoredActor {
@@ -2230,7 +2429,7 @@ type RestoredActor struct {
 
 func (x *RestoredActor) Reset() {
 	*x = RestoredActor{}
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2441,7 @@ func (x *RestoredActor) String() string {
 func (*RestoredActor) ProtoMessage() {}
 
 func (x *RestoredActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[25]
+	mi := &file_goray_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2454,7 @@ func (x *RestoredActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoredActor.ProtoReflect.Descriptor instead.
 func (*RestoredActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{25}
+	return file_goray_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RestoredActor) GetSpec() *ActorSpec {
@@ -2273,20 +2472,27 @@ func (x *RestoredActor) GetState() *ActorStateChanged {
 }
 
 type ActorCall struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
-	Args          []*Arg                 `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	ReturnId      []byte                 `protobuf:"bytes,4,opt,name=return_id,json=returnId,proto3" json:"return_id,omitempty"`
-	Owner         *Pid                   `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
-	Attempt       int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ActorId  []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Method   string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Args     []*Arg                 `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	ReturnId []byte                 `protobuf:"bytes,4,opt,name=return_id,json=returnId,proto3" json:"return_id,omitempty"`
+	Owner    *Pid                   `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
+	Attempt  int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// As TaskSpec.extra_return_ids: a method returning more than one value.
+	ExtraReturnIds [][]byte `protobuf:"bytes,7,rep,name=extra_return_ids,json=extraReturnIds,proto3" json:"extra_return_ids,omitempty"`
+	// The name the caller gave the call, for its errors.
+	Name string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	// How often the call is run again when the actor fails while it runs,
+	// instead of the actor's max_task_retries.
+	MaxRetries    *int32 `protobuf:"varint,9,opt,name=max_retries,json=maxRetries,proto3,oneof" json:"max_retries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActorCall) Reset() {
 	*x = ActorCall{}
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2504,7 @@ func (x *ActorCall) String() string {
 func (*ActorCall) ProtoMessage() {}
 
 func (x *ActorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[26]
+	mi := &file_goray_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2517,7 @@ func (x *ActorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorCall.ProtoReflect.Descriptor instead.
 func (*ActorCall) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{26}
+	return file_goray_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ActorCall) GetActorId() []byte {
@@ -2356,6 +2562,27 @@ func (x *ActorCall) GetAttempt() int32 {
 	return 0
 }
 
+func (x *ActorCall) GetExtraReturnIds() [][]byte {
+	if x != nil {
+		return x.ExtraReturnIds
+	}
+	return nil
+}
+
+func (x *ActorCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ActorCall) GetMaxRetries() int32 {
+	if x != nil && x.MaxRetries != nil {
+		return *x.MaxRetries
+	}
+	return 0
+}
+
 type LookupActor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2367,7 +2594,7 @@ type LookupActor struct {
 
 func (x *LookupActor) Reset() {
 	*x = LookupActor{}
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2606,7 @@ func (x *LookupActor) String() string {
 func (*LookupActor) ProtoMessage() {}
 
 func (x *LookupActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[27]
+	mi := &file_goray_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2619,7 @@ func (x *LookupActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActor.ProtoReflect.Descriptor instead.
 func (*LookupActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{27}
+	return file_goray_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LookupActor) GetName() string {
@@ -2426,7 +2653,7 @@ type LookupActorReply struct {
 
 func (x *LookupActorReply) Reset() {
 	*x = LookupActorReply{}
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2665,7 @@ func (x *LookupActorReply) String() string {
 func (*LookupActorReply) ProtoMessage() {}
 
 func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[28]
+	mi := &file_goray_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2678,7 @@ func (x *LookupActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupActorReply.ProtoReflect.Descriptor instead.
 func (*LookupActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{28}
+	return file_goray_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LookupActorReply) GetInfo() *ActorInfo {
@@ -2480,7 +2707,7 @@ type ResolveActor struct {
 
 func (x *ResolveActor) Reset() {
 	*x = ResolveActor{}
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2492,7 +2719,7 @@ func (x *ResolveActor) String() string {
 func (*ResolveActor) ProtoMessage() {}
 
 func (x *ResolveActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[29]
+	mi := &file_goray_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2505,7 +2732,7 @@ func (x *ResolveActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveActor.ProtoReflect.Descriptor instead.
 func (*ResolveActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{29}
+	return file_goray_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ResolveActor) GetActorId() []byte {
@@ -2527,7 +2754,7 @@ type ActorDied struct {
 
 func (x *ActorDied) Reset() {
 	*x = ActorDied{}
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2766,7 @@ func (x *ActorDied) String() string {
 func (*ActorDied) ProtoMessage() {}
 
 func (x *ActorDied) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[30]
+	mi := &file_goray_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2779,7 @@ func (x *ActorDied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActorDied.ProtoReflect.Descriptor instead.
 func (*ActorDied) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{30}
+	return file_goray_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ActorDied) GetActorId() []byte {
@@ -2570,16 +2797,18 @@ func (x *ActorDied) GetError() *Error {
 }
 
 type KillActor struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	NoRestart     bool                   `protobuf:"varint,2,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ActorId   []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	NoRestart bool                   `protobuf:"varint,2,opt,name=no_restart,json=noRestart,proto3" json:"no_restart,omitempty"`
+	// Why the actor dies, for its death cause ("killed" when empty).
+	Cause         string `protobuf:"bytes,3,opt,name=cause,proto3" json:"cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KillActor) Reset() {
 	*x = KillActor{}
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2591,7 +2820,7 @@ func (x *KillActor) String() string {
 func (*KillActor) ProtoMessage() {}
 
 func (x *KillActor) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[31]
+	mi := &file_goray_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2604,7 +2833,7 @@ func (x *KillActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActor.ProtoReflect.Descriptor instead.
 func (*KillActor) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{31}
+	return file_goray_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *KillActor) GetActorId() []byte {
@@ -2621,6 +2850,13 @@ func (x *KillActor) GetNoRestart() bool {
 	return false
 }
 
+func (x *KillActor) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
 type KillActorReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -2630,7 +2866,7 @@ type KillActorReply struct {
 
 func (x *KillActorReply) Reset() {
 	*x = KillActorReply{}
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2878,7 @@ func (x *KillActorReply) String() string {
 func (*KillActorReply) ProtoMessage() {}
 
 func (x *KillActorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[32]
+	mi := &file_goray_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2891,7 @@ func (x *KillActorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillActorReply.ProtoReflect.Descriptor instead.
 func (*KillActorReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{32}
+	return file_goray_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *KillActorReply) GetError() *Error {
@@ -2673,7 +2909,7 @@ type ListActors struct {
 
 func (x *ListActors) Reset() {
 	*x = ListActors{}
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2921,7 @@ func (x *ListActors) String() string {
 func (*ListActors) ProtoMessage() {}
 
 func (x *ListActors) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[33]
+	mi := &file_goray_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2934,7 @@ func (x *ListActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActors.ProtoReflect.Descriptor instead.
 func (*ListActors) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{33}
+	return file_goray_proto_rawDescGZIP(), []int{35}
 }
 
 type ListActorsReply struct {
@@ -2710,7 +2946,7 @@ type ListActorsReply struct {
 
 func (x *ListActorsReply) Reset() {
 	*x = ListActorsReply{}
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2958,7 @@ func (x *ListActorsReply) String() string {
 func (*ListActorsReply) ProtoMessage() {}
 
 func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[34]
+	mi := &file_goray_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2971,7 @@ func (x *ListActorsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActorsReply.ProtoReflect.Descriptor instead.
 func (*ListActorsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{34}
+	return file_goray_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListActorsReply) GetActors() []*ActorInfo {
@@ -2760,7 +2996,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2772,7 +3008,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[35]
+	mi := &file_goray_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2785,7 +3021,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{35}
+	return file_goray_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *JobInfo) GetJobId() string {
@@ -2832,7 +3068,7 @@ type RegisterJob struct {
 
 func (x *RegisterJob) Reset() {
 	*x = RegisterJob{}
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3080,7 @@ func (x *RegisterJob) String() string {
 func (*RegisterJob) ProtoMessage() {}
 
 func (x *RegisterJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[36]
+	mi := &file_goray_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3093,7 @@ func (x *RegisterJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterJob.ProtoReflect.Descriptor instead.
 func (*RegisterJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{36}
+	return file_goray_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RegisterJob) GetJob() *JobInfo {
@@ -2875,7 +3111,7 @@ type ListJobs struct {
 
 func (x *ListJobs) Reset() {
 	*x = ListJobs{}
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2887,7 +3123,7 @@ func (x *ListJobs) String() string {
 func (*ListJobs) ProtoMessage() {}
 
 func (x *ListJobs) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[37]
+	mi := &file_goray_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2900,7 +3136,7 @@ func (x *ListJobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobs.ProtoReflect.Descriptor instead.
 func (*ListJobs) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{37}
+	return file_goray_proto_rawDescGZIP(), []int{39}
 }
 
 type ListJobsReply struct {
@@ -2912,7 +3148,7 @@ type ListJobsReply struct {
 
 func (x *ListJobsReply) Reset() {
 	*x = ListJobsReply{}
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3160,7 @@ func (x *ListJobsReply) String() string {
 func (*ListJobsReply) ProtoMessage() {}
 
 func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[38]
+	mi := &file_goray_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3173,7 @@ func (x *ListJobsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsReply.ProtoReflect.Descriptor instead.
 func (*ListJobsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{38}
+	return file_goray_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListJobsReply) GetJobs() []*JobInfo {
@@ -2956,7 +3192,7 @@ type FinishJob struct {
 
 func (x *FinishJob) Reset() {
 	*x = FinishJob{}
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3204,7 @@ func (x *FinishJob) String() string {
 func (*FinishJob) ProtoMessage() {}
 
 func (x *FinishJob) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[39]
+	mi := &file_goray_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3217,7 @@ func (x *FinishJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJob.ProtoReflect.Descriptor instead.
 func (*FinishJob) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{39}
+	return file_goray_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FinishJob) GetJobId() string {
@@ -3001,7 +3237,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3013,7 +3249,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[40]
+	mi := &file_goray_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3026,7 +3262,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{40}
+	return file_goray_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Ack) GetError() *Error {
@@ -3062,7 +3298,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3074,7 +3310,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[41]
+	mi := &file_goray_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3087,7 +3323,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{41}
+	return file_goray_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -3190,7 +3426,7 @@ type GetNodeStats struct {
 
 func (x *GetNodeStats) Reset() {
 	*x = GetNodeStats{}
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +3438,7 @@ func (x *GetNodeStats) String() string {
 func (*GetNodeStats) ProtoMessage() {}
 
 func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[42]
+	mi := &file_goray_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +3451,7 @@ func (x *GetNodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStats.ProtoReflect.Descriptor instead.
 func (*GetNodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{42}
+	return file_goray_proto_rawDescGZIP(), []int{44}
 }
 
 type NodeStats struct {
@@ -3238,7 +3474,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3250,7 +3486,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[43]
+	mi := &file_goray_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3263,7 +3499,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{43}
+	return file_goray_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *NodeStats) GetNodeId() string {
@@ -3331,7 +3567,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3343,7 +3579,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[44]
+	mi := &file_goray_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3356,7 +3592,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{44}
+	return file_goray_proto_rawDescGZIP(), []int{46}
 }
 
 type TaskInfo struct {
@@ -3377,7 +3613,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3389,7 +3625,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[45]
+	mi := &file_goray_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3402,7 +3638,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{45}
+	return file_goray_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TaskInfo) GetTaskId() []byte {
@@ -3477,7 +3713,7 @@ type ListTasksReply struct {
 
 func (x *ListTasksReply) Reset() {
 	*x = ListTasksReply{}
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3489,7 +3725,7 @@ func (x *ListTasksReply) String() string {
 func (*ListTasksReply) ProtoMessage() {}
 
 func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[46]
+	mi := &file_goray_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3502,7 +3738,7 @@ func (x *ListTasksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksReply.ProtoReflect.Descriptor instead.
 func (*ListTasksReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{46}
+	return file_goray_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListTasksReply) GetTasks() []*TaskInfo {
@@ -3521,7 +3757,7 @@ type ListNodes struct {
 
 func (x *ListNodes) Reset() {
 	*x = ListNodes{}
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3533,7 +3769,7 @@ func (x *ListNodes) String() string {
 func (*ListNodes) ProtoMessage() {}
 
 func (x *ListNodes) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[47]
+	mi := &file_goray_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3546,7 +3782,7 @@ func (x *ListNodes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodes.ProtoReflect.Descriptor instead.
 func (*ListNodes) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{47}
+	return file_goray_proto_rawDescGZIP(), []int{49}
 }
 
 type ListNodesReply struct {
@@ -3558,7 +3794,7 @@ type ListNodesReply struct {
 
 func (x *ListNodesReply) Reset() {
 	*x = ListNodesReply{}
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3570,7 +3806,7 @@ func (x *ListNodesReply) String() string {
 func (*ListNodesReply) ProtoMessage() {}
 
 func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[48]
+	mi := &file_goray_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3583,7 +3819,7 @@ func (x *ListNodesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesReply.ProtoReflect.Descriptor instead.
 func (*ListNodesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{48}
+	return file_goray_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListNodesReply) GetNodes() []*NodeInfo {
@@ -3604,7 +3840,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3616,7 +3852,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[49]
+	mi := &file_goray_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3629,7 +3865,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{49}
+	return file_goray_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ClusterView) GetNodes() []*NodeInfo {
@@ -3650,7 +3886,7 @@ type ResourceReport struct {
 
 func (x *ResourceReport) Reset() {
 	*x = ResourceReport{}
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3898,7 @@ func (x *ResourceReport) String() string {
 func (*ResourceReport) ProtoMessage() {}
 
 func (x *ResourceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[50]
+	mi := &file_goray_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3911,7 @@ func (x *ResourceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceReport.ProtoReflect.Descriptor instead.
 func (*ResourceReport) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{50}
+	return file_goray_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ResourceReport) GetNodeId() string {
@@ -3709,7 +3945,7 @@ type PickNode struct {
 
 func (x *PickNode) Reset() {
 	*x = PickNode{}
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3721,7 +3957,7 @@ func (x *PickNode) String() string {
 func (*PickNode) ProtoMessage() {}
 
 func (x *PickNode) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[51]
+	mi := &file_goray_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3734,7 +3970,7 @@ func (x *PickNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNode.ProtoReflect.Descriptor instead.
 func (*PickNode) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{51}
+	return file_goray_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PickNode) GetResources() map[string]int64 {
@@ -3796,7 +4032,7 @@ type PickNodeReply struct {
 
 func (x *PickNodeReply) Reset() {
 	*x = PickNodeReply{}
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3808,7 +4044,7 @@ func (x *PickNodeReply) String() string {
 func (*PickNodeReply) ProtoMessage() {}
 
 func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[52]
+	mi := &file_goray_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3821,7 +4057,7 @@ func (x *PickNodeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickNodeReply.ProtoReflect.Descriptor instead.
 func (*PickNodeReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{52}
+	return file_goray_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PickNodeReply) GetNode() *NodeInfo {
@@ -3854,7 +4090,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3866,7 +4102,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[53]
+	mi := &file_goray_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3879,7 +4115,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{53}
+	return file_goray_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PutObject) GetObjectId() []byte {
@@ -3919,7 +4155,7 @@ type GetObject struct {
 
 func (x *GetObject) Reset() {
 	*x = GetObject{}
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3931,7 +4167,7 @@ func (x *GetObject) String() string {
 func (*GetObject) ProtoMessage() {}
 
 func (x *GetObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[54]
+	mi := &file_goray_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3944,7 +4180,7 @@ func (x *GetObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObject.ProtoReflect.Descriptor instead.
 func (*GetObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{54}
+	return file_goray_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetObject) GetObjectId() []byte {
@@ -3964,7 +4200,7 @@ type GetObjectReply struct {
 
 func (x *GetObjectReply) Reset() {
 	*x = GetObjectReply{}
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4212,7 @@ func (x *GetObjectReply) String() string {
 func (*GetObjectReply) ProtoMessage() {}
 
 func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[55]
+	mi := &file_goray_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4225,7 @@ func (x *GetObjectReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectReply.ProtoReflect.Descriptor instead.
 func (*GetObjectReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{55}
+	return file_goray_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetObjectReply) GetData() []byte {
@@ -4015,7 +4251,7 @@ type DeleteObjects struct {
 
 func (x *DeleteObjects) Reset() {
 	*x = DeleteObjects{}
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +4263,7 @@ func (x *DeleteObjects) String() string {
 func (*DeleteObjects) ProtoMessage() {}
 
 func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[56]
+	mi := &file_goray_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +4276,7 @@ func (x *DeleteObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjects.ProtoReflect.Descriptor instead.
 func (*DeleteObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{56}
+	return file_goray_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteObjects) GetObjectIds() [][]byte {
@@ -4066,7 +4302,7 @@ type StoreStats struct {
 
 func (x *StoreStats) Reset() {
 	*x = StoreStats{}
-	mi := &file_goray_proto_msgTypes[57]
+	mi := &file_goray_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4314,7 @@ func (x *StoreStats) String() string {
 func (*StoreStats) ProtoMessage() {}
 
 func (x *StoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[57]
+	mi := &file_goray_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4327,7 @@ func (x *StoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStats.ProtoReflect.Descriptor instead.
 func (*StoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{57}
+	return file_goray_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *StoreStats) GetObjects() int64 {
@@ -4158,7 +4394,7 @@ type GetStoreStats struct {
 
 func (x *GetStoreStats) Reset() {
 	*x = GetStoreStats{}
-	mi := &file_goray_proto_msgTypes[58]
+	mi := &file_goray_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4170,7 +4406,7 @@ func (x *GetStoreStats) String() string {
 func (*GetStoreStats) ProtoMessage() {}
 
 func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[58]
+	mi := &file_goray_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4183,7 +4419,7 @@ func (x *GetStoreStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStats.ProtoReflect.Descriptor instead.
 func (*GetStoreStats) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{58}
+	return file_goray_proto_rawDescGZIP(), []int{60}
 }
 
 // AddObject registers an object in the store with its owner's directory.
@@ -4200,7 +4436,7 @@ type AddObject struct {
 
 func (x *AddObject) Reset() {
 	*x = AddObject{}
-	mi := &file_goray_proto_msgTypes[59]
+	mi := &file_goray_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4212,7 +4448,7 @@ func (x *AddObject) String() string {
 func (*AddObject) ProtoMessage() {}
 
 func (x *AddObject) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[59]
+	mi := &file_goray_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4225,7 +4461,7 @@ func (x *AddObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddObject.ProtoReflect.Descriptor instead.
 func (*AddObject) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{59}
+	return file_goray_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AddObject) GetObjectId() []byte {
@@ -4267,7 +4503,7 @@ type RefDelta struct {
 
 func (x *RefDelta) Reset() {
 	*x = RefDelta{}
-	mi := &file_goray_proto_msgTypes[60]
+	mi := &file_goray_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4279,7 +4515,7 @@ func (x *RefDelta) String() string {
 func (*RefDelta) ProtoMessage() {}
 
 func (x *RefDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[60]
+	mi := &file_goray_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4292,7 +4528,7 @@ func (x *RefDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefDelta.ProtoReflect.Descriptor instead.
 func (*RefDelta) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{60}
+	return file_goray_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RefDelta) GetIncr() [][]byte {
@@ -4318,7 +4554,7 @@ type FreeObjects struct {
 
 func (x *FreeObjects) Reset() {
 	*x = FreeObjects{}
-	mi := &file_goray_proto_msgTypes[61]
+	mi := &file_goray_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4330,7 +4566,7 @@ func (x *FreeObjects) String() string {
 func (*FreeObjects) ProtoMessage() {}
 
 func (x *FreeObjects) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[61]
+	mi := &file_goray_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4343,7 +4579,7 @@ func (x *FreeObjects) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FreeObjects.ProtoReflect.Descriptor instead.
 func (*FreeObjects) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{61}
+	return file_goray_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *FreeObjects) GetObjectIds() [][]byte {
@@ -4362,7 +4598,7 @@ type ObjectStatus struct {
 
 func (x *ObjectStatus) Reset() {
 	*x = ObjectStatus{}
-	mi := &file_goray_proto_msgTypes[62]
+	mi := &file_goray_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4374,7 +4610,7 @@ func (x *ObjectStatus) String() string {
 func (*ObjectStatus) ProtoMessage() {}
 
 func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[62]
+	mi := &file_goray_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4387,7 +4623,7 @@ func (x *ObjectStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatus.ProtoReflect.Descriptor instead.
 func (*ObjectStatus) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{62}
+	return file_goray_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ObjectStatus) GetObjectId() []byte {
@@ -4409,7 +4645,7 @@ type ObjectStatusReply struct {
 
 func (x *ObjectStatusReply) Reset() {
 	*x = ObjectStatusReply{}
-	mi := &file_goray_proto_msgTypes[63]
+	mi := &file_goray_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4421,7 +4657,7 @@ func (x *ObjectStatusReply) String() string {
 func (*ObjectStatusReply) ProtoMessage() {}
 
 func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[63]
+	mi := &file_goray_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4434,7 +4670,7 @@ func (x *ObjectStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectStatusReply.ProtoReflect.Descriptor instead.
 func (*ObjectStatusReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{63}
+	return file_goray_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ObjectStatusReply) GetKnown() bool {
@@ -4477,7 +4713,7 @@ type LabelExpr struct {
 
 func (x *LabelExpr) Reset() {
 	*x = LabelExpr{}
-	mi := &file_goray_proto_msgTypes[64]
+	mi := &file_goray_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4489,7 +4725,7 @@ func (x *LabelExpr) String() string {
 func (*LabelExpr) ProtoMessage() {}
 
 func (x *LabelExpr) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[64]
+	mi := &file_goray_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4502,7 +4738,7 @@ func (x *LabelExpr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelExpr.ProtoReflect.Descriptor instead.
 func (*LabelExpr) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{64}
+	return file_goray_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *LabelExpr) GetKey() string {
@@ -4547,7 +4783,7 @@ type Scheduling struct {
 
 func (x *Scheduling) Reset() {
 	*x = Scheduling{}
-	mi := &file_goray_proto_msgTypes[65]
+	mi := &file_goray_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4559,7 +4795,7 @@ func (x *Scheduling) String() string {
 func (*Scheduling) ProtoMessage() {}
 
 func (x *Scheduling) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[65]
+	mi := &file_goray_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4572,7 +4808,7 @@ func (x *Scheduling) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scheduling.ProtoReflect.Descriptor instead.
 func (*Scheduling) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{65}
+	return file_goray_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *Scheduling) GetStrategy() Strategy {
@@ -4641,7 +4877,7 @@ type Bundle struct {
 
 func (x *Bundle) Reset() {
 	*x = Bundle{}
-	mi := &file_goray_proto_msgTypes[66]
+	mi := &file_goray_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4653,7 +4889,7 @@ func (x *Bundle) String() string {
 func (*Bundle) ProtoMessage() {}
 
 func (x *Bundle) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[66]
+	mi := &file_goray_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4666,7 +4902,7 @@ func (x *Bundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bundle.ProtoReflect.Descriptor instead.
 func (*Bundle) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{66}
+	return file_goray_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Bundle) GetResources() map[string]int64 {
@@ -4698,7 +4934,7 @@ type PlacementGroupSpec struct {
 
 func (x *PlacementGroupSpec) Reset() {
 	*x = PlacementGroupSpec{}
-	mi := &file_goray_proto_msgTypes[67]
+	mi := &file_goray_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4710,7 +4946,7 @@ func (x *PlacementGroupSpec) String() string {
 func (*PlacementGroupSpec) ProtoMessage() {}
 
 func (x *PlacementGroupSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[67]
+	mi := &file_goray_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4723,7 +4959,7 @@ func (x *PlacementGroupSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementGroupSpec.ProtoReflect.Descriptor instead.
 func (*PlacementGroupSpec) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{67}
+	return file_goray_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PlacementGroupSpec) GetGroupId() []byte {
@@ -4791,7 +5027,7 @@ type PlacementGroupInfo struct {
 
 func (x *PlacementGroupInfo) Reset() {
 	*x = PlacementGroupInfo{}
-	mi := &file_goray_proto_msgTypes[68]
+	mi := &file_goray_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4803,7 +5039,7 @@ func (x *PlacementGroupInfo) String() string {
 func (*PlacementGroupInfo) ProtoMessage() {}
 
 func (x *PlacementGroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[68]
+	mi := &file_goray_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4816,7 +5052,7 @@ func (x *PlacementGroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementGroupInfo.ProtoReflect.Descriptor instead.
 func (*PlacementGroupInfo) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{68}
+	return file_goray_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PlacementGroupInfo) GetSpec() *PlacementGroupSpec {
@@ -4865,7 +5101,7 @@ type CreatePlacementGroup struct {
 
 func (x *CreatePlacementGroup) Reset() {
 	*x = CreatePlacementGroup{}
-	mi := &file_goray_proto_msgTypes[69]
+	mi := &file_goray_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4877,7 +5113,7 @@ func (x *CreatePlacementGroup) String() string {
 func (*CreatePlacementGroup) ProtoMessage() {}
 
 func (x *CreatePlacementGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[69]
+	mi := &file_goray_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4890,7 +5126,7 @@ func (x *CreatePlacementGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePlacementGroup.ProtoReflect.Descriptor instead.
 func (*CreatePlacementGroup) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{69}
+	return file_goray_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreatePlacementGroup) GetSpec() *PlacementGroupSpec {
@@ -4910,7 +5146,7 @@ type PlacementGroupReply struct {
 
 func (x *PlacementGroupReply) Reset() {
 	*x = PlacementGroupReply{}
-	mi := &file_goray_proto_msgTypes[70]
+	mi := &file_goray_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4922,7 +5158,7 @@ func (x *PlacementGroupReply) String() string {
 func (*PlacementGroupReply) ProtoMessage() {}
 
 func (x *PlacementGroupReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[70]
+	mi := &file_goray_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4935,7 +5171,7 @@ func (x *PlacementGroupReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementGroupReply.ProtoReflect.Descriptor instead.
 func (*PlacementGroupReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{70}
+	return file_goray_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PlacementGroupReply) GetInfo() *PlacementGroupInfo {
@@ -4966,7 +5202,7 @@ type GetPlacementGroup struct {
 
 func (x *GetPlacementGroup) Reset() {
 	*x = GetPlacementGroup{}
-	mi := &file_goray_proto_msgTypes[71]
+	mi := &file_goray_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4978,7 +5214,7 @@ func (x *GetPlacementGroup) String() string {
 func (*GetPlacementGroup) ProtoMessage() {}
 
 func (x *GetPlacementGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[71]
+	mi := &file_goray_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4991,7 +5227,7 @@ func (x *GetPlacementGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlacementGroup.ProtoReflect.Descriptor instead.
 func (*GetPlacementGroup) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{71}
+	return file_goray_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetPlacementGroup) GetGroupId() []byte {
@@ -5033,7 +5269,7 @@ type RemovePlacementGroup struct {
 
 func (x *RemovePlacementGroup) Reset() {
 	*x = RemovePlacementGroup{}
-	mi := &file_goray_proto_msgTypes[72]
+	mi := &file_goray_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5045,7 +5281,7 @@ func (x *RemovePlacementGroup) String() string {
 func (*RemovePlacementGroup) ProtoMessage() {}
 
 func (x *RemovePlacementGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[72]
+	mi := &file_goray_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5058,7 +5294,7 @@ func (x *RemovePlacementGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePlacementGroup.ProtoReflect.Descriptor instead.
 func (*RemovePlacementGroup) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{72}
+	return file_goray_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *RemovePlacementGroup) GetGroupId() []byte {
@@ -5076,7 +5312,7 @@ type ListPlacementGroups struct {
 
 func (x *ListPlacementGroups) Reset() {
 	*x = ListPlacementGroups{}
-	mi := &file_goray_proto_msgTypes[73]
+	mi := &file_goray_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5088,7 +5324,7 @@ func (x *ListPlacementGroups) String() string {
 func (*ListPlacementGroups) ProtoMessage() {}
 
 func (x *ListPlacementGroups) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[73]
+	mi := &file_goray_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5101,7 +5337,7 @@ func (x *ListPlacementGroups) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroups.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroups) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{73}
+	return file_goray_proto_rawDescGZIP(), []int{75}
 }
 
 type ListPlacementGroupsReply struct {
@@ -5113,7 +5349,7 @@ type ListPlacementGroupsReply struct {
 
 func (x *ListPlacementGroupsReply) Reset() {
 	*x = ListPlacementGroupsReply{}
-	mi := &file_goray_proto_msgTypes[74]
+	mi := &file_goray_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5125,7 +5361,7 @@ func (x *ListPlacementGroupsReply) String() string {
 func (*ListPlacementGroupsReply) ProtoMessage() {}
 
 func (x *ListPlacementGroupsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[74]
+	mi := &file_goray_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5138,7 +5374,7 @@ func (x *ListPlacementGroupsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlacementGroupsReply.ProtoReflect.Descriptor instead.
 func (*ListPlacementGroupsReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{74}
+	return file_goray_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListPlacementGroupsReply) GetGroups() []*PlacementGroupInfo {
@@ -5158,7 +5394,7 @@ type BundleGrant struct {
 
 func (x *BundleGrant) Reset() {
 	*x = BundleGrant{}
-	mi := &file_goray_proto_msgTypes[75]
+	mi := &file_goray_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5170,7 +5406,7 @@ func (x *BundleGrant) String() string {
 func (*BundleGrant) ProtoMessage() {}
 
 func (x *BundleGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[75]
+	mi := &file_goray_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5183,7 +5419,7 @@ func (x *BundleGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleGrant.ProtoReflect.Descriptor instead.
 func (*BundleGrant) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{75}
+	return file_goray_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *BundleGrant) GetIndex() int32 {
@@ -5214,7 +5450,7 @@ type PrepareBundles struct {
 
 func (x *PrepareBundles) Reset() {
 	*x = PrepareBundles{}
-	mi := &file_goray_proto_msgTypes[76]
+	mi := &file_goray_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5226,7 +5462,7 @@ func (x *PrepareBundles) String() string {
 func (*PrepareBundles) ProtoMessage() {}
 
 func (x *PrepareBundles) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[76]
+	mi := &file_goray_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5239,7 +5475,7 @@ func (x *PrepareBundles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareBundles.ProtoReflect.Descriptor instead.
 func (*PrepareBundles) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{76}
+	return file_goray_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PrepareBundles) GetGroupId() []byte {
@@ -5281,7 +5517,7 @@ type PrepareBundlesReply struct {
 
 func (x *PrepareBundlesReply) Reset() {
 	*x = PrepareBundlesReply{}
-	mi := &file_goray_proto_msgTypes[77]
+	mi := &file_goray_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5293,7 +5529,7 @@ func (x *PrepareBundlesReply) String() string {
 func (*PrepareBundlesReply) ProtoMessage() {}
 
 func (x *PrepareBundlesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[77]
+	mi := &file_goray_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5306,7 +5542,7 @@ func (x *PrepareBundlesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareBundlesReply.ProtoReflect.Descriptor instead.
 func (*PrepareBundlesReply) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{77}
+	return file_goray_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *PrepareBundlesReply) GetOk() bool {
@@ -5369,7 +5605,7 @@ type CommitBundles struct {
 
 func (x *CommitBundles) Reset() {
 	*x = CommitBundles{}
-	mi := &file_goray_proto_msgTypes[78]
+	mi := &file_goray_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5381,7 +5617,7 @@ func (x *CommitBundles) String() string {
 func (*CommitBundles) ProtoMessage() {}
 
 func (x *CommitBundles) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[78]
+	mi := &file_goray_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5394,7 +5630,7 @@ func (x *CommitBundles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitBundles.ProtoReflect.Descriptor instead.
 func (*CommitBundles) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{78}
+	return file_goray_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *CommitBundles) GetGroupId() []byte {
@@ -5424,7 +5660,7 @@ type ReturnBundles struct {
 
 func (x *ReturnBundles) Reset() {
 	*x = ReturnBundles{}
-	mi := &file_goray_proto_msgTypes[79]
+	mi := &file_goray_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5436,7 +5672,7 @@ func (x *ReturnBundles) String() string {
 func (*ReturnBundles) ProtoMessage() {}
 
 func (x *ReturnBundles) ProtoReflect() protoreflect.Message {
-	mi := &file_goray_proto_msgTypes[79]
+	mi := &file_goray_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5449,7 +5685,7 @@ func (x *ReturnBundles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnBundles.ProtoReflect.Descriptor instead.
 func (*ReturnBundles) Descriptor() ([]byte, []int) {
-	return file_goray_proto_rawDescGZIP(), []int{79}
+	return file_goray_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ReturnBundles) GetGroupId() []byte {
@@ -5491,13 +5727,17 @@ const file_goray_proto_rawDesc = "" +
 	"\x03Arg\x12\x18\n" +
 	"\x06inline\x18\x01 \x01(\fH\x00R\x06inline\x12$\n" +
 	"\x03ref\x18\x02 \x01(\v2\x10.goray.ObjectRefH\x00R\x03refB\x06\n" +
-	"\x04kind\"\x92\x01\n" +
+	"\x04kind\"\xd0\x01\n" +
 	"\x05Error\x12$\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x10.goray.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x1a\n" +
 	"\bfunction\x18\x04 \x01(\tR\bfunction\x12\x17\n" +
-	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\x8b\x04\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\x12\x1d\n" +
+	"\n" +
+	"error_type\x18\x06 \x01(\tR\terrorType\x12\x1d\n" +
+	"\n" +
+	"error_data\x18\a \x01(\fR\terrorData\"\xe6\x04\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1e\n" +
@@ -5518,7 +5758,9 @@ const file_goray_proto_rawDesc = "" +
 	"\x04hops\x18\r \x01(\x05R\x04hops\x121\n" +
 	"\n" +
 	"scheduling\x18\x0e \x01(\v2\x11.goray.SchedulingR\n" +
-	"scheduling\x1a<\n" +
+	"scheduling\x12(\n" +
+	"\x10extra_return_ids\x18\x0f \x03(\fR\x0eextraReturnIds\x12/\n" +
+	"\x13stream_backpressure\x18\x10 \x01(\x03R\x12streamBackpressure\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe6\x01\n" +
@@ -5531,7 +5773,17 @@ const file_goray_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12 \n" +
 	"\x05store\x18\x06 \x01(\v2\n" +
 	".goray.PidR\x05store\x12.\n" +
-	"\tcontained\x18\a \x03(\v2\x10.goray.ContainedR\tcontained\"E\n" +
+	"\tcontained\x18\a \x03(\v2\x10.goray.ContainedR\tcontained\"\x8e\x01\n" +
+	"\n" +
+	"StreamItem\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\fR\bstreamId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x03R\x05index\x12%\n" +
+	"\x06result\x18\x03 \x01(\v2\r.goray.ResultR\x06result\x12&\n" +
+	"\bproducer\x18\x04 \x01(\v2\n" +
+	".goray.PidR\bproducer\"D\n" +
+	"\tStreamAck\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\fR\bstreamId\x12\x1a\n" +
+	"\bconsumed\x18\x02 \x01(\x03R\bconsumed\"E\n" +
 	"\tContained\x12\"\n" +
 	"\x03ref\x18\x01 \x01(\v2\x10.goray.ObjectRefR\x03ref\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\fR\x05token\"n\n" +
@@ -5562,16 +5814,17 @@ const file_goray_proto_rawDesc = "" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"'\n" +
 	"\fTaskFinished\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\fR\x06taskId\"]\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\x82\x01\n" +
 	"\n" +
 	"CancelTask\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\x12\x1b\n" +
 	"\treturn_id\x18\x02 \x01(\fR\breturnId\x12\x19\n" +
-	"\bactor_id\x18\x03 \x01(\fR\aactorId\"&\n" +
+	"\bactor_id\x18\x03 \x01(\fR\aactorId\x12#\n" +
+	"\rnot_recursive\x18\x04 \x01(\bR\fnotRecursive\"&\n" +
 	"\vTaskBlocked\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\fR\x06taskId\"(\n" +
 	"\rTaskUnblocked\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\xa9\x04\n" +
+	"\atask_id\x18\x01 \x01(\fR\x06taskId\"\xc7\x05\n" +
 	"\tActorSpec\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x1e\n" +
@@ -5591,10 +5844,14 @@ const file_goray_proto_rawDesc = "" +
 	"\agpu_ids\x18\r \x03(\x05R\x06gpuIds\x121\n" +
 	"\n" +
 	"scheduling\x18\x0e \x01(\v2\x11.goray.SchedulingR\n" +
-	"scheduling\x1a<\n" +
+	"scheduling\x12V\n" +
+	"\x12concurrency_groups\x18\x0f \x03(\v2'.goray.ActorSpec.ConcurrencyGroupsEntryR\x11concurrencyGroups\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xf0\x03\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aD\n" +
+	"\x16ConcurrencyGroupsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x92\x04\n" +
 	"\tActorInfo\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1b\n" +
 	"\ttype_name\x18\x02 \x01(\tR\btypeName\x12\x12\n" +
@@ -5611,7 +5868,9 @@ const file_goray_proto_rawDesc = "" +
 	" \x01(\bR\bdetached\x12\x15\n" +
 	"\x06job_id\x18\v \x01(\tR\x05jobId\x12=\n" +
 	"\tresources\x18\f \x03(\v2\x1f.goray.ActorInfo.ResourcesEntryR\tresources\x12%\n" +
-	"\x0epending_reason\x18\r \x01(\tR\rpendingReason\x1a<\n" +
+	"\x0epending_reason\x18\r \x01(\tR\rpendingReason\x12 \n" +
+	"\x05owner\x18\x0e \x01(\v2\n" +
+	".goray.PidR\x05owner\x1a<\n" +
 	"\x0eResourcesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"3\n" +
@@ -5635,7 +5894,7 @@ const file_goray_proto_rawDesc = "" +
 	"\x06actors\x18\x01 \x03(\v2\x14.goray.RestoredActorR\x06actors\"e\n" +
 	"\rRestoredActor\x12$\n" +
 	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\x12.\n" +
-	"\x05state\x18\x02 \x01(\v2\x18.goray.ActorStateChangedR\x05state\"\xb7\x01\n" +
+	"\x05state\x18\x02 \x01(\v2\x18.goray.ActorStateChangedR\x05state\"\xab\x02\n" +
 	"\tActorCall\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -5644,7 +5903,12 @@ const file_goray_proto_rawDesc = "" +
 	"\treturn_id\x18\x04 \x01(\fR\breturnId\x12 \n" +
 	"\x05owner\x18\x05 \x01(\v2\n" +
 	".goray.PidR\x05owner\x12\x18\n" +
-	"\aattempt\x18\x06 \x01(\x05R\aattempt\"Z\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12(\n" +
+	"\x10extra_return_ids\x18\a \x03(\fR\x0eextraReturnIds\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x12$\n" +
+	"\vmax_retries\x18\t \x01(\x05H\x00R\n" +
+	"maxRetries\x88\x01\x01B\x0e\n" +
+	"\f_max_retries\"Z\n" +
 	"\vLookupActor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x19\n" +
@@ -5656,11 +5920,12 @@ const file_goray_proto_rawDesc = "" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\"J\n" +
 	"\tActorDied\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\"\n" +
-	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"E\n" +
+	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\"[\n" +
 	"\tKillActor\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x1d\n" +
 	"\n" +
-	"no_restart\x18\x02 \x01(\bR\tnoRestart\"4\n" +
+	"no_restart\x18\x02 \x01(\bR\tnoRestart\x12\x14\n" +
+	"\x05cause\x18\x03 \x01(\tR\x05cause\"4\n" +
 	"\x0eKillActorReply\x12\"\n" +
 	"\x05error\x18\x01 \x01(\v2\f.goray.ErrorR\x05error\"\f\n" +
 	"\n" +
@@ -5967,7 +6232,7 @@ func file_goray_proto_rawDescGZIP() []byte {
 }
 
 var file_goray_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
+var file_goray_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_goray_proto_goTypes = []any{
 	(ErrorKind)(0),                   // 0: goray.ErrorKind
 	(ActorState)(0),                  // 1: goray.ActorState
@@ -5983,95 +6248,98 @@ var file_goray_proto_goTypes = []any{
 	(*Error)(nil),                    // 11: goray.Error
 	(*TaskSpec)(nil),                 // 12: goray.TaskSpec
 	(*Result)(nil),                   // 13: goray.Result
-	(*Contained)(nil),                // 14: goray.Contained
-	(*BorrowObjects)(nil),            // 15: goray.BorrowObjects
-	(*BorrowObjectsReply)(nil),       // 16: goray.BorrowObjectsReply
-	(*ObjectReady)(nil),              // 17: goray.ObjectReady
-	(*ReleaseObjects)(nil),           // 18: goray.ReleaseObjects
-	(*TaskAccepted)(nil),             // 19: goray.TaskAccepted
-	(*NodeDied)(nil),                 // 20: goray.NodeDied
-	(*ActorMoved)(nil),               // 21: goray.ActorMoved
-	(*TaskFinished)(nil),             // 22: goray.TaskFinished
-	(*CancelTask)(nil),               // 23: goray.CancelTask
-	(*TaskBlocked)(nil),              // 24: goray.TaskBlocked
-	(*TaskUnblocked)(nil),            // 25: goray.TaskUnblocked
-	(*ActorSpec)(nil),                // 26: goray.ActorSpec
-	(*ActorInfo)(nil),                // 27: goray.ActorInfo
-	(*CreateActor)(nil),              // 28: goray.CreateActor
-	(*CreateActorReply)(nil),         // 29: goray.CreateActorReply
-	(*StartActor)(nil),               // 30: goray.StartActor
-	(*ActorStateChanged)(nil),        // 31: goray.ActorStateChanged
-	(*RestoreActors)(nil),            // 32: goray.RestoreActors
-	(*RestoredActor)(nil),            // 33: goray.RestoredActor
-	(*ActorCall)(nil),                // 34: goray.ActorCall
-	(*LookupActor)(nil),              // 35: goray.LookupActor
-	(*LookupActorReply)(nil),         // 36: goray.LookupActorReply
-	(*ResolveActor)(nil),             // 37: goray.ResolveActor
-	(*ActorDied)(nil),                // 38: goray.ActorDied
-	(*KillActor)(nil),                // 39: goray.KillActor
-	(*KillActorReply)(nil),           // 40: goray.KillActorReply
-	(*ListActors)(nil),               // 41: goray.ListActors
-	(*ListActorsReply)(nil),          // 42: goray.ListActorsReply
-	(*JobInfo)(nil),                  // 43: goray.JobInfo
-	(*RegisterJob)(nil),              // 44: goray.RegisterJob
-	(*ListJobs)(nil),                 // 45: goray.ListJobs
-	(*ListJobsReply)(nil),            // 46: goray.ListJobsReply
-	(*FinishJob)(nil),                // 47: goray.FinishJob
-	(*Ack)(nil),                      // 48: goray.Ack
-	(*NodeInfo)(nil),                 // 49: goray.NodeInfo
-	(*GetNodeStats)(nil),             // 50: goray.GetNodeStats
-	(*NodeStats)(nil),                // 51: goray.NodeStats
-	(*ListTasks)(nil),                // 52: goray.ListTasks
-	(*TaskInfo)(nil),                 // 53: goray.TaskInfo
-	(*ListTasksReply)(nil),           // 54: goray.ListTasksReply
-	(*ListNodes)(nil),                // 55: goray.ListNodes
-	(*ListNodesReply)(nil),           // 56: goray.ListNodesReply
-	(*ClusterView)(nil),              // 57: goray.ClusterView
-	(*ResourceReport)(nil),           // 58: goray.ResourceReport
-	(*PickNode)(nil),                 // 59: goray.PickNode
-	(*PickNodeReply)(nil),            // 60: goray.PickNodeReply
-	(*PutObject)(nil),                // 61: goray.PutObject
-	(*GetObject)(nil),                // 62: goray.GetObject
-	(*GetObjectReply)(nil),           // 63: goray.GetObjectReply
-	(*DeleteObjects)(nil),            // 64: goray.DeleteObjects
-	(*StoreStats)(nil),               // 65: goray.StoreStats
-	(*GetStoreStats)(nil),            // 66: goray.GetStoreStats
-	(*AddObject)(nil),                // 67: goray.AddObject
-	(*RefDelta)(nil),                 // 68: goray.RefDelta
-	(*FreeObjects)(nil),              // 69: goray.FreeObjects
-	(*ObjectStatus)(nil),             // 70: goray.ObjectStatus
-	(*ObjectStatusReply)(nil),        // 71: goray.ObjectStatusReply
-	(*LabelExpr)(nil),                // 72: goray.LabelExpr
-	(*Scheduling)(nil),               // 73: goray.Scheduling
-	(*Bundle)(nil),                   // 74: goray.Bundle
-	(*PlacementGroupSpec)(nil),       // 75: goray.PlacementGroupSpec
-	(*PlacementGroupInfo)(nil),       // 76: goray.PlacementGroupInfo
-	(*CreatePlacementGroup)(nil),     // 77: goray.CreatePlacementGroup
-	(*PlacementGroupReply)(nil),      // 78: goray.PlacementGroupReply
-	(*GetPlacementGroup)(nil),        // 79: goray.GetPlacementGroup
-	(*RemovePlacementGroup)(nil),     // 80: goray.RemovePlacementGroup
-	(*ListPlacementGroups)(nil),      // 81: goray.ListPlacementGroups
-	(*ListPlacementGroupsReply)(nil), // 82: goray.ListPlacementGroupsReply
-	(*BundleGrant)(nil),              // 83: goray.BundleGrant
-	(*PrepareBundles)(nil),           // 84: goray.PrepareBundles
-	(*PrepareBundlesReply)(nil),      // 85: goray.PrepareBundlesReply
-	(*CommitBundles)(nil),            // 86: goray.CommitBundles
-	(*ReturnBundles)(nil),            // 87: goray.ReturnBundles
-	nil,                              // 88: goray.TaskSpec.ResourcesEntry
-	nil,                              // 89: goray.ActorSpec.ResourcesEntry
-	nil,                              // 90: goray.ActorInfo.ResourcesEntry
-	nil,                              // 91: goray.NodeInfo.TotalEntry
-	nil,                              // 92: goray.NodeInfo.AvailableEntry
-	nil,                              // 93: goray.NodeInfo.LabelsEntry
-	nil,                              // 94: goray.NodeStats.TotalEntry
-	nil,                              // 95: goray.NodeStats.AvailableEntry
-	nil,                              // 96: goray.TaskInfo.ResourcesEntry
-	nil,                              // 97: goray.ResourceReport.AvailableEntry
-	nil,                              // 98: goray.PickNode.ResourcesEntry
-	nil,                              // 99: goray.PickNode.LabelsEntry
-	nil,                              // 100: goray.Bundle.ResourcesEntry
-	nil,                              // 101: goray.BundleGrant.ResourcesEntry
-	nil,                              // 102: goray.PrepareBundlesReply.AvailableEntry
+	(*StreamItem)(nil),               // 14: goray.StreamItem
+	(*StreamAck)(nil),                // 15: goray.StreamAck
+	(*Contained)(nil),                // 16: goray.Contained
+	(*BorrowObjects)(nil),            // 17: goray.BorrowObjects
+	(*BorrowObjectsReply)(nil),       // 18: goray.BorrowObjectsReply
+	(*ObjectReady)(nil),              // 19: goray.ObjectReady
+	(*ReleaseObjects)(nil),           // 20: goray.ReleaseObjects
+	(*TaskAccepted)(nil),             // 21: goray.TaskAccepted
+	(*NodeDied)(nil),                 // 22: goray.NodeDied
+	(*ActorMoved)(nil),               // 23: goray.ActorMoved
+	(*TaskFinished)(nil),             // 24: goray.TaskFinished
+	(*CancelTask)(nil),               // 25: goray.CancelTask
+	(*TaskBlocked)(nil),              // 26: goray.TaskBlocked
+	(*TaskUnblocked)(nil),            // 27: goray.TaskUnblocked
+	(*ActorSpec)(nil),                // 28: goray.ActorSpec
+	(*ActorInfo)(nil),                // 29: goray.ActorInfo
+	(*CreateActor)(nil),              // 30: goray.CreateActor
+	(*CreateActorReply)(nil),         // 31: goray.CreateActorReply
+	(*StartActor)(nil),               // 32: goray.StartActor
+	(*ActorStateChanged)(nil),        // 33: goray.ActorStateChanged
+	(*RestoreActors)(nil),            // 34: goray.RestoreActors
+	(*RestoredActor)(nil),            // 35: goray.RestoredActor
+	(*ActorCall)(nil),                // 36: goray.ActorCall
+	(*LookupActor)(nil),              // 37: goray.LookupActor
+	(*LookupActorReply)(nil),         // 38: goray.LookupActorReply
+	(*ResolveActor)(nil),             // 39: goray.ResolveActor
+	(*ActorDied)(nil),                // 40: goray.ActorDied
+	(*KillActor)(nil),                // 41: goray.KillActor
+	(*KillActorReply)(nil),           // 42: goray.KillActorReply
+	(*ListActors)(nil),               // 43: goray.ListActors
+	(*ListActorsReply)(nil),          // 44: goray.ListActorsReply
+	(*JobInfo)(nil),                  // 45: goray.JobInfo
+	(*RegisterJob)(nil),              // 46: goray.RegisterJob
+	(*ListJobs)(nil),                 // 47: goray.ListJobs
+	(*ListJobsReply)(nil),            // 48: goray.ListJobsReply
+	(*FinishJob)(nil),                // 49: goray.FinishJob
+	(*Ack)(nil),                      // 50: goray.Ack
+	(*NodeInfo)(nil),                 // 51: goray.NodeInfo
+	(*GetNodeStats)(nil),             // 52: goray.GetNodeStats
+	(*NodeStats)(nil),                // 53: goray.NodeStats
+	(*ListTasks)(nil),                // 54: goray.ListTasks
+	(*TaskInfo)(nil),                 // 55: goray.TaskInfo
+	(*ListTasksReply)(nil),           // 56: goray.ListTasksReply
+	(*ListNodes)(nil),                // 57: goray.ListNodes
+	(*ListNodesReply)(nil),           // 58: goray.ListNodesReply
+	(*ClusterView)(nil),              // 59: goray.ClusterView
+	(*ResourceReport)(nil),           // 60: goray.ResourceReport
+	(*PickNode)(nil),                 // 61: goray.PickNode
+	(*PickNodeReply)(nil),            // 62: goray.PickNodeReply
+	(*PutObject)(nil),                // 63: goray.PutObject
+	(*GetObject)(nil),                // 64: goray.GetObject
+	(*GetObjectReply)(nil),           // 65: goray.GetObjectReply
+	(*DeleteObjects)(nil),            // 66: goray.DeleteObjects
+	(*StoreStats)(nil),               // 67: goray.StoreStats
+	(*GetStoreStats)(nil),            // 68: goray.GetStoreStats
+	(*AddObject)(nil),                // 69: goray.AddObject
+	(*RefDelta)(nil),                 // 70: goray.RefDelta
+	(*FreeObjects)(nil),              // 71: goray.FreeObjects
+	(*ObjectStatus)(nil),             // 72: goray.ObjectStatus
+	(*ObjectStatusReply)(nil),        // 73: goray.ObjectStatusReply
+	(*LabelExpr)(nil),                // 74: goray.LabelExpr
+	(*Scheduling)(nil),               // 75: goray.Scheduling
+	(*Bundle)(nil),                   // 76: goray.Bundle
+	(*PlacementGroupSpec)(nil),       // 77: goray.PlacementGroupSpec
+	(*PlacementGroupInfo)(nil),       // 78: goray.PlacementGroupInfo
+	(*CreatePlacementGroup)(nil),     // 79: goray.CreatePlacementGroup
+	(*PlacementGroupReply)(nil),      // 80: goray.PlacementGroupReply
+	(*GetPlacementGroup)(nil),        // 81: goray.GetPlacementGroup
+	(*RemovePlacementGroup)(nil),     // 82: goray.RemovePlacementGroup
+	(*ListPlacementGroups)(nil),      // 83: goray.ListPlacementGroups
+	(*ListPlacementGroupsReply)(nil), // 84: goray.ListPlacementGroupsReply
+	(*BundleGrant)(nil),              // 85: goray.BundleGrant
+	(*PrepareBundles)(nil),           // 86: goray.PrepareBundles
+	(*PrepareBundlesReply)(nil),      // 87: goray.PrepareBundlesReply
+	(*CommitBundles)(nil),            // 88: goray.CommitBundles
+	(*ReturnBundles)(nil),            // 89: goray.ReturnBundles
+	nil,                              // 90: goray.TaskSpec.ResourcesEntry
+	nil,                              // 91: goray.ActorSpec.ResourcesEntry
+	nil,                              // 92: goray.ActorSpec.ConcurrencyGroupsEntry
+	nil,                              // 93: goray.ActorInfo.ResourcesEntry
+	nil,                              // 94: goray.NodeInfo.TotalEntry
+	nil,                              // 95: goray.NodeInfo.AvailableEntry
+	nil,                              // 96: goray.NodeInfo.LabelsEntry
+	nil,                              // 97: goray.NodeStats.TotalEntry
+	nil,                              // 98: goray.NodeStats.AvailableEntry
+	nil,                              // 99: goray.TaskInfo.ResourcesEntry
+	nil,                              // 100: goray.ResourceReport.AvailableEntry
+	nil,                              // 101: goray.PickNode.ResourcesEntry
+	nil,                              // 102: goray.PickNode.LabelsEntry
+	nil,                              // 103: goray.Bundle.ResourcesEntry
+	nil,                              // 104: goray.BundleGrant.ResourcesEntry
+	nil,                              // 105: goray.PrepareBundlesReply.AvailableEntry
 }
 var file_goray_proto_depIdxs = []int32{
 	8,   // 0: goray.ObjectRef.owner:type_name -> goray.Pid
@@ -6079,92 +6347,96 @@ var file_goray_proto_depIdxs = []int32{
 	9,   // 2: goray.Arg.ref:type_name -> goray.ObjectRef
 	0,   // 3: goray.Error.kind:type_name -> goray.ErrorKind
 	10,  // 4: goray.TaskSpec.args:type_name -> goray.Arg
-	88,  // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
+	90,  // 5: goray.TaskSpec.resources:type_name -> goray.TaskSpec.ResourcesEntry
 	8,   // 6: goray.TaskSpec.owner:type_name -> goray.Pid
-	73,  // 7: goray.TaskSpec.scheduling:type_name -> goray.Scheduling
+	75,  // 7: goray.TaskSpec.scheduling:type_name -> goray.Scheduling
 	11,  // 8: goray.Result.error:type_name -> goray.Error
 	8,   // 9: goray.Result.store:type_name -> goray.Pid
-	14,  // 10: goray.Result.contained:type_name -> goray.Contained
-	9,   // 11: goray.Contained.ref:type_name -> goray.ObjectRef
-	8,   // 12: goray.BorrowObjects.borrower:type_name -> goray.Pid
-	13,  // 13: goray.BorrowObjectsReply.ready:type_name -> goray.Result
-	13,  // 14: goray.ObjectReady.result:type_name -> goray.Result
-	10,  // 15: goray.ActorSpec.args:type_name -> goray.Arg
-	89,  // 16: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
-	8,   // 17: goray.ActorSpec.owner:type_name -> goray.Pid
-	73,  // 18: goray.ActorSpec.scheduling:type_name -> goray.Scheduling
-	1,   // 19: goray.ActorInfo.state:type_name -> goray.ActorState
-	8,   // 20: goray.ActorInfo.pid:type_name -> goray.Pid
-	90,  // 21: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
-	26,  // 22: goray.CreateActor.spec:type_name -> goray.ActorSpec
-	27,  // 23: goray.CreateActorReply.info:type_name -> goray.ActorInfo
-	11,  // 24: goray.CreateActorReply.error:type_name -> goray.Error
-	26,  // 25: goray.StartActor.spec:type_name -> goray.ActorSpec
-	1,   // 26: goray.ActorStateChanged.state:type_name -> goray.ActorState
-	8,   // 27: goray.ActorStateChanged.pid:type_name -> goray.Pid
-	11,  // 28: goray.ActorStateChanged.error:type_name -> goray.Error
-	33,  // 29: goray.RestoreActors.actors:type_name -> goray.RestoredActor
-	26,  // 30: goray.RestoredActor.spec:type_name -> goray.ActorSpec
-	31,  // 31: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
-	10,  // 32: goray.ActorCall.args:type_name -> goray.Arg
-	8,   // 33: goray.ActorCall.owner:type_name -> goray.Pid
-	27,  // 34: goray.LookupActorReply.info:type_name -> goray.ActorInfo
-	11,  // 35: goray.LookupActorReply.error:type_name -> goray.Error
-	11,  // 36: goray.ActorDied.error:type_name -> goray.Error
-	11,  // 37: goray.KillActorReply.error:type_name -> goray.Error
-	27,  // 38: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
-	8,   // 39: goray.JobInfo.core:type_name -> goray.Pid
-	43,  // 40: goray.RegisterJob.job:type_name -> goray.JobInfo
-	43,  // 41: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
-	11,  // 42: goray.Ack.error:type_name -> goray.Error
-	91,  // 43: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
-	92,  // 44: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
-	93,  // 45: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
-	8,   // 46: goray.NodeInfo.raylet:type_name -> goray.Pid
-	8,   // 47: goray.NodeInfo.store:type_name -> goray.Pid
-	8,   // 48: goray.NodeInfo.directory:type_name -> goray.Pid
-	8,   // 49: goray.NodeInfo.core:type_name -> goray.Pid
-	2,   // 50: goray.NodeInfo.role:type_name -> goray.NodeRole
-	94,  // 51: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
-	95,  // 52: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
-	3,   // 53: goray.TaskInfo.state:type_name -> goray.TaskState
-	96,  // 54: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
-	53,  // 55: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
-	49,  // 56: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
-	49,  // 57: goray.ClusterView.nodes:type_name -> goray.NodeInfo
-	97,  // 58: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
-	98,  // 59: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
-	4,   // 60: goray.PickNode.strategy:type_name -> goray.Strategy
-	99,  // 61: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
-	73,  // 62: goray.PickNode.scheduling:type_name -> goray.Scheduling
-	49,  // 63: goray.PickNodeReply.node:type_name -> goray.NodeInfo
-	11,  // 64: goray.PickNodeReply.error:type_name -> goray.Error
-	8,   // 65: goray.PutObject.owner:type_name -> goray.Pid
-	14,  // 66: goray.PutObject.contained:type_name -> goray.Contained
-	11,  // 67: goray.GetObjectReply.error:type_name -> goray.Error
-	8,   // 68: goray.AddObject.store:type_name -> goray.Pid
-	5,   // 69: goray.LabelExpr.op:type_name -> goray.LabelOp
-	4,   // 70: goray.Scheduling.strategy:type_name -> goray.Strategy
-	72,  // 71: goray.Scheduling.selector:type_name -> goray.LabelExpr
-	72,  // 72: goray.Scheduling.prefer:type_name -> goray.LabelExpr
-	100, // 73: goray.Bundle.resources:type_name -> goray.Bundle.ResourcesEntry
-	72,  // 74: goray.Bundle.selector:type_name -> goray.LabelExpr
-	6,   // 75: goray.PlacementGroupSpec.strategy:type_name -> goray.GroupStrategy
-	74,  // 76: goray.PlacementGroupSpec.bundles:type_name -> goray.Bundle
-	75,  // 77: goray.PlacementGroupInfo.spec:type_name -> goray.PlacementGroupSpec
-	7,   // 78: goray.PlacementGroupInfo.state:type_name -> goray.GroupState
-	75,  // 79: goray.CreatePlacementGroup.spec:type_name -> goray.PlacementGroupSpec
-	76,  // 80: goray.PlacementGroupReply.info:type_name -> goray.PlacementGroupInfo
-	11,  // 81: goray.PlacementGroupReply.error:type_name -> goray.Error
-	76,  // 82: goray.ListPlacementGroupsReply.groups:type_name -> goray.PlacementGroupInfo
-	101, // 83: goray.BundleGrant.resources:type_name -> goray.BundleGrant.ResourcesEntry
-	83,  // 84: goray.PrepareBundles.bundles:type_name -> goray.BundleGrant
-	102, // 85: goray.PrepareBundlesReply.available:type_name -> goray.PrepareBundlesReply.AvailableEntry
-	86,  // [86:86] is the sub-list for method output_type
-	86,  // [86:86] is the sub-list for method input_type
-	86,  // [86:86] is the sub-list for extension type_name
-	86,  // [86:86] is the sub-list for extension extendee
-	0,   // [0:86] is the sub-list for field type_name
+	16,  // 10: goray.Result.contained:type_name -> goray.Contained
+	13,  // 11: goray.StreamItem.result:type_name -> goray.Result
+	8,   // 12: goray.StreamItem.producer:type_name -> goray.Pid
+	9,   // 13: goray.Contained.ref:type_name -> goray.ObjectRef
+	8,   // 14: goray.BorrowObjects.borrower:type_name -> goray.Pid
+	13,  // 15: goray.BorrowObjectsReply.ready:type_name -> goray.Result
+	13,  // 16: goray.ObjectReady.result:type_name -> goray.Result
+	10,  // 17: goray.ActorSpec.args:type_name -> goray.Arg
+	91,  // 18: goray.ActorSpec.resources:type_name -> goray.ActorSpec.ResourcesEntry
+	8,   // 19: goray.ActorSpec.owner:type_name -> goray.Pid
+	75,  // 20: goray.ActorSpec.scheduling:type_name -> goray.Scheduling
+	92,  // 21: goray.ActorSpec.concurrency_groups:type_name -> goray.ActorSpec.ConcurrencyGroupsEntry
+	1,   // 22: goray.ActorInfo.state:type_name -> goray.ActorState
+	8,   // 23: goray.ActorInfo.pid:type_name -> goray.Pid
+	93,  // 24: goray.ActorInfo.resources:type_name -> goray.ActorInfo.ResourcesEntry
+	8,   // 25: goray.ActorInfo.owner:type_name -> goray.Pid
+	28,  // 26: goray.CreateActor.spec:type_name -> goray.ActorSpec
+	29,  // 27: goray.CreateActorReply.info:type_name -> goray.ActorInfo
+	11,  // 28: goray.CreateActorReply.error:type_name -> goray.Error
+	28,  // 29: goray.StartActor.spec:type_name -> goray.ActorSpec
+	1,   // 30: goray.ActorStateChanged.state:type_name -> goray.ActorState
+	8,   // 31: goray.ActorStateChanged.pid:type_name -> goray.Pid
+	11,  // 32: goray.ActorStateChanged.error:type_name -> goray.Error
+	35,  // 33: goray.RestoreActors.actors:type_name -> goray.RestoredActor
+	28,  // 34: goray.RestoredActor.spec:type_name -> goray.ActorSpec
+	33,  // 35: goray.RestoredActor.state:type_name -> goray.ActorStateChanged
+	10,  // 36: goray.ActorCall.args:type_name -> goray.Arg
+	8,   // 37: goray.ActorCall.owner:type_name -> goray.Pid
+	29,  // 38: goray.LookupActorReply.info:type_name -> goray.ActorInfo
+	11,  // 39: goray.LookupActorReply.error:type_name -> goray.Error
+	11,  // 40: goray.ActorDied.error:type_name -> goray.Error
+	11,  // 41: goray.KillActorReply.error:type_name -> goray.Error
+	29,  // 42: goray.ListActorsReply.actors:type_name -> goray.ActorInfo
+	8,   // 43: goray.JobInfo.core:type_name -> goray.Pid
+	45,  // 44: goray.RegisterJob.job:type_name -> goray.JobInfo
+	45,  // 45: goray.ListJobsReply.jobs:type_name -> goray.JobInfo
+	11,  // 46: goray.Ack.error:type_name -> goray.Error
+	94,  // 47: goray.NodeInfo.total:type_name -> goray.NodeInfo.TotalEntry
+	95,  // 48: goray.NodeInfo.available:type_name -> goray.NodeInfo.AvailableEntry
+	96,  // 49: goray.NodeInfo.labels:type_name -> goray.NodeInfo.LabelsEntry
+	8,   // 50: goray.NodeInfo.raylet:type_name -> goray.Pid
+	8,   // 51: goray.NodeInfo.store:type_name -> goray.Pid
+	8,   // 52: goray.NodeInfo.directory:type_name -> goray.Pid
+	8,   // 53: goray.NodeInfo.core:type_name -> goray.Pid
+	2,   // 54: goray.NodeInfo.role:type_name -> goray.NodeRole
+	97,  // 55: goray.NodeStats.total:type_name -> goray.NodeStats.TotalEntry
+	98,  // 56: goray.NodeStats.available:type_name -> goray.NodeStats.AvailableEntry
+	3,   // 57: goray.TaskInfo.state:type_name -> goray.TaskState
+	99,  // 58: goray.TaskInfo.resources:type_name -> goray.TaskInfo.ResourcesEntry
+	55,  // 59: goray.ListTasksReply.tasks:type_name -> goray.TaskInfo
+	51,  // 60: goray.ListNodesReply.nodes:type_name -> goray.NodeInfo
+	51,  // 61: goray.ClusterView.nodes:type_name -> goray.NodeInfo
+	100, // 62: goray.ResourceReport.available:type_name -> goray.ResourceReport.AvailableEntry
+	101, // 63: goray.PickNode.resources:type_name -> goray.PickNode.ResourcesEntry
+	4,   // 64: goray.PickNode.strategy:type_name -> goray.Strategy
+	102, // 65: goray.PickNode.labels:type_name -> goray.PickNode.LabelsEntry
+	75,  // 66: goray.PickNode.scheduling:type_name -> goray.Scheduling
+	51,  // 67: goray.PickNodeReply.node:type_name -> goray.NodeInfo
+	11,  // 68: goray.PickNodeReply.error:type_name -> goray.Error
+	8,   // 69: goray.PutObject.owner:type_name -> goray.Pid
+	16,  // 70: goray.PutObject.contained:type_name -> goray.Contained
+	11,  // 71: goray.GetObjectReply.error:type_name -> goray.Error
+	8,   // 72: goray.AddObject.store:type_name -> goray.Pid
+	5,   // 73: goray.LabelExpr.op:type_name -> goray.LabelOp
+	4,   // 74: goray.Scheduling.strategy:type_name -> goray.Strategy
+	74,  // 75: goray.Scheduling.selector:type_name -> goray.LabelExpr
+	74,  // 76: goray.Scheduling.prefer:type_name -> goray.LabelExpr
+	103, // 77: goray.Bundle.resources:type_name -> goray.Bundle.ResourcesEntry
+	74,  // 78: goray.Bundle.selector:type_name -> goray.LabelExpr
+	6,   // 79: goray.PlacementGroupSpec.strategy:type_name -> goray.GroupStrategy
+	76,  // 80: goray.PlacementGroupSpec.bundles:type_name -> goray.Bundle
+	77,  // 81: goray.PlacementGroupInfo.spec:type_name -> goray.PlacementGroupSpec
+	7,   // 82: goray.PlacementGroupInfo.state:type_name -> goray.GroupState
+	77,  // 83: goray.CreatePlacementGroup.spec:type_name -> goray.PlacementGroupSpec
+	78,  // 84: goray.PlacementGroupReply.info:type_name -> goray.PlacementGroupInfo
+	11,  // 85: goray.PlacementGroupReply.error:type_name -> goray.Error
+	78,  // 86: goray.ListPlacementGroupsReply.groups:type_name -> goray.PlacementGroupInfo
+	104, // 87: goray.BundleGrant.resources:type_name -> goray.BundleGrant.ResourcesEntry
+	85,  // 88: goray.PrepareBundles.bundles:type_name -> goray.BundleGrant
+	105, // 89: goray.PrepareBundlesReply.available:type_name -> goray.PrepareBundlesReply.AvailableEntry
+	90,  // [90:90] is the sub-list for method output_type
+	90,  // [90:90] is the sub-list for method input_type
+	90,  // [90:90] is the sub-list for extension type_name
+	90,  // [90:90] is the sub-list for extension extendee
+	0,   // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_goray_proto_init() }
@@ -6176,13 +6448,14 @@ func file_goray_proto_init() {
 		(*Arg_Inline)(nil),
 		(*Arg_Ref)(nil),
 	}
+	file_goray_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goray_proto_rawDesc), len(file_goray_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   95,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

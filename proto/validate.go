@@ -457,7 +457,16 @@ func (e *Error) Validate() error {
 		checkLen(t, "stack", e.Stack, MaxStackLen),
 		checkLen(t, "function", e.Function, MaxTextLen),
 		checkOptionalHexID(t, "node_id", e.NodeId),
+		checkLen(t, "error_type", e.ErrorType, MaxNameLen),
+		checkBytes(t, "error_data", e.ErrorData, MaxTextLen),
 	)
+}
+
+func checkBytes(typ, field string, b []byte, limit int) error {
+	if len(b) > limit {
+		return invalid(typ, field, "%d bytes, more than %d", len(b), limit)
+	}
+	return nil
 }
 
 // Validate checks what the raylet and the executor use: IDs, the function,
@@ -482,6 +491,8 @@ func (s *TaskSpec) Validate() error {
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
 		checkNonNegative(t, "hops", int64(s.Hops)),
 		checkScheduling(t, "scheduling", s.Scheduling),
+		checkReturnIDs(t, s.ExtraReturnIds),
+		checkNonNegative(t, "stream_backpressure", s.StreamBackpressure),
 	)
 }
 
@@ -653,7 +664,25 @@ func (s *ActorSpec) Validate() error {
 		checkPid(t, "owner", s.Owner, false),
 		checkGPUIDs(t, "gpu_ids", s.GpuIds),
 		checkScheduling(t, "scheduling", s.Scheduling),
+		checkGroups(t, "concurrency_groups", s.ConcurrencyGroups),
 	)
+}
+
+// checkGroups checks concurrency groups: named, each running at least one
+// call at once.
+func checkGroups(typ, field string, m map[string]int32) error {
+	if len(m) > MaxMapEntries {
+		return invalid(typ, field, "%d entries, more than %d", len(m), MaxMapEntries)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxNameLen {
+			return invalid(typ, key(field, k), "group name of %d bytes (want 1 to %d)", len(k), MaxNameLen)
+		}
+		if v < 1 {
+			return invalid(typ, key(field, k), "%d calls at once, fewer than 1", v)
+		}
+	}
+	return nil
 }
 
 // Validate checks the record the GCS keeps of an actor: an ALIVE actor has
@@ -673,6 +702,7 @@ func (i *ActorInfo) Validate() error {
 		checkOptionalHexID(t, "node_id", i.NodeId),
 		checkNonNegative(t, "num_restarts", int64(i.NumRestarts)),
 		checkLen(t, "death_cause", i.DeathCause, MaxTextLen),
+		checkPid(t, "owner", i.Owner, false),
 		checkOptionalHexID(t, "job_id", i.JobId),
 		checkResources(t, "resources", i.Resources),
 		checkLen(t, "pending_reason", i.PendingReason, MaxTextLen),
@@ -798,7 +828,49 @@ func (c *ActorCall) Validate() error {
 		checkID(t, "return_id", c.ReturnId),
 		checkPid(t, "owner", c.Owner, true),
 		checkNonNegative(t, "attempt", int64(c.Attempt)),
+		checkReturnIDs(t, c.ExtraReturnIds),
+		checkLen(t, "name", c.Name, MaxNameLen),
+		checkRetries(t, "max_retries", c.GetMaxRetries()),
 	)
+}
+
+// Validate checks the stream, the index, the item and the producer.
+func (m *StreamItem) Validate() error {
+	const t = "StreamItem"
+	if m == nil {
+		return nilMessage(t)
+	}
+	if m.Result == nil {
+		return invalid(t, "result", "missing")
+	}
+	return firstError(
+		checkID(t, "stream_id", m.StreamId),
+		checkNonNegative(t, "index", m.Index),
+		nestedErr(t, "result", m.Result.Validate()),
+		checkPid(t, "producer", m.Producer, true),
+	)
+}
+
+// Validate checks the stream and the count.
+func (m *StreamAck) Validate() error {
+	const t = "StreamAck"
+	if m == nil {
+		return nilMessage(t)
+	}
+	return firstError(checkID(t, "stream_id", m.StreamId), checkNonNegative(t, "consumed", m.Consumed))
+}
+
+func nestedErr(typ, field string, err error) error {
+	if err != nil {
+		return nested(typ, field, err)
+	}
+	return nil
+}
+
+// checkReturnIDs checks the IDs of a call's further return values: at most
+// MaxIDs of them.
+func checkReturnIDs(typ string, ids [][]byte) error {
+	return checkIDs(typ, "extra_return_ids", ids)
 }
 
 // Validate checks that the lookup names an actor: by ID, or by name.
@@ -859,7 +931,10 @@ func (m *KillActor) Validate() error {
 	if m == nil {
 		return nilMessage("KillActor")
 	}
-	return checkID("KillActor", "actor_id", m.ActorId)
+	return firstError(
+		checkID("KillActor", "actor_id", m.ActorId),
+		checkLen("KillActor", "cause", m.Cause, MaxTextLen),
+	)
 }
 
 // Validate checks the error when set.

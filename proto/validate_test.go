@@ -173,6 +173,23 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				{"ObjectReady.result.object_id", &pb.ObjectReady{Result: &pb.Result{}}},
 			},
 		},
+		"goray.StreamItem": {
+			valid: []pb.Validator{&pb.StreamItem{StreamId: id1, Index: 3, Result: &pb.Result{ObjectId: id2, Inline: []byte("x")}, Producer: pid()}},
+			bad: []badCase{
+				{"StreamItem.result", &pb.StreamItem{StreamId: id1, Producer: pid()}},
+				{"StreamItem.result.object_id", &pb.StreamItem{StreamId: id1, Result: &pb.Result{}, Producer: pid()}},
+				{"StreamItem.stream_id", &pb.StreamItem{StreamId: id1[:3], Result: &pb.Result{ObjectId: id2}, Producer: pid()}},
+				{"StreamItem.index", &pb.StreamItem{StreamId: id1, Index: -1, Result: &pb.Result{ObjectId: id2}, Producer: pid()}},
+				{"StreamItem.producer", &pb.StreamItem{StreamId: id1, Result: &pb.Result{ObjectId: id2}}},
+			},
+		},
+		"goray.StreamAck": {
+			valid: []pb.Validator{&pb.StreamAck{StreamId: id1, Consumed: 2}},
+			bad: []badCase{
+				{"StreamAck.stream_id", &pb.StreamAck{Consumed: 2}},
+				{"StreamAck.consumed", &pb.StreamAck{StreamId: id1, Consumed: -1}},
+			},
+		},
 		"goray.ReleaseObjects": {
 			valid: []pb.Validator{&pb.ReleaseObjects{}, &pb.ReleaseObjects{ObjectIds: [][]byte{id1}, Tokens: [][]byte{id2}}},
 			bad: []badCase{
@@ -275,6 +292,8 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("TaskSpec.job_id", taskSpec, func(s *pb.TaskSpec) { s.JobId = job + "0" }),
 				bad("TaskSpec.gpu_ids[1]", taskSpec, func(s *pb.TaskSpec) { s.GpuIds = []int32{0, -1} }),
 				bad("TaskSpec.gpu_ids", taskSpec, func(s *pb.TaskSpec) { s.GpuIds = make([]int32, pb.MaxGPUIDs+1) }),
+				bad("TaskSpec.extra_return_ids[1]", taskSpec, func(s *pb.TaskSpec) { s.ExtraReturnIds = [][]byte{id1, id2[:3]} }),
+				bad("TaskSpec.extra_return_ids", taskSpec, func(s *pb.TaskSpec) { s.ExtraReturnIds = make([][]byte, pb.MaxIDs+1) }),
 			},
 		},
 		"goray.Result": {
@@ -328,6 +347,8 @@ func messageCases() map[protoreflect.FullName]messageCase {
 			},
 			bad: []badCase{
 				bad("ActorSpec.actor_id", actorSpec, func(s *pb.ActorSpec) { s.ActorId = nil }),
+				bad(`ActorSpec.concurrency_groups["io"]`, actorSpec, func(s *pb.ActorSpec) { s.ConcurrencyGroups = map[string]int32{"io": 0} }),
+				bad(`ActorSpec.concurrency_groups[""]`, actorSpec, func(s *pb.ActorSpec) { s.ConcurrencyGroups = map[string]int32{"": 2} }),
 				bad("ActorSpec.type_name", actorSpec, func(s *pb.ActorSpec) { s.TypeName = "" }),
 				bad("ActorSpec.type_name", actorSpec, func(s *pb.ActorSpec) { s.TypeName = long(pb.MaxNameLen + 1) }),
 				bad("ActorSpec.args[0].kind", actorSpec, func(s *pb.ActorSpec) { s.Args[0] = &pb.Arg{} }),
@@ -436,6 +457,7 @@ func messageCases() map[protoreflect.FullName]messageCase {
 				bad("ActorCall.args[1].ref.id", actorCall, func(c *pb.ActorCall) { c.Args[1] = byID(nil) }),
 				bad("ActorCall.args", actorCall, func(c *pb.ActorCall) { c.Args = make([]*pb.Arg, pb.MaxArgs+1) }),
 				bad("ActorCall.return_id", actorCall, func(c *pb.ActorCall) { c.ReturnId = nil }),
+				bad("ActorCall.extra_return_ids[0]", actorCall, func(c *pb.ActorCall) { c.ExtraReturnIds = [][]byte{nil} }),
 				bad("ActorCall.owner: missing", actorCall, func(c *pb.ActorCall) { c.Owner = nil }),
 				bad("ActorCall.owner.address", actorCall, func(c *pb.ActorCall) { c.Owner.Address = long(pb.MaxAddressLen + 1) }),
 				bad("ActorCall.attempt", actorCall, func(c *pb.ActorCall) { c.Attempt = -1 }),

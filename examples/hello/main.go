@@ -1,5 +1,6 @@
 // Command hello is goray's first example: a task, Refs passed as arguments
-// without waiting, an actor with state, and Put, Get and Wait.
+// without waiting, an actor with state, Put, Get and Wait, and a streaming
+// generator.
 package main
 
 import (
@@ -43,6 +44,17 @@ var sumOfSquares = goray.Task("sum-of-squares", func(ctx context.Context, n int)
 		t += v
 	}
 	return t, nil
+})
+
+// countdown is a streaming generator: each value it yields is an object of
+// its own, which the caller can use while the task goes on.
+var countdown = goray.TaskGen("countdown", func(ctx context.Context, from int, yield func(int) error) error {
+	for i := from; i > 0; i-- {
+		if err := yield(i); err != nil {
+			return err // the caller abandoned the stream
+		}
+	}
+	return nil
 })
 
 // Counter is an actor's state: a plain struct.
@@ -141,6 +153,21 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "wait: %d ready, %d not ready\n", len(ready), len(notReady))
+
+	// A generator streams Refs while it runs; Backpressure(2) pauses it
+	// while it is two items ahead of this loop.
+	var got []int
+	for r, err := range countdown.Remote(ctx, 5, goray.Backpressure(2)).All(ctx) {
+		if err != nil {
+			return err
+		}
+		x, err := goray.Get(ctx, r)
+		if err != nil {
+			return err
+		}
+		got = append(got, x)
+	}
+	fmt.Fprintln(w, "countdown streamed", got)
 
 	// Errors keep their kind: a killed actor fails calls with ErrActorDied.
 	if err := goray.Kill(ctx, c); err != nil {

@@ -20,6 +20,7 @@ func TestHello(t *testing.T) {
 		"counter after adding 1..5 to 10 = 25",
 		"counter found by name, after adding 100 = 125",
 		"wait: 3 ready, 0 not ready",
+		"countdown streamed [5 4 3 2 1]",
 		"call after kill fails with ErrActorDied: true",
 	} {
 		if !strings.Contains(out.String(), want) {

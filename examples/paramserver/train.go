@@ -419,9 +419,9 @@ func (t *trainer) syncStep(ctx context.Context, weights []goray.Ref[[]float32]) 
 		for k, wk := range weights {
 			workerSetShard.Submit(ctx, w, goray.Val(k), wk)
 		}
-		computeAssembled.Remote(ctx, w)
+		grads := computeShards.Remote(ctx, w, len(t.servers), len(t.servers))
 		for k, ps := range t.servers {
-			receipts = append(receipts, accumulateGradients.Submit(ctx, ps, gradientShard.Remote(ctx, w, k)))
+			receipts = append(receipts, accumulateGradients.Submit(ctx, ps, grads[k]))
 		}
 	}
 	next := make([]goray.Ref[[]float32], len(t.servers))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -37,9 +36,6 @@ type Worker struct {
 	grad    []float32
 	// params is the weight vector assembled from shards (sharded mode).
 	params *assembly
-	// gradOK reports that the last ComputeAssembled succeeded, so that
-	// GradientShard never hands out a gradient of older weights.
-	gradOK bool
 	// Training loss since the last TrainLoss call.
 	lossSum float64
 	lossN   int
@@ -91,33 +87,28 @@ func (w *Worker) ComputeGradients(_ context.Context, weights []float32) ([]float
 	return w.grad, nil
 }
 
-// SetShard stores weight shard k for the next ComputeAssembled.
+// SetShard stores weight shard k for the next ComputeShards.
 func (w *Worker) SetShard(_ context.Context, k int, shard []float32) (int, error) {
 	return k, w.params.set(k, shard)
 }
 
-// ComputeAssembled computes the gradient of the next batch at the weights
-// assembled from the shards set, keeps it for GradientShard and returns the
-// batch's loss.
-func (w *Worker) ComputeAssembled(context.Context) (float64, error) {
-	w.gradOK = false
+// ComputeShards computes the gradient of the next batch at the weights
+// assembled from the shards set and returns it cut into the k ranges of
+// the servers, one result each: the method is registered with MethodRN, so
+// every range is an object of its own that goes to its server alone.
+func (w *Worker) ComputeShards(_ context.Context, k int) ([][]float32, error) {
+	if k != len(w.params.ranges) {
+		return nil, fmt.Errorf("paramserver: %d gradient shards asked of a worker of %d", k, len(w.params.ranges))
+	}
 	if err := w.params.take(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	w.gradOK = true
-	return float64(w.compute(w.params.params)), nil
-}
-
-// GradientShard returns range k of the last gradient computed.
-func (w *Worker) GradientShard(_ context.Context, k int) ([]float32, error) {
-	if k < 0 || k >= len(w.params.ranges) {
-		return nil, fmt.Errorf("paramserver: shard %d of %d", k, len(w.params.ranges))
+	w.compute(w.params.params)
+	out := make([][]float32, k)
+	for i, r := range w.params.ranges {
+		out[i] = w.grad[r[0]:r[1]]
 	}
-	if !w.gradOK {
-		return nil, errors.New("paramserver: no gradient: the last compute_assembled failed")
-	}
-	r := w.params.ranges[k]
-	return w.grad[r[0]:r[1]], nil
+	return out, nil
 }
 
 // TrainLoss returns {sum, count} of the batch losses since the last call.
@@ -239,12 +230,10 @@ var (
 	numSamples       = goray.Method0(worker, "num_samples", (*Worker).NumSamples)
 	computeGradients = goray.Method(worker, "compute_gradients", (*Worker).ComputeGradients)
 	trainLoss        = goray.Method0(worker, "train_loss", (*Worker).TrainLoss)
-	// Sharded mode: K set_shard calls, one compute_assembled, then K
-	// gradient_shard calls whose results go to the K servers; a method
-	// returns one value, so each server's range is its own call.
-	workerSetShard   = goray.Method2(worker, "set_shard", (*Worker).SetShard)
-	computeAssembled = goray.Method0(worker, "compute_assembled", (*Worker).ComputeAssembled)
-	gradientShard    = goray.Method(worker, "gradient_shard", (*Worker).GradientShard)
+	// Sharded mode: K set_shard calls, then one compute_shards call whose
+	// K results (one Ref each) go to the K servers.
+	workerSetShard = goray.Method2(worker, "set_shard", (*Worker).SetShard)
+	computeShards  = goray.MethodRN(worker, "compute_shards", (*Worker).ComputeShards)
 
 	evaluator = goray.Actor("paramserver.evaluator", newEvaluator)
 

@@ -44,6 +44,41 @@ var benchSumRefs = goray.Task("goray.bench.sum-refs", func(ctx context.Context, 
 	return total, nil
 })
 
+// benchGen yields n small values: generator_items_per_second.
+var benchGen = goray.TaskGen("goray.bench.gen", func(ctx context.Context, n int, yield func(int) error) error {
+	for i := range n {
+		if err := yield(i); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// genItemsPerRun is how many items one generator task of
+// generator_items_per_second yields.
+const genItemsPerRun = 1000
+
+// generatorItems measures the items per second a consumer gets, and reads,
+// from one generator task at a time.
+func generatorItems(ctx context.Context, d time.Duration) (float64, error) {
+	return rate(func(ctx context.Context) (int, error) {
+		n := 0
+		for r, err := range benchGen.Remote(ctx, genItemsPerRun).All(ctx) {
+			if err != nil {
+				return n, err
+			}
+			if _, err := goray.Get(ctx, r); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if n != genItemsPerRun {
+			return n, fmt.Errorf("generator yielded %d items, want %d", n, genItemsPerRun)
+		}
+		return n, nil
+	})(ctx, d)
+}
+
 // refsPerValue is how many Refs refs_in_value_round_trip passes in one value.
 const refsPerValue = 100
 
@@ -208,6 +243,7 @@ func benchmarks() []bench {
 			})(ctx, d)
 		}},
 		{"single_client_put_gigabytes", "GB/s", putGigabytes},
+		{"generator_items_per_second", "items/s", generatorItems},
 		{"refs_in_value_round_trip", "refs/s", refsInValue},
 		{"refs_as_args_round_trip", "refs/s", refsAsArgs},
 		{"actors_created", "actors/s", actorsCreated},

@@ -1,0 +1,147 @@
+package goray_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/goray-dev/goray"
+)
+
+var (
+	genYielded sync.Map // key -> *atomic.Int32: items yielded
+	// countUp yields 0..n-1, failing at fail when it is within range.
+	countUp = goray.TaskGen("test.stream.count", func(ctx context.Context, p genParams, yield func(int) error) error {
+		for i := range p.N {
+			if i == p.FailAt {
+				return fmt.Errorf("failed at %d", i)
+			}
+			if i == p.PanicAt {
+				panic(fmt.Sprintf("panic at %d", i))
+			}
+			if err := yield(i); err != nil {
+				return err
+			}
+			if p.Key != "" {
+				counter(&genYielded, p.Key).Add(1)
+			}
+		}
+		return nil
+	})
+	bigItem = goray.TaskGen("test.stream.big", func(ctx context.Context, _ int, yield func([]byte) error) error {
+		return yield(bytes.Repeat([]byte{1}, 200<<10))
+	})
+)
+
+type genParams struct {
+	N, FailAt, PanicAt int
+	Key                string
+}
+
+func collect(t *testing.T, ctx context.Context, s *goray.Stream[int]) ([]int, error) {
+	t.Helper()
+	var got []int
+	for r, err := range s.All(ctx) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, mustGet(t, ctx, r))
+	}
+	return got, nil
+}
+
+func TestStreamingGenerator(t *testing.T) {
+	ctx := start(t, goray.WithCPUs(2))
+	tests := []struct {
+		name    string
+		params  genParams
+		opts    []goray.Option
+		want    int
+		wantErr string
+	}{
+		{"all items in order", genParams{N: 50, FailAt: -1, PanicAt: -1}, nil, 50, ""},
+		{"with backpressure", genParams{N: 30, FailAt: -1, PanicAt: -1}, []goray.Option{goray.Backpressure(2)}, 30, ""},
+		{"error after the items before it", genParams{N: 10, FailAt: 4, PanicAt: -1}, nil, 4, "failed at 4"},
+		{"panic mid-stream", genParams{N: 10, FailAt: -1, PanicAt: 6}, nil, 6, "panic at 6"},
+		{"empty", genParams{N: 0, FailAt: -1, PanicAt: -1}, nil, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := collect(t, ctx, countUp.Remote(ctx, tt.params, tt.opts...))
+			if len(got) != tt.want {
+				t.Fatalf("%d items, want %d (%v)", len(got), tt.want, err)
+			}
+			for i, v := range got {
+				if v != i {
+					t.Fatalf("item %d is %d", i, v)
+				}
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("stream error %v", err)
+			case tt.wantErr != "" && (!errors.Is(err, goray.ErrTaskFailed) || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("stream error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	t.Run("the producer waits for its consumer", func(t *testing.T) {
+		key := uniqueKey(t)
+		s := countUp.Remote(ctx, genParams{N: 100, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(3))
+		r, ok, err := s.Next(ctx)
+		if !ok || err != nil || mustGet(t, ctx, r) != 0 {
+			t.Fatalf("first item: %v %v", ok, err)
+		}
+		// One taken, three ahead at most: the fifth item is never yielded.
+		pollUntil(t, "producer ahead", func() bool { return counter(&genYielded, key).Load() >= 4 })
+		if n := counter(&genYielded, key).Load(); n != 4 {
+			t.Fatalf("producer yielded %d items with 1 taken and backpressure 3", n)
+		}
+		s.Close()
+		pollUntil(t, "abandoned generator cancelled", func() bool { return !running(t, ctx, "test.stream.count") })
+		if n := counter(&genYielded, key).Load(); n != 4 {
+			t.Fatalf("abandoned producer went on to %d items", n)
+		}
+	})
+	t.Run("breaking out of the range abandons the stream", func(t *testing.T) {
+		key := uniqueKey(t)
+		for r, err := range countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(ctx) {
+			if err != nil || mustGet(t, ctx, r) == 2 {
+				break
+			}
+		}
+		pollUntil(t, "abandoned generator cancelled", func() bool { return !running(t, ctx, "test.stream.count") })
+		if n := counter(&genYielded, key).Load(); n > 4 {
+			t.Fatalf("abandoned producer went on to %d items", n)
+		}
+	})
+	t.Run("a stream nobody reaches is abandoned", func(t *testing.T) {
+		key := uniqueKey(t)
+		func() {
+			s := countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1))
+			if _, ok, err := s.Next(ctx); !ok || err != nil {
+				t.Fatalf("first item: %v %v", ok, err)
+			}
+		}()
+		pollUntil(t, "dropped stream's generator cancelled", func() bool {
+			return counter(&genYielded, key).Load() > 0 && !running(t, ctx, "test.stream.count")
+		})
+		if n := counter(&genYielded, key).Load(); n > 3 {
+			t.Fatalf("abandoned producer went on to %d items", n)
+		}
+	})
+	t.Run("bad input", func(t *testing.T) {
+		_, err := collect(t, ctx, countUp.Remote(ctx, genParams{N: 1}, goray.Backpressure(0)))
+		if !errors.Is(err, goray.ErrInvalidArgument) {
+			t.Fatalf("Backpressure(0): %v", err)
+		}
+		s := bigItem.Remote(ctx, 0)
+		_, ok, err := s.Next(ctx)
+		if ok || !strings.Contains(fmt.Sprint(err), "too large") {
+			t.Fatalf("big item: %v %v", ok, err)
+		}
+	})
+}
