@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -351,6 +352,8 @@ func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodePro
 	if i := slices.IndexFunc(listed, func(s goray.ActorInfo) bool { return s.Name == name }); i < 0 || !strings.Contains(listed[i].State, "ALIVE") || listed[i].NodeID != on {
 		t.Fatalf("the new head lists %+v, want %s alive on %s", listed, name, on)
 	}
+	// The actor lives as long as a handle to it: this one, until here.
+	runtime.KeepAlive(a)
 	for i := range 20 {
 		if _, err := getWithin(t, ctx, whereTask.Remote(ctx, i), 20*time.Second); err != nil {
 			t.Fatalf("task %d after the head came back: %v", i, err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -255,6 +256,9 @@ func testDriverCommand() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ready %s %s\n", self, named.ID())
 			_, _ = io.Copy(io.Discard, cmd.InOrStdin())
+			// The actor lives as long as a handle to it (Ray's lifetimes):
+			// this driver holds one until the test is done with it.
+			runtime.KeepAlive(named)
 			cancel()
 			return errors.Join(goray.Cancel(ctx, running), goray.Cancel(ctx, waiting))
 		},
