@@ -261,8 +261,10 @@ func TestExitActor(t *testing.T) {
 				t.Fatalf("queued call %d: %v, want ErrActorDied", i, err)
 			}
 		}
-		if st, cause := actorState(t, ctx, s.ID()); st != "DEAD" || !strings.Contains(cause, "ExitActor") {
-			t.Fatalf("state %s, cause %q", st, cause)
+		// The host answers the queued calls, then reports its death.
+		pollUntil(t, "actor dead at the GCS", func() bool { st, _ := actorState(t, ctx, s.ID()); return st == "DEAD" })
+		if _, cause := actorState(t, ctx, s.ID()); !strings.Contains(cause, "ExitActor") {
+			t.Fatalf("death cause %q", cause)
 		}
 		if err := get(ctx, splitN.Remote(ctx, s, []int{1}, 1)[0]); !errors.Is(err, goray.ErrActorDied) {
 			t.Fatalf("later call: %v, want ErrActorDied", err)

@@ -33,8 +33,9 @@ type handle struct {
 	// holds that handle until the call settles, and Cancel has nothing to
 	// do after.
 	first weak.Pointer[handle]
-	// spec is a task's spec, kept to resubmit it should its node die.
-	spec *pb.TaskSpec
+	// spec is a task's spec, kept to resubmit it should its node die; a
+	// death and a late acceptance may both resubmit, so it is swapped.
+	spec atomic.Pointer[pb.TaskSpec]
 	// sent moves from callWaiting to callSent when the call leaves this
 	// process, or to callCancelled when it is cancelled before: whoever
 	// moves it first decides who answers a cancel.

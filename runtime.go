@@ -433,7 +433,7 @@ func (rt *runtime) nodeDied(node string) {
 // resubmit sends a task its dead node held to the local raylet again, as
 // its retries allow when it counts as a retry, or fails it.
 func (rt *runtime) resubmit(h *handle, node string, retry bool) {
-	spec := h.spec
+	spec := h.spec.Load()
 	if spec == nil {
 		return
 	}
@@ -447,7 +447,9 @@ func (rt *runtime) resubmit(h *handle, node string, retry bool) {
 		again.Attempt++
 	}
 	again.Hops, again.GpuIds = 0, nil
-	h.spec = again
+	if !h.spec.CompareAndSwap(spec, again) {
+		return // resubmitted already, for the same death
+	}
 	rt.owner.Accepted(h.slot.ID, "")
 	rt.root.Send(rt.node.Raylet, again)
 }

@@ -137,7 +137,7 @@ func submitTaskSpec(ctx context.Context, function string, args []argSpec, argErr
 	if prep != nil {
 		prep(spec, id)
 	}
-	h.spec = spec
+	h.spec.Store(spec)
 	cancelWithCaller(ctx, h)
 	keepArgs(h.slot, args)
 	if argsReady(args) {
