@@ -166,6 +166,9 @@ func (rt *runtime) sendTask(h *handle, spec *pb.TaskSpec, args []argSpec) {
 // to, if any, cancel the call h is the result of, as long as it has not
 // settled (Ray's recursive cancel).
 func cancelWithCaller(ctx context.Context, h *handle) {
+	if !actors.InCall(ctx) {
+		return // a driver's call: nothing cancels it but Cancel
+	}
 	if stop := actors.OnCancel(ctx, func() { _ = cancelHandle(h, true) }); stop != nil {
 		h.slot.OnDone(stop)
 	}

@@ -73,6 +73,13 @@ func cancelCause(m *pb.CancelTask) error {
 	return errCallCancelled
 }
 
+// InCall reports whether ctx is a call's context (OnCancel would then
+// register), so that callers outside calls make no closure for it.
+func InCall(ctx context.Context) bool {
+	_, ok := ctx.Value(callCtxKey{}).(*callCtx)
+	return ok
+}
+
 // OnCancel runs f once the call that ctx belongs to is cancelled by its
 // caller with a recursive cancel (not when it returns, fails or is taken
 // back, nor when a context derived from it ends). The returned function
