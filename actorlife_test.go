@@ -37,7 +37,25 @@ var (
 		k.held = goray.ActorRef[Splitter]{}
 		return true, nil
 	})
+	// keeperGC collects the garbage of the keeper's process: a process
+	// lets go of the handles it dropped when its GC runs, which an idle
+	// process may not do for minutes.
+	keeperGC = goray.Method0(keeper, "gc", func(k *Keeper, ctx context.Context) (bool, error) {
+		runtime.GC()
+		return true, nil
+	})
 )
+
+// deadOnceCollected polls until the actor with id is dead, collecting the
+// garbage of k's process as well as this one's each time.
+func deadOnceCollected(t *testing.T, ctx context.Context, k goray.ActorRef[Keeper], what, id string) {
+	t.Helper()
+	pollUntil(t, what, func() bool {
+		mustGet(t, ctx, keeperGC.Remote(ctx, k))
+		st, _ := actorState(t, ctx, id)
+		return st == "DEAD"
+	})
+}
 
 // actorState returns the state and death cause of the actor with id.
 func actorState(t *testing.T, ctx context.Context, id string) (state, cause string) {
@@ -171,7 +189,7 @@ func clusterActorLifetime(t *testing.T, ctx context.Context, _ []string) {
 	// it is dead, what the driver sent is let go of, and the held actor
 	// lives on only through the keeper's handle.
 	probe := sendSplitter(t, ctx, k, discard)
-	pollUntil(t, "probe actor killed", func() bool { st, _ := actorState(t, ctx, probe); return st == "DEAD" })
+	deadOnceCollected(t, ctx, k, "probe actor killed", probe)
 	collected(t, ctx)
 	if st, cause := actorState(t, ctx, id); st != "ALIVE" {
 		t.Fatalf("actor held by another process: %s (%s)", st, cause)
@@ -180,18 +198,18 @@ func clusterActorLifetime(t *testing.T, ctx context.Context, _ []string) {
 		t.Fatalf("call through the held handle: %q", got)
 	}
 	mustGet(t, ctx, dropHeld.Remote(ctx, k))
-	pollUntil(t, "actor killed once the other process let go", func() bool { st, _ := actorState(t, ctx, id); return st == "DEAD" })
+	deadOnceCollected(t, ctx, k, "actor killed once the other process let go", id)
 
 	// A handle another process got from GetActor keeps the actor too.
 	id = findSplitter(t, ctx, k, "life-cluster")
 	probe = sendSplitter(t, ctx, k, discard)
-	pollUntil(t, "probe actor killed", func() bool { st, _ := actorState(t, ctx, probe); return st == "DEAD" })
+	deadOnceCollected(t, ctx, k, "probe actor killed", probe)
 	collected(t, ctx)
 	if st, cause := actorState(t, ctx, id); st != "ALIVE" {
 		t.Fatalf("actor looked up by another process: %s (%s)", st, cause)
 	}
 	mustGet(t, ctx, dropHeld.Remote(ctx, k))
-	pollUntil(t, "looked-up actor killed once the other process let go", func() bool { st, _ := actorState(t, ctx, id); return st == "DEAD" })
+	deadOnceCollected(t, ctx, k, "looked-up actor killed once the other process let go", id)
 	runtime.KeepAlive(k)
 }
 
