@@ -433,7 +433,7 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		ActorId: id[:], TypeName: typeName, Args: wire, Name: o.name, Namespace: ns,
 		Detached: o.detached, MaxRestarts: o.maxRestarts, MaxTaskRetries: o.taskRetries,
 		MaxConcurrency: o.concurrency, Resources: res, JobId: rt.jobOf(ctx), Owner: rt.ownerPID,
-		Scheduling: o.schedulingFrom(ctx),
+		Scheduling:        o.schedulingFrom(ctx),
 		ConcurrencyGroups: o.groups,
 	}
 	// The actor holds a reference on each store argument for as long as it

@@ -36,7 +36,7 @@ type options struct {
 	maxRetries   int32
 	retryOnError bool
 	// scheduling is set by the scheduling options (scheduling.go).
-	scheduling *pb.Scheduling
+	scheduling   *pb.Scheduling
 	groups       map[string]int32
 	retriesSet   bool
 	backpressure int64
