@@ -417,38 +417,35 @@ func (h *Host) work(l *lane, gen uint64) {
 }
 
 // failRun records, on the worker's goroutine, that call i of batch failed
-// the actor: the lane closes, the calls of the batch that did not start go
-// back to the head of the queue, and the host hears of it.
+// the actor, and tells the host.
 func (h *Host) failRun(l *lane, gen uint64, batch []*hostCall, i int, failure *pb.Error) {
-	l.mu.Lock()
-	if gen == l.gen {
-		l.open = false
-		l.workers--
-		for _, hc := range batch {
-			delete(l.running, hc)
-		}
-		l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
-	}
-	l.mu.Unlock()
+	h.stopRun(l, gen, batch, i)
 	h.env.System.Root.Send(h.self, callFailed{gen: gen, call: batch[i], failure: failure})
 }
 
 // exitRun records, on the worker's goroutine, that call i of batch ended
-// the actor and was answered: the lane closes, the calls of the batch that
-// did not start go back to the head of the queue (the host answers them
-// when the actor dies), and the host hears of it.
+// the actor and was answered, and tells the host (which answers the calls
+// put back when the actor dies).
 func (h *Host) exitRun(l *lane, gen uint64, batch []*hostCall, i int) {
-	l.mu.Lock()
-	if gen == l.gen {
-		l.open = false
-		l.workers--
-		for _, hc := range batch {
-			delete(l.running, hc)
-		}
-		l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
-	}
-	l.mu.Unlock()
+	h.stopRun(l, gen, batch, i)
 	h.env.System.Root.Send(h.self, exitRequested{lane: l, gen: gen})
+}
+
+// stopRun closes the lane of generation gen after call i of batch: the
+// worker stops, and the calls of the batch that did not start go back to
+// the head of the queue.
+func (h *Host) stopRun(l *lane, gen uint64, batch []*hostCall, i int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return
+	}
+	l.open = false
+	l.workers--
+	for _, hc := range batch {
+		delete(l.running, hc)
+	}
+	l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
 }
 
 // runCall runs one call and answers it, unless the host took it back. A
