@@ -153,7 +153,8 @@ func (c *Cluster) Join(ctx context.Context, addrs ...string) (int, error) {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			if lastErr == nil {
-				return 0, fmt.Errorf("%w: %v: %w", ErrJoin, addrs, err)
+				return 0, fmt.Errorf("%w: no member at %v let this node in before the deadline (is it a goray node's gossip address, and is the token the cluster's?): %w",
+					ErrJoin, addrs, err)
 			}
 			// memberlist's error spans lines; one line reads better in a log.
 			last := strings.Join(strings.Fields(lastErr.Error()), " ")
