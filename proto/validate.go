@@ -118,6 +118,20 @@ func nested(typ, field string, err error) error {
 	return out
 }
 
+// required validates a message field that must be set, re-rooted at typ.
+func required[T any, M interface {
+	*T
+	Validator
+}](typ, field string, m M) error {
+	if m == nil {
+		return missing(typ, field)
+	}
+	if err := m.Validate(); err != nil {
+		return nested(typ, field, err)
+	}
+	return nil
+}
+
 func index(field string, i int) string {
 	return field + "[" + strconv.Itoa(i) + "]"
 }
@@ -532,11 +546,8 @@ func (m *Contained) Validate() error {
 	if m == nil {
 		return nilMessage(t)
 	}
-	if m.Ref == nil {
-		return missing(t, "ref")
-	}
-	if err := m.Ref.Validate(); err != nil {
-		return nested(t, "ref", err)
+	if err := required(t, "ref", m.Ref); err != nil {
+		return err
 	}
 	return checkID(t, "token", m.Token)
 }
@@ -581,13 +592,7 @@ func (m *ObjectReady) Validate() error {
 	if m == nil {
 		return nilMessage(t)
 	}
-	if m.Result == nil {
-		return missing(t, "result")
-	}
-	if err := m.Result.Validate(); err != nil {
-		return nested(t, "result", err)
-	}
-	return nil
+	return required(t, "result", m.Result)
 }
 
 // Validate checks the objects and their tokens.
@@ -715,13 +720,7 @@ func (m *CreateActor) Validate() error {
 	if m == nil {
 		return nilMessage(t)
 	}
-	if m.Spec == nil {
-		return missing(t, "spec")
-	}
-	if err := m.Spec.Validate(); err != nil {
-		return nested(t, "spec", err)
-	}
-	return nil
+	return required(t, "spec", m.Spec)
 }
 
 // Validate checks that the reply has the actor's info or an error (a
@@ -748,13 +747,7 @@ func (m *StartActor) Validate() error {
 	if m == nil {
 		return nilMessage(t)
 	}
-	if m.Spec == nil {
-		return missing(t, "spec")
-	}
-	if err := m.Spec.Validate(); err != nil {
-		return nested(t, "spec", err)
-	}
-	return nil
+	return required(t, "spec", m.Spec)
 }
 
 // Validate checks the actor ID and the state; an actor reported ALIVE has
@@ -991,13 +984,7 @@ func (m *RegisterJob) Validate() error {
 	if m == nil {
 		return nilMessage(t)
 	}
-	if m.Job == nil {
-		return missing(t, "job")
-	}
-	if err := m.Job.Validate(); err != nil {
-		return nested(t, "job", err)
-	}
-	return nil
+	return required(t, "job", m.Job)
 }
 
 // Validate checks the job ID.

@@ -146,11 +146,8 @@ func (i *PlacementGroupInfo) Validate() error {
 	if i == nil {
 		return nilMessage(t)
 	}
-	if i.Spec == nil {
-		return missing(t, "spec")
-	}
-	if err := i.Spec.Validate(); err != nil {
-		return nested(t, "spec", err)
+	if err := required(t, "spec", i.Spec); err != nil {
+		return err
 	}
 	if len(i.BundleNodes) > len(i.Spec.Bundles) {
 		return invalid(t, "bundle_nodes", "%d nodes for %d bundles", len(i.BundleNodes), len(i.Spec.Bundles))
@@ -173,13 +170,7 @@ func (m *CreatePlacementGroup) Validate() error {
 	if m == nil {
 		return nilMessage(t)
 	}
-	if m.Spec == nil {
-		return missing(t, "spec")
-	}
-	if err := m.Spec.Validate(); err != nil {
-		return nested(t, "spec", err)
-	}
-	return nil
+	return required(t, "spec", m.Spec)
 }
 
 // Validate checks that the reply has the group's info or an error.
