@@ -208,51 +208,11 @@ func TestTransferValidate(t *testing.T) {
 // *FieldErrors of that type, and that what it accepts keeps the wire
 // invariants and stays valid through a round trip.
 func FuzzTransferValidate(f *testing.F) {
-	types := transferTypes(f)
-	cases := transferCases()
-	for i, mt := range types {
-		c := cases[mt.Descriptor().FullName()]
-		f.Add(uint8(i), []byte{})
-		for _, m := range c.valid {
-			addSeed(f, uint8(i), m)
-		}
-		for _, b := range c.bad {
-			addSeed(f, uint8(i), b.msg)
-		}
-	}
-	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
-		mt := types[int(which)%len(types)]
-		m := mt.New().Interface()
-		if err := proto.Unmarshal(data, m); err != nil {
-			return
-		}
-		err := m.(pb.Validator).Validate()
-		if err != nil {
-			var fe *pb.FieldError
-			if !errors.Is(err, pb.ErrInvalid) || !errors.As(err, &fe) {
-				t.Fatalf("Validate() = %v, want a *FieldError wrapping ErrInvalid", err)
-			}
-			if name := mt.Descriptor().FullName(); protoreflect.FullName("goray."+fe.Type) != name {
-				t.Fatalf("Validate() on a %s = %v", name, err)
-			}
-			return
-		}
-		checkInvariants(t, m.ProtoReflect())
+	fuzzValidate(f, transferTypes(f), transferCases(), func(t *testing.T, m proto.Message) {
 		if c, ok := m.(*pb.ObjectChunk); ok {
 			if n := int64(len(c.Data)); n > pb.MaxChunkLen || (c.Error == nil && c.Offset+n > c.TotalSize) {
 				t.Fatalf("accepted a chunk of %d bytes at %d of %d", n, c.Offset, c.TotalSize)
 			}
-		}
-		b, err := proto.Marshal(m)
-		if err != nil {
-			t.Fatalf("Marshal: %v", err)
-		}
-		again := mt.New().Interface()
-		if err := proto.Unmarshal(b, again); err != nil {
-			t.Fatalf("Unmarshal: %v", err)
-		}
-		if err := again.(pb.Validator).Validate(); err != nil {
-			t.Fatalf("valid message invalid after a round trip: %v", err)
 		}
 	})
 }

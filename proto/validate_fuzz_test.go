@@ -16,8 +16,13 @@ import (
 // errors are *FieldErrors of that type, and that what it accepts keeps the
 // wire invariants checked here independently of the hand-written rules.
 func FuzzValidate(f *testing.F) {
-	types := messageTypes(f)
-	cases := messageCases()
+	fuzzValidate(f, messageTypes(f), messageCases(), nil)
+}
+
+// fuzzValidate is the body of the Validate fuzz targets: types are the
+// message types to decode, seeded with their cases; accepted, when set,
+// checks more of what Validate accepts.
+func fuzzValidate(f *testing.F, types []protoreflect.MessageType, cases map[protoreflect.FullName]messageCase, accepted func(t *testing.T, m proto.Message)) {
 	for i, mt := range types {
 		c := cases[mt.Descriptor().FullName()]
 		f.Add(uint8(i), []byte{})
@@ -46,6 +51,9 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		checkInvariants(t, m.ProtoReflect())
+		if accepted != nil {
+			accepted(t, m)
+		}
 		// What is valid stays valid through the wire.
 		b, err := proto.Marshal(m)
 		if err != nil {
