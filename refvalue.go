@@ -58,6 +58,17 @@ type refKinds struct{ concrete, dynamic bool }
 var refKindsCache sync.Map
 
 func refKindsOf(t reflect.Type) refKinds {
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			return refKinds{dynamic: true} // any: only its content decides
+		}
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map, reflect.Struct:
+	default:
+		// Scalars, strings, funcs and channels hold no references (only
+		// the structs Ref and ActorRef are refValues): skip the cache.
+		return refKinds{}
+	}
 	if v, ok := refKindsCache.Load(t); ok {
 		return v.(refKinds)
 	}
