@@ -13,30 +13,16 @@ import (
 
 // CallInfo describes the task or actor call a context belongs to.
 type CallInfo struct {
-	TaskID  []byte
-	ActorID []byte
-	// JobID is the job the call belongs to: what it submits belongs to the
-	// same job.
-	JobID  string
-	NodeID string
-	GPUIDs []int32
-	// Resources is what the task or actor was scheduled with (fixed-point,
-	// as on the wire).
-	Resources map[string]int64
-	// Restarts is how often the actor restarted before this incarnation.
-	Restarts int32
-	// Raylet is where a blocked task reports that it waits (nil for actor calls).
-	Raylet *actor.PID
+	// Incarnation is what the call shares with the other calls of its actor
+	// incarnation (or, for a task, with nothing): never changed once set.
+	*Incarnation
+	TaskID []byte
 	// Owner is the core the call's result goes to (nil for a constructor).
 	Owner *pb.Pid
 	// Contained is set by the function's invoker to the references its
 	// result holds, each pinned at its owner for Owner: they travel with
 	// the result.
 	Contained []*pb.Contained
-	// Scheduling is how the task or actor was placed: work it submits
-	// without options of its own stays in its placement group when it
-	// asked to capture child tasks.
-	Scheduling *pb.Scheduling
 	// NumReturns is how many values the caller expects the function to
 	// return (Ray's num_returns): 1 but for functions registered as
 	// returning several.
@@ -51,6 +37,28 @@ type CallInfo struct {
 	// actor: the host answers the call, then the actor dies, answering
 	// the calls still queued with ACTOR_DIED.
 	Exit bool
+}
+
+// Incarnation is where and as what calls run: a task, or one incarnation
+// of an actor, whose calls all point to it.
+type Incarnation struct {
+	ActorID []byte
+	// JobID is the job the call belongs to: what it submits belongs to the
+	// same job.
+	JobID  string
+	NodeID string
+	GPUIDs []int32
+	// Resources is what the task or actor was scheduled with (fixed-point,
+	// as on the wire).
+	Resources map[string]int64
+	// Restarts is how often the actor restarted before this incarnation.
+	Restarts int32
+	// Raylet is where a blocked task reports that it waits (nil for actor calls).
+	Raylet *actor.PID
+	// Scheduling is how the task or actor was placed: work it submits
+	// without options of its own stays in its placement group when it
+	// asked to capture child tasks.
+	Scheduling *pb.Scheduling
 }
 
 // Return is one further value a call returns, encoded, with the

@@ -38,12 +38,16 @@ type taskCall struct {
 	callCtx
 	spec *pb.TaskSpec
 	info CallInfo
+	inc  Incarnation
 }
 
 // NewExecutor returns the props of an executor actor.
 func NewExecutor(env *Env) *actor.Props {
 	handoff := NewHandoff(env.Pool)
+	// Only its raylet, which checked the task, and the executor itself
+	// send to it.
 	guard := env.Guard("executor", nil)
+	guard.Checked = true
 	return actor.PropsFromProducer(func() actor.Actor { return guard.Actor(&Executor{env: env, handoff: handoff}) },
 		actor.WithDispatcher(handoff))
 }
@@ -80,8 +84,10 @@ func (x *Executor) Receive(c actor.Context) {
 // start hands the task to the goroutine of this mailbox run, once the run
 // ends: the task runs off the mailbox, which stays free for a cancel.
 func (x *Executor) start(spec *pb.TaskSpec) {
-	t := &taskCall{spec: spec, info: CallInfo{TaskID: spec.TaskId, JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Owner: spec.Owner,
-		NumReturns: 1 + len(spec.ExtraReturnIds), Resources: spec.Resources, StreamBackpressure: spec.StreamBackpressure, Scheduling: spec.Scheduling}}
+	t := &taskCall{spec: spec,
+		inc:  Incarnation{JobID: spec.JobId, NodeID: x.env.NodeID, GPUIDs: spec.GpuIds, Raylet: x.env.Raylet, Resources: spec.Resources, Scheduling: spec.Scheduling},
+		info: CallInfo{TaskID: spec.TaskId, Owner: spec.Owner, NumReturns: 1 + len(spec.ExtraReturnIds), StreamBackpressure: spec.StreamBackpressure}}
+	t.info.Incarnation = &t.inc
 	t.init(x.env.Base, &t.info)
 	x.task = t
 	self, sys := x.self, x.env.System

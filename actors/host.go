@@ -48,6 +48,7 @@ type hostCall struct {
 	msg  *pb.ActorCall
 	info CallInfo
 	lane *lane // the lane of the call's concurrency group
+	ri   int   // its index in lane.running while it runs
 }
 
 // lane is what a host shares with the goroutines that run its calls, under
@@ -58,15 +59,14 @@ type hostCall struct {
 type lane struct {
 	mu      sync.Mutex
 	queue   []*hostCall // accepted, not started; FIFO
-	running map[*hostCall]struct{}
-	open    bool // calls may start: the actor is alive
-	inst    any  // the instance calls run on, while open
-	// restarts is how often the actor restarted before the incarnation
-	// inst belongs to; calls report it (CallInfo.Restarts).
-	restarts int32
-	gen      uint64 // bumps whenever the workers of the past must stop
-	workers  int    // goroutines of generation gen taking calls
-	limit    int    // workers at once: 1 for a sequential actor
+	running []*hostCall // in no order; each knows its index (hostCall.ri)
+	open    bool        // calls may start: the actor is alive
+	inst    any         // the instance calls run on, while open
+	// inc is the incarnation inst belongs to; calls report it.
+	inc     *Incarnation
+	gen     uint64 // bumps whenever the workers of the past must stop
+	workers int    // goroutines of generation gen taking calls
+	limit   int    // workers at once: 1 for a sequential actor
 
 	// worker takes calls from the lane for generation workerGen; kept so a
 	// call does not allocate a closure to start one. Only the host's
@@ -111,7 +111,7 @@ type Host struct {
 	env     *Env
 	spec    *pb.ActorSpec
 	typ     *ActorType
-	info    *CallInfo // what the incarnation's context reports; calls copy it
+	inc     *Incarnation // the current incarnation, which its calls report
 	policy  RestartPolicy
 	self    *actor.PID
 	gate    *stopGate
@@ -149,10 +149,10 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 		}
 		h = &Host{
 			env: env, spec: spec, typ: typ, gate: gate, handoff: handoff,
-			info:   &CallInfo{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs, Resources: spec.Resources, Scheduling: spec.Scheduling},
+			inc:    &Incarnation{ActorID: spec.ActorId, JobID: spec.JobId, NodeID: env.NodeID, GPUIDs: gpuIDs, Resources: spec.Resources, Scheduling: spec.Scheduling},
 			policy: RestartPolicy{MaxRestarts: spec.MaxRestarts, InitialBackoff: env.RestartBackoff},
 		}
-		h.lanes = []*lane{{limit: limit, running: map[*hostCall]struct{}{}}}
+		h.lanes = []*lane{{limit: limit}}
 		if len(spec.ConcurrencyGroups) > 0 {
 			h.groups = map[string]*lane{}
 			names := make([]string, 0, len(spec.ConcurrencyGroups))
@@ -161,7 +161,7 @@ func NewHost(env *Env, typ *ActorType, spec *pb.ActorSpec, gpuIDs []int32) *acto
 			}
 			slices.Sort(names)
 			for _, name := range names {
-				l := &lane{limit: int(spec.ConcurrencyGroups[name]), running: map[*hostCall]struct{}{}}
+				l := &lane{limit: int(spec.ConcurrencyGroups[name])}
 				h.groups[name] = l
 				h.lanes = append(h.lanes, l)
 			}
@@ -234,13 +234,13 @@ func (h *Host) construct() {
 	h.state = hostStarting
 	h.incarnation++
 	inc, self := h.incarnation, h.self
-	// Each incarnation has its own CallInfo: a constructor of the past may
+	// Each incarnation has its own: a call or constructor of the past may
 	// still read the one it was given.
-	info := *h.info
-	info.Restarts = h.restarts
-	h.info = &info
+	next := *h.inc
+	next.Restarts = h.restarts
+	h.inc = &next
 	life := &callCtx{}
-	life.init(h.env.Base, h.info)
+	life.init(h.env.Base, &CallInfo{Incarnation: h.inc})
 	h.life = life
 	h.handoff.After(func() {
 		done := ctorDone{incarnation: inc}
@@ -276,7 +276,7 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 	h.report(c, pb.ActorState_ACTOR_STATE_ALIVE, nil)
 	for _, l := range h.lanes {
 		l.mu.Lock()
-		l.open, l.inst, l.restarts = true, m.inst, h.restarts
+		l.open, l.inst, l.inc = true, m.inst, h.inc
 		n := l.workersNeeded()
 		l.mu.Unlock()
 		h.startWorkers(l, n)
@@ -285,10 +285,8 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 
 // newCall returns the host's record of a call, its context ready.
 func (h *Host) newCall(m *pb.ActorCall) *hostCall {
-	hc := &hostCall{msg: m, info: *h.info, lane: h.laneOf(m.Method)}
-	hc.info.Owner = m.Owner
-	hc.info.TaskID = m.ReturnId
-	hc.info.NumReturns = 1 + len(m.ExtraReturnIds)
+	hc := &hostCall{msg: m, lane: h.laneOf(m.Method),
+		info: CallInfo{Incarnation: h.inc, Owner: m.Owner, TaskID: m.ReturnId, NumReturns: 1 + len(m.ExtraReturnIds)}}
 	hc.init(h.env.Base, &hc.info)
 	return hc
 }
@@ -392,12 +390,12 @@ func (h *Host) work(l *lane, gen uint64) {
 			l.queue = l.queue[n:]
 		}
 		for _, hc := range batch {
-			l.running[hc] = struct{}{}
+			l.addRunning(hc)
 		}
-		inst, restarts := l.inst, l.restarts
+		inst, inc := l.inst, l.inc
 		l.mu.Unlock()
 		for i = 0; i < len(batch); i++ {
-			batch[i].info.Restarts = restarts
+			batch[i].info.Incarnation = inc // it may have been queued before a restart
 			if perr := h.runCall(batch[i], inst); perr != nil {
 				h.failRun(l, gen, batch, i, perr)
 				exited = false
@@ -411,9 +409,29 @@ func (h *Host) work(l *lane, gen uint64) {
 		}
 		l.mu.Lock()
 		for _, hc := range batch {
-			delete(l.running, hc)
+			l.dropRunning(hc)
 		}
 	}
+}
+
+// addRunning records that hc runs; l.mu is held.
+func (l *lane) addRunning(hc *hostCall) {
+	hc.ri = len(l.running)
+	l.running = append(l.running, hc)
+}
+
+// dropRunning records that hc no longer runs, if it was recorded as
+// running (a takeBack may have cleared it already); l.mu is held.
+func (l *lane) dropRunning(hc *hostCall) {
+	i := hc.ri
+	if i >= len(l.running) || l.running[i] != hc {
+		return
+	}
+	last := len(l.running) - 1
+	l.running[i] = l.running[last]
+	l.running[i].ri = i
+	l.running[last] = nil
+	l.running = l.running[:last]
 }
 
 // failRun records, on the worker's goroutine, that call i of batch failed
@@ -443,7 +461,7 @@ func (h *Host) stopRun(l *lane, gen uint64, batch []*hostCall, i int) {
 	l.open = false
 	l.workers--
 	for _, hc := range batch {
-		delete(l.running, hc)
+		l.dropRunning(hc)
 	}
 	l.queue = append(append([]*hostCall(nil), batch[i+1:]...), l.queue...)
 }
@@ -534,10 +552,9 @@ func (h *Host) takeBack() (running, queued []*hostCall) {
 		l.open, l.inst = false, nil
 		l.gen++
 		l.workers = 0
-		for hc := range l.running {
-			running = append(running, hc)
-		}
+		running = append(running, l.running...)
 		clear(l.running)
+		l.running = l.running[:0]
 		queued, l.queue = append(queued, l.queue...), nil
 		l.mu.Unlock()
 	}
@@ -643,7 +660,7 @@ func (h *Host) cancelIn(l *lane, returnID []byte, cause error) bool {
 		}
 	}
 	var target *hostCall
-	for hc := range l.running {
+	for _, hc := range l.running {
 		if string(hc.msg.ReturnId) == string(returnID) {
 			target = hc
 			break
