@@ -414,9 +414,27 @@ func putGigabytes(ctx context.Context, d time.Duration) (float64, error) {
 
 func actorsCreated(ctx context.Context, d time.Duration) (float64, error) {
 	// Ray's benchmark submits all creations at once and then waits; here
-	// this many creators keep creations in flight.
-	return parallel(ctx, d, 32*goruntime.NumCPU(), func(ctx context.Context, _ int) (int, error) {
-		_, err := benchActor.New(ctx)
+	// this many creators keep creations in flight. As in Ray's, the handles
+	// are held while it runs (an actor whose handles are all gone is
+	// destroyed), and the actors are killed once it is measured.
+	creators := 32 * goruntime.NumCPU()
+	held := make([][]goray.ActorRef[benchState], creators)
+	defer func() {
+		var wg sync.WaitGroup
+		for _, hs := range held {
+			wg.Go(func() {
+				for _, a := range hs {
+					_ = goray.Kill(ctx, a)
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	return parallel(ctx, d, creators, func(ctx context.Context, i int) (int, error) {
+		a, err := benchActor.New(ctx)
+		if err == nil {
+			held[i] = append(held[i], a)
+		}
 		return 1, err
 	})
 }
