@@ -80,3 +80,25 @@ func TestGuard(t *testing.T) {
 		t.Fatalf("the actor started %d times: a panic restarted it", started.Load())
 	}
 }
+
+// A Checked guard hands every message to its actor unvalidated (its
+// senders checked them) and still recovers panics.
+func TestCheckedGuardSkipsValidation(t *testing.T) {
+	te := newTestEnv(t, 1024)
+	var started, handled atomic.Int32
+	g := &Guard{Component: "probe", Logger: slog.New(slog.DiscardHandler), Checked: true}
+	pid := te.System.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return g.Actor(&guardedProbe{started: &started, handled: &handled})
+	}))
+	ctx := context.Background()
+	if _, err := Request(ctx, te.System, pid, &pb.LookupActor{}); err != nil {
+		t.Fatalf("a message the guard need not check: %v", err)
+	}
+	if handled.Load() != 1 {
+		t.Fatalf("the handler saw %d messages, want 1", handled.Load())
+	}
+	var re *RemoteError
+	if _, err := Request(ctx, te.System, pid, &pb.KillActor{ActorId: te.ids.Next().Bytes()}); !errors.As(err, &re) || re.E.Kind != pb.ErrorKind_ERROR_KIND_SYSTEM {
+		t.Fatalf("request that panicked: %v", err)
+	}
+}
