@@ -2,6 +2,7 @@ package objects
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -14,11 +15,15 @@ const OwnerProcessID = "owner"
 // Slot is one object a process owns, from the call that will produce it to
 // the moment no handle reaches it. It is completed exactly once.
 type Slot struct {
-	ID   ID
-	done chan struct{}
+	ID ID
+	// done is true once the slot completed; waiters read it without mu.
+	done atomic.Bool
 
 	mu        sync.Mutex
 	completed bool
+	// wake is closed when the slot completes; it is made only when someone
+	// waits before that.
+	wake chan struct{}
 	data      []byte  // encoded value, when inline
 	storeNode string  // node whose store holds the value, when not inline
 	store     *pb.Pid // the store actor holding it, when the result said
@@ -52,18 +57,24 @@ func (s *Slot) Holder() any {
 	return s.holder
 }
 
+// closedWake is the wake channel of every slot done before anyone waited.
+var closedWake = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Done is closed once the slot has a value or an error.
-func (s *Slot) Done() <-chan struct{} { return s.done }
+func (s *Slot) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.completed {
+		return closedWake
+	}
+	if s.wake == nil {
+		s.wake = make(chan struct{})
+	}
+	return s.wake
+}
 
 // IsDone reports whether the slot is complete, without blocking.
-func (s *Slot) IsDone() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Slot) IsDone() bool { return s.done.Load() }
 
 // Store returns the store actor that holds the completed slot's value, if
 // its result named one.
@@ -164,7 +175,7 @@ func (o *Owner) shard(id ID) *ownerShard {
 // names the actor whose call will complete it, if any. After Close, the
 // slot fails at once with Close's error.
 func (o *Owner) Pending(id ID, holder any, actor string) *Slot {
-	s := &Slot{ID: id, done: make(chan struct{}), holder: holder, actor: actor}
+	s := &Slot{ID: id, holder: holder, actor: actor}
 	sh := o.shard(id)
 	sh.mu.Lock()
 	if sh.closed {
@@ -181,7 +192,7 @@ func (o *Owner) Pending(id ID, holder any, actor string) *Slot {
 // Ready returns a slot already completed with res: an inline value or a
 // store location (Put).
 func (o *Owner) Ready(id ID, holder any, res *pb.Result) *Slot {
-	s := &Slot{ID: id, done: make(chan struct{}), holder: holder}
+	s := &Slot{ID: id, holder: holder}
 	o.complete(s, res)
 	return s
 }
@@ -263,10 +274,13 @@ func (o *Owner) complete(s *Slot, res *pb.Result) {
 	}
 	s.mu.Lock()
 	s.completed = true
+	s.done.Store(true)
 	s.holder = nil
 	cbs := s.onDone
 	s.onDone = nil
-	close(s.done)
+	if s.wake != nil {
+		close(s.wake)
+	}
 	s.mu.Unlock()
 	for _, cb := range cbs {
 		cb.f()
