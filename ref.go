@@ -329,7 +329,7 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 		}
 		h.slot = rt.owner.Ready(id, h, &pb.Result{StoreNode: rt.node.ID, Store: rt.storePID, Size: int64(len(data))})
 	} else {
-		h.slot = rt.owner.Ready(id, h, &pb.Result{Inline: data})
+		h.slot = rt.owner.ReadyInline(id, data)
 	}
 	return Ref[T]{h: h}, nil
 }

@@ -16,21 +16,20 @@ const OwnerProcessID = "owner"
 // the moment no handle reaches it. It is completed exactly once.
 type Slot struct {
 	ID ID
+	mu sync.Mutex
 	// done is true once the slot completed; waiters read it without mu.
-	done atomic.Bool
-
-	mu        sync.Mutex
+	done      atomic.Bool
 	completed bool
+	released  bool
+	freed     bool
 	// wake is closed when the slot completes; it is made only when someone
 	// waits before that.
-	wake chan struct{}
+	wake      chan struct{}
 	data      []byte  // encoded value, when inline
 	storeNode string  // node whose store holds the value, when not inline
 	store     *pb.Pid // the store actor holding it, when the result said
 	size      int64
 	err       *pb.Error
-	released  bool
-	freed     bool
 	onDone    []callback
 	nextCB    uint64
 	// holder is what reaches the slot from user code (a Ref's handle). The
@@ -194,6 +193,14 @@ func (o *Owner) Pending(id ID, holder any, actor string) *Slot {
 func (o *Owner) Ready(id ID, holder any, res *pb.Result) *Slot {
 	s := &Slot{ID: id, holder: holder}
 	o.complete(s, res)
+	return s
+}
+
+// ReadyInline returns a slot already completed with an inline value that
+// holds no references: Ready without a Result to build.
+func (o *Owner) ReadyInline(id ID, data []byte) *Slot {
+	s := &Slot{ID: id, data: data, completed: true}
+	s.done.Store(true)
 	return s
 }
 

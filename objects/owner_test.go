@@ -207,6 +207,15 @@ func TestOwnerReadyAndFail(t *testing.T) {
 	if data, _, _, _, _ := r.Value(); string(data) != "now" {
 		t.Errorf("Ready value %q", data)
 	}
+	inline := o.ReadyInline(gen.Next(), []byte("put"))
+	if data, _, _, _, _ := inline.Value(); !inline.IsDone() || string(data) != "put" {
+		t.Errorf("ReadyInline: done %v, value %q", inline.IsDone(), data)
+	}
+	select {
+	case <-inline.Done():
+	default:
+		t.Error("ReadyInline: Done is not closed")
+	}
 	stored := o.Ready(gen.Next(), nil, &pb.Result{StoreNode: "n2", Size: 10})
 	if _, node, size, _, _ := stored.Value(); node != "n2" || size != 10 {
 		t.Errorf("Ready in store: node %q, size %d", node, size)
@@ -220,7 +229,13 @@ func TestOwnerReadyAndFail(t *testing.T) {
 
 	id := gen.Next()
 	p := o.Pending(id, nil, "")
+	wake := p.Done() // made before the slot completes: closed when it does
 	o.Fail(id, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_CANCELLED, Message: "stop"})
+	select {
+	case <-wake:
+	default:
+		t.Error("Fail: a waiter's Done channel is not closed")
+	}
 	if _, _, _, perr, _ := p.Value(); !p.IsDone() || perr == nil || perr.Kind != pb.ErrorKind_ERROR_KIND_CANCELLED {
 		t.Errorf("Fail: done %v, error %v", p.IsDone(), perr)
 	}
