@@ -352,6 +352,15 @@ func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodePro
 	if i := slices.IndexFunc(listed, func(s goray.ActorInfo) bool { return s.Name == name }); i < 0 || !strings.Contains(listed[i].State, "ALIVE") || listed[i].NodeID != on {
 		t.Fatalf("the new head lists %+v, want %s alive on %s", listed, name, on)
 	}
+	// The driver's job is registered with the new head too.
+	rc, err := goray.GetRuntimeContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "the new head to list the driver's job", func() bool {
+		jobs, err := goray.ListJobs(ctx)
+		return err == nil && slices.ContainsFunc(jobs, func(j goray.JobInfo) bool { return j.ID == rc.JobID && j.End.IsZero() })
+	})
 	// The actor lives as long as a handle to it: this one, until here.
 	runtime.KeepAlive(a)
 	for i := range 20 {

@@ -261,6 +261,7 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		if host == "" {
 			host = hostToward(cfg.address)
 		}
+	rt.node.DrivesJob(job)
 		if cfg.token == "" {
 			cfg.token = os.Getenv("GORAY_TOKEN")
 		}
@@ -516,6 +517,7 @@ func GPUIDs(ctx context.Context) []int {
 		out[i] = int(g)
 	}
 	return out
+	rt.node.JobFinished(rt.jobID)
 }
 
 // RuntimeContext describes where the code of a context runs, as Ray's

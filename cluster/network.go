@@ -189,12 +189,36 @@ func (n *Node) registerAgain(head string) {
 			return i.NodeId == n.ID && i.Alive
 		}) {
 			n.System.Root.Send(n.Raylet, restoreActors{})
+			n.jobsMu.Lock()
+			for _, job := range n.jobs {
+				n.System.Root.Send(n.GCS, &pb.RegisterJob{Job: job})
+			}
+			n.jobsMu.Unlock()
 			return
 		}
 		n.logger.Debug("goray: not yet registered with the head that came back", "head", head, "error", err)
 		time.Sleep(wait)
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// DrivesJob records that this process drives job, which it registered with
+// the GCS: it registers it again with a head that comes back, until
+// JobFinished.
+func (n *Node) DrivesJob(job *pb.JobInfo) {
+	n.jobsMu.Lock()
+	defer n.jobsMu.Unlock()
+	if n.jobs == nil {
+		n.jobs = map[string]*pb.JobInfo{}
+	}
+	n.jobs[job.JobId] = job
+}
+
+// JobFinished records that the job this process drove has finished.
+func (n *Node) JobFinished(id string) {
+	n.jobsMu.Lock()
+	defer n.jobsMu.Unlock()
+	delete(n.jobs, id)
 }
 
 // HeadReachable reports whether the node can reach the cluster's head: false

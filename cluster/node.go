@@ -96,6 +96,10 @@ type Node struct {
 	// headID is the head this node registered with; only watchMembers
 	// changes it once the node runs.
 	headID string
+	// jobs are the running jobs this process drives, which it registers
+	// again with a head that comes back.
+	jobsMu sync.Mutex
+	jobs   map[string]*pb.JobInfo
 
 	failOnce sync.Once
 	failed   chan struct{}
