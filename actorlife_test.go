@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goray-dev/goray"
 )
@@ -299,4 +300,23 @@ func TestExitActor(t *testing.T) {
 			t.Fatalf("constructor: %v", err)
 		}
 	})
+}
+
+// An idle process lets go of what it dropped within its release interval,
+// without anyone running the garbage collector: here an actor whose last
+// handle is gone dies.
+func TestIdleProcessReleasesDroppedHandles(t *testing.T) {
+	ctx := start(t, goray.WithReleaseInterval(100*time.Millisecond))
+	id := newSplitter(t, ctx)
+	// Poll without collecting (pollUntil would): only the runtime may.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, _ := actorState(t, ctx, id); st == "DEAD" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the actor whose handles were dropped still lives after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

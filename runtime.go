@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	goruntime "runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,7 +95,15 @@ type config struct {
 	tls       transport.TLSConfig
 	cpusGiven bool
 	token     string
+	// release is how long the process may go without a garbage
+	// collection while it runs goray (0: as long as Go lets it).
+	release    time.Duration
+	releaseSet bool
 }
+
+// defaultRelease bounds how long an idle process keeps what its user code
+// dropped: Go collects such a process only every 2 minutes.
+const defaultRelease = 10 * time.Second
 
 // InitOption configures Init.
 type InitOption func(*config)
@@ -201,6 +211,16 @@ func WithLogger(l *slog.Logger) InitOption { return func(c *config) { c.node.Log
 // in when a call does not name one (default "default").
 func WithNamespace(ns string) InitOption { return func(c *config) { c.namespace = ns } }
 
+// WithReleaseInterval bounds how long Refs and actor handles that user code
+// dropped stay held: goray lets them go when Go's garbage collector finds
+// them unreachable, and it runs a collection whenever none ran for d, so
+// that an idle process releases its objects and actors within about d
+// (default 10s; 0 leaves it to Go, which collects an idle process every 2
+// minutes).
+func WithReleaseInterval(d time.Duration) InitOption {
+	return func(c *config) { c.release, c.releaseSet = d, true }
+}
+
 // WithRestartBackoff sets the delay before an actor's first restart; it
 // doubles on each further restart (default 10ms).
 func WithRestartBackoff(d time.Duration) InitOption {
@@ -241,6 +261,7 @@ func Init(ctx context.Context, opts ...InitOption) (context.Context, error) {
 		_ = rt.node.Stop(context.WithoutCancel(ctx))
 		return ctx, fmt.Errorf("goray: registering job: %w", err)
 	}
+	rt.node.DrivesJob(job)
 	return context.WithValue(ctx, runtimeKey{}, rt), nil
 }
 
@@ -261,7 +282,6 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		if host == "" {
 			host = hostToward(cfg.address)
 		}
-	rt.node.DrivesJob(job)
 		if cfg.token == "" {
 			cfg.token = os.Getenv("GORAY_TOKEN")
 		}
@@ -311,7 +331,38 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 	rt.owner.Notify = rt.notify
 	rt.owner.Contained = rt.contained
 	go rt.watchNode()
+	release := defaultRelease
+	if cfg.releaseSet {
+		release = cfg.release
+	}
+	if release > 0 {
+		go rt.collectWhenIdle(release)
+	}
 	return rt, nil
+}
+
+// collectWhenIdle runs a garbage collection whenever none ran for every,
+// until the runtime stops: what user code dropped is released by the
+// collector's cleanups only.
+func (rt *runtime) collectWhenIdle(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	cycles := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(cycles)
+	last := cycles[0].Value.Uint64()
+	for {
+		select {
+		case <-rt.stopped:
+			return
+		case <-t.C:
+		}
+		metrics.Read(cycles)
+		if cycles[0].Value.Uint64() == last {
+			goruntime.GC()
+			metrics.Read(cycles)
+		}
+		last = cycles[0].Value.Uint64()
+	}
 }
 
 // hostToward returns the local address this machine reaches addr from,
@@ -466,6 +517,7 @@ func Shutdown(ctx context.Context) error {
 		}
 		return err
 	}
+	rt.node.JobFinished(rt.jobID)
 	_, ferr := rt.request(ctx, rt.node.GCS, &pb.FinishJob{JobId: rt.jobID})
 	if !rt.end(ErrShutdown) {
 		return nil
@@ -517,7 +569,6 @@ func GPUIDs(ctx context.Context) []int {
 		out[i] = int(g)
 	}
 	return out
-	rt.node.JobFinished(rt.jobID)
 }
 
 // RuntimeContext describes where the code of a context runs, as Ray's
