@@ -39,7 +39,8 @@ func TestClusterLifecycle(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 
 	// The head.
-	r := mustCLI(t, "start", "--head", "--port", itoaPort(port), "--num-cpus", "1", "--labels", "zone=a", "--temp-dir", root)
+	// (The message port is a free one: the default, --port + 1, may be taken.)
+	r := mustCLI(t, "start", "--head", "--port", itoaPort(port), "--node-manager-port", "0", "--num-cpus", "1", "--labels", "zone=a", "--temp-dir", root)
 	t.Logf("start --head took %v", r.took)
 	for _, want := range []string{
 		"Started the head node", "at " + addr,
@@ -682,4 +683,38 @@ func TestSilentThenDeadNode(t *testing.T) {
 	if !strings.Contains(r.out, "removed the files of worker-1") || !strings.Contains(r.out, "Stopped 1 of 1 nodes.") {
 		t.Fatalf("stop:\n%s", r.out)
 	}
+}
+
+// A head killed and started again with the same ports and the cluster's
+// token (as the README says) gets its worker back: the worker registers
+// with the new head, which lists it alive.
+func TestHeadRestart(t *testing.T) {
+	root := hermetic(t)
+	port, nmPort := itoaPort(freePort(t)), itoaPort(freePort(t))
+	mustCLI(t, "start", "--head", "--port", port, "--node-manager-port", nmPort, "--num-cpus", "1", "--temp-dir", root)
+	old, _ := latestSession(root)
+	mustCLI(t, "start", "--address", old.headAddress(), "--num-cpus", "1", "--temp-dir", root)
+	head, err := old.readRecord("head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker, err := old.readRecord("worker-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(head.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The port is free again once the killed head's process is gone.
+	pollUntil(t, "the killed head to exit", 10*time.Second, func() bool { return syscall.Kill(head.PID, 0) != nil })
+
+	mustCLI(t, "start", "--head", "--port", port, "--node-manager-port", nmPort, "--num-cpus", "1",
+		"--token-file", old.path(tokenFile), "--temp-dir", root)
+	pollUntil(t, "the worker to register with the restarted head", time.Minute, func() bool {
+		r := execCLI(t, "status", "--output", "json", "--temp-dir", root)
+		var st statusReport
+		return r.code == 0 && json.Unmarshal([]byte(r.out), &st) == nil &&
+			slices.ContainsFunc(st.Nodes, func(n nodeView) bool { return n.NodeID == worker.NodeID && n.State == "ALIVE" })
+	})
+	mustCLI(t, "stop", "--temp-dir", root)
 }

@@ -84,7 +84,7 @@ func (f *startFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.head, "head", false, "start the head node of a new cluster")
 	fs.StringVar(&f.address, "address", "", "join the cluster at HOST:PORT, its head's address (or any node's): a worker node")
 	fs.IntVar(&f.port, "port", defaultHeadPort, "the node's gossip port: the head's is where the cluster is joined; a worker's is a free one unless given (0: a free one)")
-	fs.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the port the node takes messages from other nodes on (0: a free one)")
+	fs.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the port the node takes messages from other nodes on (head: default --port + 1, so that a restarted head is found again; worker: default a free one; 0: a free one)")
 	fs.StringVar(&f.nodeIP, "node-ip-address", "", "the address other nodes reach this node at (head: "+defaultHeadHost+"; worker: the address it reaches the head from)")
 	fs.Float64Var(&f.numCPUs, "num-cpus", 0, "CPUs the node offers (default: the machine's cores)")
 	fs.IntVar(&f.numGPUs, "num-gpus", 0, "GPUs the node offers (default: the GPUs found)")
@@ -116,6 +116,11 @@ func (f *startFlags) spec(changed func(string) bool) (nodeSpec, error) {
 	s.port = f.nodeManagerPort
 	if f.head {
 		s.host, s.gossipPort = defaultHeadHost, f.port
+		if !changed("node-manager-port") && f.port != 0 && f.port < 65535 {
+			// A fixed port, so that a head restarted with the same flags is
+			// back at the address its nodes wait for.
+			s.port = f.port + 1
+		}
 	} else {
 		if err := checkAddress(f.address); err != nil {
 			return s, fmt.Errorf("--address: %w", err)
