@@ -312,7 +312,7 @@ func (a *actorHandle) markDead(perr *pb.Error) {
 }
 
 // call queues or sends one call.
-func (a *actorHandle) call(q *queuedCall) {
+func (a *actorHandle) call(q queuedCall) {
 	a.mu.Lock()
 	if dead := a.dead; dead != nil {
 		a.mu.Unlock()
@@ -320,12 +320,13 @@ func (a *actorHandle) call(q *queuedCall) {
 		return
 	}
 	if a.pid != nil && len(a.backlog) == 0 && argsReady(q.args) {
-		failed := a.sendLocked(q)
+		failed := a.sendLocked(&q)
 		a.mu.Unlock()
 		a.fail(failed)
 		return
 	}
-	a.backlog = append(a.backlog, q)
+	queued := q // only a queued call needs its own allocation
+	a.backlog = append(a.backlog, &queued)
 	resolve := a.pid == nil && !a.resolving
 	a.resolving = a.resolving || resolve
 	a.mu.Unlock()

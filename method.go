@@ -185,7 +185,7 @@ func callActorN(ctx context.Context, a *actorHandle, method string, args []argSp
 	if len(more) > 0 {
 		call.ExtraReturnIds = rt.moreReturns(h, a, more)
 	}
-	a.call(&queuedCall{call: call, args: args, h: h})
+	a.call(queuedCall{call: call, args: args, h: h})
 	return h
 }
 
