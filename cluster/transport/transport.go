@@ -105,7 +105,12 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 		stats:    &g.stats,
 	}
 
+	// Received gRPC messages are read into buffers from a pool: they are
+	// decoded (copied out) before the next is read, and a fresh buffer for
+	// every chunk of an object (megabytes each) cost page faults.
+	recvPool := grpc.NewSharedBufferPool()
 	serverOpts := []grpc.ServerOption{
+		grpc.RecvBufferPool(recvPool),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.MaxSendMsgSize),
 		grpc.ChainUnaryInterceptor(g.unaryInterceptor),
@@ -122,6 +127,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(dialCreds),
+		grpc.WithRecvBufferPool(recvPool),
 		// With TLS off, secure is false: the credential then declares that
 		// it may travel over the plaintext connection, which gRPC would
 		// otherwise refuse. This is deliberate and only ever so without TLS.
