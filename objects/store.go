@@ -552,12 +552,12 @@ const reclaimMin = 64 << 20
 // buffer returns a zeroed buffer for an object of n bytes, such as a pull's
 // assembly. When n is at least reclaimMin and the store let go of at least
 // n bytes of objects since it last did so, it collects garbage first, so
-// that the buffer takes pages those objects held: they are mapped already,
-// where fresh pages fault on first touch (0.1-0.3 GB/s in some VMs, see
-// the memory_first_touch_gigabytes benchmark), and the process does not
-// grow by n until the collector's next cycle. A collection takes
-// milliseconds when the heap is mostly object bytes, which hold no
-// pointers.
+// that the buffer can take pages those objects held: the process does not
+// grow by n until the collector's next cycle, and pages the runtime has not
+// yet returned to the system are not faulted in again (a first touch runs
+// at 0.1-0.3 GB/s in some VMs, see the memory_first_touch_gigabytes
+// benchmark). A collection takes milliseconds when the heap is mostly
+// object bytes, which hold no pointers.
 func (s *Store) buffer(n int64) []byte {
 	if n >= reclaimMin && s.released >= n {
 		s.released = 0
