@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"testing"
 )
@@ -672,5 +674,68 @@ func BenchmarkStorePutSpill1MiB(b *testing.B) {
 			s.Delete(ids[0])
 			ids = ids[1:]
 		}
+	}
+}
+
+// TestStoreBufferReclaims checks when buffer collects garbage first: only
+// for a buffer of at least reclaimMin, and only once the store let go of as
+// many bytes of objects (deleted or spilled) since it last did.
+func TestStoreBufferReclaims(t *testing.T) {
+	// No collection but buffer's during the test.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	const big = reclaimMin
+	tests := []struct {
+		name    string
+		release func(t *testing.T, s *Store)
+		n       int64
+		collect bool
+	}{
+		{"nothing released", func(*testing.T, *Store) {}, big, false},
+		{"deleted as much", func(t *testing.T, s *Store) { putDelete(t, s, big) }, big, true},
+		{"deleted less", func(t *testing.T, s *Store) { putDelete(t, s, big/2) }, big, false},
+		{"spilled as much", func(t *testing.T, s *Store) {
+			mustPut(t, s, ID{1}, make([]byte, big))
+			mustPut(t, s, ID{2}, make([]byte, big)) // spills ID{1}
+			if w := where(s, ID{1}); w != "disk" {
+				t.Fatalf("first object in %s, want disk", w)
+			}
+		}, big, true},
+		{"small buffer", func(t *testing.T, s *Store) { putDelete(t, s, big) }, big - 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestStore(t, big+big/2)
+			tt.release(t, s)
+			before := numGC()
+			b := s.buffer(tt.n)
+			if got := numGC() > before; got != tt.collect {
+				t.Fatalf("collected: %v, want %v", got, tt.collect)
+			}
+			if int64(len(b)) != tt.n {
+				t.Fatalf("buffer of %d bytes, want %d", len(b), tt.n)
+			}
+			if tt.collect {
+				// The count starts again.
+				before = numGC()
+				s.buffer(tt.n)
+				if numGC() != before {
+					t.Fatal("collected again without releasing anything")
+				}
+			}
+		})
+	}
+}
+
+func numGC() uint32 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.NumGC
+}
+
+func putDelete(t *testing.T, s *Store, n int) {
+	t.Helper()
+	mustPut(t, s, ID{9}, make([]byte, n))
+	if !s.Delete(ID{9}) {
+		t.Fatal("delete: not stored")
 	}
 }

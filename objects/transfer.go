@@ -189,7 +189,7 @@ func (a *StoreActor) fetch(c actor.Context, m *pb.FetchObject) {
 			a.reply(c, waiter{kind: replyGet, to: to}, outcome{err: fmt.Errorf("%w: %w", ErrStoreFull, err)})
 			return
 		}
-		p = &pull{id: id, idBytes: id.Bytes(), asm: newAssembly(id, a.cfg.ChunkSize, a.cfg.MaxObjectSize, expected)}
+		p = &pull{id: id, idBytes: id.Bytes(), asm: newAssembly(id, a.cfg.ChunkSize, a.cfg.MaxObjectSize, expected, a.store.buffer)}
 		a.pulls[id] = p
 	}
 	for _, s := range m.GetSources() {

@@ -52,6 +52,8 @@ type assembly struct {
 	expected int64
 	size     int64 // -1 until known
 	buf      []byte
+	// alloc returns the buffer for an object of n bytes; nil means make.
+	alloc func(n int64) []byte
 	// next is the lowest offset never asked for; retry holds offsets asked
 	// for and dropped (their source failed), asked again first.
 	next  int64
@@ -64,9 +66,9 @@ type assembly struct {
 
 // newAssembly returns the assembly of object id, asked for in chunks of
 // chunk bytes, of at most maxSize bytes, and of expected bytes unless
-// expected is negative.
-func newAssembly(id ID, chunk, maxSize, expected int64) *assembly {
-	a := &assembly{id: id, chunk: chunk, maxSize: maxSize, expected: expected, asked: make(map[int64]int64)}
+// expected is negative. alloc returns its buffer; nil means make.
+func newAssembly(id ID, chunk, maxSize, expected int64, alloc func(n int64) []byte) *assembly {
+	a := &assembly{id: id, chunk: chunk, maxSize: maxSize, expected: expected, asked: make(map[int64]int64), alloc: alloc}
 	a.reset()
 	return a
 }
@@ -85,7 +87,11 @@ func (a *assembly) reset() {
 // setSize learns the size and allocates the buffer.
 func (a *assembly) setSize(n int64) {
 	a.size = n
-	a.buf = make([]byte, n)
+	if a.alloc != nil {
+		a.buf = a.alloc(n)
+	} else {
+		a.buf = make([]byte, n)
+	}
 }
 
 // want returns the next chunk to ask for: its offset and length. ok is false

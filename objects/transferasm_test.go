@@ -42,7 +42,7 @@ func TestAssemblyHonest(t *testing.T) {
 	for _, size := range []int{0, 1, 9, 10, 11, 35} {
 		for _, expected := range []int64{-1, int64(size)} {
 			obj := pattern(size, byte(size))
-			a := newAssembly(asmID, 10, 100, expected)
+			a := newAssembly(asmID, 10, 100, expected, nil)
 			steps := 0
 			for !a.done() {
 				asked := askAll(a)
@@ -119,7 +119,7 @@ func TestAssemblyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAssembly(asmID, 10, 100, tt.expected)
+			a := newAssembly(asmID, 10, 100, tt.expected, nil)
 			asked := askAll(a)
 			last := asked[len(asked)-1]
 			before := a.inFlight
@@ -166,7 +166,7 @@ func FuzzAssembly(f *testing.F) {
 		} else {
 			expected = -1
 		}
-		a := newAssembly(asmID, chunk, maxSize, expected)
+		a := newAssembly(asmID, chunk, maxSize, expected, nil)
 		tainted := false // a hostile chunk was accepted: the content may differ
 		for len(ops) >= 9 {
 			op, arg := ops[0], int64(binary.BigEndian.Uint64(ops[1:9]))

@@ -53,7 +53,8 @@ type guard struct {
 
 	// types caches accepted, registered types by name. Only such types
 	// are stored, so its size is bounded by the process's registry.
-	types sync.Map // string -> protoreflect.MessageType
+	types  sync.Map // string -> *acceptedType
+	shapes shapes
 
 	refusedPeers  peerLog
 	rejectedPeers peerLog
@@ -118,8 +119,18 @@ type scratch struct {
 }
 
 type typeCheck struct {
-	mt  protoreflect.MessageType
+	t   *acceptedType
 	err error
+}
+
+// acceptedType is a type that may arrive from other nodes.
+type acceptedType struct {
+	mt protoreflect.MessageType
+	// shape checks a payload without decoding it, when it is exact and
+	// the guard needs nothing from the decoded message.
+	shape *wireShape
+	// decode: the payload is decoded to check it (see checkEnvelope).
+	decode bool
 }
 
 // sanitize checks one inbound RemoteMessage. It reports whether the message
@@ -155,8 +166,8 @@ func (g *guard) sanitize(rm *remote.RemoteMessage, sc *scratch) (bool, error) {
 func (g *guard) filterBatch(b *remote.MessageBatch, sc *scratch) error {
 	sc.types = sc.types[:0]
 	for _, name := range b.TypeNames {
-		mt, err := g.lookupType(name)
-		sc.types = append(sc.types, typeCheck{mt: mt, err: err})
+		t, err := g.lookupType(name)
+		sc.types = append(sc.types, typeCheck{t: t, err: err})
 	}
 	sc.targets = sc.targets[:0]
 	for _, pid := range b.Targets {
@@ -206,8 +217,9 @@ func (g *guard) filterBatch(b *remote.MessageBatch, sc *scratch) error {
 //     terminated PID (protoactor dereferences them), or with the address
 //     nonhost or this node's own.
 //
-// The payload is decoded with the same function and options as protoactor
-// (proto.Unmarshal), so that what passes here decodes there too.
+// The payload is checked by the rules of the function protoactor decodes it
+// with (proto.Unmarshal; see wirecheck.go), so that what passes here
+// decodes there too.
 func (g *guard) checkEnvelope(env *remote.MessageEnvelope, sc *scratch) error {
 	if env == nil {
 		return fmt.Errorf("%w: nil envelope", ErrRejected)
@@ -236,9 +248,16 @@ func (g *guard) checkEnvelope(env *remote.MessageEnvelope, sc *scratch) error {
 	if env.SerializerId != protoSerializerID {
 		return fmt.Errorf("%w: serializer %d, want %d", ErrRejected, env.SerializerId, protoSerializerID)
 	}
-	msg := tc.mt.New().Interface()
+	t := tc.t
+	if !t.decode {
+		if err := checkWire(env.MessageData, t.shape); err != nil {
+			return fmt.Errorf("%w: payload of %s does not decode: %w", ErrRejected, t.mt.Descriptor().FullName(), err)
+		}
+		return nil
+	}
+	msg := t.mt.New().Interface()
 	if err := proto.Unmarshal(env.MessageData, msg); err != nil {
-		return fmt.Errorf("%w: payload of %s does not decode: %w", ErrRejected, tc.mt.Descriptor().FullName(), err)
+		return fmt.Errorf("%w: payload of %s does not decode: %w", ErrRejected, t.mt.Descriptor().FullName(), err)
 	}
 	switch m := msg.(type) {
 	case *actor.Watch:
@@ -252,9 +271,9 @@ func (g *guard) checkEnvelope(env *remote.MessageEnvelope, sc *scratch) error {
 }
 
 // lookupType resolves a type name to a registered, accepted message type.
-func (g *guard) lookupType(name string) (protoreflect.MessageType, error) {
-	if mt, ok := g.types.Load(name); ok {
-		return mt.(protoreflect.MessageType), nil
+func (g *guard) lookupType(name string) (*acceptedType, error) {
+	if t, ok := g.types.Load(name); ok {
+		return t.(*acceptedType), nil
 	}
 	full := protoreflect.FullName(name)
 	if !full.IsValid() {
@@ -267,8 +286,15 @@ func (g *guard) lookupType(name string) (protoreflect.MessageType, error) {
 	if !g.accept(full) {
 		return nil, fmt.Errorf("%w: type %s is not accepted from other nodes", ErrRejected, full)
 	}
-	g.types.Store(name, mt)
-	return mt, nil
+	t := &acceptedType{mt: mt, shape: g.shapes.of(mt.Descriptor())}
+	switch full {
+	case "actor.Watch", "actor.Unwatch", "actor.Terminated":
+		t.decode = true // checkEnvelope looks at their PIDs
+	default:
+		t.decode = !t.shape.exact
+	}
+	g.types.Store(name, t)
+	return t, nil
 }
 
 // checkTarget accepts only a PID of a process of this node.

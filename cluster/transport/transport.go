@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 )
 
 // Transport is protoactor's remote running on one actor system, secured as
@@ -105,7 +106,12 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 		stats:    &g.stats,
 	}
 
+	// Received gRPC messages are read into buffers from a pool: they are
+	// decoded (copied out) before the next is read, and a fresh buffer for
+	// every chunk of an object (megabytes each) cost page faults.
+	recvPool := grpc.NewSharedBufferPool()
 	serverOpts := []grpc.ServerOption{
+		experimental.RecvBufferPool(recvPool),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.MaxSendMsgSize),
 		grpc.ChainUnaryInterceptor(g.unaryInterceptor),
@@ -122,6 +128,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(dialCreds),
+		experimental.WithRecvBufferPool(recvPool),
 		// With TLS off, secure is false: the credential then declares that
 		// it may travel over the plaintext connection, which gRPC would
 		// otherwise refuse. This is deliberate and only ever so without TLS.

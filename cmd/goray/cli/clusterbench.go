@@ -65,6 +65,13 @@ type benchNodeSpec struct {
 	Resources map[string]float64 `json:"resources"`
 }
 
+// benchProfileEnv names an environment variable: when set, every node
+// process of a cross-node benchmark writes a CPU profile of its whole run
+// to "$GORAY_BENCH_NODE_CPUPROFILE-head-PID.prof" (the head) or
+// "...-node-PID.prof" (the others) when it stops. The node processes
+// inherit it from the benchmark's environment.
+const benchProfileEnv = "GORAY_BENCH_NODE_CPUPROFILE"
+
 // newBenchNode is the hidden command a benchmark's node process runs: it
 // starts the node, prints "node ID ADDRESS" and runs until its standard
 // input closes.
@@ -72,6 +79,7 @@ func newBenchNode() *cobra.Command {
 	return &cobra.Command{
 		Use:    "bench-node SPEC",
 		Short:  "Run a node of a cross-node microbenchmark (started by goray microbenchmark --cluster)",
+		Long:   "Run a node of a cross-node microbenchmark (started by goray microbenchmark --cluster).\n\nWith " + benchProfileEnv + "=PREFIX set, the node writes a CPU profile of its run to PREFIX-head-PID.prof or PREFIX-node-PID.prof when it stops.",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,6 +95,17 @@ func runBenchNode(ctx context.Context, specJSON string, in io.Reader, out io.Wri
 	var spec benchNodeSpec
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		return fmt.Errorf("bench-node: %w", err)
+	}
+	if prefix := os.Getenv(benchProfileEnv); prefix != "" {
+		role := "node"
+		if spec.Head {
+			role = "head"
+		}
+		stop, err := startCPUProfile(fmt.Sprintf("%s-%s-%d.prof", prefix, role, os.Getpid()))
+		if err != nil {
+			return fmt.Errorf("bench-node: %w", err)
+		}
+		defer stop()
 	}
 	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithResources(spec.Resources)}
 	if spec.Head {

@@ -143,15 +143,11 @@ func newMicrobenchmark() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d := time.Duration(seconds * float64(time.Second))
 			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+				stop, err := startCPUProfile(cpuProfile)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				defer stop()
 			}
 			if manyNodes < 0 {
 				return fmt.Errorf("--many-nodes %d: want 0 or more", manyNodes)
@@ -191,6 +187,22 @@ func newMicrobenchmark() *cobra.Command {
 	cmd.Flags().BoolVar(&cross, "cluster", false, "run the cross-node benchmarks instead: this process and node processes it starts from its own binary on 127.0.0.1")
 	cmd.Flags().IntVar(&manyNodes, "many-nodes", 16, "with --cluster: how many one-CPU node processes many_nodes starts (0 skips it)")
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // bench is one benchmark: it measures for about d and returns its value.
