@@ -156,7 +156,7 @@ func (n *Node) guard(component string) *actors.Guard {
 // guarded returns the props of a system actor of this node behind its guard.
 func (n *Node) guarded(component string, a actor.Actor) *actor.Props {
 	g := n.guard(component)
-	return actor.PropsFromProducer(func() actor.Actor { return g.Actor(a) })
+	return n.Env.Props(func() actor.Actor { return g.Actor(a) })
 }
 
 // NewNodeID returns a fresh random node ID.
