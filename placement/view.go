@@ -217,19 +217,22 @@ func (v *View) Allocate(id string, r Resources) error {
 		_, err := n.Available.Sub(r) // names what is short
 		return fmt.Errorf("node %s: %w", id, err)
 	}
-	// The view owns the node's maps: change them in place.
-	v.change(n, func() {
-		for name, q := range r {
-			if q > 0 {
-				if left := n.Available[name] - q; left == 0 {
-					delete(n.Available, name)
-				} else {
-					n.Available[name] = left
-				}
+	v.change(n, func() { n.take(r) })
+	return nil
+}
+
+// take subtracts r, which fits, from n's availability. The view owns the
+// node's maps: they change in place.
+func (n *Node) take(r Resources) {
+	for name, q := range r {
+		if q > 0 {
+			if left := n.Available[name] - q; left == 0 {
+				delete(n.Available, name)
+			} else {
+				n.Available[name] = left
 			}
 		}
-	})
-	return nil
+	}
 }
 
 // Free adds r back to the node's availability, never beyond its total.
