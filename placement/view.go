@@ -19,8 +19,12 @@ type Node struct {
 
 	// idle caches whether every resource of the node is used below the
 	// spread threshold, so that the hybrid policy knows without a scan
-	// how many nodes would score 0.
+	// how many nodes would score 0; slot is the node's position in the
+	// view's idle index while it is alive and idle.
 	idle bool
+	slot int
+	// gpu caches whether the node has GPUs at all (its shape).
+	gpu bool
 }
 
 func (n Node) clone() Node {
@@ -93,10 +97,10 @@ type View struct {
 	// lastSpread is the node the Spread policy chose last, so that ties
 	// rotate through the cluster.
 	lastSpread string
-	// Counts kept up to date on every change, so that a pick need not
-	// scan the cluster to learn them: alive nodes, and idle alive nodes
-	// without and with GPUs.
-	nAlive, idleCPU, idleGPU int
+	// Kept up to date on every change, so that a pick need not scan the
+	// cluster: the count of alive nodes, and the alive idle nodes.
+	nAlive int
+	idle   idleIndex
 	// scratch is reused by the hybrid policy's full scan.
 	scratch []scored
 }
@@ -117,28 +121,34 @@ func (v *View) isIdle(n *Node) bool {
 	return true
 }
 
-// count adds (sign 1) or removes (sign -1) n from the view's counters.
+// count adds (sign 1) or removes (sign -1) n from the view's count of
+// alive nodes and its idle index.
 func (v *View) count(n *Node, sign int) {
 	if !n.Alive {
 		return
 	}
 	v.nAlive += sign
-	if !n.idle {
-		return
-	}
-	if n.Total[GPU] > 0 {
-		v.idleGPU += sign
-	} else {
-		v.idleCPU += sign
+	switch {
+	case !n.idle:
+	case sign > 0:
+		v.idle.add(n)
+	default:
+		v.idle.remove(n)
 	}
 }
 
-// change applies f to n, keeping the counters right.
+// change applies f to n, keeping the idle index right.
 func (v *View) change(n *Node, f func()) {
-	v.count(n, -1)
+	was := n.idle
 	f()
 	n.idle = v.isIdle(n)
-	v.count(n, 1)
+	switch {
+	case !n.Alive || was == n.idle:
+	case n.idle:
+		v.idle.add(n)
+	default:
+		v.idle.remove(n)
+	}
 }
 
 // NewView returns an empty view with DefaultConfig.
@@ -163,6 +173,7 @@ func (v *View) Upsert(n Node) error {
 		return fmt.Errorf("node %s available: %w", n.ID, err)
 	}
 	c := n.clone()
+	c.slot, c.gpu = -1, c.Total[GPU] > 0
 	i, _ := slices.BinarySearch(v.ids, n.ID)
 	if old, ok := v.nodes[n.ID]; !ok {
 		v.ids = slices.Insert(v.ids, i, n.ID)
@@ -361,11 +372,12 @@ func (r Request) String() string {
 // requested kinds; 0 below the threshold), and the choice is random among
 // the k lowest scores, k = max(1, Config.TopKFraction × alive nodes), ties
 // broken at random. When at least k nodes are idle (every resource below
-// the threshold) the k best all score 0, and the pick is the first idle
-// node that fits found from a random starting point, without scoring the
-// whole cluster. With Config.AvoidGPUNodes, a request without GPUs first
-// considers only nodes without GPUs. A nil rnd makes every random choice
-// the first candidate.
+// the threshold) the k best all score 0, and the pick is a random idle node
+// that fits, drawn from the view's index of idle nodes by shape without
+// scoring the whole cluster (a GPU request draws among nodes with GPUs). With
+// Config.AvoidGPUNodes, a request without GPUs first considers only nodes
+// without GPUs. A nil rnd makes every random choice the first candidate in
+// ID order.
 //
 // Spread: the node with the lowest utilization, ties broken by rotating
 // through node IDs after the previous Spread choice.
@@ -479,26 +491,25 @@ func ready(n *Node, req *Request) bool {
 func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
 	avoidGPU := v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0
 	// The local node while it is lightly used.
-	if n := v.nodes[req.Local]; n != nil && ready(n, req) && v.score(n, req) == 0 &&
-		(!avoidGPU || n.Total[GPU] <= 0) && req.Prefer.Matches(n.Labels) {
+	if n := v.nodes[req.Local]; n != nil && (!avoidGPU || !n.gpu) && ready(n, req) && v.score(n, req) == 0 &&
+		req.Prefer.Matches(n.Labels) {
 		return n.ID, nil
 	}
 	k := max(1, int(v.cfg.TopKFraction*float64(v.nAlive)))
-	idle := v.idleCPU
-	if !avoidGPU {
-		idle += v.idleGPU
-	}
-	if idle >= k && len(v.ids) > 0 {
-		// The k best score 0: any idle node that fits will do.
-		start := 0
-		if rnd != nil {
-			start = rnd.IntN(len(v.ids))
-		}
-		for i := range v.list {
-			n := v.list[(start+i)%len(v.list)]
-			if n.idle && (!avoidGPU || n.Total[GPU] <= 0) && ready(n, req) && req.Prefer.Matches(n.Labels) {
-				return n.ID, nil
+	if v.idle.size(!avoidGPU, true) >= k {
+		// The k best score 0: any idle node that fits will do. Only nodes
+		// with GPUs can take a GPU request.
+		gpu, cpu := !avoidGPU, req.Resources[GPU] <= 0
+		ok := func(n *Node) bool { return ready(n, req) && req.Prefer.Matches(n.Labels) }
+		if rnd == nil {
+			// Deterministic: the first in ID order.
+			for _, n := range v.list {
+				if n.idle && n.Alive && (gpu || !n.gpu) && (cpu || n.gpu) && ok(n) {
+					return n.ID, nil
+				}
 			}
+		} else if n := v.idle.find(rnd, gpu, cpu, ok); n != nil {
+			return n.ID, nil
 		}
 	}
 	return v.scanHybrid(req, rnd, avoidGPU, k)
@@ -518,7 +529,7 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 			continue
 		}
 		keep = func(n *Node) bool {
-			return ready(n, req) && (!noGPU || n.Total[GPU] <= 0) && (!prefer || req.Prefer.Matches(n.Labels))
+			return (!noGPU || !n.gpu) && ready(n, req) && (!prefer || req.Prefer.Matches(n.Labels))
 		}
 		for _, n := range v.list {
 			if keep(n) {
