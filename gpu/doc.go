@@ -9,6 +9,12 @@
 // server simulates eight A100s). Fake is an in-memory Discoverer for tests.
 // AcceleratorType turns a device name into the node's accelerator label.
 //
+// Units turns devices into the GPUs a node schedules: a whole device, or
+// each MIG instance of a partitioned device that the driver exposes as a
+// MIG device, with its own "MIG-…" UUID. A node's GPU indices index its
+// units; VisibleUnits names them for CUDA_VISIBLE_DEVICES (by UUID when a
+// MIG instance is among them).
+//
 // An Assigner is the one source of truth for a node's devices: it tracks
 // which device indices the node has given to running tasks and actors,
 // whole devices for requests of one GPU or more and shares of one device

@@ -16,8 +16,9 @@ type Device struct {
 	Name        string // product name
 	MemoryTotal uint64 // bytes
 	// MIGEnabled reports that the device is partitioned (Multi-Instance
-	// GPU); MIG lists its GPU instances. The node schedules the device as
-	// one GPU either way: the instances are reported, not handed out.
+	// GPU); MIG lists its GPU instances. Instances the driver exposes as
+	// MIG devices (with a UUID) are scheduled as GPUs of their own; see
+	// Units.
 	MIGEnabled bool
 	MIG        []MIGDevice
 }
@@ -28,6 +29,10 @@ type MIGDevice struct {
 	Profile     string // e.g. "1g.5gb": compute slices and memory
 	Slices      int    // compute slices
 	MemoryTotal uint64 // bytes
+	// UUID ("MIG-…") names the MIG device CUDA sees for the instance; it
+	// is empty while the instance has no compute instance, and so runs
+	// nothing.
+	UUID string
 }
 
 // Discoverer finds the accelerators of this machine and samples their use.
