@@ -22,4 +22,10 @@
 // whole devices stay free for whole requests. A node's raylet asks it, not
 // a count, whether a request fits, so an assignment it starts never fails.
 // VisibleDevices builds each holder's CUDA_VISIBLE_DEVICES.
+//
+// Discoverer.Sample reads each unit's utilization and memory (a MIG
+// instance's from its MIG device). Collector exposes the samples to
+// Prometheus under Ray's names (goray_node_gpus_utilization,
+// goray_node_gram_used, goray_node_gram_available), sampling at each
+// scrape; register it with any prometheus.Registerer.
 package gpu

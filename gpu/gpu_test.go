@@ -100,3 +100,34 @@ func TestUnitsAndVisibleUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestFakeSample(t *testing.T) {
+	f := &Fake{
+		Devs: []Device{
+			{Index: 0, UUID: "GPU-a", MemoryTotal: 1000, MIGEnabled: true, MIG: []MIGDevice{{ID: 0, MemoryTotal: 200, UUID: "MIG-a0"}}},
+			{Index: 1, UUID: "GPU-b", MemoryTotal: 1000},
+		},
+		Util: map[int][2]uint32{0: {90, 50}, 1: {30, 25}},
+	}
+	got, err := f.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		uuid      string
+		util      float64
+		used, tot uint64
+	}{{"MIG-a0", -1, 100, 200}, {"GPU-b", 30, 250, 1000}}
+	if len(got) != len(want) {
+		t.Fatalf("samples %+v", got)
+	}
+	for i, w := range want {
+		if g := got[i]; g.Index != i || g.UUID != w.uuid || g.Utilization != w.util || g.MemoryUsed != w.used || g.MemoryTotal != w.tot {
+			t.Errorf("sample %d = %+v, want %+v", i, g, w)
+		}
+	}
+	f.Err = ErrNVML
+	if _, err := f.Sample(context.Background()); !errors.Is(err, ErrNVML) {
+		t.Fatalf("failing fake: %v", err)
+	}
+}
