@@ -134,7 +134,7 @@ func (v *View) ReserveGroup(g GroupRequest) ([]string, error) {
 	}
 	for i, n := range assign {
 		// solve checked every bundle against what remained.
-		v.change(n, func() { n.take(bundles[i]) })
+		v.taken(n, bundles[i])
 	}
 	return out, nil
 }

@@ -112,9 +112,13 @@ type scored struct {
 
 // isIdle reports whether every resource of n is used below the spread
 // threshold.
-func (v *View) isIdle(n *Node) bool {
-	for name, t := range n.Total {
-		if t > 0 && float64(t-n.Available[name]) >= v.cfg.SpreadThreshold*float64(t) {
+func (v *View) isIdle(n *Node) bool { return v.idleIn(n, n.Total) }
+
+// idleIn reports whether every resource of n named in kinds is used below
+// the spread threshold.
+func (v *View) idleIn(n *Node, kinds Resources) bool {
+	for name := range kinds {
+		if t := n.Total[name]; t > 0 && float64(t-n.Available[name]) >= v.cfg.SpreadThreshold*float64(t) {
 			return false
 		}
 	}
@@ -137,18 +141,24 @@ func (v *View) count(n *Node, sign int) {
 	}
 }
 
-// change applies f to n, keeping the idle index right.
-func (v *View) change(n *Node, f func()) {
+// setIdle records whether n is idle, keeping the idle index right.
+func (v *View) setIdle(n *Node, idle bool) {
 	was := n.idle
-	f()
-	n.idle = v.isIdle(n)
+	n.idle = idle
 	switch {
-	case !n.Alive || was == n.idle:
-	case n.idle:
+	case !n.Alive || was == idle:
+	case idle:
 		v.idle.add(n)
 	default:
 		v.idle.remove(n)
 	}
+}
+
+// taken subtracts r, which fits, from n's availability. Only the kinds r
+// names can leave the idle range, and none can enter it.
+func (v *View) taken(n *Node, r Resources) {
+	n.take(r)
+	v.setIdle(n, n.idle && v.idleIn(n, r))
 }
 
 // NewView returns an empty view with DefaultConfig.
@@ -212,7 +222,8 @@ func (v *View) SetAvailable(id string, avail Resources) error {
 	if err := checkAmounts(avail); err != nil {
 		return fmt.Errorf("node %s available: %w", id, err)
 	}
-	v.change(n, func() { n.Available = avail.Clone() })
+	n.Available = avail.Clone()
+	v.setIdle(n, v.isIdle(n))
 	return nil
 }
 
@@ -228,7 +239,7 @@ func (v *View) Allocate(id string, r Resources) error {
 		_, err := n.Available.Sub(r) // names what is short
 		return fmt.Errorf("node %s: %w", id, err)
 	}
-	v.change(n, func() { n.take(r) })
+	v.taken(n, r)
 	return nil
 }
 
@@ -253,21 +264,23 @@ func (v *View) Free(id string, r Resources) {
 	if !ok {
 		return
 	}
-	v.change(n, func() {
-		if n.Available == nil {
-			n.Available = Resources{}
+	if n.Available == nil {
+		n.Available = Resources{}
+	}
+	for name, q := range r {
+		if q <= 0 {
+			continue
 		}
-		for name, q := range r {
-			if q <= 0 {
-				continue
-			}
-			if got := min(addSat(n.Available[name], q), n.Total[name]); got > 0 {
-				n.Available[name] = got
-			} else {
-				delete(n.Available, name)
-			}
+		if got := min(addSat(n.Available[name], q), n.Total[name]); got > 0 {
+			n.Available[name] = got
+		} else {
+			delete(n.Available, name)
 		}
-	})
+	}
+	// Freeing cannot make an idle node busy.
+	if !n.idle {
+		v.setIdle(n, v.isIdle(n))
+	}
 }
 
 // Node returns a copy of the node with the given ID.
