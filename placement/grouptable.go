@@ -320,7 +320,7 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 			msg.Bundles[k] = &pb.BundleGrant{Index: int32(i), Resources: g.info.Spec.Bundles[i].Resources}
 		}
 		// The reply comes back as a message (PrepareBundlesReply).
-		c.Request(rayletPID(a.infos[r.node]), msg)
+		c.Request(a.rayletOf(r.node), msg)
 	}
 	g.stopTimer = a.timers.SendOnce(prepareTimeout, c.Self(), prepareTimedOut{group: g.id(), attempt: g.attempt})
 }
@@ -361,11 +361,14 @@ func (a *Actor) preparedReply(c actor.Context, m *pb.PrepareBundlesReply) {
 	}
 }
 
-func rayletPID(info *pb.NodeInfo) *actor.PID {
-	if info == nil || info.Raylet == nil {
-		return actor.NewPID("nonhost", "none")
+// rayletOf returns the PID of a node's raylet, made once per node: a PID
+// caches where its process is. An unknown node's is a PID nothing answers
+// at, so that a prepare sent to it times out.
+func (a *Actor) rayletOf(node string) *actor.PID {
+	if pid := a.raylets[node]; pid != nil {
+		return pid
 	}
-	return actor.NewPID(info.Raylet.Address, info.Raylet.Id)
+	return actor.NewPID("nonhost", "none")
 }
 
 // prepared takes one raylet's answer to PrepareBundles.
@@ -398,7 +401,7 @@ func (a *Actor) prepared(c actor.Context, g *group, attempt int, node string, id
 		for k, i := range o.bundles {
 			msg.Indices[k] = int32(i)
 		}
-		c.Send(rayletPID(a.infos[o.node]), msg)
+		c.Send(a.rayletOf(o.node), msg)
 	}
 	g.endRound()
 	a.setState(g, pb.GroupState_GROUP_STATE_CREATED)
@@ -427,15 +430,14 @@ func (a *Actor) abandon(c actor.Context, g *group, why string) {
 }
 
 func (a *Actor) returnBundles(c actor.Context, g *group, node string, idx []int, reason string) {
-	info := a.infos[node]
-	if info == nil {
+	if a.infos[node] == nil {
 		return
 	}
-	msg := &pb.ReturnBundles{GroupId: g.info.Spec.GroupId, Reason: reason}
-	for _, i := range idx {
-		msg.Indices = append(msg.Indices, int32(i))
+	msg := &pb.ReturnBundles{GroupId: g.info.Spec.GroupId, Reason: reason, Indices: make([]int32, len(idx))}
+	for k, i := range idx {
+		msg.Indices[k] = int32(i)
 	}
-	c.Send(rayletPID(info), msg)
+	c.Send(a.rayletOf(node), msg)
 }
 
 func (a *Actor) answerWaiters(c actor.Context, g *group) {
