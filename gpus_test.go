@@ -35,11 +35,11 @@ var (
 // and returned when tasks end and actors die.
 func TestGPUsOnSimulatedDGXA100(t *testing.T) {
 	server := dgxa100.New()
-	// Device 0 is partitioned: it still counts as one GPU.
-	dev := server.Devices[0].(*dgxa100.Device)
-	dev.SetMigMode(nvml.DEVICE_MIG_ENABLE)
-	info, _ := dev.GetGpuInstanceProfileInfo(nvml.GPU_INSTANCE_PROFILE_1_SLICE)
-	dev.CreateGpuInstance(&info)
+	// Device 0 is partitioned, but its instance has no MIG device (no
+	// compute instance) to run work on: it still counts as one GPU.
+	if err := gpumock.Partition(server.Devices[0].(*dgxa100.Device), nvml.GPU_INSTANCE_PROFILE_1_SLICE); err != nil {
+		t.Fatal(err)
+	}
 	ctx := start(t, goray.WithCPUs(32), goray.WithGPUDiscoverer(gpu.NewNVMLWith(server, nil)))
 	full := map[string]float64{"CPU": 32, "GPU": 8}
 	waitAvailable(t, ctx, full)
@@ -119,10 +119,9 @@ var migTask = goray.Task("test.gpu.mig", func(ctx context.Context, _ int) ([]str
 func TestMIGInstancesAreGPUs(t *testing.T) {
 	server := dgxa100.New()
 	dev := server.Devices[0].(*dgxa100.Device)
-	dev.SetMigMode(nvml.DEVICE_MIG_ENABLE)
-	for _, p := range []int{nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_2_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE} {
-		info, _ := dev.GetGpuInstanceProfileInfo(p)
-		dev.CreateGpuInstance(&info)
+	err := gpumock.Partition(dev, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_2_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE)
+	if err != nil {
+		t.Fatal(err)
 	}
 	mig := gpumock.AddMIGDevices(dev)
 	ctx := start(t, goray.WithCPUs(16), goray.WithGPUDiscoverer(gpu.NewNVMLWith(server, nil)))

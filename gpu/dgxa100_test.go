@@ -63,22 +63,11 @@ func TestDGXA100Discovery(t *testing.T) {
 // TestDGXA100MIG partitions a simulated A100 and discovers its instances.
 func TestDGXA100MIG(t *testing.T) {
 	server := dgxa100.New()
-	dev := server.Devices[0].(*dgxa100.Device)
-	if ret, _ := dev.SetMigMode(nvml.DEVICE_MIG_ENABLE); ret != nvml.SUCCESS {
-		t.Fatal(ret)
+	err := gpumock.Partition(server.Devices[0].(*dgxa100.Device),
+		nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE)
+	if err != nil {
+		t.Fatal(err)
 	}
-	create := func(profile int) {
-		info, ret := dev.GetGpuInstanceProfileInfo(profile)
-		if ret != nvml.SUCCESS {
-			t.Fatalf("profile %d: %v", profile, ret)
-		}
-		if _, ret := dev.CreateGpuInstance(&info); ret != nvml.SUCCESS {
-			t.Fatalf("create %d: %v", profile, ret)
-		}
-	}
-	create(nvml.GPU_INSTANCE_PROFILE_1_SLICE)
-	create(nvml.GPU_INSTANCE_PROFILE_1_SLICE)
-	create(nvml.GPU_INSTANCE_PROFILE_3_SLICE)
 	devs, err := NewNVMLWith(server, nil).Devices(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -144,10 +133,8 @@ func TestDGXA100MIGUnits(t *testing.T) {
 	for _, withDevices := range []bool{true, false} {
 		server := dgxa100.New()
 		dev := server.Devices[0].(*dgxa100.Device)
-		dev.SetMigMode(nvml.DEVICE_MIG_ENABLE)
-		for _, p := range []int{nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE} {
-			info, _ := dev.GetGpuInstanceProfileInfo(p)
-			dev.CreateGpuInstance(&info)
+		if err := gpumock.Partition(dev, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE); err != nil {
+			t.Fatal(err)
 		}
 		var mig *gpumock.MIG
 		if withDevices {

@@ -19,10 +19,8 @@ import (
 func TestCollectorOnDGXA100(t *testing.T) {
 	server := dgxa100.New()
 	dev0 := server.Devices[0].(*dgxa100.Device)
-	dev0.SetMigMode(nvml.DEVICE_MIG_ENABLE)
-	for _, p := range []int{nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE} {
-		info, _ := dev0.GetGpuInstanceProfileInfo(p)
-		dev0.CreateGpuInstance(&info)
+	if err := gpumock.Partition(dev0, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE); err != nil {
+		t.Fatal(err)
 	}
 	mig := gpumock.AddMIGDevices(dev0)
 	mig.SetUsed(mig.UUIDs[1], 3<<30)

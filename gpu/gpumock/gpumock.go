@@ -30,6 +30,25 @@ func (m *MIG) SetUsed(uuid string, bytes uint64) {
 	m.used[uuid] = bytes
 }
 
+// Partition turns dev's MIG mode on and creates a GPU instance of each
+// profile (nvml.GPU_INSTANCE_PROFILE_*), without MIG devices: instances a
+// driver would not yet run work on (see AddMIGDevices).
+func Partition(dev *dgxa100.Device, profiles ...int) error {
+	if ret, _ := dev.SetMigMode(nvml.DEVICE_MIG_ENABLE); ret != nvml.SUCCESS {
+		return fmt.Errorf("MIG mode: %w", ret)
+	}
+	for _, p := range profiles {
+		info, ret := dev.GetGpuInstanceProfileInfo(p)
+		if ret != nvml.SUCCESS {
+			return fmt.Errorf("MIG profile %d: %w", p, ret)
+		}
+		if _, ret := dev.CreateGpuInstance(&info); ret != nvml.SUCCESS {
+			return fmt.Errorf("MIG instance of profile %d: %w", p, ret)
+		}
+	}
+	return nil
+}
+
 // AddMIGDevices gives dev, whose MIG mode is on, one MIG device for each
 // of its GPU instances now, in instance ID order. Its UUID is derived from
 // the device's and the instance ID. Like a driver's, the MIG devices
