@@ -50,7 +50,7 @@ type Discoverer interface {
 
 // Sample is the use of one GPU unit at one moment.
 type Sample struct {
-	Unit
+	Unit  Unit
 	Index int // the unit's position: the node's GPU index
 	// Utilization is the percentage of time the unit was busy over the
 	// driver's last sample period; -1 when the driver does not tell (MIG

@@ -122,7 +122,7 @@ func TestFakeSample(t *testing.T) {
 		t.Fatalf("samples %+v", got)
 	}
 	for i, w := range want {
-		if g := got[i]; g.Index != i || g.UUID != w.uuid || g.Utilization != w.util || g.MemoryUsed != w.used || g.MemoryTotal != w.tot {
+		if g := got[i]; g.Index != i || g.Unit.UUID != w.uuid || g.Utilization != w.util || g.MemoryUsed != w.used || g.MemoryTotal != w.tot {
 			t.Errorf("sample %d = %+v, want %+v", i, g, w)
 		}
 	}

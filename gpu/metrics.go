@@ -53,7 +53,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	samples, err := c.d.Sample(ctx)
 	for _, s := range samples {
-		lv := []string{strconv.Itoa(s.Index), s.UUID, s.Name}
+		lv := []string{strconv.Itoa(s.Index), s.Unit.UUID, s.Unit.Name}
 		if s.Utilization >= 0 {
 			ch <- prometheus.MustNewConstMetric(c.util, prometheus.GaugeValue, s.Utilization, lv...)
 		}

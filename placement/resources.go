@@ -108,12 +108,7 @@ func FromFloats(m map[string]float64) (Resources, error) {
 	for name, f := range m {
 		q, err := quantityNamed(name, f)
 		if err != nil {
-			// Name the first offender in name order, for a stable message.
-			for _, name := range slices.Sorted(maps.Keys(m)) {
-				if _, err := quantityNamed(name, m[name]); err != nil {
-					return nil, err
-				}
-			}
+			return nil, firstInvalid(m)
 		}
 		if q != 0 {
 			r[name] = q
@@ -122,6 +117,18 @@ func FromFloats(m map[string]float64) (Resources, error) {
 	return r, nil
 }
 
+// firstInvalid returns the error of the first invalid entry of m in name
+// order, for a stable message.
+func firstInvalid(m map[string]float64) error {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if _, err := quantityNamed(name, m[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quantityNamed converts the amount f of the resource name.
 func quantityNamed(name string, f float64) (Quantity, error) {
 	if !ValidName(name) {
 		return 0, fmt.Errorf("%w: invalid resource name %q", ErrInvalidResource, name)
