@@ -496,6 +496,28 @@ func (v *View) score(n *Node, req *Request) float64 {
 	return u
 }
 
+// readyIdle reports whether n can take req now and scores 0 for it: every
+// kind req asks for is used below the spread threshold. It is ready and
+// score in one pass over the request.
+func (v *View) readyIdle(n *Node, req *Request) bool {
+	if !n.Alive || !n.qualifies(req) {
+		return false
+	}
+	for name, q := range req.Resources {
+		if q <= 0 {
+			continue
+		}
+		avail := n.Available[name]
+		if avail < q {
+			return false
+		}
+		if t := n.Total[name]; t > 0 && float64(t-avail) >= v.cfg.SpreadThreshold*float64(t) {
+			return false
+		}
+	}
+	return true
+}
+
 // ready reports whether n can take req now.
 func ready(n *Node, req *Request) bool {
 	return n.Alive && n.qualifies(req) && req.Resources.Fits(n.Available)
@@ -504,8 +526,7 @@ func ready(n *Node, req *Request) bool {
 func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
 	avoidGPU := v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0
 	// The local node while it is lightly used.
-	if n := v.nodes[req.Local]; n != nil && (!avoidGPU || !n.gpu) && ready(n, req) && v.score(n, req) == 0 &&
-		req.Prefer.Matches(n.Labels) {
+	if n := v.nodes[req.Local]; n != nil && (!avoidGPU || !n.gpu) && v.readyIdle(n, req) && req.Prefer.Matches(n.Labels) {
 		return n.ID, nil
 	}
 	k := max(1, int(v.cfg.TopKFraction*float64(v.nAlive)))
