@@ -103,6 +103,9 @@ type View struct {
 	idle   idleIndex
 	// scratch is reused by the hybrid policy's full scan.
 	scratch []scored
+	// picked is the node Pick chose last, found again without a lookup
+	// when the caller commits the pick (node).
+	picked *Node
 }
 
 type scored struct {
@@ -195,7 +198,18 @@ func (v *View) Upsert(n Node) error {
 	c.idle = v.isIdle(&c)
 	v.count(&c, 1)
 	v.nodes[n.ID] = &c
+	v.picked = nil // it may be the node replaced
 	return nil
+}
+
+// node returns the node with id: callers commit the node they just
+// picked, so that one is checked first.
+func (v *View) node(id string) (*Node, bool) {
+	if p := v.picked; p != nil && p.ID == id {
+		return p, true
+	}
+	n, ok := v.nodes[id]
+	return n, ok
 }
 
 // Remove forgets the node; unknown IDs are ignored.
@@ -206,6 +220,7 @@ func (v *View) Remove(id string) {
 	}
 	v.count(n, -1)
 	delete(v.nodes, id)
+	v.picked = nil
 	if i, ok := slices.BinarySearch(v.ids, id); ok {
 		v.ids = slices.Delete(v.ids, i, i+1)
 		v.list = slices.Delete(v.list, i, i+1)
@@ -231,7 +246,7 @@ func (v *View) SetAvailable(id string, avail Resources) error {
 // before the node's next report account for it. It fails with ErrUnknownNode,
 // or ErrInsufficient leaving the node unchanged.
 func (v *View) Allocate(id string, r Resources) error {
-	n, ok := v.nodes[id]
+	n, ok := v.node(id)
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
 	}
@@ -260,7 +275,7 @@ func (n *Node) take(r Resources) {
 // Free adds r back to the node's availability, never beyond its total.
 // Unknown nodes are ignored: a node that left has nothing to give back.
 func (v *View) Free(id string, r Resources) {
-	n, ok := v.nodes[id]
+	n, ok := v.node(id)
 	if !ok {
 		return
 	}
@@ -411,15 +426,23 @@ func (v *View) Pick(req Request, rnd *rand.Rand) (string, error) {
 	if err := req.Prefer.Validate(); err != nil {
 		return "", err
 	}
+	var n *Node
+	var err error
 	switch req.Strategy {
 	case Default:
-		return v.pickHybrid(&req, rnd)
+		n, err = v.pickHybrid(&req, rnd)
 	case Spread:
-		return v.pickSpread(&req)
+		n, err = v.pickSpread(&req)
 	case NodeAffinity:
-		return v.pickAffinity(&req, rnd)
+		n, err = v.pickAffinity(&req, rnd)
+	default:
+		return "", fmt.Errorf("%w: unknown strategy %v", ErrInvalidRequest, req.Strategy)
 	}
-	return "", fmt.Errorf("%w: unknown strategy %v", ErrInvalidRequest, req.Strategy)
+	if err != nil {
+		return "", err
+	}
+	v.picked = n
+	return n.ID, nil
 }
 
 // Feasible reports whether some alive node satisfying req's hard label
@@ -523,11 +546,11 @@ func ready(n *Node, req *Request) bool {
 	return n.Alive && n.qualifies(req) && req.Resources.Fits(n.Available)
 }
 
-func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
+func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (*Node, error) {
 	avoidGPU := v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0
 	// The local node while it is lightly used.
 	if n := v.nodes[req.Local]; n != nil && (!avoidGPU || !n.gpu) && v.readyIdle(n, req) && req.Prefer.Matches(n.Labels) {
-		return n.ID, nil
+		return n, nil
 	}
 	k := max(1, int(v.cfg.TopKFraction*float64(v.nAlive)))
 	if v.idle.size(!avoidGPU, true) >= k {
@@ -539,11 +562,11 @@ func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
 			// Deterministic: the first in ID order.
 			for _, n := range v.list {
 				if n.idle && n.Alive && (gpu || !n.gpu) && (cpu || n.gpu) && ok(n) {
-					return n.ID, nil
+					return n, nil
 				}
 			}
 		} else if n := v.idle.find(rnd, gpu, cpu, ok); n != nil {
-			return n.ID, nil
+			return n, nil
 		}
 	}
 	return v.scanHybrid(req, rnd, avoidGPU, k)
@@ -551,7 +574,7 @@ func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
 
 // scanHybrid scores every node that can take req now and picks at random
 // among the k best.
-func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (string, error) {
+func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (*Node, error) {
 	cand := v.scratch[:0]
 	defer func() { v.scratch = cand[:0] }()
 	// Passes from the most to the least preferred set of nodes: matching
@@ -577,9 +600,9 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 	if len(cand) == 0 {
 		count, err := v.feasibleCount(req)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+		return nil, fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
 			ErrNoCapacity, req, count)
 	}
 	pickOf := func(n int) int {
@@ -591,7 +614,7 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 	zeros := 0
 	for _, c := range cand {
 		if c.n.ID == req.Local && c.s == 0 {
-			return c.n.ID, nil
+			return c.n, nil
 		}
 		if c.s == 0 {
 			zeros++
@@ -600,22 +623,22 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 	if zeros < k {
 		// Fewer than k idle candidates: rank them all by score.
 		slices.SortStableFunc(cand, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
-		return cand[pickOf(min(k, len(cand)))].n.ID, nil
+		return cand[pickOf(min(k, len(cand)))].n, nil
 	}
 	// The k best all score 0: any of the idle ones.
 	i := pickOf(zeros)
 	for _, c := range cand {
 		if c.s == 0 {
 			if i == 0 {
-				return c.n.ID, nil
+				return c.n, nil
 			}
 			i--
 		}
 	}
-	return cand[0].n.ID, nil
+	return cand[0].n, nil
 }
 
-func (v *View) pickSpread(req *Request) (string, error) {
+func (v *View) pickSpread(req *Request) (*Node, error) {
 	var best []*Node
 	bestU := 2.0
 	for _, prefer := range []bool{true, false} {
@@ -641,9 +664,9 @@ func (v *View) pickSpread(req *Request) (string, error) {
 	if len(best) == 0 {
 		count, err := v.feasibleCount(req)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+		return nil, fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
 			ErrNoCapacity, req, count)
 	}
 	// best is in ID order: take the first ID after the previous choice,
@@ -656,12 +679,12 @@ func (v *View) pickSpread(req *Request) (string, error) {
 		}
 	}
 	v.lastSpread = choice.ID
-	return choice.ID, nil
+	return choice, nil
 }
 
-func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (string, error) {
+func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (*Node, error) {
 	if req.AffinityNode == "" {
-		return "", fmt.Errorf("%w: node affinity without a node", ErrInvalidRequest)
+		return nil, fmt.Errorf("%w: node affinity without a node", ErrInvalidRequest)
 	}
 	n, ok := v.nodes[req.AffinityNode]
 	var why string
@@ -675,15 +698,15 @@ func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (string, error) {
 	case !req.Resources.Fits(n.Total):
 		why = fmt.Sprintf("has only {%v} in total", n.Total)
 	case !req.Resources.Fits(n.Available):
-		return "", fmt.Errorf("%w: request %v: node %s has {%v} available",
+		return nil, fmt.Errorf("%w: request %v: node %s has {%v} available",
 			ErrNoCapacity, req, n.ID, n.Available)
 	default:
-		return n.ID, nil
+		return n, nil
 	}
 	if req.AffinitySoft {
 		return v.pickHybrid(req, rnd)
 	}
-	return "", fmt.Errorf("%w: request %v: affinity node %s %s", ErrInfeasible, req, req.AffinityNode, why)
+	return nil, fmt.Errorf("%w: request %v: affinity node %s %s", ErrInfeasible, req, req.AffinityNode, why)
 }
 
 func checkAmounts(r Resources) error {
