@@ -17,10 +17,35 @@ func WithGPUDiscoverer(d gpu.Discoverer) InitOption {
 }
 
 // CUDAVisibleDevices returns the value of CUDA_VISIBLE_DEVICES for the
-// running task or actor: its assigned GPU indices, comma-separated ("" when
-// it holds none).
+// running task or actor: its assigned GPUs' device indices, comma-separated
+// ("" when it holds none), or their UUIDs when one is a MIG instance,
+// which CUDA knows by UUID only.
 func CUDAVisibleDevices(ctx context.Context) string {
-	return gpu.VisibleDevices(GPUIDs(ctx))
+	return gpu.VisibleUnits(nodeGPUs(ctx), GPUIDs(ctx))
+}
+
+// GPUUUIDs returns the UUIDs of the GPUs assigned to the running task or
+// actor, in the order of GPUIDs: a device's ("GPU-…") or a MIG instance's
+// ("MIG-…"), each a GPU of its own. It is empty outside a call, and when
+// the node's GPUs were counted by hand rather than discovered.
+func GPUUUIDs(ctx context.Context) []string {
+	units := nodeGPUs(ctx)
+	var out []string
+	for _, id := range GPUIDs(ctx) {
+		if id < len(units) {
+			out = append(out, units[id].UUID)
+		}
+	}
+	return out
+}
+
+// nodeGPUs returns the GPU units of the node ctx runs on.
+func nodeGPUs(ctx context.Context) []gpu.Unit {
+	rt, err := runtimeOf(ctx)
+	if err != nil || rt.node == nil {
+		return nil
+	}
+	return rt.node.GPUs
 }
 
 // Command is exec.CommandContext for a process that the running task or

@@ -3,6 +3,8 @@ package goray_test
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/goray-dev/goray"
 	"github.com/goray-dev/goray/gpu"
+	"github.com/goray-dev/goray/gpu/gpumock"
 )
 
 var (
@@ -32,11 +35,11 @@ var (
 // and returned when tasks end and actors die.
 func TestGPUsOnSimulatedDGXA100(t *testing.T) {
 	server := dgxa100.New()
-	// Device 0 is partitioned: it still counts as one GPU.
-	dev := server.Devices[0].(*dgxa100.Device)
-	dev.SetMigMode(nvml.DEVICE_MIG_ENABLE)
-	info, _ := dev.GetGpuInstanceProfileInfo(nvml.GPU_INSTANCE_PROFILE_1_SLICE)
-	dev.CreateGpuInstance(&info)
+	// Device 0 is partitioned, but its instance has no MIG device (no
+	// compute instance) to run work on: it still counts as one GPU.
+	if err := gpumock.Partition(server.Devices[0].(*dgxa100.Device), nvml.GPU_INSTANCE_PROFILE_1_SLICE); err != nil {
+		t.Fatal(err)
+	}
 	ctx := start(t, goray.WithCPUs(32), goray.WithGPUDiscoverer(gpu.NewNVMLWith(server, nil)))
 	full := map[string]float64{"CPU": 32, "GPU": 8}
 	waitAvailable(t, ctx, full)
@@ -103,4 +106,55 @@ func TestGPUsOnSimulatedDGXA100(t *testing.T) {
 func TestGPUOverride(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(1), goray.WithGPUs(2), goray.WithGPUDiscoverer(gpu.NewNVMLWith(dgxa100.New(), nil)))
 	waitAvailable(t, ctx, map[string]float64{"GPU": 2})
+}
+
+// migTask reports the GPUs a task holds: UUIDs, then CUDA_VISIBLE_DEVICES.
+var migTask = goray.Task("test.gpu.mig", func(ctx context.Context, _ int) ([]string, error) {
+	return append(goray.GPUUUIDs(ctx), goray.CUDAVisibleDevices(ctx)), nil
+})
+
+// TestMIGInstancesAreGPUs partitions a simulated A100 into three MIG
+// instances: the node schedules ten GPUs, and a task holding an instance
+// sees its MIG UUID in its context and its CUDA_VISIBLE_DEVICES.
+func TestMIGInstancesAreGPUs(t *testing.T) {
+	server := dgxa100.New()
+	dev := server.Devices[0].(*dgxa100.Device)
+	err := gpumock.Partition(dev, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_2_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig := gpumock.AddMIGDevices(dev)
+	ctx := start(t, goray.WithCPUs(16), goray.WithGPUDiscoverer(gpu.NewNVMLWith(server, nil)))
+	waitAvailable(t, ctx, map[string]float64{"GPU": 10})
+
+	all := mustGet(t, ctx, migTask.Remote(ctx, 0, goray.GPUs(10)))
+	uuids, visible := all[:len(all)-1], all[len(all)-1]
+	want := append([]string(nil), mig.UUIDs...)
+	for _, d := range server.Devices[1:] {
+		want = append(want, d.(*dgxa100.Device).UUID)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(uuids)), slices.Sorted(slices.Values(want))) {
+		t.Fatalf("10 GPUs hold %v, want the 3 MIG instances and 7 devices %v", uuids, want)
+	}
+	if visible != strings.Join(uuids, ",") {
+		t.Fatalf("CUDA_VISIBLE_DEVICES = %q, want the UUIDs %v", visible, uuids)
+	}
+	// One GPU at a time: a MIG instance is named by UUID, a whole device
+	// by its index.
+	for range 3 {
+		got := mustGet(t, ctx, migTask.Remote(ctx, 0, goray.GPUs(1)))
+		if len(got) != 2 {
+			t.Fatalf("one GPU: %v", got)
+		}
+		uuid, visible := got[0], got[1]
+		switch i := slices.Index(want, uuid); {
+		case i < 0:
+			t.Fatalf("one GPU: unknown UUID %q", uuid)
+		case i < 3 && visible != uuid:
+			t.Fatalf("MIG instance %s: CUDA_VISIBLE_DEVICES = %q", uuid, visible)
+		case i >= 3 && visible != strconv.Itoa(i-2):
+			t.Fatalf("device %s: CUDA_VISIBLE_DEVICES = %q, want %d", uuid, visible, i-2)
+		}
+	}
+	waitAvailable(t, ctx, map[string]float64{"GPU": 10})
 }

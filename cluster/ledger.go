@@ -24,7 +24,7 @@ type ledger struct {
 	used   []placement.Quantity
 	cpu    int // index of CPU, -1 when the node has none
 	gpus   *gpu.Assigner
-	shapes map[uint64][]*shape // by hash of the request; equal requests share a shape
+	shapes map[uint64][]*shape // by hash of the request; equal requests share a shape; nil until the first
 	nshape int
 
 	// last caches the shape of the request map seen last: in process, all
@@ -57,7 +57,8 @@ type shape struct {
 }
 
 func newLedger(total placement.Resources) *ledger {
-	l := &ledger{names: map[string]int{}, cpu: -1, shapes: map[uint64][]*shape{}}
+	l := &ledger{names: make(map[string]int, len(total)), cpu: -1,
+		total: make([]placement.Quantity, 0, len(total)), used: make([]placement.Quantity, 0, len(total))}
 	for name, q := range total {
 		l.names[name] = len(l.total)
 		l.total = append(l.total, q)
@@ -227,6 +228,10 @@ func (l *ledger) shapeOf(req map[string]int64) *shape {
 			l.nshape = 0
 		}
 		s = l.newShape(req)
+		if l.shapes == nil {
+			// Made on first use: most bundles' ledgers never see a task.
+			l.shapes = map[uint64][]*shape{}
+		}
 		l.shapes[key] = append(l.shapes[key], s)
 		l.nshape++
 	}

@@ -79,6 +79,9 @@ type Node struct {
 	Env       *actors.Env
 	Total     placement.Resources
 	Labels    map[string]string // defaults and user labels
+	// GPUs are the discovered GPU units, by the node's GPU index; nil when
+	// the GPU count was configured. Never changed once the node runs.
+	GPUs []gpu.Unit
 
 	spillDir  string
 	ownsSpill bool
@@ -160,7 +163,7 @@ func (n *Node) guard(component string) *actors.Guard {
 // guarded returns the props of a system actor of this node behind its guard.
 func (n *Node) guarded(component string, a actor.Actor) *actor.Props {
 	g := n.guard(component)
-	return actor.PropsFromProducer(func() actor.Actor { return g.Actor(a) })
+	return n.Env.Props(func() actor.Actor { return g.Actor(a) })
 }
 
 // NewNodeID returns a fresh random node ID.
@@ -171,8 +174,9 @@ func NewNodeID() string {
 }
 
 // Resources validates cfg.Resources and fills in the CPU and GPU defaults;
-// it also returns the accelerator type of the GPUs it discovered.
-func (cfg *Config) resources() (placement.Resources, string, error) {
+// it also returns the accelerator type of the GPUs it discovered and the
+// GPU units the node schedules (a MIG instance is a GPU of its own).
+func (cfg *Config) resources() (placement.Resources, string, []gpu.Unit, error) {
 	m := map[string]float64{}
 	for k, v := range cfg.Resources {
 		m[k] = v
@@ -181,13 +185,15 @@ func (cfg *Config) resources() (placement.Resources, string, error) {
 		m[placement.CPU] = float64(runtime.NumCPU())
 	}
 	accelerator := ""
+	var units []gpu.Unit
 	if _, ok := m[placement.GPU]; !ok {
 		disc := cfg.GPUs
 		if disc == nil {
 			disc = gpu.NewNVML(cfg.Logger)
 		}
 		if devs, err := disc.Devices(context.Background()); err == nil && len(devs) > 0 {
-			m[placement.GPU] = float64(len(devs))
+			units = gpu.Units(devs)
+			m[placement.GPU] = float64(len(units))
 			accelerator = gpu.AcceleratorType(devs[0].Name)
 		}
 		if c, ok := disc.(interface{ Close() error }); ok && cfg.GPUs == nil {
@@ -196,12 +202,12 @@ func (cfg *Config) resources() (placement.Resources, string, error) {
 	}
 	r, err := placement.FromFloats(m)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: resources: %w", ErrInvalidConfig, err)
+		return nil, "", nil, fmt.Errorf("%w: resources: %w", ErrInvalidConfig, err)
 	}
 	if g := r[placement.GPU]; g%placement.Unit != 0 {
-		return nil, "", fmt.Errorf("%w: a node has a whole number of GPUs, not %v", ErrInvalidConfig, g)
+		return nil, "", nil, fmt.Errorf("%w: a node has a whole number of GPUs, not %v", ErrInvalidConfig, g)
 	}
-	return r, accelerator, nil
+	return r, accelerator, units, nil
 }
 
 // quietLogger keeps protoactor's own logging to warnings and errors.
@@ -246,7 +252,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Base == nil {
 		cfg.Base = context.Background()
 	}
-	total, accelerator, err := cfg.resources()
+	total, accelerator, units, err := cfg.resources()
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +265,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{ID: NewNodeID(), Total: total, logger: logger, failed: make(chan struct{})}
+	n := &Node{ID: NewNodeID(), Total: total, GPUs: units, logger: logger, failed: make(chan struct{})}
 	hostname, _ := os.Hostname()
 	labels := placement.DefaultLabels(n.ID, hostname, accelerator)
 	for k, v := range cfg.Labels {

@@ -69,7 +69,9 @@ func (r *Raylet) prepareBundles(m *pb.PrepareBundles) *pb.PrepareBundlesReply {
 		r.byGroup[group] = append(r.byGroup[group], b)
 	}
 	r.scheduleReport()
-	return &pb.PrepareBundlesReply{Ok: true, Available: placement.ToWire(r.ledger.available())}
+	// Only a refusal carries what is available: it corrects a stale view,
+	// and an agreement leaves the view as the placement actor reserved it.
+	return &pb.PrepareBundlesReply{Ok: true}
 }
 
 func (r *Raylet) commit(m *pb.CommitBundles) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxa100"
+
+	"github.com/goray-dev/goray/gpu/gpumock"
 )
 
 // TestDGXA100Discovery runs discovery against go-nvml's simulated DGX A100:
@@ -61,22 +63,11 @@ func TestDGXA100Discovery(t *testing.T) {
 // TestDGXA100MIG partitions a simulated A100 and discovers its instances.
 func TestDGXA100MIG(t *testing.T) {
 	server := dgxa100.New()
-	dev := server.Devices[0].(*dgxa100.Device)
-	if ret, _ := dev.SetMigMode(nvml.DEVICE_MIG_ENABLE); ret != nvml.SUCCESS {
-		t.Fatal(ret)
+	err := gpumock.Partition(server.Devices[0].(*dgxa100.Device),
+		nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE)
+	if err != nil {
+		t.Fatal(err)
 	}
-	create := func(profile int) {
-		info, ret := dev.GetGpuInstanceProfileInfo(profile)
-		if ret != nvml.SUCCESS {
-			t.Fatalf("profile %d: %v", profile, ret)
-		}
-		if _, ret := dev.CreateGpuInstance(&info); ret != nvml.SUCCESS {
-			t.Fatalf("create %d: %v", profile, ret)
-		}
-	}
-	create(nvml.GPU_INSTANCE_PROFILE_1_SLICE)
-	create(nvml.GPU_INSTANCE_PROFILE_1_SLICE)
-	create(nvml.GPU_INSTANCE_PROFILE_3_SLICE)
 	devs, err := NewNVMLWith(server, nil).Devices(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -132,5 +123,44 @@ func TestAssignerEightDevices(t *testing.T) {
 	}
 	if a.Available() != 8 || a.Free() != 8 {
 		t.Fatalf("after release: available %v, free %d", a.Available(), a.Free())
+	}
+}
+
+// TestDGXA100MIGUnits partitions device 0 of a simulated DGX A100 whose
+// instances have MIG devices: each instance is a GPU unit of its own with
+// its MIG UUID; without MIG devices the device counts as one GPU.
+func TestDGXA100MIGUnits(t *testing.T) {
+	for _, withDevices := range []bool{true, false} {
+		server := dgxa100.New()
+		dev := server.Devices[0].(*dgxa100.Device)
+		if err := gpumock.Partition(dev, nvml.GPU_INSTANCE_PROFILE_1_SLICE, nvml.GPU_INSTANCE_PROFILE_3_SLICE); err != nil {
+			t.Fatal(err)
+		}
+		var mig *gpumock.MIG
+		if withDevices {
+			mig = gpumock.AddMIGDevices(dev)
+		}
+		devs, err := NewNVMLWith(server, nil).Devices(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		units := Units(devs)
+		if !withDevices {
+			if len(units) != 8 || units[0].IsMIG() || units[0].UUID != dev.UUID {
+				t.Fatalf("without MIG devices: units %+v", units)
+			}
+			continue
+		}
+		if len(units) != 9 {
+			t.Fatalf("%d units, want 2 MIG instances and 7 devices: %+v", len(units), units)
+		}
+		for i, u := range units[:2] {
+			if !u.IsMIG() || u.UUID != mig.UUIDs[i] || devs[0].MIG[i].UUID != u.UUID || u.Device != 0 || u.MemoryTotal == 0 {
+				t.Fatalf("unit %d = %+v, want MIG instance %s", i, u, mig.UUIDs[i])
+			}
+		}
+		if u := units[2]; u.IsMIG() || u.Device != 1 || u.UUID != server.Devices[1].(*dgxa100.Device).UUID {
+			t.Fatalf("unit 2 = %+v, want device 1", u)
+		}
 	}
 }

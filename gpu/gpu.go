@@ -16,8 +16,9 @@ type Device struct {
 	Name        string // product name
 	MemoryTotal uint64 // bytes
 	// MIGEnabled reports that the device is partitioned (Multi-Instance
-	// GPU); MIG lists its GPU instances. The node schedules the device as
-	// one GPU either way: the instances are reported, not handed out.
+	// GPU); MIG lists its GPU instances. Instances the driver exposes as
+	// MIG devices (with a UUID) are scheduled as GPUs of their own; see
+	// Units.
 	MIGEnabled bool
 	MIG        []MIGDevice
 }
@@ -28,6 +29,10 @@ type MIGDevice struct {
 	Profile     string // e.g. "1g.5gb": compute slices and memory
 	Slices      int    // compute slices
 	MemoryTotal uint64 // bytes
+	// UUID ("MIG-…") names the MIG device CUDA sees for the instance; it
+	// is empty while the instance has no compute instance, and so runs
+	// nothing.
+	UUID string
 }
 
 // Discoverer finds the accelerators of this machine and samples their use.
@@ -38,6 +43,20 @@ type Discoverer interface {
 	// Utilization returns the percentage of time the device was busy over
 	// the last sample period and the percentage of its memory in use.
 	Utilization(ctx context.Context, index int) (gpuPercent, memPercent uint32, err error)
+	// Sample reads the use of every GPU unit (see Units), in unit order.
+	// Units it could not read are left out, and the error says why.
+	Sample(ctx context.Context) ([]Sample, error)
+}
+
+// Sample is the use of one GPU unit at one moment.
+type Sample struct {
+	Unit  Unit
+	Index int // the unit's position: the node's GPU index
+	// Utilization is the percentage of time the unit was busy over the
+	// driver's last sample period; -1 when the driver does not tell (MIG
+	// instances do not report it).
+	Utilization             float64
+	MemoryUsed, MemoryTotal uint64 // bytes
 }
 
 // Sentinel errors.
@@ -107,6 +126,27 @@ func (f *Fake) Utilization(ctx context.Context, index int) (uint32, uint32, erro
 	}
 	u := f.Util[index]
 	return u[0], u[1], nil
+}
+
+// Sample reports the units of f.Devs with the use f.Util gives their
+// device: the busy percentage, and the memory percentage of the unit's
+// memory in use. MIG instances report no utilization.
+func (f *Fake) Sample(ctx context.Context) ([]Sample, error) {
+	devs, err := f.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	units := Units(devs)
+	out := make([]Sample, len(units))
+	for i, u := range units {
+		use := f.Util[u.Device]
+		out[i] = Sample{Unit: u, Index: i, Utilization: float64(use[0]), MemoryTotal: u.MemoryTotal,
+			MemoryUsed: u.MemoryTotal / 100 * uint64(min(use[1], 100))}
+		if u.IsMIG() {
+			out[i].Utilization = -1
+		}
+	}
+	return out, nil
 }
 
 // AcceleratorType derives the accelerator-type label from a device's

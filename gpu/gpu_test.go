@@ -3,6 +3,7 @@ package gpu
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -63,5 +64,70 @@ func TestFakeAndDetect(t *testing.T) {
 	devs[0].UUID = "changed"
 	if f.Devs[0].UUID != "GPU-a" {
 		t.Fatal("Devices shares the fake's slice")
+	}
+}
+
+func TestUnitsAndVisibleUnits(t *testing.T) {
+	devs := []Device{
+		{Index: 0, UUID: "GPU-a", Name: "A100", MemoryTotal: 40, MIGEnabled: true,
+			MIG: []MIGDevice{{ID: 1, Profile: "1g.5gb", MemoryTotal: 5, UUID: "MIG-a1"}, {ID: 2, Profile: "3g.20gb", MemoryTotal: 20}}},
+		{Index: 1, UUID: "GPU-b", Name: "A100", MemoryTotal: 40},
+		{Index: 2, UUID: "GPU-c", Name: "A100", MemoryTotal: 40, MIGEnabled: true},
+	}
+	units := Units(devs)
+	wantUnits := []Unit{
+		{UUID: "MIG-a1", Device: 0, MIG: 1, Name: "A100 MIG 1g.5gb", MemoryTotal: 5},
+		{UUID: "GPU-b", Device: 1, MIG: -1, Name: "A100", MemoryTotal: 40},
+		{UUID: "GPU-c", Device: 2, MIG: -1, Name: "A100", MemoryTotal: 40},
+	}
+	if !slices.Equal(units, wantUnits) {
+		t.Fatalf("Units = %+v\nwant %+v", units, wantUnits)
+	}
+	tests := []struct {
+		ids  []int
+		want string
+	}{
+		{nil, ""},
+		{[]int{1, 2}, "1,2"},
+		{[]int{2}, "2"},
+		{[]int{0}, "MIG-a1"},
+		{[]int{1, 0}, "GPU-b,MIG-a1"},
+		{[]int{5}, "5"},
+	}
+	for _, tt := range tests {
+		if got := VisibleUnits(units, tt.ids); got != tt.want {
+			t.Errorf("VisibleUnits(%v) = %q, want %q", tt.ids, got, tt.want)
+		}
+	}
+}
+
+func TestFakeSample(t *testing.T) {
+	f := &Fake{
+		Devs: []Device{
+			{Index: 0, UUID: "GPU-a", MemoryTotal: 1000, MIGEnabled: true, MIG: []MIGDevice{{ID: 0, MemoryTotal: 200, UUID: "MIG-a0"}}},
+			{Index: 1, UUID: "GPU-b", MemoryTotal: 1000},
+		},
+		Util: map[int][2]uint32{0: {90, 50}, 1: {30, 25}},
+	}
+	got, err := f.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		uuid      string
+		util      float64
+		used, tot uint64
+	}{{"MIG-a0", -1, 100, 200}, {"GPU-b", 30, 250, 1000}}
+	if len(got) != len(want) {
+		t.Fatalf("samples %+v", got)
+	}
+	for i, w := range want {
+		if g := got[i]; g.Index != i || g.Unit.UUID != w.uuid || g.Utilization != w.util || g.MemoryUsed != w.used || g.MemoryTotal != w.tot {
+			t.Errorf("sample %d = %+v, want %+v", i, g, w)
+		}
+	}
+	f.Err = ErrNVML
+	if _, err := f.Sample(context.Background()); !errors.Is(err, ErrNVML) {
+		t.Fatalf("failing fake: %v", err)
 	}
 }

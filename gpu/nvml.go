@@ -199,7 +199,66 @@ func (d *nvmlDiscoverer) mig(dev nvml.Device, index int) (bool, []MIGDevice) {
 		return false, nil
 	}
 	slices.SortFunc(out, func(a, b MIGDevice) int { return a.ID - b.ID })
+	if on {
+		uuids, err := d.migUUIDs(dev, index)
+		if err != nil {
+			d.logger.Debug("gpu: MIG devices unknown; the device counts as one GPU", "device", index, "error", err)
+		}
+		for i := range out {
+			out[i].UUID = uuids[out[i].ID]
+		}
+	}
 	return on, out
+}
+
+// migDevices calls f with each MIG device of a partitioned device and its
+// GPU instance ID.
+func migDevices(dev nvml.Device, index int, f func(m nvml.Device, gi int) error) error {
+	return guard("mig devices", func() error {
+		n, ret := dev.GetMaxMigDeviceCount()
+		if err := check(fmt.Sprintf("device %d MIG device count", index), ret); err != nil {
+			return err
+		}
+		for i := range n {
+			m, ret := dev.GetMigDeviceHandleByIndex(i)
+			if ret == nvml.ERROR_NOT_FOUND || ret == nvml.ERROR_INVALID_ARGUMENT {
+				continue // an unused slot
+			}
+			if err := check(fmt.Sprintf("device %d MIG device %d", index, i), ret); err != nil {
+				return err
+			}
+			gi, ret := m.GetGpuInstanceId()
+			if err := check(fmt.Sprintf("device %d MIG device %d instance", index, i), ret); err != nil {
+				return err
+			}
+			if err := f(m, gi); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// migUUIDs maps the GPU instance IDs of a partitioned device to the UUIDs
+// of their MIG devices.
+func (d *nvmlDiscoverer) migUUIDs(dev nvml.Device, index int) (map[int]string, error) {
+	out := map[int]string{}
+	err := migDevices(dev, index, func(m nvml.Device, gi int) error {
+		uuid, ret := m.GetUUID()
+		if err := check(fmt.Sprintf("device %d MIG instance %d uuid", index, gi), ret); err != nil {
+			return err
+		}
+		if _, dup := out[gi]; !dup {
+			// Several compute instances of one GPU instance: the first
+			// stands for the instance.
+			out[gi] = uuid
+		}
+		return nil
+	})
+	if err != nil {
+		return map[int]string{}, err
+	}
+	return out, nil
 }
 
 // Utilization reports NVML's GPU utilization rate and the share of device

@@ -15,11 +15,12 @@
 // Selector is a conjunction of LabelExprs: in, not in, exists and does not
 // exist.
 //
-// The hybrid policy keeps counts of alive and idle nodes as the view
-// changes. When at least k nodes are idle (k = 20 % of the alive nodes),
-// the k best all score 0 and a pick probes from a random node for an idle
-// one that fits, so its cost does not grow with the cluster; otherwise it
-// scores every node.
+// The hybrid policy keeps the count of alive nodes and an index of the idle
+// ones, by shape (with or without GPUs), as the view changes. When at least
+// k nodes are idle (k = 20 % of the alive nodes), the k best all score 0
+// and a pick draws random idle nodes of the request's shape until one fits,
+// so its cost does not grow with the cluster; otherwise it scores every
+// node.
 //
 // Failures distinguish two cases callers treat differently: ErrInfeasible
 // means no alive node could ever satisfy the request, so it should fail

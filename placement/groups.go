@@ -133,8 +133,8 @@ func (v *View) ReserveGroup(g GroupRequest) ([]string, error) {
 		out[i] = n.ID
 	}
 	for i, n := range assign {
-		// Cannot fail: solve checked every bundle against what remained.
-		v.change(n, func() { n.Available, _ = n.Available.Sub(bundles[i]) })
+		// solve checked every bundle against what remained.
+		v.taken(n, bundles[i])
 	}
 	return out, nil
 }
@@ -207,8 +207,8 @@ func solve(bundles []Bundle, nodes []*Node, s GroupStrategy, capOf func(*Node) R
 }
 
 func solveStrictPack(bundles []Bundle, nodes []*Node, capOf func(*Node) Resources, allow func(int, *Node) bool) ([]*Node, error) {
-	var sum Resources
-	for _, b := range bundles {
+	sum := bundles[0]
+	for _, b := range bundles[1:] {
 		sum = sum.Add(b)
 	}
 	var best *Node

@@ -35,16 +35,49 @@ type group struct {
 	strategy  GroupStrategy
 	// attempt numbers the current round of prepares; a reply from an
 	// older round is stale.
-	attempt  int
-	awaiting map[string]bool // nodes whose prepare reply is outstanding
-	prepared map[string]bool // nodes that prepared in this round
-	waiters  []*actor.PID    // GetPlacementGroup with wait_ready
-	creator  *actor.PID      // CreatePlacementGroup, answered after the first round
+	attempt int
+	// round holds the nodes asked to prepare in the current round; nil
+	// when no round is underway. A group spans few nodes: a slice beats
+	// maps here.
+	round   []grant
+	waiters []*actor.PID // GetPlacementGroup with wait_ready
+	creator *actor.PID   // CreatePlacementGroup, answered after the first round
 	// stopTimer cancels the current round's timeout.
 	stopTimer func()
-	next      int              // round-robin among bundles for "any bundle"
-	order     uint64           // creation order, for retries
-	grants    map[string][]int // bundle indices per node in this round
+	next      int    // round-robin among bundles for "any bundle"
+	order     uint64 // creation order, for retries
+}
+
+// grant is one node's part of a round of prepares.
+type grant struct {
+	node     string
+	bundles  []int // bundle indices
+	answered bool  // its reply came
+	prepared bool  // it set the bundles aside
+}
+
+// inRound reports whether a round of prepares is underway.
+func (g *group) inRound() bool { return g.round != nil }
+
+// grantOf returns node's part of the current round, or nil.
+func (g *group) grantOf(node string) *grant {
+	for i := range g.round {
+		if g.round[i].node == node {
+			return &g.round[i]
+		}
+	}
+	return nil
+}
+
+// unanswered returns the nodes of the round whose reply is outstanding.
+func (g *group) unanswered() []string {
+	var out []string
+	for _, r := range g.round {
+		if !r.answered {
+			out = append(out, r.node)
+		}
+	}
+	return out
 }
 
 // retryGroups is the timer message that tries the waiting groups again.
@@ -55,7 +88,7 @@ func (g *group) id() string { return string(g.info.Spec.GroupId) }
 func (g *group) waiting() bool {
 	switch g.info.State {
 	case pb.GroupState_GROUP_STATE_PENDING, pb.GroupState_GROUP_STATE_RESCHEDULING, pb.GroupState_GROUP_STATE_INFEASIBLE:
-		return g.awaiting == nil
+		return !g.inRound()
 	}
 	return false
 }
@@ -101,8 +134,11 @@ func (a *Actor) receiveGroup(c actor.Context) bool {
 	case *pb.PrepareBundlesReply:
 		a.preparedReply(c, m)
 	case prepareTimedOut:
-		if g := a.groups[m.group]; g != nil && g.attempt == m.attempt && len(g.awaiting) > 0 {
-			a.abandon(c, g, fmt.Sprintf("nodes %v did not answer within %v", slices.Sorted(maps.Keys(g.awaiting)), prepareTimeout))
+		if g := a.groups[m.group]; g != nil && g.attempt == m.attempt {
+			if late := g.unanswered(); len(late) > 0 {
+				slices.Sort(late)
+				a.abandon(c, g, fmt.Sprintf("nodes %v did not answer within %v", late, prepareTimeout))
+			}
 		}
 	case retryGroups:
 		a.retryScheduled = false
@@ -192,7 +228,7 @@ func (a *Actor) createGroup(c actor.Context, spec *pb.PlacementGroupSpec) *pb.Pl
 	a.groups[id] = g
 	a.setState(g, pb.GroupState_GROUP_STATE_PENDING)
 	a.tryGroup(c, g)
-	if g.awaiting != nil && c.Sender() != nil {
+	if g.inRound() && c.Sender() != nil {
 		g.creator = c.Sender()
 		return nil
 	}
@@ -262,31 +298,36 @@ func (a *Actor) tryGroup(c actor.Context, g *group) {
 		return
 	}
 	g.attempt++
-	g.awaiting, g.prepared, g.grants = map[string]bool{}, map[string]bool{}, map[string][]int{}
+	g.round = make([]grant, 0, 1)
 	for k, i := range lost {
 		g.info.BundleNodes[i] = nodes[k]
-		g.grants[nodes[k]] = append(g.grants[nodes[k]], i)
+		if r := g.grantOf(nodes[k]); r != nil {
+			r.bundles = append(r.bundles, i)
+		} else {
+			g.round = append(g.round, grant{node: nodes[k], bundles: []int{i}})
+		}
 	}
 	if g.info.State == pb.GroupState_GROUP_STATE_INFEASIBLE {
 		a.setState(g, pb.GroupState_GROUP_STATE_PENDING)
 	}
 	g.info.Reason = "reserving bundles on their nodes"
-	for node, idx := range g.grants {
-		g.awaiting[node] = true
-		msg := &pb.PrepareBundles{GroupId: g.info.Spec.GroupId}
-		for _, i := range idx {
-			msg.Bundles = append(msg.Bundles, &pb.BundleGrant{Index: int32(i), Resources: ToWire(g.bundles[i])})
+	for _, r := range g.round {
+		msg := &pb.PrepareBundles{GroupId: g.info.Spec.GroupId, Attempt: int64(g.attempt),
+			Bundles: make([]*pb.BundleGrant, len(r.bundles))}
+		for k, i := range r.bundles {
+			// The spec's wire amounts were validated when the group was
+			// created, and a sent message is never changed: share them.
+			msg.Bundles[k] = &pb.BundleGrant{Index: int32(i), Resources: g.info.Spec.Bundles[i].Resources}
 		}
-		msg.Attempt = int64(g.attempt)
 		// The reply comes back as a message (PrepareBundlesReply).
-		c.Request(rayletPID(a.infos[node]), msg)
+		c.Request(a.rayletOf(r.node), msg)
 	}
 	g.stopTimer = a.timers.SendOnce(prepareTimeout, c.Self(), prepareTimedOut{group: g.id(), attempt: g.attempt})
 }
 
 // endRound ends the current round of prepares.
 func (g *group) endRound() {
-	g.awaiting, g.prepared, g.grants = nil, nil, nil
+	g.round = nil
 	if g.stopTimer != nil {
 		g.stopTimer()
 		g.stopTimer = nil
@@ -320,17 +361,23 @@ func (a *Actor) preparedReply(c actor.Context, m *pb.PrepareBundlesReply) {
 	}
 }
 
-func rayletPID(info *pb.NodeInfo) *actor.PID {
-	if info == nil || info.Raylet == nil {
-		return actor.NewPID("nonhost", "none")
+// rayletOf returns the PID of a node's raylet, made once per node: a PID
+// caches where its process is. An unknown node's is a PID nothing answers
+// at, so that a prepare sent to it times out.
+func (a *Actor) rayletOf(node string) *actor.PID {
+	if pid := a.raylets[node]; pid != nil {
+		return pid
 	}
-	return actor.NewPID(info.Raylet.Address, info.Raylet.Id)
+	return actor.NewPID("nonhost", "none")
 }
 
 // prepared takes one raylet's answer to PrepareBundles.
 func (a *Actor) prepared(c actor.Context, g *group, attempt int, node string, idx []int, ok bool, why string) {
-	current := a.groups[g.id()] == g && g.attempt == attempt && g.awaiting != nil && g.awaiting[node]
-	if !current {
+	var r *grant
+	if a.groups[g.id()] == g && g.attempt == attempt {
+		r = g.grantOf(node)
+	}
+	if r == nil || r.answered {
 		if ok {
 			// A round that was abandoned, or a group that was removed:
 			// the node gives the bundles back.
@@ -338,21 +385,23 @@ func (a *Actor) prepared(c actor.Context, g *group, attempt int, node string, id
 		}
 		return
 	}
-	delete(g.awaiting, node)
+	r.answered = true
 	if !ok {
 		a.abandon(c, g, why)
 		return
 	}
-	g.prepared[node] = true
-	if len(g.awaiting) > 0 {
-		return
-	}
-	for n, ix := range g.grants {
-		msg := &pb.CommitBundles{GroupId: g.info.Spec.GroupId}
-		for _, i := range ix {
-			msg.Indices = append(msg.Indices, int32(i))
+	r.prepared = true
+	for _, o := range g.round {
+		if !o.answered {
+			return
 		}
-		c.Send(rayletPID(a.infos[n]), msg)
+	}
+	for _, o := range g.round {
+		msg := &pb.CommitBundles{GroupId: g.info.Spec.GroupId, Indices: make([]int32, len(o.bundles))}
+		for k, i := range o.bundles {
+			msg.Indices[k] = int32(i)
+		}
+		c.Send(a.rayletOf(o.node), msg)
 	}
 	g.endRound()
 	a.setState(g, pb.GroupState_GROUP_STATE_CREATED)
@@ -364,13 +413,13 @@ func (a *Actor) prepared(c actor.Context, g *group, attempt int, node string, id
 // abandon undoes the current round of prepares: the view gets the bundles
 // back, the nodes that prepared return them, and the group waits.
 func (a *Actor) abandon(c actor.Context, g *group, why string) {
-	for n, ix := range g.grants {
-		for _, i := range ix {
-			a.view.Free(n, g.bundles[i])
+	for _, r := range g.round {
+		for _, i := range r.bundles {
+			a.view.Free(r.node, g.bundles[i])
 			g.info.BundleNodes[i] = ""
 		}
-		if g.prepared[n] {
-			a.returnBundles(c, g, n, ix, "placement abandoned")
+		if r.prepared {
+			a.returnBundles(c, g, r.node, r.bundles, "placement abandoned")
 		}
 	}
 	g.endRound()
@@ -381,15 +430,14 @@ func (a *Actor) abandon(c actor.Context, g *group, why string) {
 }
 
 func (a *Actor) returnBundles(c actor.Context, g *group, node string, idx []int, reason string) {
-	info := a.infos[node]
-	if info == nil {
+	if a.infos[node] == nil {
 		return
 	}
-	msg := &pb.ReturnBundles{GroupId: g.info.Spec.GroupId, Reason: reason}
-	for _, i := range idx {
-		msg.Indices = append(msg.Indices, int32(i))
+	msg := &pb.ReturnBundles{GroupId: g.info.Spec.GroupId, Reason: reason, Indices: make([]int32, len(idx))}
+	for k, i := range idx {
+		msg.Indices[k] = int32(i)
 	}
-	c.Send(rayletPID(info), msg)
+	c.Send(a.rayletOf(node), msg)
 }
 
 func (a *Actor) answerWaiters(c actor.Context, g *group) {
@@ -418,7 +466,7 @@ func (a *Actor) getGroup(c actor.Context, m *pb.GetPlacementGroup) {
 	switch {
 	case errReply != nil:
 		c.Respond(errReply)
-	case !m.WaitReady || !g.waiting() && g.awaiting == nil || g.info.State == pb.GroupState_GROUP_STATE_INFEASIBLE:
+	case !m.WaitReady || !g.waiting() && !g.inRound() || g.info.State == pb.GroupState_GROUP_STATE_INFEASIBLE:
 		c.Respond(g.reply())
 	case c.Sender() != nil:
 		g.waiters = append(g.waiters, c.Sender())
@@ -444,7 +492,7 @@ func (a *Actor) removeGroup(c actor.Context, id, reason string) *pb.PlacementGro
 	}
 	for n, ix := range byNode {
 		// Nodes still preparing answer later, and are told then.
-		if g.awaiting == nil || !g.awaiting[n] {
+		if r := g.grantOf(n); r == nil || r.answered {
 			a.returnBundles(c, g, n, ix, "its placement group was "+reason)
 		}
 	}
@@ -479,11 +527,10 @@ func (a *Actor) groupsNodeDied(c actor.Context, node string) {
 		if g.info.State == pb.GroupState_GROUP_STATE_REMOVED {
 			continue
 		}
-		if g.awaiting != nil {
-			if _, ok := g.grants[node]; ok {
+		if g.inRound() {
+			if r := g.grantOf(node); r != nil {
 				// It was preparing bundles: the round fails.
-				delete(g.awaiting, node)
-				delete(g.grants, node)
+				g.round = slices.DeleteFunc(g.round, func(r grant) bool { return r.node == node })
 				for i, n := range g.info.BundleNodes {
 					if n == node {
 						g.info.BundleNodes[i] = ""

@@ -98,18 +98,31 @@ func spreadSpec(id string, n int) *pb.PlacementGroupSpec {
 	return s
 }
 
-// drain collects the events sent so far.
-func drain(events chan string) []string {
+// drain takes the events sent so far without waiting.
+func drain(events chan string) {
+	for {
+		select {
+		case <-events:
+		default:
+			return
+		}
+	}
+}
+
+// collect gathers events until done holds for them, one per line, or 5
+// seconds pass; it returns them.
+func collect(events chan string, done func(ev string) bool) string {
 	var out []string
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+	deadline := time.After(5 * time.Second)
+	for ev := ""; !done(ev); ev = strings.Join(out, "\n") {
 		select {
 		case e := <-events:
 			out = append(out, e)
-		case <-time.After(50 * time.Millisecond):
-			return out
+		case <-deadline:
+			return ev
 		}
 	}
-	return out
+	return strings.Join(out, "\n")
 }
 
 func TestGroupTwoPhaseAndNodeDeath(t *testing.T) {
@@ -130,7 +143,15 @@ func TestGroupTwoPhaseAndNodeDeath(t *testing.T) {
 	if len(seen) != 3 {
 		t.Fatalf("STRICT_SPREAD over 3 nodes placed on %v", info.BundleNodes)
 	}
-	ev := strings.Join(drain(events), "\n")
+	all := func(ev string) bool {
+		for _, n := range []string{"n1", "n2", "n3"} {
+			if !strings.Contains(ev, "prepare "+n) || !strings.Contains(ev, "commit "+n) {
+				return false
+			}
+		}
+		return true
+	}
+	ev := collect(events, all)
 	for _, n := range []string{"n1", "n2", "n3"} {
 		if !strings.Contains(ev, "prepare "+n) || !strings.Contains(ev, "commit "+n) {
 			t.Fatalf("node %s was not prepared and committed:\n%s", n, ev)
@@ -160,7 +181,7 @@ func TestGroupTwoPhaseAndNodeDeath(t *testing.T) {
 	if r := k.group(&pb.RemovePlacementGroup{GroupId: spec.GroupId}); r.Error != nil {
 		t.Fatal(r.Error)
 	}
-	ev = strings.Join(drain(events), "\n")
+	ev = collect(events, func(ev string) bool { return strings.Count(ev, "return ") >= 3 })
 	if strings.Count(ev, "return ") != 3 {
 		t.Fatalf("remove returned:\n%s", ev)
 	}
@@ -210,7 +231,7 @@ func TestGroupRollbackWhenANodeRefuses(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	ev := strings.Join(drain(events), "\n")
+	ev := collect(events, func(ev string) bool { return strings.Contains(ev, "return n1") })
 	if !strings.Contains(ev, "return n1") || strings.Contains(ev, "commit") {
 		t.Fatalf("n1 prepared and was not rolled back, or a commit went out:\n%s", ev)
 	}

@@ -40,9 +40,10 @@ const viewDelay = 20 * time.Millisecond
 // should run, and shares the view with every raylet (ClusterView, batched)
 // so that raylets decide where to spill tasks without asking.
 type Actor struct {
-	view  *View
-	infos map[string]*pb.NodeInfo
-	rnd   *rand.Rand
+	view    *View
+	infos   map[string]*pb.NodeInfo
+	raylets map[string]*actor.PID // by node: the PID of its raylet
+	rnd     *rand.Rand
 
 	timers        *scheduler.TimerScheduler
 	viewScheduled bool
@@ -66,7 +67,7 @@ func NewActor(seed uint64) *actor.Props {
 
 // New returns a placement actor with an empty view.
 func New(seed uint64) *Actor {
-	return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	return &Actor{view: NewView(), infos: map[string]*pb.NodeInfo{}, raylets: map[string]*actor.PID{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		groups: map[string]*group{}, groupNames: map[string]string{}, unplaced: map[string]*group{}}
 }
 
@@ -83,6 +84,7 @@ func (a *Actor) Receive(c actor.Context) {
 		if !m.Alive {
 			a.view.Remove(m.NodeId)
 			delete(a.infos, m.NodeId)
+			delete(a.raylets, m.NodeId)
 			a.groupsNodeDied(c, m.NodeId)
 			return
 		}
@@ -92,6 +94,11 @@ func (a *Actor) Receive(c actor.Context) {
 			return
 		}
 		a.infos[m.NodeId] = m
+		if m.Raylet != nil {
+			a.raylets[m.NodeId] = actor.NewPID(m.Raylet.Address, m.Raylet.Id)
+		} else {
+			delete(a.raylets, m.NodeId)
+		}
 		a.scheduleRetry(c)
 	case *pb.ResourceReport:
 		if a.view.SetAvailable(m.NodeId, FromWire(m.Available)) == nil {

@@ -105,19 +105,39 @@ func ValidName(name string) bool {
 // satisfy ValidName and every value QuantityOf; zero entries are dropped.
 func FromFloats(m map[string]float64) (Resources, error) {
 	r := make(Resources, len(m))
-	for _, name := range slices.Sorted(maps.Keys(m)) {
-		if !ValidName(name) {
-			return nil, fmt.Errorf("%w: invalid resource name %q", ErrInvalidResource, name)
-		}
-		q, err := QuantityOf(m[name])
+	for name, f := range m {
+		q, err := quantityNamed(name, f)
 		if err != nil {
-			return nil, fmt.Errorf("resource %s: %w", name, err)
+			return nil, firstInvalid(m)
 		}
 		if q != 0 {
 			r[name] = q
 		}
 	}
 	return r, nil
+}
+
+// firstInvalid returns the error of the first invalid entry of m in name
+// order, for a stable message.
+func firstInvalid(m map[string]float64) error {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if _, err := quantityNamed(name, m[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quantityNamed converts the amount f of the resource name.
+func quantityNamed(name string, f float64) (Quantity, error) {
+	if !ValidName(name) {
+		return 0, fmt.Errorf("%w: invalid resource name %q", ErrInvalidResource, name)
+	}
+	q, err := QuantityOf(f)
+	if err != nil {
+		return 0, fmt.Errorf("resource %s: %w", name, err)
+	}
+	return q, nil
 }
 
 // ValidateRequest checks that r is acceptable as a request: valid names,

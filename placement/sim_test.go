@@ -94,9 +94,12 @@ func (s *simCluster) check(step int, what string) {
 			idleCPU++
 		}
 	}
-	if alive != s.v.nAlive || idleCPU != s.v.idleCPU || idleGPU != s.v.idleGPU {
+	if alive != s.v.nAlive || idleCPU != len(s.v.idle.sets[0]) || idleGPU != len(s.v.idle.sets[1]) {
 		s.t.Fatalf("step %d (%s): counters alive %d/%d idle %d/%d gpu-idle %d/%d", step, what,
-			s.v.nAlive, alive, s.v.idleCPU, idleCPU, s.v.idleGPU, idleGPU)
+			s.v.nAlive, alive, len(s.v.idle.sets[0]), idleCPU, len(s.v.idle.sets[1]), idleGPU)
+	}
+	if err := checkIdleIndex(s.v); err != nil {
+		s.t.Fatalf("step %d (%s): %v", step, what, err)
 	}
 }
 

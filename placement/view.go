@@ -19,8 +19,12 @@ type Node struct {
 
 	// idle caches whether every resource of the node is used below the
 	// spread threshold, so that the hybrid policy knows without a scan
-	// how many nodes would score 0.
+	// how many nodes would score 0; slot is the node's position in the
+	// view's idle index while it is alive and idle.
 	idle bool
+	slot int
+	// gpu caches whether the node has GPUs at all (its shape).
+	gpu bool
 }
 
 func (n Node) clone() Node {
@@ -93,12 +97,15 @@ type View struct {
 	// lastSpread is the node the Spread policy chose last, so that ties
 	// rotate through the cluster.
 	lastSpread string
-	// Counts kept up to date on every change, so that a pick need not
-	// scan the cluster to learn them: alive nodes, and idle alive nodes
-	// without and with GPUs.
-	nAlive, idleCPU, idleGPU int
+	// Kept up to date on every change, so that a pick need not scan the
+	// cluster: the count of alive nodes, and the alive idle nodes.
+	nAlive int
+	idle   idleIndex
 	// scratch is reused by the hybrid policy's full scan.
 	scratch []scored
+	// picked is the node Pick chose last, found again without a lookup
+	// when the caller commits the pick (node).
+	picked *Node
 }
 
 type scored struct {
@@ -108,37 +115,53 @@ type scored struct {
 
 // isIdle reports whether every resource of n is used below the spread
 // threshold.
-func (v *View) isIdle(n *Node) bool {
-	for name, t := range n.Total {
-		if t > 0 && float64(t-n.Available[name]) >= v.cfg.SpreadThreshold*float64(t) {
+func (v *View) isIdle(n *Node) bool { return v.idleIn(n, n.Total) }
+
+// idleIn reports whether every resource of n named in kinds is used below
+// the spread threshold.
+func (v *View) idleIn(n *Node, kinds Resources) bool {
+	for name := range kinds {
+		if t := n.Total[name]; t > 0 && float64(t-n.Available[name]) >= v.cfg.SpreadThreshold*float64(t) {
 			return false
 		}
 	}
 	return true
 }
 
-// count adds (sign 1) or removes (sign -1) n from the view's counters.
+// count adds (sign 1) or removes (sign -1) n from the view's count of
+// alive nodes and its idle index.
 func (v *View) count(n *Node, sign int) {
 	if !n.Alive {
 		return
 	}
 	v.nAlive += sign
-	if !n.idle {
-		return
-	}
-	if n.Total[GPU] > 0 {
-		v.idleGPU += sign
-	} else {
-		v.idleCPU += sign
+	switch {
+	case !n.idle:
+	case sign > 0:
+		v.idle.add(n)
+	default:
+		v.idle.remove(n)
 	}
 }
 
-// change applies f to n, keeping the counters right.
-func (v *View) change(n *Node, f func()) {
-	v.count(n, -1)
-	f()
-	n.idle = v.isIdle(n)
-	v.count(n, 1)
+// setIdle records whether n is idle, keeping the idle index right.
+func (v *View) setIdle(n *Node, idle bool) {
+	was := n.idle
+	n.idle = idle
+	switch {
+	case !n.Alive || was == idle:
+	case idle:
+		v.idle.add(n)
+	default:
+		v.idle.remove(n)
+	}
+}
+
+// taken subtracts r, which fits, from n's availability. Only the kinds r
+// names can leave the idle range, and none can enter it.
+func (v *View) taken(n *Node, r Resources) {
+	n.take(r)
+	v.setIdle(n, n.idle && v.idleIn(n, r))
 }
 
 // NewView returns an empty view with DefaultConfig.
@@ -163,6 +186,7 @@ func (v *View) Upsert(n Node) error {
 		return fmt.Errorf("node %s available: %w", n.ID, err)
 	}
 	c := n.clone()
+	c.slot, c.gpu = -1, c.Total[GPU] > 0
 	i, _ := slices.BinarySearch(v.ids, n.ID)
 	if old, ok := v.nodes[n.ID]; !ok {
 		v.ids = slices.Insert(v.ids, i, n.ID)
@@ -174,7 +198,18 @@ func (v *View) Upsert(n Node) error {
 	c.idle = v.isIdle(&c)
 	v.count(&c, 1)
 	v.nodes[n.ID] = &c
+	v.picked = nil // it may be the node replaced
 	return nil
+}
+
+// node returns the node with id: callers commit the node they just
+// picked, so that one is checked first.
+func (v *View) node(id string) (*Node, bool) {
+	if p := v.picked; p != nil && p.ID == id {
+		return p, true
+	}
+	n, ok := v.nodes[id]
+	return n, ok
 }
 
 // Remove forgets the node; unknown IDs are ignored.
@@ -185,6 +220,7 @@ func (v *View) Remove(id string) {
 	}
 	v.count(n, -1)
 	delete(v.nodes, id)
+	v.picked = nil
 	if i, ok := slices.BinarySearch(v.ids, id); ok {
 		v.ids = slices.Delete(v.ids, i, i+1)
 		v.list = slices.Delete(v.list, i, i+1)
@@ -201,7 +237,8 @@ func (v *View) SetAvailable(id string, avail Resources) error {
 	if err := checkAmounts(avail); err != nil {
 		return fmt.Errorf("node %s available: %w", id, err)
 	}
-	v.change(n, func() { n.Available = avail.Clone() })
+	n.Available = avail.Clone()
+	v.setIdle(n, v.isIdle(n))
 	return nil
 }
 
@@ -209,7 +246,7 @@ func (v *View) SetAvailable(id string, avail Resources) error {
 // before the node's next report account for it. It fails with ErrUnknownNode,
 // or ErrInsufficient leaving the node unchanged.
 func (v *View) Allocate(id string, r Resources) error {
-	n, ok := v.nodes[id]
+	n, ok := v.node(id)
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
 	}
@@ -217,43 +254,48 @@ func (v *View) Allocate(id string, r Resources) error {
 		_, err := n.Available.Sub(r) // names what is short
 		return fmt.Errorf("node %s: %w", id, err)
 	}
-	// The view owns the node's maps: change them in place.
-	v.change(n, func() {
-		for name, q := range r {
-			if q > 0 {
-				if left := n.Available[name] - q; left == 0 {
-					delete(n.Available, name)
-				} else {
-					n.Available[name] = left
-				}
+	v.taken(n, r)
+	return nil
+}
+
+// take subtracts r, which fits, from n's availability. The view owns the
+// node's maps: they change in place.
+func (n *Node) take(r Resources) {
+	for name, q := range r {
+		if q > 0 {
+			if left := n.Available[name] - q; left == 0 {
+				delete(n.Available, name)
+			} else {
+				n.Available[name] = left
 			}
 		}
-	})
-	return nil
+	}
 }
 
 // Free adds r back to the node's availability, never beyond its total.
 // Unknown nodes are ignored: a node that left has nothing to give back.
 func (v *View) Free(id string, r Resources) {
-	n, ok := v.nodes[id]
+	n, ok := v.node(id)
 	if !ok {
 		return
 	}
-	v.change(n, func() {
-		if n.Available == nil {
-			n.Available = Resources{}
+	if n.Available == nil {
+		n.Available = Resources{}
+	}
+	for name, q := range r {
+		if q <= 0 {
+			continue
 		}
-		for name, q := range r {
-			if q <= 0 {
-				continue
-			}
-			if got := min(addSat(n.Available[name], q), n.Total[name]); got > 0 {
-				n.Available[name] = got
-			} else {
-				delete(n.Available, name)
-			}
+		if got := min(addSat(n.Available[name], q), n.Total[name]); got > 0 {
+			n.Available[name] = got
+		} else {
+			delete(n.Available, name)
 		}
-	})
+	}
+	// Freeing cannot make an idle node busy.
+	if !n.idle {
+		v.setIdle(n, v.isIdle(n))
+	}
 }
 
 // Node returns a copy of the node with the given ID.
@@ -358,11 +400,12 @@ func (r Request) String() string {
 // requested kinds; 0 below the threshold), and the choice is random among
 // the k lowest scores, k = max(1, Config.TopKFraction × alive nodes), ties
 // broken at random. When at least k nodes are idle (every resource below
-// the threshold) the k best all score 0, and the pick is the first idle
-// node that fits found from a random starting point, without scoring the
-// whole cluster. With Config.AvoidGPUNodes, a request without GPUs first
-// considers only nodes without GPUs. A nil rnd makes every random choice
-// the first candidate.
+// the threshold) the k best all score 0, and the pick is a random idle node
+// that fits, drawn from the view's index of idle nodes by shape without
+// scoring the whole cluster (a GPU request draws among nodes with GPUs). With
+// Config.AvoidGPUNodes, a request without GPUs first considers only nodes
+// without GPUs. A nil rnd makes every random choice the first candidate in
+// ID order.
 //
 // Spread: the node with the lowest utilization, ties broken by rotating
 // through node IDs after the previous Spread choice.
@@ -383,15 +426,23 @@ func (v *View) Pick(req Request, rnd *rand.Rand) (string, error) {
 	if err := req.Prefer.Validate(); err != nil {
 		return "", err
 	}
+	var n *Node
+	var err error
 	switch req.Strategy {
 	case Default:
-		return v.pickHybrid(&req, rnd)
+		n, err = v.pickHybrid(&req, rnd)
 	case Spread:
-		return v.pickSpread(&req)
+		n, err = v.pickSpread(&req)
 	case NodeAffinity:
-		return v.pickAffinity(&req, rnd)
+		n, err = v.pickAffinity(&req, rnd)
+	default:
+		return "", fmt.Errorf("%w: unknown strategy %v", ErrInvalidRequest, req.Strategy)
 	}
-	return "", fmt.Errorf("%w: unknown strategy %v", ErrInvalidRequest, req.Strategy)
+	if err != nil {
+		return "", err
+	}
+	v.picked = n
+	return n.ID, nil
 }
 
 // Feasible reports whether some alive node satisfying req's hard label
@@ -468,34 +519,54 @@ func (v *View) score(n *Node, req *Request) float64 {
 	return u
 }
 
+// readyIdle reports whether n can take req now and scores 0 for it: every
+// kind req asks for is used below the spread threshold. It is ready and
+// score in one pass over the request.
+func (v *View) readyIdle(n *Node, req *Request) bool {
+	if !n.Alive || !n.qualifies(req) {
+		return false
+	}
+	for name, q := range req.Resources {
+		if q <= 0 {
+			continue
+		}
+		avail := n.Available[name]
+		if avail < q {
+			return false
+		}
+		if t := n.Total[name]; t > 0 && float64(t-avail) >= v.cfg.SpreadThreshold*float64(t) {
+			return false
+		}
+	}
+	return true
+}
+
 // ready reports whether n can take req now.
 func ready(n *Node, req *Request) bool {
 	return n.Alive && n.qualifies(req) && req.Resources.Fits(n.Available)
 }
 
-func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
+func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (*Node, error) {
 	avoidGPU := v.cfg.AvoidGPUNodes && req.Resources[GPU] <= 0
 	// The local node while it is lightly used.
-	if n := v.nodes[req.Local]; n != nil && ready(n, req) && v.score(n, req) == 0 &&
-		(!avoidGPU || n.Total[GPU] <= 0) && req.Prefer.Matches(n.Labels) {
-		return n.ID, nil
+	if n := v.nodes[req.Local]; n != nil && (!avoidGPU || !n.gpu) && v.readyIdle(n, req) && req.Prefer.Matches(n.Labels) {
+		return n, nil
 	}
 	k := max(1, int(v.cfg.TopKFraction*float64(v.nAlive)))
-	idle := v.idleCPU
-	if !avoidGPU {
-		idle += v.idleGPU
-	}
-	if idle >= k && len(v.ids) > 0 {
-		// The k best score 0: any idle node that fits will do.
-		start := 0
-		if rnd != nil {
-			start = rnd.IntN(len(v.ids))
-		}
-		for i := range v.list {
-			n := v.list[(start+i)%len(v.list)]
-			if n.idle && (!avoidGPU || n.Total[GPU] <= 0) && ready(n, req) && req.Prefer.Matches(n.Labels) {
-				return n.ID, nil
+	if v.idle.size(!avoidGPU, true) >= k {
+		// The k best score 0: any idle node that fits will do. Only nodes
+		// with GPUs can take a GPU request.
+		gpu, cpu := !avoidGPU, req.Resources[GPU] <= 0
+		ok := func(n *Node) bool { return ready(n, req) && req.Prefer.Matches(n.Labels) }
+		if rnd == nil {
+			// Deterministic: the first in ID order.
+			for _, n := range v.list {
+				if n.idle && n.Alive && (gpu || !n.gpu) && (cpu || n.gpu) && ok(n) {
+					return n, nil
+				}
 			}
+		} else if n := v.idle.find(rnd, gpu, cpu, ok); n != nil {
+			return n, nil
 		}
 	}
 	return v.scanHybrid(req, rnd, avoidGPU, k)
@@ -503,7 +574,7 @@ func (v *View) pickHybrid(req *Request, rnd *rand.Rand) (string, error) {
 
 // scanHybrid scores every node that can take req now and picks at random
 // among the k best.
-func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (string, error) {
+func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (*Node, error) {
 	cand := v.scratch[:0]
 	defer func() { v.scratch = cand[:0] }()
 	// Passes from the most to the least preferred set of nodes: matching
@@ -515,7 +586,7 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 			continue
 		}
 		keep = func(n *Node) bool {
-			return ready(n, req) && (!noGPU || n.Total[GPU] <= 0) && (!prefer || req.Prefer.Matches(n.Labels))
+			return (!noGPU || !n.gpu) && ready(n, req) && (!prefer || req.Prefer.Matches(n.Labels))
 		}
 		for _, n := range v.list {
 			if keep(n) {
@@ -529,9 +600,9 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 	if len(cand) == 0 {
 		count, err := v.feasibleCount(req)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+		return nil, fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
 			ErrNoCapacity, req, count)
 	}
 	pickOf := func(n int) int {
@@ -543,7 +614,7 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 	zeros := 0
 	for _, c := range cand {
 		if c.n.ID == req.Local && c.s == 0 {
-			return c.n.ID, nil
+			return c.n, nil
 		}
 		if c.s == 0 {
 			zeros++
@@ -552,22 +623,22 @@ func (v *View) scanHybrid(req *Request, rnd *rand.Rand, avoidGPU bool, k int) (s
 	if zeros < k {
 		// Fewer than k idle candidates: rank them all by score.
 		slices.SortStableFunc(cand, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
-		return cand[pickOf(min(k, len(cand)))].n.ID, nil
+		return cand[pickOf(min(k, len(cand)))].n, nil
 	}
 	// The k best all score 0: any of the idle ones.
 	i := pickOf(zeros)
 	for _, c := range cand {
 		if c.s == 0 {
 			if i == 0 {
-				return c.n.ID, nil
+				return c.n, nil
 			}
 			i--
 		}
 	}
-	return cand[0].n.ID, nil
+	return cand[0].n, nil
 }
 
-func (v *View) pickSpread(req *Request) (string, error) {
+func (v *View) pickSpread(req *Request) (*Node, error) {
 	var best []*Node
 	bestU := 2.0
 	for _, prefer := range []bool{true, false} {
@@ -593,9 +664,9 @@ func (v *View) pickSpread(req *Request) (string, error) {
 	if len(best) == 0 {
 		count, err := v.feasibleCount(req)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return "", fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
+		return nil, fmt.Errorf("%w: request %v: %d feasible nodes, none with the resources available",
 			ErrNoCapacity, req, count)
 	}
 	// best is in ID order: take the first ID after the previous choice,
@@ -608,12 +679,12 @@ func (v *View) pickSpread(req *Request) (string, error) {
 		}
 	}
 	v.lastSpread = choice.ID
-	return choice.ID, nil
+	return choice, nil
 }
 
-func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (string, error) {
+func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (*Node, error) {
 	if req.AffinityNode == "" {
-		return "", fmt.Errorf("%w: node affinity without a node", ErrInvalidRequest)
+		return nil, fmt.Errorf("%w: node affinity without a node", ErrInvalidRequest)
 	}
 	n, ok := v.nodes[req.AffinityNode]
 	var why string
@@ -627,15 +698,15 @@ func (v *View) pickAffinity(req *Request, rnd *rand.Rand) (string, error) {
 	case !req.Resources.Fits(n.Total):
 		why = fmt.Sprintf("has only {%v} in total", n.Total)
 	case !req.Resources.Fits(n.Available):
-		return "", fmt.Errorf("%w: request %v: node %s has {%v} available",
+		return nil, fmt.Errorf("%w: request %v: node %s has {%v} available",
 			ErrNoCapacity, req, n.ID, n.Available)
 	default:
-		return n.ID, nil
+		return n, nil
 	}
 	if req.AffinitySoft {
 		return v.pickHybrid(req, rnd)
 	}
-	return "", fmt.Errorf("%w: request %v: affinity node %s %s", ErrInfeasible, req, req.AffinityNode, why)
+	return nil, fmt.Errorf("%w: request %v: affinity node %s %s", ErrInfeasible, req, req.AffinityNode, why)
 }
 
 func checkAmounts(r Resources) error {

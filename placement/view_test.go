@@ -358,3 +358,43 @@ func TestStrategyString(t *testing.T) {
 		}
 	}
 }
+
+// TestPickedNodeAfterChanges: Allocate and Free find the node a pick just
+// chose without a lookup; a node replaced or removed since is not reused.
+func TestPickedNodeAfterChanges(t *testing.T) {
+	four := Resources{CPU: cpu(4)}
+	one := Resources{CPU: cpu(1)}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, v *View)
+		// wantErr is the error Allocate gives; left is a's CPUs after it.
+		wantErr error
+		left    Quantity
+	}{
+		{"no change", func(*testing.T, *View) {}, nil, cpu(3)},
+		{"replaced", func(t *testing.T, v *View) {
+			if err := v.Upsert(nd("a", Resources{CPU: cpu(8)}, nil)); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, cpu(7)},
+		{"removed", func(_ *testing.T, v *View) { v.Remove("a") }, ErrUnknownNode, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newView(t, DefaultConfig(), nd("a", four, nil))
+			if got, err := v.Pick(Request{Resources: one}, nil); err != nil || got != "a" {
+				t.Fatalf("Pick = %q, %v", got, err)
+			}
+			tt.change(t, v)
+			if err := v.Allocate("a", one); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Allocate = %v, want %v", err, tt.wantErr)
+			}
+			if n, ok := v.Node("a"); ok && n.Available[CPU] != tt.left {
+				t.Fatalf("a has %v CPUs available, want %v", n.Available[CPU], tt.left)
+			}
+			if err := checkIdleIndex(v); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

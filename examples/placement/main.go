@@ -86,10 +86,14 @@ var update = goray.Method(learner, "update", func(l *Learner, ctx context.Contex
 	return l.p, nil
 })
 
-// devices reports the learner's GPUs and the CUDA_VISIBLE_DEVICES that a
-// process it starts would see.
+// devices reports the learner's node, its GPUs and the
+// CUDA_VISIBLE_DEVICES that a process it starts would see.
 var devices = goray.Method0(learner, "devices", func(l *Learner, ctx context.Context) (string, error) {
-	return fmt.Sprintf("GPUs %v, CUDA_VISIBLE_DEVICES=%s", l.gpus, goray.CUDAVisibleDevices(ctx)), nil
+	node, err := goray.NodeID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("on node %s: GPUs %v, CUDA_VISIBLE_DEVICES=%s", node, l.gpus, goray.CUDAVisibleDevices(ctx)), nil
 })
 
 func main() {
@@ -141,7 +145,7 @@ func run(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "learner %d: %s\n", i, d)
+		fmt.Fprintf(w, "learner %d %s\n", i, d)
 		learners = append(learners, l)
 	}
 
@@ -156,6 +160,7 @@ func run(ctx context.Context, w io.Writer) error {
 		rollouts = append(rollouts, r)
 	}
 	p := 0.5
+	var nodes []string // the rollouts' nodes
 	for iter := range 5 {
 		refs := make([]goray.Ref[Batch], len(rollouts))
 		for i, r := range rollouts {
@@ -166,7 +171,6 @@ func run(ctx context.Context, w io.Writer) error {
 			return err
 		}
 		var rewards []float64
-		var nodes []string
 		for _, b := range batches {
 			rewards = append(rewards, b.Rewards...)
 			if !slices.Contains(nodes, b.Node) {
@@ -186,6 +190,8 @@ func run(ctx context.Context, w io.Writer) error {
 		p = (p1 + p2) / 2
 		fmt.Fprintf(w, "iteration %d: %d episodes from %d rollout node(s), policy %.2f\n", iter, len(rewards), len(nodes), p)
 	}
+	slices.Sort(nodes)
+	fmt.Fprintf(w, "rollout nodes: %v\n", nodes)
 
 	// Removing the group kills the learners and gives their GPUs back; the
 	// kills complete shortly after Remove returns.
