@@ -628,7 +628,8 @@ func TestTransferMalformedChunks(t *testing.T) {
 		{"malformed object ID", -1, func(m *pb.ObjectChunk) { m.ObjectId = m.ObjectId[:3] }, "no chunk"},
 	}
 	a := newTNode(t, 0, nodeA, StoreConfig{})
-	b := newTNode(t, 1, nodeB, StoreConfig{Transfer: TransferConfig{ChunkSize: chunk, StallTimeout: 200 * time.Millisecond}})
+	// Long enough that a loaded machine delivers every chunk a good source sends.
+	b := newTNode(t, 1, nodeB, StoreConfig{Transfer: TransferConfig{ChunkSize: chunk, StallTimeout: time.Second}})
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src, srcPID := newFakeSource(t, a, "bad"+string(rune('a'+i)))
