@@ -32,10 +32,26 @@ var (
 		}
 		return nil
 	})
-	bigItem = goray.TaskGen("test.stream.big", func(ctx context.Context, _ int, yield func([]byte) error) error {
-		return yield(bytes.Repeat([]byte{1}, 200<<10))
+	// bigItems yields n items of 1 MiB each but the ones at odd indexes,
+	// which are small; item i is filled with byte i.
+	bigItems    = goray.TaskGen("test.stream.big", yieldBig)
+	bigItemsGen = goray.MethodGen(streamer, "big", func(_ *Streamer, ctx context.Context, n int, yield func([]byte) error) error {
+		return yieldBig(ctx, n, yield)
 	})
 )
+
+func yieldBig(ctx context.Context, n int, yield func([]byte) error) error {
+	for i := range n {
+		size := 1 << 20
+		if i%2 == 1 {
+			size = 10
+		}
+		if err := yield(bytes.Repeat([]byte{byte(i)}, size)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 type genParams struct {
 	N, FailAt, PanicAt int
@@ -138,10 +154,60 @@ func TestStreamingGenerator(t *testing.T) {
 		if !errors.Is(err, goray.ErrInvalidArgument) {
 			t.Fatalf("Backpressure(0): %v", err)
 		}
-		s := bigItem.Remote(ctx, 0)
-		_, ok, err := s.Next(ctx)
-		if ok || !strings.Contains(fmt.Sprint(err), "too large") {
-			t.Fatalf("big item: %v %v", ok, err)
-		}
 	})
+}
+
+// Items too large to travel inline go through the object store, owned by
+// the consumer: they live while it holds their Refs, and no longer.
+func TestStreamingLargeItems(t *testing.T) {
+	ctx := start(t, goray.WithCPUs(2))
+	a, err := streamer.New(ctx, goray.ConcurrencyGroup("io", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseline := storeObjects(t, ctx)
+	for _, tc := range []struct {
+		name string
+		open func(n int, opts ...goray.Option) *goray.Stream[[]byte]
+	}{
+		{"task", func(n int, opts ...goray.Option) *goray.Stream[[]byte] { return bigItems.Remote(ctx, n, opts...) }},
+		{"method", func(n int, opts ...goray.Option) *goray.Stream[[]byte] { return bigItemsGen.Remote(ctx, a, n, opts...) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			func() {
+				var refs []goray.Ref[[]byte]
+				for r, err := range tc.open(5).All(ctx) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					refs = append(refs, r)
+				}
+				if len(refs) != 5 {
+					t.Fatalf("%d items, want 5", len(refs))
+				}
+				for i, r := range refs {
+					want := 1 << 20
+					if i%2 == 1 {
+						want = 10
+					}
+					if got := mustGet(t, ctx, r); !bytes.Equal(got, bytes.Repeat([]byte{byte(i)}, want)) {
+						t.Fatalf("item %d: %d bytes, want %d of %d", i, len(got), want, i)
+					}
+				}
+				if n := storeObjects(t, ctx); n != baseline+3 {
+					t.Fatalf("%d objects in the store with 3 large items held, %d before", n, baseline)
+				}
+			}()
+			pollUntil(t, "dropped items freed", func() bool { return storeObjects(t, ctx) == baseline })
+			// An abandoned stream lets go of what it did not hand out.
+			func() {
+				s := tc.open(20, goray.Backpressure(2))
+				if _, ok, err := s.Next(ctx); !ok || err != nil {
+					t.Fatalf("first item: %v %v", ok, err)
+				}
+				s.Close()
+			}()
+			pollUntil(t, "items of an abandoned stream freed", func() bool { return storeObjects(t, ctx) == baseline })
+		})
+	}
 }

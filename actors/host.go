@@ -289,6 +289,7 @@ func (h *Host) newCall(m *pb.ActorCall) *hostCall {
 	hc.info.Owner = m.Owner
 	hc.info.TaskID = m.ReturnId
 	hc.info.NumReturns = 1 + len(m.ExtraReturnIds)
+	hc.info.StreamBackpressure = m.StreamBackpressure
 	hc.init(h.env.Base, &hc.info)
 	return hc
 }
@@ -520,7 +521,8 @@ func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	}
 	if r < 0 || call.Attempt < r {
 		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds, Name: call.Name, MaxRetries: call.MaxRetries})
+			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds, Name: call.Name, MaxRetries: call.MaxRetries,
+			StreamBackpressure: call.StreamBackpressure})
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil
