@@ -68,9 +68,16 @@ func collectFrom(t *testing.T, ctx context.Context, s *goray.Stream[int], want i
 	return len(got), err
 }
 
-// nextWithin returns the next item of s, failing the test when none comes
-// within d; a short d checks that none comes yet (ok false, ErrTimeout).
-func nextWithin(ctx context.Context, s *goray.Stream[int], d time.Duration) (goray.Ref[int], bool, error) {
+// withDeadline returns ctx with a deadline, for a loop that must not hang.
+func withDeadline(t *testing.T, ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// nextWithin returns the next item of s, or ErrTimeout when none comes
+// within d (a short d checks that none comes yet).
+func nextWithin[T any](ctx context.Context, s *goray.Stream[T], d time.Duration) (goray.Ref[T], bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return s.Next(ctx)
@@ -133,7 +140,7 @@ func TestGeneratorMethod(t *testing.T) {
 	t.Run("the producer waits for its consumer", func(t *testing.T) {
 		key := uniqueKey(t)
 		s := emit.Remote(ctx, a, genParams{N: 100, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(3))
-		if _, ok, err := s.Next(ctx); !ok || err != nil {
+		if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
 			t.Fatalf("first item: %v %v", ok, err)
 		}
 		// One taken, three ahead at most: the fifth item is never yielded.
@@ -149,7 +156,7 @@ func TestGeneratorMethod(t *testing.T) {
 	})
 	t.Run("breaking out of the range abandons the stream", func(t *testing.T) {
 		key := uniqueKey(t)
-		for _, err := range emit.Remote(ctx, a, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(ctx) {
+		for _, err := range emit.Remote(ctx, a, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(withDeadline(t, ctx)) {
 			if err != nil || counter(&genYielded, key).Load() >= 2 {
 				break
 			}
@@ -163,7 +170,7 @@ func TestGeneratorMethod(t *testing.T) {
 		key := uniqueKey(t)
 		func() {
 			s := emit.Remote(ctx, a, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1))
-			if _, ok, err := s.Next(ctx); !ok || err != nil {
+			if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
 				t.Fatalf("first item: %v %v", ok, err)
 			}
 		}()
@@ -208,14 +215,14 @@ func TestGeneratorMethod(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := emit.Remote(ctx, b, genParams{N: 100, FailAt: -1, PanicAt: -1}, goray.Backpressure(2))
-		if _, ok, err := s.Next(ctx); !ok || err != nil {
+		if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
 			t.Fatalf("first item: %v %v", ok, err)
 		}
 		if err := goray.Kill(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 		var err2 error
-		for _, err := range s.All(ctx) {
+		for _, err := range s.All(withDeadline(t, ctx)) {
 			err2 = err
 		}
 		if !errors.Is(err2, goray.ErrActorDied) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/goray-dev/goray"
 )
@@ -40,6 +41,19 @@ var (
 	})
 )
 
+// retriedBig is bigItemsGen whose first attempt for a key fails its actor
+// after yielding PanicAt items: the call runs again on the restarted
+// actor, yielding those items again.
+var retriedBig = goray.MethodGen(streamer, "big-retried", func(_ *Streamer, ctx context.Context, p genParams, yield func([]byte) error) error {
+	first := counter(&genYielded, p.Key).Add(1) == 1
+	return yieldBig(ctx, p.N, func(b []byte) error {
+		if first && int(b[0]) == p.PanicAt {
+			panic("first attempt fails")
+		}
+		return yield(b)
+	})
+})
+
 func yieldBig(ctx context.Context, n int, yield func([]byte) error) error {
 	for i := range n {
 		size := 1 << 20
@@ -60,6 +74,8 @@ type genParams struct {
 
 func collect(t *testing.T, ctx context.Context, s *goray.Stream[int]) ([]int, error) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	var got []int
 	for r, err := range s.All(ctx) {
 		if err != nil {
@@ -107,7 +123,7 @@ func TestStreamingGenerator(t *testing.T) {
 	t.Run("the producer waits for its consumer", func(t *testing.T) {
 		key := uniqueKey(t)
 		s := countUp.Remote(ctx, genParams{N: 100, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(3))
-		r, ok, err := s.Next(ctx)
+		r, ok, err := nextWithin(ctx, s, 20*time.Second)
 		if !ok || err != nil || mustGet(t, ctx, r) != 0 {
 			t.Fatalf("first item: %v %v", ok, err)
 		}
@@ -124,7 +140,7 @@ func TestStreamingGenerator(t *testing.T) {
 	})
 	t.Run("breaking out of the range abandons the stream", func(t *testing.T) {
 		key := uniqueKey(t)
-		for r, err := range countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(ctx) {
+		for r, err := range countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(withDeadline(t, ctx)) {
 			if err != nil || mustGet(t, ctx, r) == 2 {
 				break
 			}
@@ -138,7 +154,7 @@ func TestStreamingGenerator(t *testing.T) {
 		key := uniqueKey(t)
 		func() {
 			s := countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1))
-			if _, ok, err := s.Next(ctx); !ok || err != nil {
+			if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
 				t.Fatalf("first item: %v %v", ok, err)
 			}
 		}()
@@ -176,7 +192,7 @@ func TestStreamingLargeItems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			func() {
 				var refs []goray.Ref[[]byte]
-				for r, err := range tc.open(5).All(ctx) {
+				for r, err := range tc.open(5).All(withDeadline(t, ctx)) {
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -202,7 +218,7 @@ func TestStreamingLargeItems(t *testing.T) {
 			// An abandoned stream lets go of what it did not hand out.
 			func() {
 				s := tc.open(20, goray.Backpressure(2))
-				if _, ok, err := s.Next(ctx); !ok || err != nil {
+				if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
 					t.Fatalf("first item: %v %v", ok, err)
 				}
 				s.Close()
@@ -210,4 +226,30 @@ func TestStreamingLargeItems(t *testing.T) {
 			pollUntil(t, "items of an abandoned stream freed", func() bool { return storeObjects(t, ctx) == baseline })
 		})
 	}
+	t.Run("a retried call's items come once", func(t *testing.T) {
+		b, err := streamer.New(ctx, goray.ConcurrencyGroup("io", 1), goray.MaxRestarts(-1), goray.MaxTaskRetries(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opts := range [][]goray.Option{nil, {goray.Backpressure(1)}} {
+			func() {
+				var got [][]byte
+				for r, err := range retriedBig.Remote(ctx, b, genParams{N: 6, PanicAt: 3, Key: uniqueKey(t)}, opts...).All(withDeadline(t, ctx)) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, mustGet(t, ctx, r))
+				}
+				if len(got) != 6 {
+					t.Fatalf("%d items, want 6", len(got))
+				}
+				for i, v := range got {
+					if len(v) == 0 || v[0] != byte(i) {
+						t.Fatalf("item %d starts with %v", i, v[:1])
+					}
+				}
+			}()
+			pollUntil(t, "items and their copies freed", func() bool { return storeObjects(t, ctx) == baseline })
+		}
+	})
 }
