@@ -186,6 +186,7 @@ func TestRefsInsideValues(t *testing.T) {
 // Ref at the other end.
 func TestRefsInsideValuesBadInput(t *testing.T) {
 	ctx := start(t)
+	leaksNothing(t, ctx)
 	freed := puts(t, ctx, 7)[0]
 	if err := goray.Free(ctx, freed); err != nil {
 		t.Fatal(err)

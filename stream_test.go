@@ -88,6 +88,7 @@ func collect(t *testing.T, ctx context.Context, s *goray.Stream[int]) ([]int, er
 
 func TestStreamingGenerator(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(2))
+	leaksNothing(t, ctx)
 	tests := []struct {
 		name    string
 		params  genParams
