@@ -236,38 +236,36 @@ func TestGeneratorMethod(t *testing.T) {
 func TestGeneratorMethodBadInput(t *testing.T) {
 	ctx := start(t)
 	leaksNothing(t, ctx)
-	func() {
-		a, err := streamer.New(ctx, goray.ConcurrencyGroup("io", 1), goray.MaxRestarts(-1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cases := []struct {
-			name string
-			s    func() *goray.Stream[int]
-			want error
-		}{
-			{"Backpressure(0)", func() *goray.Stream[int] { return emit.Remote(ctx, a, genParams{N: 1}, goray.Backpressure(0)) }, goray.ErrInvalidArgument},
-			{"an option for actors", func() *goray.Stream[int] { return emit.Remote(ctx, a, genParams{N: 1}, goray.Detached()) }, goray.ErrInvalidArgument},
-			{"zero ActorRef", func() *goray.Stream[int] {
-				return emit.Remote(ctx, goray.ActorRef[Streamer]{}, genParams{N: 1})
-			}, goray.ErrInvalidArgument},
-			{"panic mid-stream", func() *goray.Stream[int] { return emit.Remote(ctx, a, genParams{N: 3, FailAt: -1, PanicAt: 1}) }, goray.ErrTaskFailed},
-		}
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				if _, err := collect(t, ctx, c.s()); !errors.Is(err, c.want) {
-					t.Fatalf("got %v, want %v", err, c.want)
-				}
-			})
-		}
-		t.Run("Backpressure on a plain method call", func(t *testing.T) {
-			if err := get(ctx, streamNext.Remote(ctx, a, goray.Backpressure(1))); !errors.Is(err, goray.ErrInvalidArgument) {
-				t.Fatalf("got %v", err)
+	a, err := streamer.New(ctx, goray.ConcurrencyGroup("io", 1), goray.MaxRestarts(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		s    func() *goray.Stream[int]
+		want error
+	}{
+		{"Backpressure(0)", func() *goray.Stream[int] { return emit.Remote(ctx, a, genParams{N: 1}, goray.Backpressure(0)) }, goray.ErrInvalidArgument},
+		{"an option for actors", func() *goray.Stream[int] { return emit.Remote(ctx, a, genParams{N: 1}, goray.Detached()) }, goray.ErrInvalidArgument},
+		{"zero ActorRef", func() *goray.Stream[int] {
+			return emit.Remote(ctx, goray.ActorRef[Streamer]{}, genParams{N: 1})
+		}, goray.ErrInvalidArgument},
+		{"panic mid-stream", func() *goray.Stream[int] { return emit.Remote(ctx, a, genParams{N: 3, FailAt: -1, PanicAt: 1}) }, goray.ErrTaskFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := collect(t, ctx, c.s()); !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
 			}
 		})
-		// After a panic the actor restarts and answers on.
-		mustGet(t, ctx, streamNext.Remote(ctx, a))
-	}()
+	}
+	t.Run("Backpressure on a plain method call", func(t *testing.T) {
+		if err := get(ctx, streamNext.Remote(ctx, a, goray.Backpressure(1))); !errors.Is(err, goray.ErrInvalidArgument) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	// After a panic the actor restarts and answers on.
+	mustGet(t, ctx, streamNext.Remote(ctx, a))
 }
 
 // liveActors counts the actors that are not dead.
