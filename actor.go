@@ -252,6 +252,7 @@ func (rt *runtime) actorDied(id []byte, perr *pb.Error) {
 	if a := rt.actorHandleOf(id); a != nil {
 		a.markDead(perr)
 	}
+	rt.ctorPins.Delete(string(id))
 	rt.owner.FailActor(string(id), perr, nil)
 }
 
@@ -449,9 +450,16 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	if len(pins) > 0 {
 		rt.root.Send(rt.node.Directory, &pb.RefDelta{Incr: pins})
 	}
+	// References inside the arguments' values (which the directory does
+	// not count) are held here until the actor dies (ActorDied), so that
+	// every incarnation's constructor finds them.
+	if held := ctorRefs(args); len(held) > 0 {
+		rt.ctorPins.Store(string(id[:]), held)
+	}
 	reply, err := rt.request(ctx, rt.node.GCS, &pb.CreateActor{Spec: spec})
 	goruntime.KeepAlive(args)
 	if err != nil {
+		rt.ctorPins.Delete(string(id[:]))
 		if ctx.Err() != nil {
 			// Nobody will hold the actor: its creation is abandoned.
 			rt.root.Send(rt.node.GCS, &pb.KillActor{ActorId: id[:], NoRestart: true})
@@ -460,9 +468,11 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 	}
 	r, ok := reply.(*pb.CreateActorReply)
 	if !ok {
+		rt.ctorPins.Delete(string(id[:]))
 		return ActorRef[S]{}, fmt.Errorf("%w: creating actor %s: unexpected reply %T", ErrSystem, typeName, reply)
 	}
 	if r.Error != nil {
+		rt.ctorPins.Delete(string(id[:]))
 		err := fromWire(r.Error)
 		if k := r.Error.Kind; k == pb.ErrorKind_ERROR_KIND_USER || k == pb.ErrorKind_ERROR_KIND_PANIC {
 			// The constructor failed: the actor is dead, for that reason.
@@ -475,6 +485,20 @@ func newActor[S any](ctx context.Context, typeName string, args []argSpec, argEr
 		life = rt.newLife(id)
 	}
 	return ActorRef[S]{a: rt.actorHandleFor(r.Info, life)}, nil
+}
+
+// ctorRefs returns the handles of the references inside constructor
+// arguments: those inside values, and Refs passed as arguments, which hold
+// the references inside their own values.
+func ctorRefs(args []argSpec) []*handle {
+	var out []*handle
+	for _, a := range args {
+		out = append(out, a.nested...)
+		if a.ref != nil && len(a.ref.nested) > 0 {
+			out = append(out, a.ref)
+		}
+	}
+	return out
 }
 
 // newLife returns the owned handle of the lifetime object of an actor this

@@ -260,6 +260,7 @@ var (
 
 func TestExitActor(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(2))
+	leaksNothing(t, ctx)
 	t.Run("queued calls fail and the actor is dead", func(t *testing.T) {
 		s, err := splitter.New(ctx, 0)
 		if err != nil {

@@ -234,6 +234,8 @@ func TestCluster(t *testing.T) {
 	t.Run("unresponsive node", func(t *testing.T) { clusterAsksAroundUnresponsiveNode(t, ctx, stopped) })
 	t.Run("node killed during a workload", func(t *testing.T) { clusterSurvivesNodeKill(t, ctx, workers[2]) })
 	t.Run("actor's node killed", func(t *testing.T) { clusterMovesActors(t, ctx, workers[3]) })
+	borrower := startNodeProc(t, "worker "+head.Address+" 1")
+	t.Run("borrowing across processes", func(t *testing.T) { clusterBorrowing(t, ctx, borrower) })
 	// Placement across the nodes left: it kills workers[1].
 	t.Run("placement", func(t *testing.T) { clusterPlacement(t, ctx, head, workers[0], workers[1]) })
 	// Large copies and saturated CPUs stall no node long enough for gossip
@@ -250,7 +252,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		slices.Sort(dead)
-		want := []string{workers[1].ID, workers[2].ID, workers[3].ID, stopped.ID}
+		want := []string{workers[1].ID, workers[2].ID, workers[3].ID, stopped.ID, borrower.ID}
 		slices.Sort(want)
 		if !slices.Equal(dead, want) {
 			t.Fatalf("dead nodes %v, want only the killed %v", dead, want)

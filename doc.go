@@ -76,10 +76,11 @@
 // A failed call fails every one of its Refs; cancelling any cancels the
 // call; each object is freed when its own Ref goes.
 //
-// A generator task (TaskGen) yields values one by one; its Stream gives
-// their Refs while it runs (range over Stream.All), with Backpressure(n)
-// pausing it while it is n items ahead, and abandoning the stream
-// cancelling it:
+// A generator task (TaskGen) or method (MethodGen) yields values one by
+// one; its Stream gives their Refs while it runs (range over Stream.All),
+// with Backpressure(n) pausing it while it is n items ahead, and
+// abandoning the stream cancelling it. Items of any size travel: a large
+// one goes through the object store.
 //
 //	for r, err := range countdown.Remote(ctx, 5).All(ctx) { … }
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -154,6 +155,12 @@ func callActor(ctx context.Context, a *actorHandle, method string, args []argSpe
 // callActorN is callActor for a method that returns 1+len(more) values:
 // it returns the first's handle and sets more to the others'.
 func callActorN(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error, more []*handle, opts []Option) *handle {
+	return callActorSpec(ctx, a, method, args, argErr, more, opts, nil)
+}
+
+// callActorSpec is callActorN with prep, when set, run on the call before
+// it is queued: a generator call's (which alone takes Backpressure).
+func callActorSpec(ctx context.Context, a *actorHandle, method string, args []argSpec, argErr error, more []*handle, opts []Option, prep func(*pb.ActorCall, objects.ID)) *handle {
 	if a == nil {
 		rt, _ := runtimeOf(ctx)
 		return failedHandles(rt, fmt.Errorf("%w: call %s on a zero ActorRef", ErrInvalidArgument, method), more)
@@ -172,6 +179,9 @@ func callActorN(ctx context.Context, a *actorHandle, method string, args []argSp
 		if err != nil {
 			return failedHandles(rt, fmt.Errorf("%s.%s: %w", a.typeName, method, err), more)
 		}
+		if o.backpressure > 0 && prep == nil {
+			return failedHandles(rt, fmt.Errorf("%w: %s.%s: Backpressure applies to generator calls only", ErrInvalidArgument, a.typeName, method), more)
+		}
 		name = o.name
 		if o.retriesSet {
 			retries = &o.maxRetries
@@ -184,6 +194,9 @@ func callActorN(ctx context.Context, a *actorHandle, method string, args []argSp
 	call := &pb.ActorCall{ActorId: a.id, Method: method, ReturnId: id[:], Owner: rt.ownerPID, Name: name, MaxRetries: retries}
 	if len(more) > 0 {
 		call.ExtraReturnIds = rt.moreReturns(h, a, more)
+	}
+	if prep != nil {
+		prep(call, id)
 	}
 	a.call(queuedCall{call: call, args: args, h: h})
 	return h

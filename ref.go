@@ -317,21 +317,36 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 		h.nested = s.refs
 	}
 	if len(data) >= rt.inline {
-		reply, err := rt.request(ctx, rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
+		res, err := rt.putObject(ctx, id, data)
 		if err != nil {
 			return Ref[T]{}, fmt.Errorf("goray: Put: %w", err)
 		}
-		if ack, ok := reply.(*pb.Ack); !ok || ack.Error != nil {
-			if ok {
-				return Ref[T]{}, fmt.Errorf("goray: Put: %w", fromWire(ack.Error))
-			}
-			return Ref[T]{}, fmt.Errorf("%w: Put: unexpected reply %T", ErrSystem, reply)
-		}
-		h.slot = rt.owner.Ready(id, h, &pb.Result{StoreNode: rt.node.ID, Store: rt.storePID, Size: int64(len(data))})
+		h.slot = rt.owner.Ready(id, h, res)
 	} else {
 		h.slot = rt.owner.ReadyInline(id, data)
 	}
 	return Ref[T]{h: h}, nil
+}
+
+// putObject puts data into the local store as object id and returns its
+// location, for the object's owner to complete it with. When ctx ends
+// first, the object is deleted again, in case the store took it.
+func (rt *runtime) putObject(ctx context.Context, id objects.ID, data []byte) (*pb.Result, error) {
+	reply, err := rt.request(ctx, rt.node.Store, &pb.PutObject{ObjectId: id[:], Data: data})
+	if err != nil {
+		if ctx.Err() != nil {
+			rt.root.Send(rt.node.Store, &pb.DeleteObjects{ObjectIds: [][]byte{id[:]}})
+		}
+		return nil, err
+	}
+	ack, ok := reply.(*pb.Ack)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: unexpected reply %T from the store", ErrSystem, reply)
+	case ack.Error != nil:
+		return nil, fromWire(ack.Error)
+	}
+	return &pb.Result{StoreNode: rt.node.ID, Store: rt.storePID, Size: int64(len(data))}, nil
 }
 
 // Wait waits until numReady of refs are ready, the timeout passes, or ctx

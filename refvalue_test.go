@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/goray-dev/goray"
 )
@@ -28,6 +30,10 @@ type (
 		r goray.Ref[int]
 	}
 	counterBox struct{ C goray.ActorRef[Holder] }
+	holderBox  struct {
+		H   goray.ActorRef[Holder]
+		Bag bigBag
+	}
 )
 
 // Holder is an actor that keeps a bigBag in its state.
@@ -89,6 +95,16 @@ var (
 		}
 		b, err := goray.Get(ctx, h.bag.Blobs[0])
 		return len(b), err
+	})
+	// holderGC collects the garbage of the holder's process, where an
+	// idle process may not run its GC for minutes.
+	holderGC = goray.Method0(holder, "gc", func(h *Holder, ctx context.Context) (bool, error) {
+		runtime.GC()
+		return true, nil
+	})
+	// handToHolder hands a bag to a holder actor, from a task.
+	handToHolder = goray.Task("test.refs.hand-to-holder", func(ctx context.Context, b holderBox) (int, error) {
+		return goray.Get(ctx, holdBag.Remote(ctx, b.H, b.Bag))
 	})
 	callCounter = goray.Task("test.refs.call-counter", func(ctx context.Context, b counterBox) (int, error) {
 		return goray.Get(ctx, holdBag.Remote(ctx, b.C, bigBag{}))
@@ -170,6 +186,7 @@ func TestRefsInsideValues(t *testing.T) {
 // Ref at the other end.
 func TestRefsInsideValuesBadInput(t *testing.T) {
 	ctx := start(t)
+	leaksNothing(t, ctx)
 	freed := puts(t, ctx, 7)[0]
 	if err := goray.Free(ctx, freed); err != nil {
 		t.Fatal(err)
@@ -278,4 +295,59 @@ func ExamplePut_refsInside() {
 	// A task takes a slice of Refs and fetches each.
 	fmt.Println(goray.Get(ctx, sumRefs.Remote(ctx, []goray.Ref[int]{a, b})))
 	// Output: 42 <nil>
+}
+
+// A Ref inside a value that a process on another node borrows keeps its
+// object alive at its owner (the driver) after the owner let go of its own
+// Refs; the object is freed once the borrower lets go, or once its node
+// dies. w is a worker the case may kill.
+func clusterBorrowing(t *testing.T, ctx context.Context, w *nodeProc) {
+	pollUntil(t, "the borrower's node in the cluster", func() bool {
+		nodes, err := goray.Nodes(ctx)
+		return err == nil && slices.ContainsFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == w.ID && n.Alive })
+	})
+	baseline := storeObjects(t, ctx)
+	h, err := holder.New(ctx, goray.NodeAffinity(w.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []string{"the borrower lets go", "the borrower's node dies"} {
+		handBlob(t, ctx, h, w.ID)
+		for range 3 {
+			runtime.GC()
+		}
+		if n := storeObjects(t, ctx); n != baseline+1 {
+			t.Fatalf("%d objects in the owner's store while another node borrows one, %d before", n, baseline)
+		}
+		if n := mustGet(t, ctx, readFirst.Remote(ctx, h)); n != 150<<10 {
+			t.Fatalf("the borrower read %d bytes", n)
+		}
+		switch end {
+		case "the borrower lets go":
+			mustGet(t, ctx, dropBag.Remote(ctx, h))
+			pollUntil(t, "object freed once the borrower let go", func() bool {
+				mustGet(t, ctx, holderGC.Remote(ctx, h))
+				return storeObjects(t, ctx) == baseline
+			})
+		default:
+			w.kill()
+			// Gossip declares the node dead first.
+			pollFor(t, time.Minute, "object freed once its borrower died", func() bool { return storeObjects(t, ctx) == baseline })
+		}
+	}
+}
+
+// handBlob puts a blob and hands it, inside a value, to a task on node
+// that gives it to h; the caller keeps no Ref.
+//
+//go:noinline
+func handBlob(t *testing.T, ctx context.Context, h goray.ActorRef[Holder], node string) {
+	r, err := goray.Put(ctx, bytes.Repeat([]byte{9}, 150<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := holderBox{H: h, Bag: bigBag{Blobs: []goray.Ref[[]byte]{r}}}
+	if n := mustGet(t, ctx, handToHolder.Remote(ctx, box, goray.NodeAffinity(node))); n != 1 {
+		t.Fatalf("the holder got %d blobs", n)
+	}
 }

@@ -58,6 +58,7 @@ var (
 
 func TestMultipleReturns(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(2))
+	leaksNothing(t, ctx)
 	c, err := splitter.New(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

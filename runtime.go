@@ -58,6 +58,9 @@ type runtime struct {
 	// producers those whose generators run here, by stream ID.
 	streams   sync.Map // objects.ID -> *streamState
 	producers sync.Map // objects.ID -> *producer
+	// ctorPins holds, by actor ID, the references inside the constructor
+	// arguments of the actors this process created, until they die.
+	ctorPins sync.Map // string -> []*handle
 }
 
 // err returns why the runtime ended, or nil while it runs.

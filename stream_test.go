@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/goray-dev/goray"
 )
@@ -32,10 +33,39 @@ var (
 		}
 		return nil
 	})
-	bigItem = goray.TaskGen("test.stream.big", func(ctx context.Context, _ int, yield func([]byte) error) error {
-		return yield(bytes.Repeat([]byte{1}, 200<<10))
+	// bigItems yields n items of 1 MiB each but the ones at odd indexes,
+	// which are small; item i is filled with byte i.
+	bigItems    = goray.TaskGen("test.stream.big", yieldBig)
+	bigItemsGen = goray.MethodGen(streamer, "big", func(_ *Streamer, ctx context.Context, n int, yield func([]byte) error) error {
+		return yieldBig(ctx, n, yield)
 	})
 )
+
+// retriedBig is bigItemsGen whose first attempt for a key fails its actor
+// after yielding PanicAt items: the call runs again on the restarted
+// actor, yielding those items again.
+var retriedBig = goray.MethodGen(streamer, "big-retried", func(_ *Streamer, ctx context.Context, p genParams, yield func([]byte) error) error {
+	first := counter(&genYielded, p.Key).Add(1) == 1
+	return yieldBig(ctx, p.N, func(b []byte) error {
+		if first && int(b[0]) == p.PanicAt {
+			panic("first attempt fails")
+		}
+		return yield(b)
+	})
+})
+
+func yieldBig(ctx context.Context, n int, yield func([]byte) error) error {
+	for i := range n {
+		size := 1 << 20
+		if i%2 == 1 {
+			size = 10
+		}
+		if err := yield(bytes.Repeat([]byte{byte(i)}, size)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 type genParams struct {
 	N, FailAt, PanicAt int
@@ -44,6 +74,8 @@ type genParams struct {
 
 func collect(t *testing.T, ctx context.Context, s *goray.Stream[int]) ([]int, error) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	var got []int
 	for r, err := range s.All(ctx) {
 		if err != nil {
@@ -56,6 +88,7 @@ func collect(t *testing.T, ctx context.Context, s *goray.Stream[int]) ([]int, er
 
 func TestStreamingGenerator(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(2))
+	leaksNothing(t, ctx)
 	tests := []struct {
 		name    string
 		params  genParams
@@ -91,7 +124,7 @@ func TestStreamingGenerator(t *testing.T) {
 	t.Run("the producer waits for its consumer", func(t *testing.T) {
 		key := uniqueKey(t)
 		s := countUp.Remote(ctx, genParams{N: 100, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(3))
-		r, ok, err := s.Next(ctx)
+		r, ok, err := nextWithin(ctx, s, 20*time.Second)
 		if !ok || err != nil || mustGet(t, ctx, r) != 0 {
 			t.Fatalf("first item: %v %v", ok, err)
 		}
@@ -108,7 +141,7 @@ func TestStreamingGenerator(t *testing.T) {
 	})
 	t.Run("breaking out of the range abandons the stream", func(t *testing.T) {
 		key := uniqueKey(t)
-		for r, err := range countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(ctx) {
+		for r, err := range countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1)).All(withDeadline(t, ctx)) {
 			if err != nil || mustGet(t, ctx, r) == 2 {
 				break
 			}
@@ -122,7 +155,7 @@ func TestStreamingGenerator(t *testing.T) {
 		key := uniqueKey(t)
 		func() {
 			s := countUp.Remote(ctx, genParams{N: 1000, FailAt: -1, PanicAt: -1, Key: key}, goray.Backpressure(1))
-			if _, ok, err := s.Next(ctx); !ok || err != nil {
+			if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
 				t.Fatalf("first item: %v %v", ok, err)
 			}
 		}()
@@ -138,10 +171,86 @@ func TestStreamingGenerator(t *testing.T) {
 		if !errors.Is(err, goray.ErrInvalidArgument) {
 			t.Fatalf("Backpressure(0): %v", err)
 		}
-		s := bigItem.Remote(ctx, 0)
-		_, ok, err := s.Next(ctx)
-		if ok || !strings.Contains(fmt.Sprint(err), "too large") {
-			t.Fatalf("big item: %v %v", ok, err)
+	})
+}
+
+// Items too large to travel inline go through the object store, owned by
+// the consumer: they live while it holds their Refs, and no longer.
+func TestStreamingLargeItems(t *testing.T) {
+	ctx := start(t, goray.WithCPUs(2))
+	a, err := streamer.New(ctx, goray.ConcurrencyGroup("io", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseline := storeObjects(t, ctx)
+	for _, tc := range []struct {
+		name string
+		open func(n int, opts ...goray.Option) *goray.Stream[[]byte]
+	}{
+		{"task", func(n int, opts ...goray.Option) *goray.Stream[[]byte] { return bigItems.Remote(ctx, n, opts...) }},
+		{"method", func(n int, opts ...goray.Option) *goray.Stream[[]byte] { return bigItemsGen.Remote(ctx, a, n, opts...) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			func() {
+				var refs []goray.Ref[[]byte]
+				for r, err := range tc.open(5).All(withDeadline(t, ctx)) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					refs = append(refs, r)
+				}
+				if len(refs) != 5 {
+					t.Fatalf("%d items, want 5", len(refs))
+				}
+				for i, r := range refs {
+					want := 1 << 20
+					if i%2 == 1 {
+						want = 10
+					}
+					if got := mustGet(t, ctx, r); !bytes.Equal(got, bytes.Repeat([]byte{byte(i)}, want)) {
+						t.Fatalf("item %d: %d bytes, want %d of %d", i, len(got), want, i)
+					}
+				}
+				if n := storeObjects(t, ctx); n != baseline+3 {
+					t.Fatalf("%d objects in the store with 3 large items held, %d before", n, baseline)
+				}
+			}()
+			pollUntil(t, "dropped items freed", func() bool { return storeObjects(t, ctx) == baseline })
+			// An abandoned stream lets go of what it did not hand out.
+			func() {
+				s := tc.open(20, goray.Backpressure(2))
+				if _, ok, err := nextWithin(ctx, s, 20*time.Second); !ok || err != nil {
+					t.Fatalf("first item: %v %v", ok, err)
+				}
+				s.Close()
+			}()
+			pollUntil(t, "items of an abandoned stream freed", func() bool { return storeObjects(t, ctx) == baseline })
+		})
+	}
+	t.Run("a retried call's items come once", func(t *testing.T) {
+		b, err := streamer.New(ctx, goray.ConcurrencyGroup("io", 1), goray.MaxRestarts(-1), goray.MaxTaskRetries(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opts := range [][]goray.Option{nil, {goray.Backpressure(1)}} {
+			func() {
+				var got [][]byte
+				for r, err := range retriedBig.Remote(ctx, b, genParams{N: 6, PanicAt: 3, Key: uniqueKey(t)}, opts...).All(withDeadline(t, ctx)) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, mustGet(t, ctx, r))
+				}
+				if len(got) != 6 {
+					t.Fatalf("%d items, want 6", len(got))
+				}
+				for i, v := range got {
+					if len(v) == 0 || v[0] != byte(i) {
+						t.Fatalf("item %d starts with %v", i, v[:1])
+					}
+				}
+			}()
+			pollUntil(t, "items and their copies freed", func() bool { return storeObjects(t, ctx) == baseline })
 		}
 	})
 }

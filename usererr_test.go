@@ -67,6 +67,7 @@ func TestErrorsKeepIdentity(t *testing.T) {
 		}
 	}
 	ctx := start(t, goray.WithCPUs(2))
+	leaksNothing(t, ctx)
 	s, err := splitter.New(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

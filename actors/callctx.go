@@ -30,8 +30,8 @@ type CallInfo struct {
 	// Extra is set by the invoker of a function returning several values:
 	// every value but the first, which the invoker returns as usual.
 	Extra []Return
-	// StreamBackpressure is, for a generator task, how many items it may
-	// yield ahead of its consumer (0: no limit).
+	// StreamBackpressure is, for a generator task or method, how many
+	// items it may yield ahead of its consumer (0: no limit).
 	StreamBackpressure int64
 	// Exit is set by an actor method (on its own goroutine) that ends its
 	// actor: the host answers the call, then the actor dies, answering

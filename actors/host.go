@@ -286,7 +286,8 @@ func (h *Host) constructed(c actor.Context, m ctorDone) {
 // newCall returns the host's record of a call, its context ready.
 func (h *Host) newCall(m *pb.ActorCall) *hostCall {
 	hc := &hostCall{msg: m, lane: h.laneOf(m.Method),
-		info: CallInfo{Incarnation: h.inc, Owner: m.Owner, TaskID: m.ReturnId, NumReturns: 1 + len(m.ExtraReturnIds)}}
+		info: CallInfo{Incarnation: h.inc, Owner: m.Owner, TaskID: m.ReturnId, NumReturns: 1 + len(m.ExtraReturnIds),
+			StreamBackpressure: m.StreamBackpressure}}
 	hc.init(h.env.Base, &hc.info)
 	return hc
 }
@@ -538,7 +539,8 @@ func (h *Host) retry(hc *hostCall, failure *pb.Error) *hostCall {
 	}
 	if r < 0 || call.Attempt < r {
 		return h.newCall(&pb.ActorCall{ActorId: call.ActorId, Method: call.Method, Args: call.Args, ReturnId: call.ReturnId,
-			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds, Name: call.Name, MaxRetries: call.MaxRetries})
+			Owner: call.Owner, Attempt: call.Attempt + 1, ExtraReturnIds: call.ExtraReturnIds, Name: call.Name, MaxRetries: call.MaxRetries,
+			StreamBackpressure: call.StreamBackpressure})
 	}
 	h.env.Deliver(call.Owner, call.ReturnId, nil, failure, nil)
 	return nil

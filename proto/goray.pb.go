@@ -1051,9 +1051,11 @@ func (x *Result) GetContained() []*Contained {
 	return nil
 }
 
-// StreamItem is one value a generator task yielded, sent by the process
-// running it to the stream's owner (the task's owner) before the task's
-// own result, in the order yielded. The value travels inline.
+// StreamItem is one value a generator task or method yielded, sent by the
+// process running it to the stream's owner (the call's owner) before the
+// call's own result, in the order yielded. A small value travels inline; a
+// large one is in the producer's store already (result names it there),
+// owned by the stream's owner from then on.
 type StreamItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stream: the task's return ID.
@@ -2485,9 +2487,12 @@ type ActorCall struct {
 	Name string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
 	// How often the call is run again when the actor fails while it runs,
 	// instead of the actor's max_task_retries.
-	MaxRetries    *int32 `protobuf:"varint,9,opt,name=max_retries,json=maxRetries,proto3,oneof" json:"max_retries,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxRetries *int32 `protobuf:"varint,9,opt,name=max_retries,json=maxRetries,proto3,oneof" json:"max_retries,omitempty"`
+	// For a generator method: how many items it may yield ahead of its
+	// consumer (0: no limit).
+	StreamBackpressure int64 `protobuf:"varint,10,opt,name=stream_backpressure,json=streamBackpressure,proto3" json:"stream_backpressure,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ActorCall) Reset() {
@@ -2579,6 +2584,13 @@ func (x *ActorCall) GetName() string {
 func (x *ActorCall) GetMaxRetries() int32 {
 	if x != nil && x.MaxRetries != nil {
 		return *x.MaxRetries
+	}
+	return 0
+}
+
+func (x *ActorCall) GetStreamBackpressure() int64 {
+	if x != nil {
+		return x.StreamBackpressure
 	}
 	return 0
 }
@@ -5894,7 +5906,7 @@ const file_goray_proto_rawDesc = "" +
 	"\x06actors\x18\x01 \x03(\v2\x14.goray.RestoredActorR\x06actors\"e\n" +
 	"\rRestoredActor\x12$\n" +
 	"\x04spec\x18\x01 \x01(\v2\x10.goray.ActorSpecR\x04spec\x12.\n" +
-	"\x05state\x18\x02 \x01(\v2\x18.goray.ActorStateChangedR\x05state\"\xab\x02\n" +
+	"\x05state\x18\x02 \x01(\v2\x18.goray.ActorStateChangedR\x05state\"\xdc\x02\n" +
 	"\tActorCall\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1e\n" +
@@ -5907,7 +5919,9 @@ const file_goray_proto_rawDesc = "" +
 	"\x10extra_return_ids\x18\a \x03(\fR\x0eextraReturnIds\x12\x12\n" +
 	"\x04name\x18\b \x01(\tR\x04name\x12$\n" +
 	"\vmax_retries\x18\t \x01(\x05H\x00R\n" +
-	"maxRetries\x88\x01\x01B\x0e\n" +
+	"maxRetries\x88\x01\x01\x12/\n" +
+	"\x13stream_backpressure\x18\n" +
+	" \x01(\x03R\x12streamBackpressureB\x0e\n" +
 	"\f_max_retries\"Z\n" +
 	"\vLookupActor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +

@@ -824,6 +824,7 @@ func (c *ActorCall) Validate() error {
 		checkReturnIDs(t, c.ExtraReturnIds),
 		checkLen(t, "name", c.Name, MaxNameLen),
 		checkRetries(t, "max_retries", c.GetMaxRetries()),
+		checkNonNegative(t, "stream_backpressure", c.StreamBackpressure),
 	)
 }
 

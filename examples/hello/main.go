@@ -71,6 +71,16 @@ var (
 		return &Counter{n: start}, nil
 	})
 	add = goray.Method(counter, "add", (*Counter).Add)
+	// steps is a generator method: it adds 1 n times, yielding each total.
+	steps = goray.MethodGen(counter, "steps", func(c *Counter, ctx context.Context, n int, yield func(int) error) error {
+		for range n {
+			c.n++
+			if err := yield(c.n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 )
 
 func main() {
@@ -155,19 +165,17 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "wait: %d ready, %d not ready\n", len(ready), len(notReady))
 
 	// A generator streams Refs while it runs; Backpressure(2) pauses it
-	// while it is two items ahead of this loop.
-	var got []int
-	for r, err := range countdown.Remote(ctx, 5, goray.Backpressure(2)).All(ctx) {
-		if err != nil {
-			return err
-		}
-		x, err := goray.Get(ctx, r)
-		if err != nil {
-			return err
-		}
-		got = append(got, x)
+	// while it is two items ahead of the loop that reads them.
+	got, err := streamed(ctx, countdown.Remote(ctx, 5, goray.Backpressure(2)))
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(w, "countdown streamed", got)
+	// An actor method streams the same way, from the actor's state.
+	if got, err = streamed(ctx, steps.Remote(ctx, c, 3)); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "counter stepped", got)
 
 	// Errors keep their kind: a killed actor fails calls with ErrActorDied.
 	if err := goray.Kill(ctx, c); err != nil {
@@ -176,4 +184,20 @@ func run(ctx context.Context, w io.Writer) error {
 	_, err = goray.Get(ctx, add.Remote(ctx, c, 1))
 	fmt.Fprintln(w, "call after kill fails with ErrActorDied:", errors.Is(err, goray.ErrActorDied))
 	return nil
+}
+
+// streamed reads every item of a stream.
+func streamed(ctx context.Context, s *goray.Stream[int]) ([]int, error) {
+	var got []int
+	for r, err := range s.All(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		x, err := goray.Get(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		got = append(got, x)
+	}
+	return got, nil
 }

@@ -21,6 +21,7 @@ func TestHello(t *testing.T) {
 		"counter found by name, after adding 100 = 125",
 		"wait: 3 ready, 0 not ready",
 		"countdown streamed [5 4 3 2 1]",
+		"counter stepped [126 127 128]",
 		"call after kill fails with ErrActorDied: true",
 	} {
 		if !strings.Contains(out.String(), want) {

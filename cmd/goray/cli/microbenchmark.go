@@ -44,15 +44,23 @@ var benchSumRefs = goray.Task("goray.bench.sum-refs", func(ctx context.Context, 
 	return total, nil
 })
 
-// benchGen yields n small values: generator_items_per_second.
-var benchGen = goray.TaskGen("goray.bench.gen", func(ctx context.Context, n int, yield func(int) error) error {
+// benchGen yields n small values: generator_items_per_second; and
+// benchActorGen, as an actor method: actor_generator_items_per_second.
+var (
+	benchGen      = goray.TaskGen("goray.bench.gen", yieldInts)
+	benchActorGen = goray.MethodGen(benchActor, "gen", func(_ *benchState, ctx context.Context, n int, yield func(int) error) error {
+		return yieldInts(ctx, n, yield)
+	})
+)
+
+func yieldInts(_ context.Context, n int, yield func(int) error) error {
 	for i := range n {
 		if err := yield(i); err != nil {
 			return err
 		}
 	}
 	return nil
-})
+}
 
 // genItemsPerRun is how many items one generator task of
 // generator_items_per_second yields.
@@ -62,21 +70,33 @@ const genItemsPerRun = 1000
 // from one generator task at a time.
 func generatorItems(ctx context.Context, d time.Duration) (float64, error) {
 	return rate(func(ctx context.Context) (int, error) {
-		n := 0
-		for r, err := range benchGen.Remote(ctx, genItemsPerRun).All(ctx) {
-			if err != nil {
-				return n, err
-			}
-			if _, err := goray.Get(ctx, r); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if n != genItemsPerRun {
-			return n, fmt.Errorf("generator yielded %d items, want %d", n, genItemsPerRun)
-		}
-		return n, nil
+		return consumeInts(ctx, benchGen.Remote(ctx, genItemsPerRun))
 	})(ctx, d)
+}
+
+// actorGeneratorItems is generatorItems for a generator method of one actor.
+func actorGeneratorItems(ctx context.Context, d time.Duration) (float64, error) {
+	return withActor(func(ctx context.Context, a goray.ActorRef[benchState]) (int, error) {
+		return consumeInts(ctx, benchActorGen.Remote(ctx, a, genItemsPerRun))
+	})(ctx, d)
+}
+
+// consumeInts ranges over a stream of genItemsPerRun items and reads each.
+func consumeInts(ctx context.Context, s *goray.Stream[int]) (int, error) {
+	n := 0
+	for r, err := range s.All(ctx) {
+		if err != nil {
+			return n, err
+		}
+		if _, err := goray.Get(ctx, r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if n != genItemsPerRun {
+		return n, fmt.Errorf("generator yielded %d items, want %d", n, genItemsPerRun)
+	}
+	return n, nil
 }
 
 // refsPerValue is how many Refs refs_in_value_round_trip passes in one value.
@@ -256,6 +276,7 @@ func benchmarks() []bench {
 		}},
 		{"single_client_put_gigabytes", "GB/s", putGigabytes},
 		{"generator_items_per_second", "items/s", generatorItems},
+		{"actor_generator_items_per_second", "items/s", actorGeneratorItems},
 		{"refs_in_value_round_trip", "refs/s", refsInValue},
 		{"refs_as_args_round_trip", "refs/s", refsAsArgs},
 		{"actors_created", "actors/s", actorsCreated},
