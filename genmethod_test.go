@@ -264,6 +264,11 @@ func TestGeneratorMethodBadInput(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("Backpressure on a plain task", func(t *testing.T) {
+		if err := get(ctx, double.Remote(ctx, 1, goray.Backpressure(1))); !errors.Is(err, goray.ErrInvalidArgument) {
+			t.Fatalf("got %v", err)
+		}
+	})
 	// After a panic the actor restarts and answers on.
 	mustGet(t, ctx, streamNext.Remote(ctx, a))
 }

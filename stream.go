@@ -214,7 +214,8 @@ func (s *Stream[T]) close() {
 }
 
 // Backpressure makes a generator task or method pause while it is n items
-// ahead of its consumer (default: no limit).
+// ahead of its consumer (default: no limit). Given to a call that is not a
+// generator's, it fails the call with ErrInvalidArgument.
 func Backpressure(n int) Option {
 	return opt(forTask|forMethod, func(o *options) {
 		if n < 1 {

@@ -120,6 +120,9 @@ func submitTaskSpec(ctx context.Context, function string, args []argSpec, argErr
 	if err != nil {
 		return failedHandles(rt, fmt.Errorf("task %s: %w", function, err), more)
 	}
+	if o.backpressure > 0 && prep == nil {
+		return failedHandles(rt, fmt.Errorf("%w: task %s: Backpressure applies to generator tasks only", ErrInvalidArgument, function), more)
+	}
 	res, err := o.wireResources(forTask)
 	if err != nil {
 		return failedHandles(rt, fmt.Errorf("task %s: %w", function, err), more)
