@@ -1,12 +1,10 @@
 package goray_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -20,15 +18,14 @@ import (
 	"time"
 
 	"github.com/goray-dev/goray"
+	"github.com/goray-dev/goray/internal/nodetest"
 )
 
 // Cluster tests run a real cluster: the head and the worker nodes are child
-// processes (this test binary, re-executed with nodeEnv set), and the test
+// processes (this test binary, re-executed with nodetest.Env set), and the test
 // process is the driver, as a user's program would be.
-const nodeEnv = "GORAY_TEST_NODE"
-
 func TestMain(m *testing.M) {
-	if role := os.Getenv(nodeEnv); role != "" {
+	if role := nodetest.Role(); role != "" {
 		os.Exit(runNode(role))
 	}
 	os.Exit(m.Run())
@@ -65,76 +62,18 @@ func runNode(role string) int {
 		fmt.Fprintln(os.Stderr, "bad node role", role)
 		return 2
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), wait)
-	n, err := goray.StartNode(sctx, opts...)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Printf("node %s %s\n", n.ID(), n.Address())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.Stop(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return nodetest.Serve(wait, opts...)
 }
 
 // nodeProc is a node running in a child process.
-type nodeProc struct {
-	ID, Address string
-	cmd         *exec.Cmd
-	stdin       io.Closer
-}
+type nodeProc = nodetest.Proc
 
 // startNodeProc starts a node process; it is killed when the test ends.
 func startNodeProc(t *testing.T, role string) *nodeProc {
 	t.Helper()
-	p := launchNodeProc(t, role)
-	t.Cleanup(p.kill)
+	p := nodetest.Launch(t, role)
+	t.Cleanup(p.Kill)
 	return p
-}
-
-// launchNodeProc starts a node process and waits until it runs; killing it
-// is up to the caller.
-func launchNodeProc(t *testing.T, role string) *nodeProc {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeEnv+"="+role)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &nodeProc{cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		p.kill()
-		t.Fatalf("node process %q: %v", role, err)
-	}
-	fields := strings.Fields(line)
-	if len(fields) != 3 || fields[0] != "node" {
-		p.kill()
-		t.Fatalf("node process %q said %q", role, line)
-	}
-	p.ID, p.Address = fields[1], fields[2]
-	return p
-}
-
-// kill ends the node process at once, as a crash would.
-func (p *nodeProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
 }
 
 // startCluster starts a head and workers of one CPU each, and a driver
@@ -153,7 +92,7 @@ func startCluster(t *testing.T, workers int) (ctx context.Context, head *nodePro
 	var late []*nodeProc
 	var mu sync.Mutex
 	spawn = func(t *testing.T, role string) *nodeProc {
-		p := launchNodeProc(t, role)
+		p := nodetest.Launch(t, role)
 		mu.Lock()
 		late = append(late, p)
 		mu.Unlock()
@@ -168,7 +107,7 @@ func startCluster(t *testing.T, workers int) (ctx context.Context, head *nodePro
 		mu.Lock()
 		defer mu.Unlock()
 		for _, p := range late {
-			p.kill()
+			p.Kill()
 		}
 	})
 	pollUntil(t, "every node in the cluster", func() bool {
@@ -289,7 +228,7 @@ func clusterSurvivesHeadRestart(t *testing.T, ctx context.Context, head *nodePro
 	_, gossipPort, _ := strings.Cut(head.Address, ":")
 	_, port, _ := strings.Cut(nodes[i].Address, ":")
 
-	head.kill()
+	head.Kill()
 	if got := mustGet(t, ctx, whereCall.Remote(ctx, a)); got != on {
 		t.Fatalf("the actor answered from %s, then from %s with the head gone", on, got)
 	}
@@ -380,7 +319,7 @@ func clusterRefusesWrongToken(t *testing.T, ctx context.Context, head *nodeProc)
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeEnv+"=worker "+head.Address+" 1 another-token-0123456789")
+	cmd.Env = append(os.Environ(), nodetest.Env+"=worker "+head.Address+" 1 another-token-0123456789")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	done := make(chan error, 1)
@@ -545,17 +484,17 @@ func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim
 		_, ok := stats[victim.ID]
 		return err == nil && ok
 	})
-	if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := victim.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	// The signal stops every thread of the process a moment later: until
 	// then, the node may still answer. (Without /proc, go on at once.)
 	pollUntil(t, "the node process stopped", func() bool {
-		st := processState(victim.cmd.Process.Pid)
+		st := processState(victim.Pid())
 		return st == 'T' || st == 0
 	})
 	defer func() {
-		victim.kill()
+		victim.Kill()
 		pollUntil(t, "the cluster sees the stopped node dead", func() bool {
 			nodes, err := goray.Nodes(ctx)
 			return err == nil && slices.ContainsFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == victim.ID && !n.Alive })
@@ -640,7 +579,7 @@ func clusterSurvivesNodeKill(t *testing.T, ctx context.Context, victim *nodeProc
 	t0 := time.Now()
 	for i, r := range refs {
 		if i == n/5 {
-			victim.kill()
+			victim.Kill()
 		}
 		got, err := getWithin(t, ctx, r, time.Minute)
 		if err != nil || got != 2*i {
@@ -731,7 +670,7 @@ func clusterMovesActors(t *testing.T, ctx context.Context, victim *nodeProc) {
 	// An actor the moving one created and holds is owned by the victim's
 	// process: it dies with it, wherever it runs, restarts left or not.
 	child := mustGet(t, ctx, spawnChild.Remote(ctx, moving))
-	victim.kill()
+	victim.Kill()
 	// Free a CPU elsewhere for it.
 	for _, a := range refs {
 		if a != moving {

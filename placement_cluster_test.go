@@ -99,7 +99,7 @@ func clusterPlacement(t *testing.T, ctx context.Context, head, helper, victim *n
 	if err := blocker.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	victim.kill()
+	victim.Kill()
 	var last goray.PlacementGroupInfo
 	pollUntil(t, "the group placed again after its node died", func() bool {
 		last, err = pg.Info(ctx)

@@ -330,7 +330,7 @@ func clusterBorrowing(t *testing.T, ctx context.Context, w *nodeProc) {
 				return storeObjects(t, ctx) == baseline
 			})
 		default:
-			w.kill()
+			w.Kill()
 			// Gossip declares the node dead first.
 			pollFor(t, time.Minute, "object freed once its borrower died", func() bool { return storeObjects(t, ctx) == baseline })
 		}

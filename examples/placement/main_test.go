@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,17 +15,14 @@ import (
 
 	"github.com/goray-dev/goray"
 	"github.com/goray-dev/goray/gpu"
+	"github.com/goray-dev/goray/internal/nodetest"
 )
-
-// nodeEnv makes the test binary run one node of the test cluster instead
-// of the tests.
-const nodeEnv = "GORAY_TEST_NODE"
 
 // clusterToken is the test cluster's token.
 const clusterToken = "placement-example-test-token-0123"
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(nodeEnv); role != "" {
+	if role := nodetest.Role(); role != "" {
 		os.Exit(runNode(role))
 	}
 	os.Exit(m.Run())
@@ -53,69 +46,15 @@ func runNode(role string) int {
 		fmt.Fprintln(os.Stderr, "bad node role", role)
 		return 2
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	n, err := goray.StartNode(sctx, opts...)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Printf("node %s %s\n", n.ID(), n.Address())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.Stop(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return nodetest.Serve(30*time.Second, opts...)
 }
 
-// nodeProc is a node running in a child process.
-type nodeProc struct {
-	ID, Address string
-	cmd         *exec.Cmd
-	stdin       io.Closer // closing it stops the node
-}
-
-// startNode starts a node process and waits until it runs; it is killed
-// when the test ends.
-func startNode(t *testing.T, role string) *nodeProc {
+// startNode starts a node process and waits until it runs; it stops
+// when the test ends (killed if it takes too long).
+func startNode(t *testing.T, role string) *nodetest.Proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeEnv+"="+role)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &nodeProc{cmd: cmd, stdin: stdin}
-	t.Cleanup(func() {
-		// The driver has shut down: the node stops on its own, or is
-		// killed when it takes too long.
-		_ = p.stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	fields := strings.Fields(line)
-	if err != nil || len(fields) != 3 || fields[0] != "node" {
-		t.Fatalf("node process %q said %q (%v)", role, line, err)
-	}
-	p.ID, p.Address = fields[1], fields[2]
+	p := nodetest.Launch(t, role)
+	t.Cleanup(func() { p.Stop(15 * time.Second) })
 	return p
 }
 
