@@ -1,19 +1,16 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/goray-dev/goray/actors"
+	"github.com/goray-dev/goray/internal/nodeproc"
 	"github.com/goray-dev/goray/objects"
 	"github.com/goray-dev/goray/placement"
 	pb "github.com/goray-dev/goray/proto"
@@ -84,11 +81,7 @@ func runNodeProcess(spec string) int {
 }
 
 // child is a node running in a child process.
-type child struct {
-	ID, Address string
-	cmd         *exec.Cmd
-	stdin       io.Closer
-}
+type child = nodeproc.Proc
 
 // startChild starts a node process that joins head; it is killed when the
 // test ends, whatever happens.
@@ -98,38 +91,9 @@ func startChild(t *testing.T, head string, resources map[string]float64) *child 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeProcessEnv+"="+string(spec))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdin: stdin}
-	t.Cleanup(func() { c.kill() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("node process: %v", err)
-	}
-	fields := strings.Fields(line)
-	if len(fields) != 3 || fields[0] != "node" {
-		t.Fatalf("node process said %q", line)
-	}
-	c.ID, c.Address = fields[1], fields[2]
+	c := nodeproc.Launch(t, nodeProcessEnv, string(spec))
+	t.Cleanup(c.Kill)
 	return c
-}
-
-// kill ends the node process at once, as a crash would.
-func (c *child) kill() {
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	_ = c.cmd.Wait()
 }
 
 // startHead starts the head node in the test process.
@@ -164,7 +128,7 @@ func taskRunsOnAnotherNode(t *testing.T, head *testNode) {
 	defer func() {
 		// The next case starts once the GCS knows this node is gone, so
 		// that nothing of it is placed here meanwhile.
-		worker.kill()
+		worker.Kill()
 		waitUntil(t, "the GCS to declare the worker dead", func() bool { return !head.nodeAlive(worker.ID) })
 	}()
 	roles := map[string]pb.NodeRole{}
@@ -221,7 +185,7 @@ func actorMovesWhenItsNodeDies(t *testing.T, head *testNode) {
 		t.Fatalf("call answered from %q, want the worker", got)
 	}
 
-	worker.kill() // gossip tells the head's GCS
+	worker.Kill() // gossip tells the head's GCS
 	info := func() *pb.ActorInfo {
 		return head.request(head.GCS, &pb.LookupActor{ActorId: spec.ActorId}).(*pb.LookupActorReply).Info
 	}
