@@ -92,32 +92,14 @@ func TestGeneratorMethod(t *testing.T) {
 	}
 	// Each case's items continue the actor's sequence where the last
 	// case left it.
-	tests := []struct {
-		name    string
-		params  genParams
-		opts    []goray.Option
-		want    int
-		wantErr string
-	}{
-		{"all items in order", genParams{N: 50, FailAt: -1, PanicAt: -1}, nil, 50, ""},
-		{"with backpressure", genParams{N: 30, FailAt: -1, PanicAt: -1}, []goray.Option{goray.Backpressure(2)}, 30, ""},
-		{"error after the items before it", genParams{N: 10, FailAt: 4, PanicAt: -1}, nil, 4, "failed at 4"},
-		{"panic mid-stream", genParams{N: 10, FailAt: -1, PanicAt: 6}, nil, 6, "panic at 6"},
-		{"empty", genParams{N: 0, FailAt: -1, PanicAt: -1}, nil, 0, ""},
-	}
-	for _, tt := range tests {
+	for _, tt := range generatorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			from := mustGet(t, ctx, streamNext.Remote(ctx, a))
 			n, err := collectFrom(t, ctx, emit.Remote(ctx, a, tt.params, tt.opts...), from)
 			if n != tt.want {
 				t.Fatalf("%d items, want %d (%v)", n, tt.want, err)
 			}
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("stream error %v", err)
-			case tt.wantErr != "" && (!errors.Is(err, goray.ErrTaskFailed) || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("stream error %v, want %q", err, tt.wantErr)
-			}
+			checkStreamErr(t, err, tt.wantErr)
 		})
 	}
 	t.Run("calls from one caller run in order", func(t *testing.T) {

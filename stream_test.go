@@ -86,23 +86,37 @@ func collect(t *testing.T, ctx context.Context, s *goray.Stream[int]) ([]int, er
 	return got, nil
 }
 
+// generatorCases are the streams every kind of generator is run through.
+var generatorCases = []struct {
+	name    string
+	params  genParams
+	opts    []goray.Option
+	want    int
+	wantErr string
+}{
+	{"all items in order", genParams{N: 50, FailAt: -1, PanicAt: -1}, nil, 50, ""},
+	{"with backpressure", genParams{N: 30, FailAt: -1, PanicAt: -1}, []goray.Option{goray.Backpressure(2)}, 30, ""},
+	{"error after the items before it", genParams{N: 10, FailAt: 4, PanicAt: -1}, nil, 4, "failed at 4"},
+	{"panic mid-stream", genParams{N: 10, FailAt: -1, PanicAt: 6}, nil, 6, "panic at 6"},
+	{"empty", genParams{N: 0, FailAt: -1, PanicAt: -1}, nil, 0, ""},
+}
+
+// checkStreamErr fails the test unless a stream ended with no error when
+// want is empty, or with a task failure that says want.
+func checkStreamErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("stream error %v", err)
+	case want != "" && (!errors.Is(err, goray.ErrTaskFailed) || !strings.Contains(err.Error(), want)):
+		t.Fatalf("stream error %v, want %q", err, want)
+	}
+}
+
 func TestStreamingGenerator(t *testing.T) {
 	ctx := start(t, goray.WithCPUs(2))
 	leaksNothing(t, ctx)
-	tests := []struct {
-		name    string
-		params  genParams
-		opts    []goray.Option
-		want    int
-		wantErr string
-	}{
-		{"all items in order", genParams{N: 50, FailAt: -1, PanicAt: -1}, nil, 50, ""},
-		{"with backpressure", genParams{N: 30, FailAt: -1, PanicAt: -1}, []goray.Option{goray.Backpressure(2)}, 30, ""},
-		{"error after the items before it", genParams{N: 10, FailAt: 4, PanicAt: -1}, nil, 4, "failed at 4"},
-		{"panic mid-stream", genParams{N: 10, FailAt: -1, PanicAt: 6}, nil, 6, "panic at 6"},
-		{"empty", genParams{N: 0, FailAt: -1, PanicAt: -1}, nil, 0, ""},
-	}
-	for _, tt := range tests {
+	for _, tt := range generatorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := collect(t, ctx, countUp.Remote(ctx, tt.params, tt.opts...))
 			if len(got) != tt.want {
@@ -113,12 +127,7 @@ func TestStreamingGenerator(t *testing.T) {
 					t.Fatalf("item %d is %d", i, v)
 				}
 			}
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("stream error %v", err)
-			case tt.wantErr != "" && (!errors.Is(err, goray.ErrTaskFailed) || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("stream error %v, want %q", err, tt.wantErr)
-			}
+			checkStreamErr(t, err, tt.wantErr)
 		})
 	}
 	t.Run("the producer waits for its consumer", func(t *testing.T) {
