@@ -93,10 +93,12 @@ func answer(c actor.Context, msg any, sender *actor.PID, perr *pb.Error) {
 func (g *Guard) panicked(c actor.Context, msg any, sender *actor.PID, reason any, stack []byte) {
 	g.Logger.Error("goray: actor panicked", "component", g.Component, "self", c.Self(),
 		"message", fmt.Sprintf("%T", msg), "panic", fmt.Sprint(reason), "stack", string(stack))
-	answer(c, msg, sender, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("%s panicked handling %T: %v", g.Component, msg, reason)})
+	// OnPanic runs before the answer, so whoever hears of the panic can
+	// rely on what OnPanic did.
 	if g.OnPanic != nil {
 		g.OnPanic(c, reason)
 	}
+	answer(c, msg, sender, &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("%s panicked handling %T: %v", g.Component, msg, reason)})
 }
 
 // logBudget lets through a burst of log lines per minute, so a flood of
