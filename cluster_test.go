@@ -500,7 +500,9 @@ func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim
 			return err == nil && slices.ContainsFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == victim.ID && !n.Alive })
 		})
 	}()
-	const deadline = 500 * time.Millisecond
+	// Long enough for every live node of a race build on a loaded machine
+	// to answer; the stopped one never does.
+	const deadline = 2 * time.Second
 	check := func(what string, ask func(context.Context) (answered int, err error)) {
 		qctx, cancel := context.WithTimeout(ctx, deadline)
 		defer cancel()
