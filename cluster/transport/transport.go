@@ -109,9 +109,9 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 	// Received gRPC messages are read into buffers from a pool: they are
 	// decoded (copied out) before the next is read, and a fresh buffer for
 	// every chunk of an object (megabytes each) cost page faults.
-	recvPool := grpc.NewSharedBufferPool()
+	bufs := &recvPool{}
 	serverOpts := []grpc.ServerOption{
-		experimental.RecvBufferPool(recvPool),
+		experimental.RecvBufferPool(bufs),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.MaxSendMsgSize),
 		grpc.ChainUnaryInterceptor(g.unaryInterceptor),
@@ -128,7 +128,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(dialCreds),
-		experimental.WithRecvBufferPool(recvPool),
+		experimental.WithRecvBufferPool(bufs),
 		// With TLS off, secure is false: the credential then declares that
 		// it may travel over the plaintext connection, which gRPC would
 		// otherwise refuse. This is deliberate and only ever so without TLS.
