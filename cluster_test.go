@@ -500,9 +500,11 @@ func clusterAsksAroundUnresponsiveNode(t *testing.T, ctx context.Context, victim
 			return err == nil && slices.ContainsFunc(nodes, func(n goray.NodeInfo) bool { return n.ID == victim.ID && !n.Alive })
 		})
 	}()
-	// Long enough for every live node of a race build on a loaded machine
-	// to answer; the stopped one never does.
-	const deadline = 2 * time.Second
+	// Long enough for every live node to answer on a loaded machine, and
+	// short enough that both questions end before gossip declares the
+	// stopped node dead (about 1.5 s, stretched as much under the race
+	// detector); the stopped one never answers.
+	const deadline = raceScale * 500 * time.Millisecond
 	check := func(what string, ask func(context.Context) (answered int, err error)) {
 		qctx, cancel := context.WithTimeout(ctx, deadline)
 		defer cancel()
