@@ -248,6 +248,10 @@ func (pg *PlacementGroup) Info(ctx context.Context) (PlacementGroupInfo, error) 
 // its actors die, its queued tasks fail with ErrPlacementGroupRemoved and
 // its running tasks are cancelled. Removing it again fails with
 // ErrPlacementGroupRemoved.
+//
+// Remove returns once the cluster has recorded the removal; as in Ray, the
+// kills reach the group's nodes a moment later, so a call to one of its
+// actors sent right after Remove may still be answered.
 func (pg *PlacementGroup) Remove(ctx context.Context) error {
 	pg.removed.Store(true)
 	if _, err := pg.rt.groupRequest(ctx, &pb.RemovePlacementGroup{GroupId: pg.id[:]}); err != nil {

@@ -148,9 +148,15 @@ func TestPlacementGroupLifecycle(t *testing.T) {
 	if err := getErr(ctx, running); err == nil {
 		t.Fatalf("a task running in a removed group finished without error")
 	}
-	if err := getErr(ctx, pgActorIDs.Remote(ctx, act)); !errors.Is(err, goray.ErrActorDied) {
-		t.Fatalf("actor of a removed group: %v, want ErrActorDied", err)
-	}
+	// The kill reaches the actor's host a moment after Remove returns: a
+	// call sent meanwhile may still be answered.
+	waitFor(t, "the actor of a removed group to die", func() (bool, string) {
+		err := getErr(ctx, pgActorIDs.Remote(ctx, act))
+		if err != nil && !errors.Is(err, goray.ErrActorDied) {
+			t.Fatalf("actor of a removed group: %v, want ErrActorDied", err)
+		}
+		return err != nil, fmt.Sprintf("answering (error %v)", err)
+	})
 	if err := pg.Remove(ctx); !errors.Is(err, goray.ErrPlacementGroupRemoved) {
 		t.Fatalf("second Remove: %v, want ErrPlacementGroupRemoved", err)
 	}
