@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goray-dev/goray/internal/nodeproc"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -103,21 +104,11 @@ func startProc(t testing.TB, spec childSpec) *proc {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(specJSON))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := nodeproc.StartPiped(t, cmd)
 	p := &proc{
 		id: spec.NodeID, cmd: cmd, stdin: stdin,
 		ready: make(chan struct{}), busy: make(chan struct{}, 1), done: make(chan struct{}),

@@ -20,6 +20,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 
+	"github.com/goray-dev/goray/internal/nodeproc"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -237,16 +238,8 @@ func launchPeer(t testing.TB, spec peerSpec) *peerProc {
 	cmd.Env = append(os.Environ(), peerEnv+"="+string(js))
 	p := &peerProc{t: t, cmd: cmd, lines: make(chan string, 16), stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	var stdout io.ReadCloser
+	p.stdin, stdout = nodeproc.StartPiped(t, cmd)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {

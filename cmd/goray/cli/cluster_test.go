@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/goray-dev/goray/internal/nodeproc"
 )
 
 // statusJSON runs status --output json and decodes it.
@@ -555,16 +557,8 @@ func startDriver(t *testing.T, addr, token string) *testDriver {
 	cmd.Env = append(os.Environ(), addressEnv+"="+addr, tokenEnv+"="+token)
 	d := &testDriver{exited: make(chan error, 1), stderr: &bytes.Buffer{}}
 	cmd.Stderr = d.stderr
-	if d.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	var stdout io.ReadCloser
+	d.stdin, stdout = nodeproc.StartPiped(t, cmd)
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	line := make(chan string, 1)
 	go func() {
