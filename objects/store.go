@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+
+	"github.com/goray-dev/goray/internal/hugemem"
 )
 
 // Errors returned by Store. They are wrapped with the object ID, so test them
@@ -563,7 +565,7 @@ func (s *Store) buffer(n int64) []byte {
 		s.released = 0
 		runtime.GC()
 	}
-	return make([]byte, n)
+	return hugemem.Bytes(int(n))
 }
 
 // Pin keeps an in-memory object from being spilled until a matching Unpin.
@@ -1003,7 +1005,7 @@ func runIO(fsys SpillFS, op *ioOp) ioResult {
 			r.data = data
 		}
 	case ioReadAt:
-		buf := make([]byte, op.size)
+		buf := hugemem.Bytes(int(op.size))
 		n, err := fsys.ReadAt(op.path, buf, op.off)
 		if n == len(buf) {
 			err = nil // io.ReaderAt may report io.EOF with the last byte

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strconv"
 	"unsafe"
+
+	"github.com/goray-dev/goray/internal/hugemem"
 )
 
 // tag is the first byte of every encoding. Values are part of the wire
@@ -215,7 +217,7 @@ func appendLarge(dst, src []byte) []byte {
 	if cap(dst) < n {
 		// make clears a large allocation in preemptible steps; append
 		// would clear it in one.
-		grown := make([]byte, len(dst), n)
+		grown := hugemem.Bytes(n)[:len(dst)]
 		copy(grown, dst)
 		dst = grown
 	}
@@ -332,7 +334,7 @@ func decodeSlice[E number](tg tag, payload []byte) ([]E, error) {
 	if len(payload) == 0 {
 		return nil, nil
 	}
-	s := make([]E, len(payload)/size)
+	s := hugemem.Slice[E](len(payload) / size)
 	if nativeLE || size == 1 {
 		copyLarge(byteView(s), payload)
 	} else {

@@ -3,6 +3,8 @@ package transport
 import (
 	"math/bits"
 	"sync"
+
+	"github.com/goray-dev/goray/internal/hugemem"
 )
 
 // Size classes of recvPool: powers of two from 1<<minPoolShift to
@@ -45,7 +47,7 @@ func (p *recvPool) Get(n int) []byte {
 	if b, _ := p.classes[c].Get().(*[]byte); b != nil {
 		return (*b)[:n]
 	}
-	return make([]byte, n, 1<<(c+minPoolShift))
+	return hugemem.Bytes(1 << (c + minPoolShift))[:n]
 }
 
 // Put keeps a buffer Get returned for reuse.

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package hugemem
+
+// adviseHuge does nothing: only Linux takes the advice.
+func adviseHuge([]byte) {}
