@@ -339,8 +339,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			spawn{placement.ProcessID, n.guarded("placement", placement.New(uint64(time.Now().UnixNano())))},
 			spawn{GCSProcessID, NewGCS(n.Placement, n.guard("gcs"))})
 	}
+	var storeOpts []objects.StoreActorOption
+	if n.transport != nil {
+		storeOpts = append(storeOpts, objects.WithStreams(n.transport))
+	}
 	spawns = append(spawns,
-		spawn{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID))},
+		spawn{objects.StoreProcessID, n.guarded("store", objects.StoreActorFor(store, n.ID, storeOpts...))},
 		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(nil))},
 		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"), n.declaredDead)})
 	n.head = head
@@ -348,6 +352,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
 			n.System.Shutdown()
 			return nil, fmt.Errorf("starting %s: %w", s.id, err)
+		}
+	}
+	if n.transport != nil {
+		// Other stores pull chunks of this node's objects over streams.
+		if err := n.transport.ServeStreams(objects.ServeChunks(root, n.Store)); err != nil {
+			n.System.Shutdown()
+			return nil, fmt.Errorf("serving object streams: %w", err)
 		}
 	}
 	// A call sent to a host that has stopped reaches no process: the raylet

@@ -35,6 +35,17 @@
 // request is answered and the owner's directory is told of the new copy
 // with an AddLocation.
 //
+// A store actor given Streams (WithStreams; a node on the network has
+// them) asks for chunks over a byte stream to the source node's chunk
+// server (ServeChunks) once it knows where that is: every ObjectChunk
+// names it. A chunk read from a stream lands straight in the pull's
+// buffer, the part of it that the request owns until its answer is
+// reported to the actor; a message's chunk is copied five times on its way
+// in. The answers go through the same checks. A stream that cannot be
+// opened, or that ends, leaves that source's chunks to messages; a source
+// given up while its stream still owns parts of the buffer leaves that
+// buffer to the stream, and the next source fills a new one.
+//
 // The chunks asked of one source node and not yet received are bounded by
 // TransferConfig.SourceWindow over all pulls from it, because protoactor
 // remote sends all messages from one node to another over one gRPC stream

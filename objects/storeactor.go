@@ -43,19 +43,29 @@ type StoreActor struct {
 	links map[string]*link // by the source's address
 	tags  uint64           // last tag of chunk requests
 	sched *scheduler.TimerScheduler
+
+	// Streams to other nodes' chunk servers (stream.go), by the source's
+	// address; nil where streams failed, and chunks travel as messages.
+	streams  Streams
+	conns    map[string]*streamConn
+	streamed uint64 // chunks received over streams
 }
 
 // NewStoreActor returns the props of a store actor owning s.
-func NewStoreActor(s *Store, nodeID string) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return StoreActorFor(s, nodeID) })
+func NewStoreActor(s *Store, nodeID string, opts ...StoreActorOption) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return StoreActorFor(s, nodeID, opts...) })
 }
 
 // StoreActorFor returns a store actor owning s.
-func StoreActorFor(s *Store, nodeID string) *StoreActor {
-	return &StoreActor{
+func StoreActorFor(s *Store, nodeID string, opts ...StoreActorOption) *StoreActor {
+	a := &StoreActor{
 		store: s, nodeID: nodeID, io: ioPool{limit: s.workers}, waiting: make(map[ticket]waiter),
-		cfg: s.transfer, pulls: make(map[ID]*pull), links: make(map[string]*link),
+		cfg: s.transfer, pulls: make(map[ID]*pull), links: make(map[string]*link), conns: make(map[string]*streamConn),
 	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // replyKind is the message a waiting request is answered with.
@@ -98,6 +108,10 @@ func (a *StoreActor) Receive(c actor.Context) {
 		a.fetch(c, m)
 	case *pb.ObjectChunk:
 		a.chunk(c, m)
+	case *streamChunk:
+		a.streamChunk(c, m)
+	case *streamDown:
+		a.streamDown(c, m)
 	case *pb.NodeDied:
 		a.nodeDied(c, m.Address)
 	case *pb.CancelFetch:
@@ -267,6 +281,9 @@ func (a *StoreActor) reply(c actor.Context, w waiter, o outcome) {
 			return
 		}
 		r := &pb.ObjectChunk{ObjectId: w.id, Offset: w.off, TotalSize: o.size, Data: o.data, Tag: w.tag}
+		if a.streams != nil {
+			r.Stream = a.streams.StreamAddress()
+		}
 		if o.err != nil {
 			r = &pb.ObjectChunk{ObjectId: w.id, Offset: w.off, Tag: w.tag, Error: a.wireError(getErrorKind(o.err), o.err)}
 		}

@@ -111,6 +111,11 @@ type pull struct {
 	chunks, stallChunks uint64
 	stallTag            uint64
 	stopStall           scheduler.CancelFunc
+	// streamOut counts the chunks asked of the current source over stream
+	// and not answered: parts of the buffer that stream's goroutines may
+	// still write.
+	stream    *streamConn
+	streamOut int
 }
 
 // fetchWaiter is a FetchObject waiting for a pull.
@@ -241,6 +246,10 @@ func (a *StoreActor) nodeDied(c actor.Context, addr string) {
 	if addr == "" {
 		return
 	}
+	if sc := a.conns[addr]; sc != nil {
+		sc.close()
+	}
+	delete(a.conns, addr) // a node started later at addr gets a stream again
 	for _, p := range a.pulls {
 		if p.cur < len(p.sources) && p.sources[p.cur].Address == addr {
 			a.sourceFailed(c, p, fmt.Errorf("its node at %s died", addr))
@@ -255,9 +264,12 @@ func (a *StoreActor) sourceFailed(c actor.Context, p *pull, err error) {
 	c.Logger().Info("store: giving up a source", "object", p.id, "source", src.String(), "error", err)
 	p.tried = append(p.tried, fmt.Sprintf("%s (%v)", src, err))
 	a.leave(c, p)
-	if errors.Is(err, ErrMalformedChunk) {
+	// The stream's goroutines may still write to the chunks they were
+	// asked for: the next source fills a new buffer.
+	if errors.Is(err, ErrMalformedChunk) || p.streamOut > 0 {
 		p.asm.reset()
 	}
+	p.stream, p.streamOut = nil, 0
 	p.cur++
 	a.startSource(c, p)
 }
@@ -320,6 +332,7 @@ func (a *StoreActor) drain(c actor.Context, l *link) {
 // of l has room. It reports whether the window stopped it.
 func (a *StoreActor) request(c actor.Context, p *pull, l *link) (blocked bool) {
 	src := p.sources[p.cur]
+	sc := a.conns[src.Address]
 	for {
 		off, n, ok := p.asm.want()
 		if !ok {
@@ -330,6 +343,13 @@ func (a *StoreActor) request(c actor.Context, p *pull, l *link) (blocked bool) {
 		}
 		p.asm.ask(off, n)
 		l.inFlight += n
+		// A stream needs the buffer, which exists once the size is known.
+		if sc != nil && p.asm.size >= 0 && n > 0 {
+			p.stream = sc
+			p.streamOut++
+			sc.send(streamReq{id: p.id, off: off, tag: p.tag, dst: p.asm.buf[off : off+n]})
+			continue
+		}
 		c.Request(src, &pb.ReadChunk{ObjectId: p.idBytes, Offset: off, Length: n, Tag: p.tag})
 	}
 }
@@ -348,8 +368,54 @@ func (a *StoreActor) chunk(c actor.Context, m *pb.ObjectChunk) {
 		a.sourceFailed(c, p, fmt.Errorf("%w: %w", ErrMalformedChunk, err))
 		return
 	}
-	l := a.link(p.sources[p.cur].Address)
+	src := p.sources[p.cur].Address
+	if _, known := a.conns[src]; !known && a.streams != nil && m.GetStream() != "" && m.GetError() == nil {
+		a.conns[src] = openStream(a.streams, c.ActorSystem().Root, c.Self(), src, m.GetStream())
+	}
 	status, freed, err := p.asm.add(m)
+	a.took(c, p, status, freed, err)
+}
+
+// streamChunk takes the answer to a chunk asked for over a stream.
+func (a *StoreActor) streamChunk(c actor.Context, m *streamChunk) {
+	p := a.pulls[m.r.id]
+	if p == nil || p.storing || m.r.tag != p.tag || p.stream != m.sc {
+		return // a late answer: to a pull that ended, or to an earlier source
+	}
+	p.streamOut--
+	if m.err == nil {
+		a.streamed++
+	}
+	status, freed, err := p.asm.placed(m.r.off, m.total, m.n, m.err)
+	a.took(c, p, status, freed, err)
+}
+
+// streamDown forgets a stream that ended: chunks from its source travel as
+// messages from now on, and those it left unanswered are asked again.
+func (a *StoreActor) streamDown(c actor.Context, m *streamDown) {
+	if a.conns[m.sc.source] == m.sc {
+		a.conns[m.sc.source] = nil
+		c.Logger().Info("store: stream to a source ended; its chunks travel as messages", "source", m.sc.source, "stream", m.sc.addr, "error", m.err)
+	}
+	l := a.links[m.sc.source]
+	for _, p := range a.pulls {
+		if p.stream != m.sc || p.storing {
+			continue
+		}
+		p.stream, p.streamOut = nil, 0
+		if l != nil {
+			l.inFlight -= p.asm.drop()
+			a.enqueue(l, p)
+		}
+	}
+	if l != nil {
+		a.drain(c, l)
+	}
+}
+
+// took goes on with pull p after its assembly took a chunk.
+func (a *StoreActor) took(c actor.Context, p *pull, status chunkStatus, freed int64, err error) {
+	l := a.link(p.sources[p.cur].Address)
 	l.inFlight -= freed
 	switch {
 	case err != nil:
@@ -492,6 +558,10 @@ func (a *StoreActor) stalled(c actor.Context, s *stallCheck) {
 		return
 	}
 	if p.tag == p.stallTag && p.chunks == p.stallChunks && p.asm.inFlight > 0 {
+		if p.stream != nil {
+			// Whatever holds the stream up holds up every pull on it.
+			p.stream.close()
+		}
 		a.sourceFailed(c, p, fmt.Errorf("%w: no chunk for %v", ErrSourceStalled, a.cfg.StallTimeout))
 		if a.pulls[p.id] != p {
 			return
@@ -519,6 +589,12 @@ func (a *StoreActor) stopPulls(c actor.Context, why string) {
 	}
 	clear(a.pulls)
 	clear(a.links)
+	for _, sc := range a.conns {
+		if sc != nil {
+			sc.close()
+		}
+	}
+	clear(a.conns)
 }
 
 // TransferStats is a snapshot of a store actor's pulls.
@@ -526,6 +602,11 @@ type TransferStats struct {
 	Pulls    int   // pulls under way
 	Waiting  int   // FetchObject requests waiting for them
 	InFlight int64 // bytes of chunks asked for and not received, over all sources
+	// Streams counts the streams open to other nodes' chunk servers, and
+	// StreamChunks the chunks received over streams since the actor
+	// started.
+	Streams      int
+	StreamChunks uint64
 }
 
 // getTransferStats asks a store actor, in process, for its TransferStats.
@@ -540,6 +621,12 @@ func (a *StoreActor) transferStats() TransferStats {
 	for _, l := range a.links {
 		s.InFlight += l.inFlight
 	}
+	for _, sc := range a.conns {
+		if sc != nil {
+			s.Streams++
+		}
+	}
+	s.StreamChunks = a.streamed
 	return s
 }
 

@@ -121,8 +121,8 @@ func serving(conn net.Conn) error {
 }
 
 // newTNode starts a node on actor system sys (0, 1 or 2) whose store has
-// cfg (a capacity of 256 MiB and a spill directory when unset).
-func newTNode(t *testing.T, sys int, id string, cfg StoreConfig) *tnode {
+// cfg (a capacity of 256 MiB and a spill directory when unset) and opts.
+func newTNode(t *testing.T, sys int, id string, cfg StoreConfig, opts ...StoreActorOption) *tnode {
 	t.Helper()
 	n := &tnode{id: id, sys: remoteSystem(t, sys)}
 	if cfg.Capacity == 0 {
@@ -136,7 +136,7 @@ func newTNode(t *testing.T, sys int, id string, cfg StoreConfig) *tnode {
 		t.Fatal(err)
 	}
 	seq := spawned.Add(1)
-	if n.store, err = n.sys.Root.SpawnNamed(NewStoreActor(n.s, id), fmt.Sprintf("store-%d", seq)); err != nil {
+	if n.store, err = n.sys.Root.SpawnNamed(NewStoreActor(n.s, id, opts...), fmt.Sprintf("store-%d", seq)); err != nil {
 		t.Fatal(err)
 	}
 	if n.dir, err = n.sys.Root.SpawnNamed(NewDirectory(func(node string) *actor.PID {
@@ -241,7 +241,10 @@ func wantKind(t *testing.T, err error, kind pb.ErrorKind, texts ...string) {
 // settled waits until n's store has no pull and no chunk in flight.
 func (n *tnode) settled(t *testing.T) {
 	t.Helper()
-	eventually(t, "the pulls end", func() bool { return n.transferStats(t) == TransferStats{} })
+	eventually(t, "the pulls end", func() bool {
+		s := n.transferStats(t)
+		return s.Pulls == 0 && s.Waiting == 0 && s.InFlight == 0
+	})
 }
 
 // TestTransferBetweenNodes pulls a 100 MB object across protoactor remote

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/goray-dev/goray/internal/hugemem"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -90,7 +91,7 @@ func (a *assembly) setSize(n int64) {
 	if a.alloc != nil {
 		a.buf = a.alloc(n)
 	} else {
-		a.buf = make([]byte, n)
+		a.buf = hugemem.Bytes(int(n))
 	}
 }
 
@@ -157,28 +158,51 @@ func (a *assembly) done() bool { return a.size >= 0 && a.received == a.size && l
 // is ignored) to give back to the source's window. An error means the
 // source failed: it sent an error, or a malformed chunk.
 func (a *assembly) add(m *pb.ObjectChunk) (status chunkStatus, freed int64, err error) {
-	asked, ok := a.asked[m.GetOffset()]
-	if !ok || string(m.GetObjectId()) != string(a.id[:]) {
+	if string(m.GetObjectId()) != string(a.id[:]) {
 		return chunkIgnored, 0, nil
 	}
-	delete(a.asked, m.GetOffset())
+	if e := m.GetError(); e != nil {
+		return a.answer(m.GetOffset(), func(int64) (chunkStatus, error) {
+			return chunkIgnored, fmt.Errorf("%w: %s: %s", ErrSourceFailed, e.GetKind(), e.GetMessage())
+		})
+	}
+	return a.answer(m.GetOffset(), func(asked int64) (chunkStatus, error) {
+		return a.take(m.GetOffset(), m.GetTotalSize(), int64(len(m.GetData())), m.GetData(), asked)
+	})
+}
+
+// placed is add for a chunk of n bytes that a stream read into the buffer
+// itself, at off, or failed to (err).
+func (a *assembly) placed(off, total, n int64, err error) (status chunkStatus, freed int64, _ error) {
+	return a.answer(off, func(asked int64) (chunkStatus, error) {
+		if err != nil {
+			return chunkIgnored, err
+		}
+		return a.take(off, total, n, nil, asked)
+	})
+}
+
+// answer takes the reply to the request at off with take, which is given
+// the bytes asked for; a reply to nothing asked is ignored.
+func (a *assembly) answer(off int64, take func(asked int64) (chunkStatus, error)) (status chunkStatus, freed int64, err error) {
+	asked, ok := a.asked[off]
+	if !ok {
+		return chunkIgnored, 0, nil
+	}
+	delete(a.asked, off)
 	a.inFlight -= asked
-	status, err = a.take(m, asked)
+	status, err = take(asked)
 	if err != nil {
 		// Still needed: asked again of the next source.
-		a.retry = append(a.retry, m.GetOffset())
+		a.retry = append(a.retry, off)
 		a.sortRetry()
 	}
 	return status, asked, err
 }
 
-// take checks a reply to the request for asked bytes at its offset and
-// copies its bytes into the buffer.
-func (a *assembly) take(m *pb.ObjectChunk, asked int64) (chunkStatus, error) {
-	if e := m.GetError(); e != nil {
-		return chunkIgnored, fmt.Errorf("%w: %s: %s", ErrSourceFailed, e.GetKind(), e.GetMessage())
-	}
-	off, total, data := m.GetOffset(), m.GetTotalSize(), m.GetData()
+// take checks a reply of n bytes at off to the request for asked bytes
+// there, and copies data (if not nil) into the buffer.
+func (a *assembly) take(off, total, n int64, data []byte, asked int64) (chunkStatus, error) {
 	switch {
 	case total < 0 || total > a.maxSize:
 		return chunkIgnored, fmt.Errorf("%w: object of %d bytes, more than the %d accepted", ErrMalformedChunk, total, a.maxSize)
@@ -188,13 +212,15 @@ func (a *assembly) take(m *pb.ObjectChunk, asked int64) (chunkStatus, error) {
 		return chunkIgnored, fmt.Errorf("%w: offset %d past the end of %d bytes", ErrMalformedChunk, off, total)
 	}
 	want := min(asked, total-off)
-	if int64(len(data)) != want {
-		return chunkIgnored, fmt.Errorf("%w: %d bytes at offset %d, want %d", ErrMalformedChunk, len(data), off, want)
+	if n != want {
+		return chunkIgnored, fmt.Errorf("%w: %d bytes at offset %d, want %d", ErrMalformedChunk, n, off, want)
 	}
 	if a.size < 0 {
 		a.setSize(total)
 	}
-	copy(a.buf[off:], data)
+	if data != nil {
+		copy(a.buf[off:], data)
+	}
 	a.received += want
 	if a.done() {
 		return chunkComplete, nil

@@ -254,7 +254,11 @@ type ObjectChunk struct {
 	Data      []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
 	Error     *Error                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// The tag of the ReadChunk this answers.
-	Tag           uint64 `protobuf:"varint,6,opt,name=tag,proto3" json:"tag,omitempty"`
+	Tag uint64 `protobuf:"varint,6,opt,name=tag,proto3" json:"tag,omitempty"`
+	// Where the source's node serves chunks over byte streams (host:port),
+	// empty if it does not: a requester may ask for the object's other
+	// chunks there instead of with ReadChunk.
+	Stream        string `protobuf:"bytes,7,opt,name=stream,proto3" json:"stream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +333,13 @@ func (x *ObjectChunk) GetTag() uint64 {
 		return x.Tag
 	}
 	return 0
+}
+
+func (x *ObjectChunk) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
 }
 
 // AddLocation tells an owner's directory that the store of node node_id
@@ -526,7 +537,7 @@ const file_transfer_proto_rawDesc = "" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
 	"\x06length\x18\x03 \x01(\x03R\x06length\x12\x10\n" +
-	"\x03tag\x18\x04 \x01(\x04R\x03tag\"\xab\x01\n" +
+	"\x03tag\x18\x04 \x01(\x04R\x03tag\"\xc3\x01\n" +
 	"\vObjectChunk\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1d\n" +
@@ -534,7 +545,8 @@ const file_transfer_proto_rawDesc = "" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\"\n" +
 	"\x05error\x18\x05 \x01(\v2\f.goray.ErrorR\x05error\x12\x10\n" +
-	"\x03tag\x18\x06 \x01(\x04R\x03tag\"e\n" +
+	"\x03tag\x18\x06 \x01(\x04R\x03tag\x12\x16\n" +
+	"\x06stream\x18\a \x01(\tR\x06stream\"e\n" +
 	"\vAddLocation\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12 \n" +

@@ -103,6 +103,7 @@ func (m *ObjectChunk) Validate() error {
 		checkBounded(t, "offset", m.Offset, MaxObjectSize),
 		checkBounded(t, "total_size", m.TotalSize, MaxObjectSize),
 		checkError(t, "error", m.Error),
+		checkLen(t, "stream", m.Stream, MaxAddressLen),
 	); err != nil {
 		return err
 	}

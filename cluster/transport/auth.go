@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime/debug"
 	"sync"
 
@@ -124,13 +123,10 @@ func (g *guard) recoverPanic(err *error, from, method string) {
 // every new connection of the same node comes from a new port.
 func peerKey(ctx context.Context) string {
 	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
+	if !ok {
 		return "unknown"
 	}
-	if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
-		return host
-	}
-	return p.Addr.String()
+	return hostOf(p.Addr)
 }
 
 // maxLoggedPeers bounds the peers a peerLog remembers, so that a flood of

@@ -102,6 +102,24 @@
 // send goray messages: the guard keeps it from crashing the node, not from
 // asking it to do work.
 //
+// # Streams
+//
+// Beside messages, a node serves plain byte streams for bulk data (object
+// chunks), on a second port of BindHost that Transport.StreamAddress
+// names: ServeStreams hands each inbound stream to a handler, and
+// DialStream opens one to another node. A byte read from a stream is
+// copied once, from the kernel into the reader's buffer; a message's bytes
+// are copied five times on the way in (gRPC's framer and message buffer,
+// the batch's envelope, the message's field, the destination).
+//
+// Streams are secured as messages are. With TLS on, they are TLS 1.3 with
+// the same certificates. Either way a stream opens with a mutual
+// challenge: each side sends a random nonce and proves it holds the
+// credential with an HMAC of both nonces, so that the credential itself
+// never crosses the network and an old handshake cannot be replayed. A
+// peer that fails is refused, counted and logged once, as a call would be;
+// a panic of the handler ends that stream only.
+//
 // # Limits
 //
 // Outbound batches are capped in bytes, not only in count: see the

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,10 @@ type Transport struct {
 	address string
 	listen  string
 	guard   *guard
+	// streams serves the byte streams of other nodes (stream.go);
+	// clientTLS, when TLS is on, secures those this node opens.
+	streams   *streamServer
+	clientTLS *tls.Config
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -118,8 +123,9 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 		grpc.ChainStreamInterceptor(g.streamInterceptor),
 	}
 	dialCreds := insecure.NewCredentials()
+	var serverTLS, clientTLS *tls.Config
 	if cfg.TLS.Enabled {
-		serverTLS, clientTLS, err := cfg.TLS.tlsConfigs()
+		serverTLS, clientTLS, err = cfg.TLS.tlsConfigs()
 		if err != nil {
 			return nil, err
 		}
@@ -163,16 +169,23 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 		r = remote.NewRemote(system, rc)
 		err = startRemote(r)
 		if err == nil {
+			streams, err := listenStreams(cfg.BindHost, advertised, serverTLS, []byte(cred), g)
+			if err != nil {
+				r.Shutdown(false)
+				return nil, err
+			}
 			t := &Transport{
-				system:  system,
-				remote:  r,
-				address: g.self,
-				listen:  net.JoinHostPort(cfg.BindHost, strconv.Itoa(port)),
-				guard:   g,
-				stopped: make(chan struct{}),
+				system:    system,
+				remote:    r,
+				address:   g.self,
+				listen:    net.JoinHostPort(cfg.BindHost, strconv.Itoa(port)),
+				guard:     g,
+				streams:   streams,
+				clientTLS: clientTLS,
+				stopped:   make(chan struct{}),
 			}
 			logger.Info("transport: started", slog.String("address", t.address),
-				slog.String("listen", t.listen), slog.Bool("tls", cfg.TLS.Enabled))
+				slog.String("listen", t.listen), slog.String("streams", streams.address), slog.Bool("tls", cfg.TLS.Enabled))
 			return t, nil
 		}
 		// A port picked free can be taken before protoactor listens on it.
@@ -268,6 +281,7 @@ func (t *Transport) Stats() Stats {
 func (t *Transport) Stop(ctx context.Context) error {
 	t.stopOnce.Do(func() {
 		go func() {
+			t.streams.close()
 			t.remote.Shutdown(false)
 			close(t.stopped)
 		}()

@@ -1,0 +1,244 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+)
+
+// streamNode is a transport with only its stream server: streams need no
+// actor system.
+type streamNode struct {
+	tr   *Transport
+	logs *recorder
+}
+
+// newStreamNode starts a stream server holding token, with TLS when cfg is
+// given, serving streams with handle.
+func newStreamNode(t *testing.T, token string, cfg *TLSConfig, handle func(net.Conn)) *streamNode {
+	t.Helper()
+	logs := &recorder{}
+	g := &guard{logger: slog.New(logs)}
+	var serverTLS, clientTLS *tls.Config
+	if cfg != nil {
+		var err error
+		if serverTLS, clientTLS, err = cfg.tlsConfigs(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := listenStreams("127.0.0.1", "127.0.0.1", serverTLS, []byte(credential(token)), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	tr := &Transport{streams: s, clientTLS: clientTLS, guard: g}
+	if err := tr.ServeStreams(handle); err != nil {
+		t.Fatal(err)
+	}
+	return &streamNode{tr: tr, logs: logs}
+}
+
+// echo serves a stream by sending back what it reads; a stream that starts
+// with "panic" makes it panic.
+func echo(c net.Conn) {
+	defer c.Close()
+	var first [5]byte
+	if _, err := io.ReadFull(c, first[:]); err != nil {
+		return
+	}
+	if string(first[:]) == "panic" {
+		panic("echo: asked to panic")
+	}
+	if _, err := c.Write(first[:]); err != nil {
+		return
+	}
+	_, _ = io.Copy(c, c)
+}
+
+// streamRoundTrip opens a stream from client to server and checks that it
+// carries bytes both ways.
+func streamRoundTrip(t *testing.T, client, server *streamNode) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.tr.DialStream(ctx, server.tr.StreamAddress())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
+	msg := bytes.Repeat([]byte("goray"), 1000)
+	if _, err := c.Write(msg); err != nil {
+		return err
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("the stream changed the bytes")
+	}
+	return nil
+}
+
+// TestStreams opens streams between nodes of one cluster, and from
+// clients that cannot prove they belong to it: those are refused, logged
+// once per peer, and the server goes on serving.
+func TestStreams(t *testing.T) {
+	ca := newTestCA(t, "cluster CA")
+	tlsCfg := func(serial int64) *TLSConfig { c := ca.files(t, t.TempDir(), serial); return &c }
+	plain := newStreamNode(t, testToken, nil, echo)
+	secure := newStreamNode(t, testToken, tlsCfg(2), echo)
+	tests := []struct {
+		name    string
+		client  *streamNode
+		server  *streamNode
+		refused error // nil: the stream works
+	}{
+		{"same token", newStreamNode(t, testToken, nil, echo), plain, nil},
+		{"other token", newStreamNode(t, "another cluster's token, long enough", nil, echo), plain, ErrStreamRefused},
+		{"TLS both", newStreamNode(t, testToken, tlsCfg(3), echo), secure, nil},
+		{"plaintext client of a TLS server", newStreamNode(t, testToken, nil, echo), secure, ErrStreamRefused},
+		{"TLS client of a plaintext server", newStreamNode(t, testToken, tlsCfg(4), echo), plain, errors.New("TLS")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			refusedBefore := tt.server.tr.guard.stats.refused.Load()
+			err := streamRoundTrip(t, tt.client, tt.server)
+			switch {
+			case tt.refused == nil && err != nil:
+				t.Fatalf("stream failed: %v", err)
+			case tt.refused != nil && err == nil:
+				t.Fatal("stream carried bytes; want it refused")
+			case errors.Is(tt.refused, ErrStreamRefused) && !errors.Is(err, ErrStreamRefused):
+				t.Fatalf("error %v, want %v", err, tt.refused)
+			}
+			if tt.refused != nil {
+				waitCount(t, func() uint64 { return tt.server.tr.guard.stats.refused.Load() }, refusedBefore+1)
+			}
+			// The server still serves its own cluster.
+			good := plain
+			if tt.server == secure {
+				good = newStreamNode(t, testToken, tlsCfg(5), echo)
+			}
+			if err := streamRoundTrip(t, good, tt.server); err != nil {
+				t.Fatalf("after that, a node of the cluster: %v", err)
+			}
+		})
+	}
+	if n := plain.logs.count("refused a peer"); n != 1 {
+		t.Errorf("the plaintext server logged %d refusals from one peer address, want 1", n)
+	}
+}
+
+// waitCount polls get until it reaches want.
+func waitCount(t *testing.T, get func() uint64, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for get() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("count %d, want %d", get(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStreamBadInput sends a stream server what no node sends: it refuses
+// it, recovers from a handler's panic, and keeps serving.
+func TestStreamBadInput(t *testing.T) {
+	server := newStreamNode(t, testToken, nil, echo)
+	client := newStreamNode(t, testToken, nil, echo)
+	stats := &server.tr.guard.stats
+	tests := []struct {
+		name  string
+		send  func(t *testing.T) net.Conn
+		count func() uint64
+	}{
+		{"garbage instead of a greeting", func(t *testing.T) net.Conn {
+			c, err := net.Dial("tcp", server.tr.StreamAddress())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write(bytes.Repeat([]byte{0xff}, 200)); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, stats.refused.Load},
+		{"an HTTP/2 preface", func(t *testing.T) net.Conn {
+			c, err := net.Dial("tcp", server.tr.StreamAddress())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n0123456789012345678901234567890123")); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, stats.refused.Load},
+		{"a handler that panics", func(t *testing.T) net.Conn {
+			c, err := client.tr.DialStream(context.Background(), server.tr.StreamAddress())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write([]byte("panic")); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, stats.panics.Load},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.count()
+			c := tt.send(t)
+			defer c.Close()
+			if err := c.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			// The server closes the stream without a greeting or an echo.
+			if n, err := io.ReadFull(c, make([]byte, 64)); err == nil || n == 64 {
+				t.Fatalf("read %d bytes, err %v: the server did not close the stream", n, err)
+			}
+			waitCount(t, tt.count, before+1)
+			if err := streamRoundTrip(t, client, server); err != nil {
+				t.Fatalf("after that, a node of the cluster: %v", err)
+			}
+		})
+	}
+}
+
+// TestStreamsEndWithTheServer: closing the server ends the streams it
+// serves, and refuses new ones.
+func TestStreamsEndWithTheServer(t *testing.T) {
+	server := newStreamNode(t, testToken, nil, echo)
+	client := newStreamNode(t, testToken, nil, echo)
+	c, err := client.tr.DialStream(context.Background(), server.tr.StreamAddress())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	server.tr.streams.close()
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		t.Fatalf("read after the server closed: %v, want the stream ended", err)
+	}
+	if err := streamRoundTrip(t, client, server); err == nil {
+		t.Fatal("a closed server accepted a stream")
+	}
+	if err := server.tr.ServeStreams(echo); err == nil {
+		t.Fatal("ServeStreams on a closed server succeeded")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
