@@ -233,7 +233,7 @@ func (sc *streamConn) run(ctx context.Context, streams Streams, root *actor.Root
 	defer conn.Close()
 	readErr := make(chan error, 1)
 	go func() {
-		err := sc.read(conn, root, self)
+		err := sc.read(conn, func(m any) { root.Send(self, m) })
 		_ = conn.Close() // ends the writer too
 		sc.cancel()
 		readErr <- err
@@ -282,8 +282,9 @@ func (sc *streamConn) write(ctx context.Context, conn net.Conn) error {
 }
 
 // read reads the answers to the pending requests, in order, each into its
-// buffer, until the stream fails or the server breaks the protocol.
-func (sc *streamConn) read(conn net.Conn, root *actor.RootContext, self *actor.PID) error {
+// buffer, and reports each (streamChunk), until the stream fails or the
+// server breaks the protocol.
+func (sc *streamConn) read(conn io.Reader, report func(any)) error {
 	var hdr [streamHeaderLen]byte
 	for {
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
@@ -318,7 +319,7 @@ func (sc *streamConn) read(conn net.Conn, root *actor.RootContext, self *actor.P
 		}
 		if bad != nil {
 			if ok {
-				root.Send(self, &streamChunk{sc: sc, r: r, err: bad})
+				report(&streamChunk{sc: sc, r: r, err: bad})
 			}
 			return bad
 		}
@@ -327,12 +328,12 @@ func (sc *streamConn) read(conn net.Conn, root *actor.RootContext, self *actor.P
 			if _, err := io.ReadFull(conn, msg); err != nil {
 				return err
 			}
-			root.Send(self, &streamChunk{sc: sc, r: r, err: fmt.Errorf("%w: %s: %s", ErrSourceFailed, pb.ErrorKind(status-1), msg)})
+			report(&streamChunk{sc: sc, r: r, err: fmt.Errorf("%w: %s: %s", ErrSourceFailed, pb.ErrorKind(status-1), msg)})
 			continue
 		}
 		if _, err := io.ReadFull(conn, r.dst); err != nil {
 			return err
 		}
-		root.Send(self, &streamChunk{sc: sc, r: r, total: total, n: n})
+		report(&streamChunk{sc: sc, r: r, total: total, n: n})
 	}
 }

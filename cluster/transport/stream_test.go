@@ -242,3 +242,34 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// scriptConn is a net.Conn that reads a fixed input and discards what is
+// written to it.
+type scriptConn struct {
+	net.Conn // nil: the methods not overridden are not called
+	in       *bytes.Reader
+}
+
+func (c *scriptConn) Read(b []byte) (int, error)       { return c.in.Read(b) }
+func (c *scriptConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (c *scriptConn) Close() error                     { return nil }
+func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzStreamHandshake gives a stream server's handshake arbitrary bytes
+// from a client: it never panics and never accepts a client that cannot
+// compute the proof.
+func FuzzStreamHandshake(f *testing.F) {
+	hello := append(append([]byte(nil), streamMagic[:]...), streamVersion)
+	f.Add(append(hello, make([]byte, nonceLen+macLen)...))
+	f.Add(hello)
+	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	s := &streamServer{key: []byte(credential(testToken))}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, err := s.handshake(&scriptConn{in: bytes.NewReader(in)}); err == nil {
+			t.Fatal("a client that did not see the server's nonce was accepted")
+		}
+	})
+}
