@@ -1,7 +1,8 @@
 // Command transferbench measures object_transfer_gigabytes: the rate at
 // which one node's store pulls an object from another node's store, the two
-// in separate OS processes connected through protoactor remote on
-// 127.0.0.1.
+// in separate OS processes connected through goray's transport on
+// 127.0.0.1: chunks travel over the source's byte stream, or with -messages
+// as ReadChunk and ObjectChunk messages.
 //
 // The command starts a copy of itself as the source process, which puts an
 // object of -size bytes in its store; then it fetches the object -runs times
@@ -36,21 +37,18 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/experimental"
 
+	"github.com/goray-dev/goray/cluster/transport"
 	"github.com/goray-dev/goray/objects"
 	pb "github.com/goray-dev/goray/proto"
 )
 
-// transportLimit is the message size the transport accepts.
-const transportLimit = 16 << 20
+// benchToken is the cluster token of the two processes.
+const benchToken = "transferbench cluster token, not a secret"
 
 var (
 	profile  string
-	recvPool bool
+	messages bool
 )
 
 // startProfile starts a CPU profile to PROFILE.suffix, if asked for.
@@ -76,16 +74,15 @@ func main() {
 	runs := flag.Int("runs", 3, "warm fetches after the cold one")
 	chunk := flag.Int64("chunk", 0, "chunk size in bytes (0: objects.DefaultChunkSize)")
 	window := flag.Int64("window", 0, "bytes in flight per source (0: objects.DefaultSourceWindow)")
-	grpcWindow := flag.Int("grpc-window", 0, "gRPC initial stream and connection flow-control windows in bytes (0: gRPC's dynamic default)")
-	flag.BoolVar(&recvPool, "recv-pool", false, "let gRPC servers reuse their receive buffers (grpc.RecvBufferPool)")
+	flag.BoolVar(&messages, "messages", false, "pull with ReadChunk messages only, not over the source's byte stream")
 	serve := flag.Bool("serve", false, "run as the source process (internal)")
 	flag.StringVar(&profile, "profile", "", "write CPU profiles of the warm runs to PROFILE.receiver and PROFILE.source")
 	flag.Parse()
 	var err error
 	if *serve {
-		err = runSource(int64(*size), *grpcWindow)
+		err = runSource(int64(*size))
 	} else {
-		err = runReceiver(int64(*size), *runs, *chunk, *window, *grpcWindow)
+		err = runReceiver(int64(*size), *runs, *chunk, *window)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "transferbench:", err)
@@ -93,35 +90,37 @@ func main() {
 	}
 }
 
-// startNode starts an actor system with remote on 127.0.0.1 and a store of
-// the given capacity.
-func startNode(capacity int64, cfg objects.TransferConfig, grpcWindow int) (*actor.ActorSystem, *actor.PID, error) {
+// startNode starts an actor system with goray's transport on 127.0.0.1 and
+// a store of the given capacity that serves its chunks over byte streams
+// and, unless -messages is given, pulls over them.
+func startNode(capacity int64, cfg objects.TransferConfig) (*actor.ActorSystem, *actor.PID, error) {
 	quiet := slog.New(slog.DiscardHandler)
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-	server := []grpc.ServerOption{grpc.MaxRecvMsgSize(transportLimit)}
-	dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if recvPool {
-		server = append(server, experimental.RecvBufferPool(grpc.NewSharedBufferPool()))
+	tc := transport.DefaultConfig()
+	tc.Token, tc.Logger = benchToken, quiet
+	tr, err := transport.Start(sys, tc)
+	if err != nil {
+		return nil, nil, err
 	}
-	if grpcWindow > 0 {
-		w := int32(grpcWindow)
-		server = append(server, grpc.InitialWindowSize(w), grpc.InitialConnWindowSize(w))
-		dial = append(dial, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(w))
-	}
-	remote.NewRemote(sys, remote.Configure("127.0.0.1", 0,
-		remote.WithServerOptions(server...), remote.WithDialOptions(dial...))).Start()
 	store, err := objects.NewStore(objects.StoreConfig{Capacity: capacity, Transfer: cfg})
 	if err != nil {
 		return nil, nil, err
 	}
-	pid, err := sys.Root.SpawnNamed(objects.NewStoreActor(store, "0000000000000000"), objects.StoreProcessID)
-	return sys, pid, err
+	var opts []objects.StoreActorOption
+	if !messages {
+		opts = append(opts, objects.WithStreams(tr))
+	}
+	pid, err := sys.Root.SpawnNamed(objects.NewStoreActor(store, "0000000000000000", opts...), objects.StoreProcessID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sys, pid, tr.ServeStreams(objects.ServeChunks(sys.Root, pid))
 }
 
 // runSource puts an object in a store, prints the store's address and the
 // object's ID, and serves until its standard input closes.
-func runSource(size int64, grpcWindow int) error {
-	sys, store, err := startNode(size+1, objects.TransferConfig{}, grpcWindow)
+func runSource(size int64) error {
+	sys, store, err := startNode(size+1, objects.TransferConfig{})
 	if err != nil {
 		return err
 	}
@@ -166,12 +165,12 @@ func runSource(size int64, grpcWindow int) error {
 	return nil
 }
 
-func runReceiver(size int64, runs int, chunk, window int64, grpcWindow int) error {
+func runReceiver(size int64, runs int, chunk, window int64) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	args := []string{"-serve", fmt.Sprintf("-size=%d", size), fmt.Sprintf("-grpc-window=%d", grpcWindow), "-profile=" + profile, fmt.Sprintf("-recv-pool=%v", recvPool)}
+	args := []string{"-serve", fmt.Sprintf("-size=%d", size), "-profile=" + profile}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -202,13 +201,13 @@ func runReceiver(size int64, runs int, chunk, window int64, grpcWindow int) erro
 		return err
 	}
 
-	sys, store, err := startNode(size+1, objects.TransferConfig{ChunkSize: chunk, SourceWindow: window}, grpcWindow)
+	sys, store, err := startNode(size+1, objects.TransferConfig{ChunkSize: chunk, SourceWindow: window})
 	if err != nil {
 		return err
 	}
 	req := &pb.FetchObject{ObjectId: id.Bytes(), Sources: []*pb.Pid{{Address: addr, Id: objects.StoreProcessID}}}
 	fmt.Printf("cpu: %s (%d cores), go %s\n", cpuModel(), runtime.NumCPU(), runtime.Version())
-	fmt.Printf("object %d bytes, chunk %d, window %d, grpc window %d, receive buffer pool %v\n", size, or(chunk, objects.DefaultChunkSize), or(window, objects.DefaultSourceWindow), grpcWindow, recvPool)
+	fmt.Printf("object %d bytes, chunk %d, window %d, over %s\n", size, or(chunk, objects.DefaultChunkSize), or(window, objects.DefaultSourceWindow), map[bool]string{false: "byte streams", true: "messages"}[messages])
 
 	fetch := func() (float64, []byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
