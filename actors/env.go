@@ -46,15 +46,17 @@ type Env struct {
 }
 
 // ownerPID caches the conversion of the wire PID most recently delivered to:
-// in process every call of a driver shares one wire PID, and reusing one
-// actor.PID lets protoactor keep its resolved process.
+// the calls of one caller name the same owner (in process, the same wire
+// PID; from another node, equal ones), and reusing one actor.PID saves its
+// allocation and lets protoactor keep the process it resolved, which for
+// another node's PID is a new one at every lookup.
 type ownerPID struct {
 	wire *pb.Pid
 	pid  *actor.PID
 }
 
 func (e *Env) ownerPID(p *pb.Pid) *actor.PID {
-	if c := e.lastOwner.Load(); c != nil && c.wire == p {
+	if c := e.lastOwner.Load(); c != nil && (c.wire == p || c.wire.GetId() == p.GetId() && c.wire.GetAddress() == p.GetAddress()) {
 		return c.pid
 	}
 	pid := PID(p)
