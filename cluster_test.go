@@ -636,6 +636,10 @@ func clusterMovesObjects(t *testing.T, ctx context.Context, nodes []string) {
 	if len(b) != size || b[size-1] != byte((size-1)%251) {
 		t.Fatalf("driver read %d bytes", len(b))
 	}
+	// Its chunks came over a byte stream, not as messages.
+	if s, err := goray.ObjectStoreStats(ctx); err != nil || s.StreamChunks == 0 {
+		t.Fatalf("the driver's store pulled %d chunks over streams (%v), want some", s.StreamChunks, err)
+	}
 	ref, err := goray.Put(ctx, b)
 	if err != nil {
 		t.Fatal(err)

@@ -639,6 +639,9 @@ type StoreStats struct {
 	Objects, InMemory, Spilled        int64
 	UsedBytes, SpilledBytes, Capacity int64
 	SpillCount, RestoreCount          uint64
+	// StreamChunks counts the chunks of objects this node pulled from
+	// other nodes over byte streams (the rest travel as messages).
+	StreamChunks uint64
 }
 
 // ObjectStoreStats returns the local node's object store counters.
@@ -682,7 +685,7 @@ func storeStatsOf(s *pb.StoreStats) StoreStats {
 	return StoreStats{
 		Objects: s.Objects, InMemory: s.InMemory, Spilled: s.Spilled,
 		UsedBytes: s.UsedBytes, SpilledBytes: s.SpilledBytes, Capacity: s.Capacity,
-		SpillCount: s.SpillCount, RestoreCount: s.RestoreCount,
+		SpillCount: s.SpillCount, RestoreCount: s.RestoreCount, StreamChunks: s.StreamChunks,
 	}
 }
 

@@ -127,7 +127,7 @@ func (a *StoreActor) Receive(c actor.Context) {
 		c.Respond(&pb.StoreStats{
 			Objects: int64(s.Objects), InMemory: int64(s.InMemory), Spilled: int64(s.Spilled),
 			UsedBytes: s.UsedBytes, SpilledBytes: s.SpilledBytes, Capacity: s.Capacity,
-			SpillCount: s.SpillCount, RestoreCount: s.RestoreCount,
+			SpillCount: s.SpillCount, RestoreCount: s.RestoreCount, StreamChunks: a.streamed,
 		})
 	case *ioJob:
 		if !a.io.done(m) {

@@ -4299,15 +4299,17 @@ func (x *DeleteObjects) GetObjectIds() [][]byte {
 }
 
 type StoreStats struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Objects       int64                  `protobuf:"varint,1,opt,name=objects,proto3" json:"objects,omitempty"`
-	InMemory      int64                  `protobuf:"varint,2,opt,name=in_memory,json=inMemory,proto3" json:"in_memory,omitempty"`
-	Spilled       int64                  `protobuf:"varint,3,opt,name=spilled,proto3" json:"spilled,omitempty"`
-	UsedBytes     int64                  `protobuf:"varint,4,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
-	SpilledBytes  int64                  `protobuf:"varint,5,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
-	Capacity      int64                  `protobuf:"varint,6,opt,name=capacity,proto3" json:"capacity,omitempty"`
-	SpillCount    uint64                 `protobuf:"varint,7,opt,name=spill_count,json=spillCount,proto3" json:"spill_count,omitempty"`
-	RestoreCount  uint64                 `protobuf:"varint,8,opt,name=restore_count,json=restoreCount,proto3" json:"restore_count,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Objects      int64                  `protobuf:"varint,1,opt,name=objects,proto3" json:"objects,omitempty"`
+	InMemory     int64                  `protobuf:"varint,2,opt,name=in_memory,json=inMemory,proto3" json:"in_memory,omitempty"`
+	Spilled      int64                  `protobuf:"varint,3,opt,name=spilled,proto3" json:"spilled,omitempty"`
+	UsedBytes    int64                  `protobuf:"varint,4,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	SpilledBytes int64                  `protobuf:"varint,5,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
+	Capacity     int64                  `protobuf:"varint,6,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	SpillCount   uint64                 `protobuf:"varint,7,opt,name=spill_count,json=spillCount,proto3" json:"spill_count,omitempty"`
+	RestoreCount uint64                 `protobuf:"varint,8,opt,name=restore_count,json=restoreCount,proto3" json:"restore_count,omitempty"`
+	// Chunks of objects pulled from other nodes over byte streams.
+	StreamChunks  uint64 `protobuf:"varint,9,opt,name=stream_chunks,json=streamChunks,proto3" json:"stream_chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4394,6 +4396,13 @@ func (x *StoreStats) GetSpillCount() uint64 {
 func (x *StoreStats) GetRestoreCount() uint64 {
 	if x != nil {
 		return x.RestoreCount
+	}
+	return 0
+}
+
+func (x *StoreStats) GetStreamChunks() uint64 {
+	if x != nil {
+		return x.StreamChunks
 	}
 	return 0
 }
@@ -6070,7 +6079,7 @@ const file_goray_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\v2\f.goray.ErrorR\x05error\".\n" +
 	"\rDeleteObjects\x12\x1d\n" +
 	"\n" +
-	"object_ids\x18\x01 \x03(\fR\tobjectIds\"\x83\x02\n" +
+	"object_ids\x18\x01 \x03(\fR\tobjectIds\"\xa8\x02\n" +
 	"\n" +
 	"StoreStats\x12\x18\n" +
 	"\aobjects\x18\x01 \x01(\x03R\aobjects\x12\x1b\n" +
@@ -6082,7 +6091,8 @@ const file_goray_proto_rawDesc = "" +
 	"\bcapacity\x18\x06 \x01(\x03R\bcapacity\x12\x1f\n" +
 	"\vspill_count\x18\a \x01(\x04R\n" +
 	"spillCount\x12#\n" +
-	"\rrestore_count\x18\b \x01(\x04R\frestoreCount\"\x0f\n" +
+	"\rrestore_count\x18\b \x01(\x04R\frestoreCount\x12#\n" +
+	"\rstream_chunks\x18\t \x01(\x04R\fstreamChunks\"\x0f\n" +
 	"\rGetStoreStats\"w\n" +
 	"\tAddObject\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12\x12\n" +
