@@ -68,7 +68,8 @@ type benchNodeSpec struct {
 // benchProfileEnv names an environment variable: when set, every node
 // process of a cross-node benchmark writes a CPU profile of its whole run
 // to "$GORAY_BENCH_NODE_CPUPROFILE-head-PID.prof" (the head) or
-// "...-node-PID.prof" (the others) when it stops. The node processes
+// "...-node-PID.prof" (the others) when it stops, and a profile of its
+// allocations beside it ("...-PID-allocs.prof"). The node processes
 // inherit it from the benchmark's environment.
 const benchProfileEnv = "GORAY_BENCH_NODE_CPUPROFILE"
 
@@ -101,11 +102,13 @@ func runBenchNode(ctx context.Context, specJSON string, in io.Reader, out io.Wri
 		if spec.Head {
 			role = "head"
 		}
-		stop, err := startCPUProfile(fmt.Sprintf("%s-%s-%d.prof", prefix, role, os.Getpid()))
+		name := fmt.Sprintf("%s-%s-%d", prefix, role, os.Getpid())
+		stop, err := startCPUProfile(name + ".prof")
 		if err != nil {
 			return fmt.Errorf("bench-node: %w", err)
 		}
 		defer stop()
+		defer writeAllocsProfile(name + "-allocs.prof")
 	}
 	opts := []goray.InitOption{goray.WithListen("127.0.0.1", 0), goray.WithResources(spec.Resources)}
 	if spec.Head {

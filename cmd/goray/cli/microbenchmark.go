@@ -494,3 +494,18 @@ func requestFutureBaseline(d time.Duration) (float64, error) {
 	}
 	return float64(n) / el.Seconds(), nil
 }
+
+// writeAllocsProfile writes the process's allocation profile to path; a
+// failure is reported on standard error, since the run it profiles is over.
+func writeAllocsProfile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "writing the allocation profile:", err)
+	}
+}
