@@ -530,6 +530,10 @@ func TestBadInputAtTheEdges(t *testing.T) {
 			return err
 		}, goray.ErrInvalidArgument},
 		{"Init negative CPUs", func() error { _, err := goray.Init(context.Background(), goray.WithCPUs(-1)); return err }, goray.ErrInvalidArgument},
+		{"Init negative heap floor", func() error {
+			_, err := goray.Init(context.Background(), goray.WithHeapFloor(-1))
+			return err
+		}, goray.ErrInvalidArgument},
 		{"Init NaN resource", func() error {
 			_, err := goray.Init(context.Background(), goray.WithResources(map[string]float64{"x": nan()}))
 			return err

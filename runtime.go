@@ -224,6 +224,25 @@ func WithReleaseInterval(d time.Duration) InitOption {
 	return func(c *config) { c.release, c.releaseSet = d, true }
 }
 
+// WithHeapFloor sets the memory this process's node reserves so that Go's
+// garbage collector does not run for every few megabytes its messages
+// allocate: a ballast that nothing writes to, which in a fresh process
+// costs address space rather than memory (default cluster.DefaultHeapFloor,
+// 16 MiB; 0 for none). The process may hold up to that much more garbage
+// between collections.
+func WithHeapFloor(bytes int64) InitOption {
+	return func(c *config) {
+		switch {
+		case bytes < 0:
+			c.err = fmt.Errorf("%w: heap floor must not be negative, got %d", ErrInvalidArgument, bytes)
+		case bytes == 0:
+			c.node.HeapFloor = -1
+		default:
+			c.node.HeapFloor = bytes
+		}
+	}
+}
+
 // WithRestartBackoff sets the delay before an actor's first restart; it
 // doubles on each further restart (default 10ms).
 func WithRestartBackoff(d time.Duration) InitOption {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -288,6 +290,57 @@ func TestNodeDiscoversGPUs(t *testing.T) {
 			n := startTestNode(t, tc.cfg)
 			if got := n.Total[placement.GPU]; got != tc.want {
 				t.Fatalf("GPU total %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// heapGoal runs a collection and returns the heap size at which the next
+// one will start.
+func heapGoal() int64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+// TestHeapFloor: a node's heap floor raises the collector's goal by the
+// floor (times 1 + GOGC/100) while the node runs, and no longer.
+func TestHeapFloor(t *testing.T) {
+	gogc := debug.SetGCPercent(100)
+	debug.SetGCPercent(gogc)
+	if gogc <= 0 {
+		t.Skip("GOGC=off: the collector has no goal to raise")
+	}
+	growth := 1 + float64(gogc)/100
+	tests := []struct {
+		name  string
+		floor int64
+		want  int64
+	}{
+		{"default", 0, DefaultHeapFloor},
+		{"set", 256 << 20, 256 << 20},
+		{"none", -1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := heapGoal()
+			n, err := StartEmbedded(Config{Registry: actors.NewRegistry(), Resources: map[string]float64{"CPU": 1}, HeapFloor: tt.floor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			during := heapGoal()
+			if err := n.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			after := heapGoal()
+			raised := float64(during - before)
+			// The node's own memory raises the goal a little too.
+			if want := float64(tt.want) * growth; raised < 0.9*want-(2<<20) || raised > want+float64(DefaultHeapFloor) {
+				t.Errorf("the goal rose by %.0f MiB while the node ran, want about %.0f MiB", raised/(1<<20), want/(1<<20))
+			}
+			if fell := float64(during - after); fell < 0.9*float64(tt.want)*growth-(2<<20) {
+				t.Errorf("the goal fell by %.0f MiB once the node stopped, want about %.0f MiB", fell/(1<<20), float64(tt.want)*growth/(1<<20))
 			}
 		})
 	}
