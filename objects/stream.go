@@ -310,8 +310,8 @@ func (sc *streamConn) read(conn io.Reader, report func(any)) error {
 			bad = fmt.Errorf("%w: an answer to no request", ErrStreamProtocol)
 		case off != r.off:
 			bad = fmt.Errorf("%w: %w: answer for offset %d to the request for offset %d", ErrMalformedChunk, ErrStreamProtocol, off, r.off)
-		case msgLen > maxStreamErrorLen:
-			bad = fmt.Errorf("%w: %w: error text of %d bytes", ErrMalformedChunk, ErrStreamProtocol, msgLen)
+		case msgLen > maxStreamErrorLen || (status == 0 && msgLen > 0):
+			bad = fmt.Errorf("%w: %w: error text of %d bytes (status %d)", ErrMalformedChunk, ErrStreamProtocol, msgLen, status)
 		case status == 0 && n != int64(len(r.dst)):
 			bad = fmt.Errorf("%w: %d bytes at offset %d, want %d", ErrMalformedChunk, n, off, len(r.dst))
 		case status != 0 && n != 0:

@@ -116,6 +116,12 @@ func TestPullOverStreams(t *testing.T) {
 				return err
 			})
 		}, 0, true},
+		{"an error text beside the chunk", func(*tnode) func(net.Conn) {
+			return answerEach(func(c net.Conn, off, n int64) error {
+				_, err := c.Write(append(append(streamHeader(0, off, int64(size), n, 3), "abc"...), make([]byte, n)...))
+				return err
+			})
+		}, 0, true},
 		{"another size", func(*tnode) func(net.Conn) {
 			return answerEach(func(c net.Conn, off, n int64) error {
 				_, err := c.Write(append(streamHeader(0, off, int64(size)+chunk, n, 0), make([]byte, n)...))
