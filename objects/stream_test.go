@@ -116,11 +116,33 @@ func TestPullOverStreams(t *testing.T) {
 				return err
 			})
 		}, 0, true},
-		{"an error text beside the chunk", func(*tnode) func(net.Conn) {
-			return answerEach(func(c net.Conn, off, n int64) error {
-				_, err := c.Write(append(append(streamHeader(0, off, int64(size), n, 3), "abc"...), make([]byte, n)...))
-				return err
-			})
+		{"an error text beside the last chunk", func(a *tnode) func(net.Conn) {
+			serve := ServeChunks(a.sys.Root, a.store)
+			return func(c net.Conn) {
+				// The other chunks are answered right, so that nothing
+				// but the last answer can give the server away.
+				client, server := net.Pipe()
+				defer client.Close()
+				defer c.Close()
+				go serve(server)
+				go func() { _, _ = io.Copy(client, c) }()
+				var hdr [streamHeaderLen]byte
+				for {
+					if _, err := io.ReadFull(client, hdr[:]); err != nil {
+						return
+					}
+					n := int64(binary.LittleEndian.Uint64(hdr[20:]))
+					data := make([]byte, n)
+					if _, err := io.ReadFull(client, data); err != nil {
+						return
+					}
+					if off := int64(binary.LittleEndian.Uint64(hdr[4:])); off+n == int64(size) {
+						_, _ = c.Write(append(append(streamHeader(0, off, int64(size), n, 3), "abc"...), data...))
+						continue
+					}
+					_, _ = c.Write(append(hdr[:], data...))
+				}
+			}
 		}, 0, true},
 		{"another size", func(*tnode) func(net.Conn) {
 			return answerEach(func(c net.Conn, off, n int64) error {
