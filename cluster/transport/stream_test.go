@@ -157,47 +157,31 @@ func TestStreamBadInput(t *testing.T) {
 	server := newStreamNode(t, testToken, nil, echo)
 	client := newStreamNode(t, testToken, nil, echo)
 	stats := &server.tr.guard.stats
+	raw := func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
 	tests := []struct {
 		name  string
-		send  func(t *testing.T) net.Conn
+		dial  func(ctx context.Context, addr string) (net.Conn, error)
+		send  []byte
 		count func() uint64
 	}{
-		{"garbage instead of a greeting", func(t *testing.T) net.Conn {
-			c, err := net.Dial("tcp", server.tr.StreamAddress())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Write(bytes.Repeat([]byte{0xff}, 200)); err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}, stats.refused.Load},
-		{"an HTTP/2 preface", func(t *testing.T) net.Conn {
-			c, err := net.Dial("tcp", server.tr.StreamAddress())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n0123456789012345678901234567890123")); err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}, stats.refused.Load},
-		{"a handler that panics", func(t *testing.T) net.Conn {
-			c, err := client.tr.DialStream(context.Background(), server.tr.StreamAddress())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Write([]byte("panic")); err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}, stats.panics.Load},
+		{"garbage instead of a greeting", raw, bytes.Repeat([]byte{0xff}, 200), stats.refused.Load},
+		{"an HTTP/2 preface", raw, []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n0123456789012345678901234567890123"), stats.refused.Load},
+		{"a handler that panics", client.tr.DialStream, []byte("panic"), stats.panics.Load},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := tt.count()
-			c := tt.send(t)
+			c, err := tt.dial(context.Background(), server.tr.StreamAddress())
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer c.Close()
+			if _, err := c.Write(tt.send); err != nil {
+				t.Fatal(err)
+			}
 			if err := c.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
 				t.Fatal(err)
 			}
