@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,7 +55,28 @@ func hermetic(t *testing.T) string {
 	}
 	root := t.TempDir()
 	t.Cleanup(func() { killAll(t, root) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, root)
+		}
+	})
 	return root
+}
+
+// dumpLogs prints the end of every node log under root, for a failed test.
+func dumpLogs(t *testing.T, root string) {
+	logs, _ := filepath.Glob(filepath.Join(root, sessionPrefix+"*", logsDir, "*.log"))
+	for _, name := range logs {
+		if strings.Contains(name, latestLink) {
+			continue // the same files by their session's own name
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		t.Logf("--- the last lines of %s:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
 }
 
 // killAll stops every node recorded under root: gracefully first, then
