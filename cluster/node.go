@@ -377,17 +377,22 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		spawn{objects.DirectoryProcessID, n.guarded("directory", objects.DirectoryFor(nil))},
 		spawn{RayletProcessID, NewRaylet(n.Env, total, n.Placement, n.GCS, n.guard("raylet"), n.declaredDead)})
 	n.head = head
+	abort := func(err error) (*Node, error) {
+		if n.stopNet != nil {
+			n.stopNet(context.Background())
+		}
+		n.System.Shutdown()
+		return nil, err
+	}
 	for _, s := range spawns {
 		if _, err := root.SpawnNamed(s.props, s.id); err != nil {
-			n.System.Shutdown()
-			return nil, fmt.Errorf("starting %s: %w", s.id, err)
+			return abort(fmt.Errorf("starting %s: %w", s.id, err))
 		}
 	}
 	if n.transport != nil {
 		// Other stores pull chunks of this node's objects over streams.
 		if err := n.transport.ServeStreams(objects.ServeChunks(root, n.Store)); err != nil {
-			n.System.Shutdown()
-			return nil, fmt.Errorf("serving object streams: %w", err)
+			return abort(fmt.Errorf("serving object streams: %w", err))
 		}
 	}
 	// A call sent to a host that has stopped reaches no process: the raylet

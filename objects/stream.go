@@ -241,12 +241,12 @@ func (sc *streamConn) run(ctx context.Context, streams Streams, root *actor.Root
 	werr := sc.write(ctx, conn)
 	_ = conn.Close()
 	rerr := <-readErr
-	root.Send(self, &streamDown{sc: sc, err: cmpErr(rerr, werr)})
+	root.Send(self, &streamDown{sc: sc, err: firstCause(rerr, werr)})
 }
 
-// cmpErr returns the first error that says more than that the stream was
+// firstCause returns the first error that says more than that the stream was
 // closed.
-func cmpErr(errs ...error) error {
+func firstCause(errs ...error) error {
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
 			return err

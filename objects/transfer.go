@@ -111,9 +111,9 @@ type pull struct {
 	chunks, stallChunks uint64
 	stallTag            uint64
 	stopStall           scheduler.CancelFunc
-	// streamOut counts the chunks asked of the current source over stream
-	// and not answered: parts of the buffer that stream's goroutines may
-	// still write.
+	// stream is the stream the current source's chunks were asked on, and
+	// streamOut counts those not answered yet: parts of the buffer that
+	// the stream's goroutines may still write.
 	stream    *streamConn
 	streamOut int
 }
