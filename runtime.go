@@ -95,6 +95,7 @@ type config struct {
 	host      string
 	port      int
 	gossip    int // the gossip port
+	objects   int // the port of object streams
 	tls       transport.TLSConfig
 	cpusGiven bool
 	token     string
@@ -179,6 +180,13 @@ func tlsFromEnv() transport.TLSConfig {
 // WithListen host: for a head, the port of the cluster's address, which
 // the others join at (0, the default: a free one).
 func WithGossipPort(port int) InitOption { return func(c *config) { c.gossip = port } }
+
+// WithObjectManagerPort sets the port this process's node serves objects to
+// other nodes on, on the WithListen host, as Ray's --object-manager-port
+// does (0, the default: a free one). Objects move over byte streams there;
+// a node that cannot reach that port pulls them as messages instead, which
+// is slower.
+func WithObjectManagerPort(port int) InitOption { return func(c *config) { c.objects = port } }
 
 // WithGPUs sets the node's GPUs.
 func WithGPUs(n int) InitOption { return WithResources(map[string]float64{"GPU": float64(n)}) }
@@ -314,7 +322,7 @@ func startRuntime(ctx context.Context, cfg config, driver bool) (*runtime, error
 		if !cfg.tls.Enabled {
 			cfg.tls = tlsFromEnv()
 		}
-		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, Head: cfg.head, Join: cfg.address,
+		cfg.node.Network = &cluster.Network{Host: host, Port: cfg.port, GossipPort: cfg.gossip, ObjectPort: cfg.objects, Head: cfg.head, Join: cfg.address,
 			Token: cfg.token, Role: role, TLS: cfg.tls}
 	}
 	rt := &runtime{ids: objects.NewIDGen(), namespace: cfg.namespace,

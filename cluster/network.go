@@ -37,6 +37,9 @@ type Network struct {
 	// (0: a free port). A head's gossip address is the cluster's address.
 	Port       int
 	GossipPort int
+	// ObjectPort is where the node serves object chunks to other nodes
+	// over byte streams (0: a free port).
+	ObjectPort int
 	// Head runs the GCS and the placement actor on this node and starts a
 	// new cluster; any other node joins the cluster at Join (host:port of
 	// any member's gossip address, usually the head's).
@@ -71,7 +74,7 @@ func (n *Node) startNetwork(ctx context.Context, cfg *Network, total map[string]
 		host = "127.0.0.1"
 	}
 	tc := transport.DefaultConfig()
-	tc.BindHost, tc.BindPort, tc.AdvertisedHost, tc.Token, tc.TLS, tc.Logger = host, cfg.Port, cfg.AdvertiseHost, cfg.Token, cfg.TLS, n.logger
+	tc.BindHost, tc.BindPort, tc.StreamPort, tc.AdvertisedHost, tc.Token, tc.TLS, tc.Logger = host, cfg.Port, cfg.ObjectPort, cfg.AdvertiseHost, cfg.Token, cfg.TLS, n.logger
 	tr, err := transport.Start(n.System, tc)
 	switch {
 	case errors.Is(err, transport.ErrNoToken), errors.Is(err, transport.ErrInvalidConfig), errors.Is(err, transport.ErrTLS):

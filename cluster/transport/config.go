@@ -68,6 +68,10 @@ type Config struct {
 	// BindPort is the port the server listens on; 0 (the default) picks a
 	// free port, which Transport.ListenAddr reports.
 	BindPort int
+	// StreamPort is the port of the node's byte streams (see Streams), on
+	// BindHost; 0 (the default) picks a free port, which
+	// Transport.StreamAddress reports.
+	StreamPort int
 	// AdvertisedHost is the host (without port) other nodes reach this node
 	// by; every PID this node builds carries AdvertisedHost:port. Empty
 	// means BindHost, which must then not be an unspecified address.
@@ -160,6 +164,12 @@ func (c *Config) validate() (advertised string, err error) {
 	}
 	if c.BindPort < 0 || c.BindPort > 65535 {
 		return "", invalid("bind port %d out of range", c.BindPort)
+	}
+	if c.StreamPort < 0 || c.StreamPort > 65535 {
+		return "", invalid("stream port %d out of range", c.StreamPort)
+	}
+	if c.StreamPort != 0 && c.StreamPort == c.BindPort {
+		return "", invalid("bind port and stream port are both %d", c.StreamPort)
 	}
 	if c.MaxRecvMsgSize <= 0 || c.MaxSendMsgSize <= 0 {
 		return "", invalid("message size limits must be positive (recv %d, send %d)", c.MaxRecvMsgSize, c.MaxSendMsgSize)

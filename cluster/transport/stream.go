@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -61,15 +62,18 @@ type streamServer struct {
 	wg      sync.WaitGroup
 }
 
-// listenStreams listens for streams on host, on a free port.
-func listenStreams(host, advertised string, serverTLS *tls.Config, key []byte, g *guard) (*streamServer, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: listen for streams on %s: %w", ErrStart, host, err)
+// listenStreams listens for streams on host:port (0: a free port).
+func listenStreams(host string, port int, advertised string, serverTLS *tls.Config, key []byte, g *guard) (*streamServer, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%w: streams: %s: %w", ErrAddressInUse, addr, err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	if err != nil {
+		return nil, fmt.Errorf("%w: listen for streams on %s: %w", ErrStart, addr, err)
+	}
 	return &streamServer{
-		ln: ln, address: net.JoinHostPort(advertised, strconv.Itoa(port)),
+		ln: ln, address: net.JoinHostPort(advertised, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)),
 		tls: serverTLS, key: key, g: g, conns: make(map[net.Conn]struct{}),
 	}, nil
 }

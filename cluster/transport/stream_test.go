@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func newStreamNode(t *testing.T, token string, cfg *TLSConfig, handle func(net.C
 			t.Fatal(err)
 		}
 	}
-	s, err := listenStreams("127.0.0.1", "127.0.0.1", serverTLS, []byte(credential(token)), g)
+	s, err := listenStreams("127.0.0.1", 0, "127.0.0.1", serverTLS, []byte(credential(token)), g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,4 +257,28 @@ func FuzzStreamHandshake(f *testing.F) {
 			t.Fatal("a client that did not see the server's nonce was accepted")
 		}
 	})
+}
+
+// TestStreamPort: a stream server listens on the port it is given, and a
+// port in use is reported as such.
+func TestStreamPort(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	if _, err := listenStreams("127.0.0.1", port, "127.0.0.1", nil, nil, &guard{}); !errors.Is(err, ErrAddressInUse) {
+		t.Fatalf("listening on a port in use: %v, want ErrAddressInUse", err)
+	}
+	if err := probe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := listenStreams("127.0.0.1", port, "10.0.0.7", nil, nil, &guard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if want := net.JoinHostPort("10.0.0.7", strconv.Itoa(port)); s.address != want {
+		t.Fatalf("stream address %s, want %s (the advertised host and the given port)", s.address, want)
+	}
 }

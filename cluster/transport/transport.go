@@ -169,7 +169,7 @@ func Start(system *actor.ActorSystem, cfg Config) (*Transport, error) {
 		r = remote.NewRemote(system, rc)
 		err = startRemote(r)
 		if err == nil {
-			streams, err := listenStreams(cfg.BindHost, advertised, serverTLS, []byte(cred), g)
+			streams, err := listenStreams(cfg.BindHost, cfg.StreamPort, advertised, serverTLS, []byte(cred), g)
 			if err != nil {
 				r.Shutdown(false)
 				return nil, err

@@ -186,6 +186,8 @@ func TestConfigValidation(t *testing.T) {
 		{"unspecified bind host without advertised host", func(c *Config) { c.BindHost = "0.0.0.0" }, ErrInvalidConfig},
 		{"empty bind host without advertised host", func(c *Config) { c.BindHost = "" }, ErrInvalidConfig},
 		{"port out of range", func(c *Config) { c.BindPort = 70000 }, ErrInvalidConfig},
+		{"stream port out of range", func(c *Config) { c.StreamPort = -1 }, ErrInvalidConfig},
+		{"stream port is the bind port", func(c *Config) { c.BindPort, c.StreamPort = 7000, 7000 }, ErrInvalidConfig},
 		{"batch above send limit", func(c *Config) { c.MaxBatchBytes = c.MaxSendMsgSize + 1 }, ErrInvalidConfig},
 		{"zero receive limit", func(c *Config) { c.MaxRecvMsgSize = 0 }, ErrInvalidConfig},
 		{"zero writer batch", func(c *Config) { c.WriterBatchSize = 0 }, ErrInvalidConfig},

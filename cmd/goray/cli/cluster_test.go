@@ -42,8 +42,15 @@ func TestClusterLifecycle(t *testing.T) {
 
 	// The head.
 	// (The message port is a free one: the default, --port + 1, may be taken.)
-	r := mustCLI(t, "start", "--head", "--port", itoaPort(port), "--node-manager-port", "0", "--num-cpus", "1", "--labels", "zone=a", "--temp-dir", root)
+	objPort := freePort(t)
+	r := mustCLI(t, "start", "--head", "--port", itoaPort(port), "--node-manager-port", "0", "--object-manager-port", itoaPort(objPort),
+		"--num-cpus", "1", "--labels", "zone=a", "--temp-dir", root)
 	t.Logf("start --head took %v", r.took)
+	// The head serves objects on the port it was given.
+	if l, err := net.Listen("tcp", "127.0.0.1:"+itoaPort(objPort)); err == nil {
+		_ = l.Close()
+		t.Fatalf("nothing listens on --object-manager-port %d", objPort)
+	}
 	for _, want := range []string{
 		"Started the head node", "at " + addr,
 		"start --address " + addr + " --token-file " + root,

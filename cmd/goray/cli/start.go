@@ -46,6 +46,7 @@ type startFlags struct {
 	address           string
 	port              int
 	nodeManagerPort   int
+	objectManagerPort int
 	nodeIP            string
 	numCPUs           float64
 	numGPUs           int
@@ -69,6 +70,7 @@ type nodeSpec struct {
 	host              string // to listen on; "" for a worker: the address it reaches the head from
 	port              int    // for messages from other nodes
 	gossipPort        int    // the head's: the port of the cluster's address
+	objectPort        int    // for object streams to other nodes
 	cpus              *float64
 	gpus              *int
 	memory            int64 // bytes; 0: no memory resource
@@ -85,6 +87,7 @@ func (f *startFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.address, "address", "", "join the cluster at HOST:PORT, its head's address (or any node's): a worker node")
 	fs.IntVar(&f.port, "port", defaultHeadPort, "the node's gossip port: the head's is where the cluster is joined; a worker's is a free one unless given (0: a free one)")
 	fs.IntVar(&f.nodeManagerPort, "node-manager-port", 0, "the port the node takes messages from other nodes on (head: default --port + 1, so that a restarted head is found again; worker: default a free one; 0: a free one)")
+	fs.IntVar(&f.objectManagerPort, "object-manager-port", 0, "the port the node serves objects to other nodes on (default: a free one; nodes that cannot reach it pull objects as messages, more slowly)")
 	fs.StringVar(&f.nodeIP, "node-ip-address", "", "the address other nodes reach this node at (head: "+defaultHeadHost+"; worker: the address it reaches the head from)")
 	fs.Float64Var(&f.numCPUs, "num-cpus", 0, "CPUs the node offers (default: the machine's cores)")
 	fs.IntVar(&f.numGPUs, "num-gpus", 0, "GPUs the node offers (default: the GPUs found)")
@@ -129,13 +132,17 @@ func (f *startFlags) spec(changed func(string) bool) (nodeSpec, error) {
 			s.gossipPort = f.port
 		}
 	}
-	for _, p := range []int{s.port, s.gossipPort} {
+	s.objectPort = f.objectManagerPort
+	for _, p := range []int{s.port, s.gossipPort, s.objectPort} {
 		if p < 0 || p > 65535 {
 			return s, fmt.Errorf("port %d is out of range (0 to 65535)", p)
 		}
 	}
 	if s.port != 0 && s.port == s.gossipPort {
 		return s, fmt.Errorf("--port and --node-manager-port are both %d: the node needs two ports", s.port)
+	}
+	if s.objectPort != 0 && (s.objectPort == s.port || s.objectPort == s.gossipPort) {
+		return s, fmt.Errorf("--object-manager-port %d is also the node's --port or --node-manager-port: the node needs a port for each", s.objectPort)
 	}
 	if f.nodeIP != "" {
 		if strings.ContainsAny(f.nodeIP, ":/ ") && net.ParseIP(f.nodeIP) == nil {
@@ -190,6 +197,9 @@ func (s nodeSpec) options(token string, logger *slog.Logger) []goray.InitOption 
 		opts = append(opts, goray.AsHead())
 	} else {
 		opts = append(opts, goray.WithAddress(s.address))
+	}
+	if s.objectPort != 0 {
+		opts = append(opts, goray.WithObjectManagerPort(s.objectPort))
 	}
 	if s.cpus != nil {
 		opts = append(opts, goray.WithCPUs(*s.cpus))
@@ -612,7 +622,7 @@ func startNode(ctx context.Context, spec nodeSpec, token string, logger *slog.Lo
 	switch {
 	case err == nil:
 	case errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"):
-		return nil, fmt.Errorf("a port of the node is in use (choose others with --port and --node-manager-port): %w", err)
+		return nil, fmt.Errorf("a port of the node is in use (choose others with --port, --node-manager-port and --object-manager-port): %w", err)
 	case spec.head:
 		return nil, fmt.Errorf("starting the node: %w", err)
 	default:
@@ -628,8 +638,8 @@ func startNode(ctx context.Context, spec nodeSpec, token string, logger *slog.Lo
 }
 
 // checkPorts checks that the ports the node was given are free, to name the
-// flag when one is not: the gossip port for TCP and UDP, the message port
-// for TCP.
+// flag when one is not: the gossip port for TCP and UDP, the message and
+// object ports for TCP.
 func (s nodeSpec) checkPorts() error {
 	check := func(network string, port int, flag string) error {
 		if port == 0 {
@@ -648,7 +658,8 @@ func (s nodeSpec) checkPorts() error {
 		}
 		return c.Close()
 	}
-	return errors.Join(check("tcp", s.gossipPort, "--port"), check("udp", s.gossipPort, "--port"), check("tcp", s.port, "--node-manager-port"))
+	return errors.Join(check("tcp", s.gossipPort, "--port"), check("udp", s.gossipPort, "--port"), check("tcp", s.port, "--node-manager-port"),
+		check("tcp", s.objectPort, "--object-manager-port"))
 }
 
 // dialHead checks that something listens at the address of the cluster.

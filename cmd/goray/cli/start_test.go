@@ -49,8 +49,8 @@ func TestStartFlags(t *testing.T) {
 			want: nodeSpec{head: true, host: "127.0.0.1", gossipPort: 7000, port: 7001, timeout: 30 * time.Second}},
 		{name: "worker port and ip", args: []string{"--address", "h:1", "--node-manager-port", "7000", "--node-ip-address", "10.0.0.9"},
 			want: nodeSpec{address: "h:1", host: "10.0.0.9", port: 7000, timeout: 30 * time.Second}},
-		{name: "worker ports", args: []string{"--address", "h:1", "--port", "7002", "--node-manager-port", "7003"},
-			want: nodeSpec{address: "h:1", gossipPort: 7002, port: 7003, timeout: 30 * time.Second}},
+		{name: "worker ports", args: []string{"--address", "h:1", "--port", "7002", "--node-manager-port", "7003", "--object-manager-port", "7004"},
+			want: nodeSpec{address: "h:1", gossipPort: 7002, port: 7003, objectPort: 7004, timeout: 30 * time.Second}},
 		{name: "head ip", args: []string{"--head", "--node-ip-address", "192.168.1.4", "--timeout", "5s"},
 			want: nodeSpec{head: true, host: "192.168.1.4", gossipPort: 6379, port: 6380, timeout: 5 * time.Second}},
 		{name: "resources", args: []string{"--head", "--num-cpus", "2.5", "--num-gpus", "1", "--memory", "2GiB",
@@ -73,6 +73,9 @@ func TestStartFlags(t *testing.T) {
 		{name: "same ports", args: []string{"--head", "--port", "7000", "--node-manager-port", "7000"}, err: "both 7000"},
 		{name: "port range", args: []string{"--head", "--port", "70000"}, err: "out of range"},
 		{name: "message port range", args: []string{"--address", "h:1", "--node-manager-port", "-1"}, err: "out of range"},
+		{name: "object port range", args: []string{"--address", "h:1", "--object-manager-port", "65536"}, err: "out of range"},
+		{name: "object port is the message port", args: []string{"--head", "--port", "7000", "--object-manager-port", "7001"}, err: "--object-manager-port 7001"},
+		{name: "object port is the gossip port", args: []string{"--head", "--port", "7000", "--object-manager-port", "7000"}, err: "--object-manager-port 7000"},
 		{name: "negative cpus", args: []string{"--head", "--num-cpus", "-1"}, err: "--num-cpus"},
 		{name: "negative gpus", args: []string{"--head", "--num-gpus", "-1"}, err: "--num-gpus"},
 		{name: "bad memory", args: []string{"--head", "--memory", "much"}, err: "--memory"},
@@ -95,7 +98,7 @@ func TestStartFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := c.want
-			if got.head != w.head || got.address != w.address || got.host != w.host || got.port != w.port || got.gossipPort != w.gossipPort ||
+			if got.head != w.head || got.address != w.address || got.host != w.host || got.port != w.port || got.gossipPort != w.gossipPort || got.objectPort != w.objectPort ||
 				got.timeout != w.timeout || got.memory != w.memory || got.objectStoreMemory != w.objectStoreMemory ||
 				got.tokenFile != w.tokenFile || !maps.Equal(got.resources, w.resources) || !maps.Equal(got.labels, w.labels) ||
 				!ptrEqual(got.cpus, w.cpus) || !ptrEqual(got.gpus, w.gpus) {
@@ -124,12 +127,13 @@ func TestStartOptions(t *testing.T) {
 	}
 	base := 5 // listen, gossip port, token, logger, address
 	spec, err = parseStart("--address", "h:1", "--num-cpus", "1", "--num-gpus", "0", "--memory", "1k",
-		"--resources", `{"a": 1}`, "--labels", "k=v", "--object-store-memory", "1M", "--object-spilling-directory", "/tmp/x")
+		"--resources", `{"a": 1}`, "--labels", "k=v", "--object-store-memory", "1M", "--object-spilling-directory", "/tmp/x",
+		"--object-manager-port", "7005")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(spec.options("t", nil)); n != base+6 { // cpus, gpus, resources (memory among them), labels, store, spill
-		t.Fatalf("a full worker has %d options, want %d", n, base+6)
+	if n := len(spec.options("t", nil)); n != base+7 { // object port, cpus, gpus, resources (memory among them), labels, store, spill
+		t.Fatalf("a full worker has %d options, want %d", n, base+7)
 	}
 }
 
