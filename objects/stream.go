@@ -68,16 +68,20 @@ func ServeChunks(root *actor.RootContext, store *actor.PID) func(net.Conn) {
 
 func serveChunks(root *actor.RootContext, store *actor.PID, conn net.Conn) {
 	defer conn.Close()
-	answers := make(chan *actor.Future, streamPipeline)
+	type answer struct {
+		f   *actor.Future
+		off int64 // asked for
+	}
+	answers := make(chan answer, streamPipeline)
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
 		broken := false
-		for f := range answers {
+		for a := range answers {
 			if broken {
 				continue // drain: the reader is about to see the closed stream
 			}
-			if err := writeChunk(conn, f); err != nil {
+			if err := writeChunk(conn, a.f, a.off); err != nil {
 				broken = true
 				_ = conn.Close()
 			}
@@ -97,12 +101,13 @@ func serveChunks(root *actor.RootContext, store *actor.PID, conn net.Conn) {
 		// The request's ID is copied: req is read into again while the
 		// store reads this one.
 		id := append([]byte(nil), req[:IDLen]...)
-		answers <- root.RequestFuture(store, &pb.ReadChunk{ObjectId: id, Offset: off, Length: n}, streamChunkWait)
+		answers <- answer{root.RequestFuture(store, &pb.ReadChunk{ObjectId: id, Offset: off, Length: n}, streamChunkWait), off}
 	}
 }
 
-// writeChunk waits for the store's answer f and writes it to conn.
-func writeChunk(conn net.Conn, f *actor.Future) error {
+// writeChunk waits for the store's answer f to the request for the chunk
+// at off and writes it to conn.
+func writeChunk(conn net.Conn, f *actor.Future, off int64) error {
 	res, err := f.Result()
 	var m *pb.ObjectChunk
 	switch r := res.(type) {
@@ -112,7 +117,7 @@ func writeChunk(conn net.Conn, f *actor.Future) error {
 		if err == nil {
 			err = fmt.Errorf("unexpected answer %T", res)
 		}
-		m = &pb.ObjectChunk{Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("objects: store did not answer: %v", err)}}
+		m = &pb.ObjectChunk{Offset: off, Error: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_SYSTEM, Message: fmt.Sprintf("objects: store did not answer: %v", err)}}
 	}
 	var hdr [streamHeaderLen]byte
 	msg := m.GetError().GetMessage()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	pb "github.com/goray-dev/goray/proto"
 )
 
@@ -241,5 +242,34 @@ func TestServeChunksBadRequests(t *testing.T) {
 	case <-done:
 	case <-time.After(actorWait):
 		t.Fatal("the server kept a stream that asked for an oversized chunk")
+	}
+}
+
+// TestServeChunksStoreGone: when the store does not answer a request, the
+// chunk server answers it with an error for the offset asked, so that the
+// client gives up the source rather than reading a broken stream.
+func TestServeChunksStoreGone(t *testing.T) {
+	sys := remoteSystem(t, 0)
+	gone := actor.NewPID(sys.Address(), "no-such-store")
+	client, server := net.Pipe()
+	defer client.Close()
+	go ServeChunks(sys.Root, gone)(server)
+	if err := client.SetDeadline(time.Now().Add(actorWait)); err != nil {
+		t.Fatal(err)
+	}
+	id := NewIDGen().Next()
+	req := append(id[:], make([]byte, 16)...)
+	binary.LittleEndian.PutUint64(req[IDLen:], 4<<20)
+	binary.LittleEndian.PutUint64(req[IDLen+8:], 1024)
+	if _, err := client.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var hdr [streamHeaderLen]byte
+	if _, err := io.ReadFull(client, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	status, off, n := binary.LittleEndian.Uint32(hdr[0:]), int64(binary.LittleEndian.Uint64(hdr[4:])), binary.LittleEndian.Uint64(hdr[20:])
+	if status != uint32(pb.ErrorKind_ERROR_KIND_SYSTEM)+1 || off != 4<<20 || n != 0 {
+		t.Fatalf("answer: status %d, offset %d, %d bytes; want a system error for offset %d", status, off, n, 4<<20)
 	}
 }
